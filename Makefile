@@ -1,0 +1,31 @@
+# PFS — the two commands are `make run` and `make test`.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+ARGS    ?=
+
+.PHONY: install run test bench system-deps clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian packages the tests need (compilers for example plugins, fuse3, wrk, nginx, ...).
+system-deps:
+	bash scripts/system-deps.sh
+
+run: install
+	$(VENV)/bin/pfs-server $(ARGS)
+
+test: install system-deps
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: install system-deps
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

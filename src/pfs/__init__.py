@@ -1,0 +1,5 @@
+"""PFS: a plugin-based RESTful file-system server."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,26 @@
+"""The contract between the server and plugins: FileSystem, FileInfo, errors, paths, config."""
+
+from __future__ import annotations
+
+from pfs.fs.base import CHUNK_SIZE, REPLACE, FileSystem, WriteFlag, apply_write, read_range
+from pfs.fs.config import Field, parse_size, validate_config
+from pfs.fs.errors import *  # noqa: F403
+from pfs.fs.errors import __all__ as _error_names
+from pfs.fs.fileinfo import FileInfo, Meta
+from pfs.fs.paths import normalize
+
+__all__ = [
+    "CHUNK_SIZE",
+    "REPLACE",
+    "Field",
+    "FileInfo",
+    "FileSystem",
+    "Meta",
+    "WriteFlag",
+    "apply_write",
+    "normalize",
+    "parse_size",
+    "read_range",
+    "validate_config",
+    *_error_names,
+]

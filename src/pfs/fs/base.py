@@ -1,0 +1,182 @@
+"""The FileSystem contract every plugin implements (built-in, native, WASM, entry point, proxy).
+
+Primitives raise :class:`~pfs.fs.errors.NotSupported` by default. Derived operations (streams,
+ranged writes) are built on primitives and overridden only by plugins that do better; no default
+calls another default.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Any, ClassVar
+
+from pfs.fs.config import Field
+from pfs.fs.errors import NotSupported, TooLarge
+from pfs.fs.fileinfo import FileInfo
+
+#: Size of the pieces a stream hands out.
+CHUNK_SIZE = 64 * 1024
+
+
+class WriteFlag(enum.IntFlag):
+    """How a write treats existing content (mirrors ``open(2)``)."""
+
+    NONE = 0
+    APPEND = 1
+    CREATE = 2
+    EXCLUSIVE = 4
+    TRUNCATE = 8
+
+
+#: What a plain ``PUT /files`` without ``offset`` or ``flags`` means: create or replace.
+REPLACE = WriteFlag.CREATE | WriteFlag.TRUNCATE
+
+
+def apply_write(old: bytes | bytearray | None, data: bytes, offset: int, flags: WriteFlag) -> bytes:
+    """New content of a file after writing ``data`` at ``offset`` with ``flags``.
+
+    For plugins that keep whole values (kvfs, sqlfs): a gap past the end is filled with NULs.
+    """
+    if old is None or flags & WriteFlag.TRUNCATE:
+        old = b""
+    if flags & WriteFlag.APPEND:
+        offset = len(old)
+    if offset <= 0 and not old:
+        return bytes(data)
+    if offset > len(old):
+        return bytes(old) + b"\x00" * (offset - len(old)) + data
+    return bytes(old[:offset]) + data + bytes(old[offset + len(data) :])
+
+
+def read_range(data: bytes | bytearray | memoryview, offset: int, size: int) -> bytes:
+    """The original's common range rule: negative offset → 0, ``size < 0`` → to the end."""
+    offset = max(offset, 0)
+    if offset >= len(data):
+        return b""
+    end = len(data) if size < 0 else min(offset + size, len(data))
+    return bytes(data[offset:end])
+
+
+async def iter_chunks(data: bytes) -> AsyncIterator[bytes]:
+    """``data`` in ``CHUNK_SIZE`` pieces, as a stream."""
+    for start in range(0, len(data), CHUNK_SIZE):
+        yield data[start : start + CHUNK_SIZE]
+
+
+class FileSystem:
+    """One mounted plugin instance.
+
+    Subclasses set ``fstype``, ``config_schema`` and, when they serve a ``README`` file, ``readme``.
+    The server validates the config against ``config_schema`` and passes the result (defaults filled
+    in, plus ``mount_path``) to ``__init__``; ``start`` runs before the mount is visible and
+    ``shutdown`` after it is removed and idle.
+    """
+
+    fstype: ClassVar[str] = ""
+    config_schema: ClassVar[tuple[Field, ...]] = ()
+    #: Whether ``write`` can take ``offset``/``flags`` other than a full replacement.
+    random_write: ClassVar[bool] = False
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    @classmethod
+    def load_readme(cls, package: str, name: str = "README.md") -> str:
+        """The README text shipped as package data beside the plugin module."""
+        return resources.files(package).joinpath(name).read_text(encoding="utf-8")
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect to backends, create initial state. Errors abort the mount."""
+
+    async def shutdown(self) -> None:
+        """Release everything; called once, after the last in-flight request finished."""
+
+    # -- primitives ------------------------------------------------------------------------
+
+    async def create(self, path: str) -> None:
+        """Create an empty file. Raises AlreadyExists, NotFound (parent)."""
+        raise NotSupported(f"create: {path}: operation not supported by {self.fstype}")
+
+    async def mkdir(self, path: str, mode: int = 0o755) -> None:
+        """Create one directory level. Raises AlreadyExists, NotFound (parent)."""
+        raise NotSupported(f"mkdir: {path}: operation not supported by {self.fstype}")
+
+    async def remove(self, path: str, recursive: bool = False) -> None:
+        """Remove a file or directory (its subtree too when ``recursive``). Raises NotEmpty."""
+        raise NotSupported(f"remove: {path}: operation not supported by {self.fstype}")
+
+    async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
+        """Up to ``size`` bytes from ``offset`` (``size < 0``: to the end). EOF is not an error."""
+        raise NotSupported(f"read: {path}: operation not supported by {self.fstype}")
+
+    async def write(
+        self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
+    ) -> str:
+        """Write ``data``; returns the plugin's answer text (e.g. a queue message id) or ``""``.
+
+        Plugins without ``random_write`` accept only a whole replacement and raise NotSupported
+        for other offsets/flags.
+        """
+        raise NotSupported(f"write: {path}: operation not supported by {self.fstype}")
+
+    async def readdir(self, path: str) -> list[FileInfo]:
+        """Entries of a directory. Raises NotFound, NotADirectory."""
+        raise NotSupported(f"readdir: {path}: operation not supported by {self.fstype}")
+
+    async def stat(self, path: str) -> FileInfo:
+        """Info of one entry. Raises NotFound."""
+        raise NotSupported(f"stat: {path}: operation not supported by {self.fstype}")
+
+    async def rename(self, old: str, new: str) -> None:
+        """Move within this plugin. Raises NotFound, AlreadyExists."""
+        raise NotSupported(f"rename: {old}: operation not supported by {self.fstype}")
+
+    async def chmod(self, path: str, mode: int) -> None:
+        """Set permission bits."""
+        raise NotSupported(f"chmod: {path}: operation not supported by {self.fstype}")
+
+    # -- derived ---------------------------------------------------------------------------
+
+    async def read_stream(
+        self, path: str, offset: int = 0, size: int = -1
+    ) -> AsyncIterator[bytes]:
+        """Open ``path`` for reading and return the bytes of ``read(path, offset, size)`` as an
+        iterator of chunks. Opening errors (NotFound, IsADirectory) raise here, not mid-stream.
+
+        The default reads once (so control files such as a queue's ``dequeue`` are consumed
+        exactly once); plugins holding large data override it to stream in pieces.
+        """
+        return iter_chunks(await self.read(path, offset, size))
+
+    async def open_stream(self, path: str) -> AsyncIterator[bytes]:
+        """A live stream (``GET /files?stream=true``); the default is the whole file once."""
+        return await self.read_stream(path)
+
+    async def write_stream(
+        self,
+        path: str,
+        chunks: AsyncIterator[bytes],
+        offset: int = 0,
+        flags: WriteFlag = REPLACE,
+        limit: int = 64 << 20,
+    ) -> str:
+        """Consume ``chunks`` and write them; the default buffers up to ``limit`` bytes.
+
+        Raises:
+            TooLarge: the body exceeded ``limit`` (nothing was written).
+        """
+        parts: list[bytes] = []
+        total = 0
+        async for chunk in chunks:
+            total += len(chunk)
+            if total > limit:
+                raise TooLarge(
+                    f"write: {path}: request body exceeds the limit of {limit} bytes "
+                    f"for {self.fstype}"
+                )
+            parts.append(chunk)
+        return await self.write(path, b"".join(parts), offset, flags)

@@ -1,0 +1,160 @@
+"""Plugin config schemas: declared once per plugin, checked at mount time, printed as samples."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pfs.fs.errors import InvalidArgument
+
+#: Keys every plugin accepts; the server injects ``mount_path`` itself.
+COMMON_KEYS = ("mount_path",)
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB)?\s*$", re.IGNORECASE)
+_UNITS = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
+
+
+def parse_size(value: Any) -> int:
+    """``"10MB"``, ``"512 kb"``, ``1.5GB`` or a plain number of bytes → bytes (binary multiples)."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid size format: {value}")
+    if isinstance(value, int | float):
+        return int(value)
+    match = _SIZE_RE.match(str(value))
+    if not match:
+        raise ValueError(
+            f"invalid size format: {value} (expected format: number followed by B, KB, MB or GB)"
+        )
+    number, unit = match.groups()
+    return int(float(number) * _UNITS[(unit or "B").upper()])
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One config key of a plugin.
+
+    ``type`` is one of ``string``, ``int``, ``number``, ``bool``, ``list``, ``map``, ``size``
+    (a size string such as ``"10MB"`` or a byte count) and ``port`` (an integer or a numeric string).
+    """
+
+    key: str
+    type: str
+    default: Any = None
+    required: bool = False
+    help: str = ""
+    choices: tuple[str, ...] = ()
+
+
+_EXPECTED = {
+    "string": "a string",
+    "int": "an integer",
+    "number": "a number",
+    "bool": "a boolean (true or false)",
+    "list": "a list",
+    "map": "a map of keys to values",
+    "size": "a size such as 512KB, 10MB or a number of bytes",
+    "port": "a port number (1-65535)",
+}
+
+
+def _coerce(plugin: str, field: Field, value: Any) -> Any:
+    def bad() -> InvalidArgument:
+        return InvalidArgument(
+            f"{plugin}: config key '{field.key}' must be {_EXPECTED[field.type]}, "
+            f"got {type(value).__name__} {value!r}"
+        )
+
+    kind = field.type
+    if kind == "string":
+        if not isinstance(value, str):
+            raise bad()
+        if field.choices and value not in field.choices:
+            raise InvalidArgument(
+                f"{plugin}: config key '{field.key}' must be one of "
+                f"{', '.join(field.choices)}, got {value!r}"
+            )
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise bad()
+        return value
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+            raise bad()
+        return int(value)
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad()
+        return value
+    if kind == "list":
+        if not isinstance(value, list):
+            raise bad()
+        return value
+    if kind == "map":
+        if not isinstance(value, Mapping):
+            raise bad()
+        return dict(value)
+    if kind == "size":
+        try:
+            size = parse_size(value)
+        except ValueError as exc:
+            raise InvalidArgument(f"{plugin}: config key '{field.key}': {exc}") from None
+        if size <= 0:
+            raise bad()
+        return size
+    if kind == "port":
+        try:
+            port = int(value) if not isinstance(value, bool) else -1
+        except (TypeError, ValueError):
+            raise bad() from None
+        if not 0 <= port <= 65535 or (isinstance(value, float) and value != port):
+            raise bad()
+        return port
+    raise AssertionError(f"unknown field type {kind}")
+
+
+def validate_config(
+    plugin: str, schema: tuple[Field, ...], config: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Check ``config`` against ``schema``; return it with defaults filled in.
+
+    Raises:
+        InvalidArgument: naming the plugin, the key and what was expected, for unknown keys,
+            missing required keys and wrong types.
+    """
+    config = dict(config or {})
+    if not isinstance(config, dict):
+        raise InvalidArgument(f"{plugin}: config must be a map of keys to values")
+    known = {f.key: f for f in schema}
+    unknown = sorted(k for k in config if k not in known and k not in COMMON_KEYS)
+    if unknown:
+        allowed = ", ".join(sorted([*known, *COMMON_KEYS]))
+        names = ", ".join(f"'{k}'" for k in unknown)
+        raise InvalidArgument(
+            f"{plugin}: unknown configuration parameter {names} (allowed parameters are: {allowed})"
+        )
+    result: dict[str, Any] = {"mount_path": config.get("mount_path", "")}
+    for field in schema:
+        value = config.get(field.key)
+        if value is None or (value == "" and field.type == "string"):
+            if field.required:
+                raise InvalidArgument(
+                    f"{plugin}: {field.key} is required in configuration ({_EXPECTED[field.type]})"
+                )
+            result[field.key] = field.default
+            continue
+        result[field.key] = _coerce(plugin, field, value)
+    return result
+
+
+def sample_config(schema: tuple[Field, ...]) -> dict[str, Any]:
+    """A config mapping with every key at its default (or a placeholder when required)."""
+    sample: dict[str, Any] = {}
+    for field in schema:
+        if field.default is not None:
+            sample[field.key] = field.default
+        elif field.required:
+            sample[field.key] = f"<{field.key}>"
+    return sample

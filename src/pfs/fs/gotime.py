@@ -1,0 +1,70 @@
+"""Go's time and duration text formats, which the original's clients parse and show."""
+
+from __future__ import annotations
+
+import time
+
+_offset_cache: dict[int, str] = {}
+
+
+def _zone_suffix(seconds: int) -> str:
+    offset = time.localtime(seconds).tm_gmtoff
+    suffix = _offset_cache.get(offset)
+    if suffix is None:
+        if offset == 0:
+            suffix = "Z"
+        else:
+            sign = "+" if offset > 0 else "-"
+            hours, minutes = divmod(abs(offset) // 60, 60)
+            suffix = f"{sign}{hours:02d}:{minutes:02d}"
+        _offset_cache[offset] = suffix
+    return suffix
+
+
+def format_rfc3339nano(ns: int) -> str:
+    """Go ``time.RFC3339Nano`` in the server's local zone: trailing fraction zeros trimmed."""
+    if ns <= -62135596800 * 1_000_000_000:
+        return "0001-01-01T00:00:00Z"
+    seconds, frac = divmod(ns, 1_000_000_000)
+    tm = time.localtime(seconds)
+    text = (
+        f"{tm.tm_year:04d}-{tm.tm_mon:02d}-{tm.tm_mday:02d}"
+        f"T{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d}"
+    )
+    if frac:
+        text += "." + f"{frac:09d}".rstrip("0")
+    return text + _zone_suffix(seconds)
+
+
+def format_rfc3339(seconds: float) -> str:
+    """Go ``time.RFC3339`` (whole seconds) in the local zone."""
+    return format_rfc3339nano(int(seconds) * 1_000_000_000)
+
+
+def _trim_fraction(value: int, digits: int) -> str:
+    whole, frac = divmod(value, 10**digits)
+    if not frac:
+        return str(whole)
+    return f"{whole}." + f"{frac:0{digits}d}".rstrip("0")
+
+
+def format_duration(ns: int) -> str:
+    """Go ``time.Duration.String()``: ``1h2m3.5s``, ``1.5ms``, ``250µs``, ``0s``."""
+    if ns == 0:
+        return "0s"
+    sign = "-" if ns < 0 else ""
+    ns = abs(ns)
+    if ns < 1_000:
+        return f"{sign}{ns}ns"
+    if ns < 1_000_000:
+        return f"{sign}{_trim_fraction(ns, 3)}µs"
+    if ns < 1_000_000_000:
+        return f"{sign}{_trim_fraction(ns, 6)}ms"
+    hours, rest = divmod(ns, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    text = sign
+    if hours:
+        text += f"{hours}h"
+    if hours or minutes:
+        text += f"{minutes}m"
+    return text + _trim_fraction(rest, 9) + "s"

@@ -1,0 +1,373 @@
+"""The mount table: longest-prefix routing to plugins, virtual parent directories, and the
+life of a mount (start, in-flight tracking, drain, shutdown). It is itself a FileSystem over the
+whole namespace, so the server only ever talks to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pfs.fs.base import REPLACE, FileSystem, WriteFlag
+from pfs.fs.errors import (
+    AlreadyExists,
+    CrossMount,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ReadOnly,
+)
+from pfs.fs.fileinfo import FileInfo, Meta
+from pfs.fs.paths import join, normalize
+
+log = logging.getLogger("pfs.mounts")
+
+#: How long unmount waits for in-flight requests before shutting the plugin down anyway.
+DRAIN_SECONDS = 30.0
+
+
+@dataclass(eq=False)
+class Mount:
+    path: str
+    fstype: str
+    fs: FileSystem
+    #: The config as the client sent it to ``POST /mount``; None for config-file mounts.
+    config: dict[str, Any] | None = None
+    read_only: bool = False
+    active: int = 0
+    closing: bool = False
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def enter(self) -> None:
+        self.active += 1
+
+    def leave(self) -> None:
+        self.active -= 1
+        if self.closing and self.active == 0:
+            self.idle.set()
+
+    def public(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"path": self.path, "pluginName": self.fstype}
+        if self.config:
+            entry["config"] = self.config
+        return entry
+
+
+class _InFlight:
+    """A plugin's stream that counts as an in-flight request of its mount until closed."""
+
+    __slots__ = ("_chunks", "_mount")
+
+    def __init__(self, chunks: AsyncIterator[bytes], mount: Mount) -> None:
+        self._chunks = chunks
+        self._mount: Mount | None = mount
+
+    def __aiter__(self) -> _InFlight:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self._chunks.__anext__()
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        if self._mount is not None:
+            mount, self._mount = self._mount, None
+            try:
+                close = getattr(self._chunks, "aclose", None)
+                if close is not None:
+                    await close()
+            finally:
+                mount.leave()
+
+
+def _virtual_dir(name: str, meta_name: str = "") -> FileInfo:
+    return FileInfo(name=name, mode=0o755, is_dir=True, meta=Meta(meta_name, "mount-point"))
+
+
+class MountTable(FileSystem):
+    """Routes every path of the namespace to the plugin mounted at its longest matching prefix."""
+
+    fstype = "mounts"
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self._mounts: dict[str, Mount] = {}
+        self._lock = asyncio.Lock()
+
+    # -- table -----------------------------------------------------------------------------
+
+    def list(self) -> list[Mount]:
+        return sorted(self._mounts.values(), key=lambda m: m.path)
+
+    def find(self, path: str) -> tuple[Mount, str] | None:
+        """The mount serving normalised ``path`` and the plugin-relative remainder."""
+        mounts = self._mounts
+        probe = path
+        while True:
+            mount = mounts.get(probe)
+            if mount is not None:
+                return mount, ("/" if probe == path else path[len(probe) :])
+            if probe == "/":
+                return None
+            cut = probe.rfind("/")
+            probe = probe[:cut] or "/"
+
+    async def mount(
+        self,
+        path: str,
+        fstype: str,
+        factory: Callable[[dict[str, Any]], FileSystem],
+        config: dict[str, Any],
+        *,
+        shown_config: dict[str, Any] | None = None,
+        read_only: bool = False,
+    ) -> Mount:
+        """Create, start and register a plugin instance at ``path``.
+
+        The plugin starts outside the table lock (a slow backend does not block other mounts);
+        the duplicate check runs before and again after.
+        """
+        path = normalize(path)
+        if path == "/":
+            raise InvalidArgument("invalid argument path: cannot mount at /; choose a sub-path")
+        if path in self._mounts:
+            raise AlreadyExists(f"mount already exists: {path}")
+        fs = factory(config)
+        await fs.start()
+        async with self._lock:
+            if path in self._mounts:
+                await fs.shutdown()
+                raise AlreadyExists(f"mount already exists: {path}")
+            mount = Mount(path, fstype, fs, shown_config, read_only)
+            self._mounts = {**self._mounts, path: mount}
+        log.info("mounted %s at %s", fstype, path)
+        return mount
+
+    async def unmount(self, path: str) -> None:
+        """Remove the mount at ``path``; wait for its in-flight requests, then shut it down."""
+        path = normalize(path)
+        async with self._lock:
+            mount = self._mounts.get(path)
+            if mount is None:
+                raise NotFound(f"no mount at path: {path}")
+            self._mounts = {k: v for k, v in self._mounts.items() if k != path}
+        mount.closing = True
+        if mount.active:
+            try:
+                await asyncio.wait_for(mount.idle.wait(), DRAIN_SECONDS)
+            except TimeoutError:
+                log.warning("unmount %s: %d requests still running", path, mount.active)
+        await mount.fs.shutdown()
+        log.info("unmounted %s", path)
+
+    async def shutdown(self) -> None:
+        for mount in list(self._mounts.values()):
+            try:
+                await self.unmount(mount.path)
+            except Exception:
+                log.exception("shutdown of %s failed", mount.path)
+
+    # -- routing helpers -------------------------------------------------------------------
+
+    def _route(self, op: str, raw: str, path: str) -> tuple[Mount, str]:
+        found = self.find(path)
+        if found is None:
+            raise NotFound(f"{op}: {raw}: not found")
+        return found
+
+    def _route_writable(self, op: str, raw: str, path: str) -> tuple[Mount, str]:
+        mount, rel = self._route(op, raw, path)
+        if mount.read_only:
+            raise ReadOnly(f"{op}: {raw}: permission denied (read-only mount {mount.path})")
+        if rel == "/" and op in ("remove", "rename"):
+            raise PermissionDenied(
+                f"{op}: {raw}: permission denied (a mount point cannot be {op}d; unmount it)"
+            )
+        return mount, rel
+
+    def _child_mounts(self, directory: str) -> list[str]:
+        """First components of every mount strictly below ``directory``."""
+        prefix = "/" if directory == "/" else directory + "/"
+        names: dict[str, None] = {}
+        for mount_path in self._mounts:
+            if mount_path.startswith(prefix) and mount_path != directory:
+                names[mount_path[len(prefix) :].split("/", 1)[0]] = None
+        return list(names)
+
+    # -- namespace operations --------------------------------------------------------------
+
+    async def stat(self, path: str) -> FileInfo:
+        path = normalize(path)
+        if path == "/":
+            return FileInfo(name="/", mode=0o755, is_dir=True, meta=Meta("", "root"))
+        found = self.find(path)
+        if found is None:
+            if self._child_mounts(path):
+                return _virtual_dir(path.rsplit("/", 1)[1])
+            raise NotFound(f"stat: {path}: not found")
+        mount, rel = found
+        mount.enter()
+        try:
+            info = await mount.fs.stat(rel)
+        finally:
+            mount.leave()
+        if rel == "/" and info.name in ("/", ""):
+            info.name = path.rsplit("/", 1)[1]
+        return info
+
+    async def readdir(self, path: str) -> list[FileInfo]:
+        path = normalize(path)
+        children = self._child_mounts(path)
+        if path == "/":
+            return [_virtual_dir(name, "rootfs") for name in children]
+        found = self.find(path)
+        if found is None:
+            if not children:
+                raise NotFound(f"readdir: {path}: not found")
+            return [_virtual_dir(name) for name in children]
+        mount, rel = found
+        mount.enter()
+        try:
+            entries = await mount.fs.readdir(rel)
+        finally:
+            mount.leave()
+        if children:
+            listed = {e.name for e in entries}
+            entries = entries + [_virtual_dir(n) for n in children if n not in listed]
+        return entries
+
+    async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
+        mount, rel = self._route("read", path, normalize(path))
+        mount.enter()
+        try:
+            return await mount.fs.read(rel, offset, size)
+        finally:
+            mount.leave()
+
+    async def read_stream(
+        self, path: str, offset: int = 0, size: int = -1
+    ) -> AsyncIterator[bytes]:
+        mount, rel = self._route("open", path, normalize(path))
+        mount.enter()
+        try:
+            chunks = await mount.fs.read_stream(rel, offset, size)
+        except BaseException:
+            mount.leave()
+            raise
+        return _InFlight(chunks, mount)
+
+    async def open_stream(self, path: str) -> AsyncIterator[bytes]:
+        mount, rel = self._route("openstream", path, normalize(path))
+        mount.enter()
+        try:
+            chunks = await mount.fs.open_stream(rel)
+        except BaseException:
+            mount.leave()
+            raise
+        return _InFlight(chunks, mount)
+
+    async def write(
+        self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
+    ) -> str:
+        mount, rel = self._route_writable("write", path, normalize(path))
+        mount.enter()
+        try:
+            return await mount.fs.write(rel, data, offset, flags)
+        finally:
+            mount.leave()
+
+    async def write_stream(
+        self,
+        path: str,
+        chunks: AsyncIterator[bytes],
+        offset: int = 0,
+        flags: WriteFlag = REPLACE,
+        limit: int = 64 << 20,
+    ) -> str:
+        mount, rel = self._route_writable("write", path, normalize(path))
+        mount.enter()
+        try:
+            return await mount.fs.write_stream(rel, chunks, offset, flags, limit)
+        finally:
+            mount.leave()
+
+    async def create(self, path: str) -> None:
+        mount, rel = self._route_writable("create", path, normalize(path))
+        mount.enter()
+        try:
+            await mount.fs.create(rel)
+        finally:
+            mount.leave()
+
+    async def mkdir(self, path: str, mode: int = 0o755) -> None:
+        mount, rel = self._route_writable("mkdir", path, normalize(path))
+        mount.enter()
+        try:
+            await mount.fs.mkdir(rel, mode)
+        finally:
+            mount.leave()
+
+    async def remove(self, path: str, recursive: bool = False) -> None:
+        op = "removeall" if recursive else "remove"
+        norm = normalize(path)
+        if norm == "/" or (self.find(norm) is None and self._child_mounts(norm)):
+            raise PermissionDenied(f"{op}: {path}: permission denied (not a removable path)")
+        mount, rel = self._route("remove", path, norm)
+        if mount.read_only:
+            raise ReadOnly(f"{op}: {path}: permission denied (read-only mount {mount.path})")
+        if rel == "/":
+            raise PermissionDenied(
+                f"{op}: {path}: permission denied (a mount point cannot be deleted; "
+                "unmount it instead)"
+            )
+        mount.enter()
+        try:
+            await mount.fs.remove(rel, recursive)
+        finally:
+            mount.leave()
+
+    async def rename(self, old: str, new: str) -> None:
+        old_n, new_n = normalize(old), normalize(new)
+        src, dst = self.find(old_n), self.find(new_n)
+        if src is None or dst is None:
+            raise CrossMount("cannot rename: paths not in same mounted filesystem")
+        if src[0] is not dst[0]:
+            raise CrossMount("cannot rename across different mounts")
+        mount, rel_old = self._route_writable("rename", old, old_n)
+        rel_new = dst[1]
+        if rel_new == "/":
+            raise PermissionDenied(f"rename: {new}: permission denied (target is a mount point)")
+        mount.enter()
+        try:
+            await mount.fs.rename(rel_old, rel_new)
+        finally:
+            mount.leave()
+
+    async def chmod(self, path: str, mode: int) -> None:
+        mount, rel = self._route_writable("chmod", path, normalize(path))
+        mount.enter()
+        try:
+            await mount.fs.chmod(rel, mode)
+        finally:
+            mount.leave()
+
+    async def walk_files(self, path: str) -> AsyncIterator[str]:
+        """Every file below ``path`` depth-first in listing order (errors skipped), for grep."""
+        try:
+            entries = await self.readdir(path)
+        except Exception as exc:  # the original skips unreadable directories
+            log.debug("walk %s: %s", path, exc)
+            return
+        for entry in entries:
+            child = join(path, entry.name)
+            if entry.is_dir:
+                async for sub in self.walk_files(child):
+                    yield sub
+            else:
+                yield child

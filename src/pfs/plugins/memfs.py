@@ -1,0 +1,251 @@
+"""memfs: an in-memory tree of files and directories."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pfs.fs import (
+    CHUNK_SIZE,
+    REPLACE,
+    AlreadyExists,
+    Field,
+    FileInfo,
+    FileSystem,
+    InvalidArgument,
+    IsADirectory,
+    Meta,
+    NotADirectory,
+    NotEmpty,
+    NotFound,
+    PermissionDenied,
+    WriteFlag,
+)
+from pfs.fs.paths import split_parent
+
+
+class Node:
+    __slots__ = ("name", "is_dir", "mode", "mtime_ns", "data", "children")
+
+    def __init__(self, name: str, is_dir: bool, mode: int) -> None:
+        self.name = name
+        self.is_dir = is_dir
+        self.mode = mode
+        self.mtime_ns = time.time_ns()
+        self.data = bytearray()
+        self.children: dict[str, Node] | None = {} if is_dir else None
+
+    def info(self) -> FileInfo:
+        return FileInfo(
+            self.name,
+            0 if self.is_dir else len(self.data),
+            self.mode,
+            self.mtime_ns,
+            self.is_dir,
+            Meta("memfs", "dir" if self.is_dir else "file"),
+        )
+
+
+class MemFS(FileSystem):
+    fstype = "memfs"
+    config_schema = (
+        Field("init_dirs", "list", default=[], help="directories created at mount, in order"),
+    )
+    random_write = True
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self.root = Node("/", True, 0o755)
+        readme = Node("README", False, 0o444)
+        readme.data = bytearray(self.load_readme("pfs.plugins.docs", "memfs.md").encode())
+        self.root.children["README"] = readme  # type: ignore[index]
+        for directory in config.get("init_dirs") or []:
+            self._mkdir_p(str(directory))
+
+    def _mkdir_p(self, path: str) -> None:
+        node = self.root
+        for part in path.strip("/").split("/"):
+            if not part:
+                continue
+            child = node.children.get(part)  # type: ignore[union-attr]
+            if child is None:
+                child = Node(part, True, 0o755)
+                node.children[part] = child  # type: ignore[index]
+            if not child.is_dir:
+                return
+            node = child
+
+    # -- lookup ----------------------------------------------------------------------------
+
+    def _lookup(self, path: str) -> Node:
+        node = self.root
+        if path == "/":
+            return node
+        for part in path[1:].split("/"):
+            if node.children is None:
+                raise NotADirectory(f"not a directory: {path}")
+            child = node.children.get(part)
+            if child is None:
+                raise NotFound(f"no such file or directory: {path}")
+            node = child
+        return node
+
+    def _parent(self, path: str) -> tuple[Node, str]:
+        if path == "/":
+            raise InvalidArgument("cannot get parent of root")
+        parent_path, name = split_parent(path)
+        try:
+            parent = self._lookup(parent_path)
+        except NotFound:
+            raise NotFound(f"no such file or directory: {parent_path}") from None
+        if not parent.is_dir:
+            raise NotADirectory(f"not a directory: {parent_path}")
+        return parent, name
+
+    # -- operations ------------------------------------------------------------------------
+
+    async def stat(self, path: str) -> FileInfo:
+        return self._lookup(path).info()
+
+    async def readdir(self, path: str) -> list[FileInfo]:
+        node = self._lookup(path)
+        if node.children is None:
+            raise NotADirectory(f"not a directory: {path}")
+        return [child.info() for child in node.children.values()]
+
+    async def create(self, path: str) -> None:
+        parent, name = self._parent(path)
+        if name in parent.children:  # type: ignore[operator]
+            raise AlreadyExists(f"file already exists: {path}")
+        parent.children[name] = Node(name, False, 0o644)  # type: ignore[index]
+        parent.mtime_ns = time.time_ns()
+
+    async def mkdir(self, path: str, mode: int = 0o755) -> None:
+        parent, name = self._parent(path)
+        if name in parent.children:  # type: ignore[operator]
+            raise AlreadyExists(f"directory already exists: {path}")
+        parent.children[name] = Node(name, True, mode or 0o755)  # type: ignore[index]
+        parent.mtime_ns = time.time_ns()
+
+    async def remove(self, path: str, recursive: bool = False) -> None:
+        if path == "/":
+            if not recursive:
+                raise PermissionDenied("cannot remove root directory")
+            self.root.children = {}
+            return
+        parent, name = self._parent(path)
+        node = parent.children.get(name)  # type: ignore[union-attr]
+        if node is None:
+            raise NotFound(f"no such file or directory: {path}")
+        if node.children and not recursive:
+            raise NotEmpty(f"directory not empty: {path}")
+        del parent.children[name]  # type: ignore[union-attr]
+        parent.mtime_ns = time.time_ns()
+
+    async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
+        node = self._lookup(path)
+        if node.is_dir:
+            raise IsADirectory(f"is a directory: {path}")
+        data = node.data
+        offset = max(offset, 0)
+        end = len(data) if size < 0 else min(offset + size, len(data))
+        return bytes(data[offset:end]) if offset < end else b""
+
+    async def read_stream(
+        self, path: str, offset: int = 0, size: int = -1
+    ) -> AsyncIterator[bytes]:
+        node = self._lookup(path)
+        if node.is_dir:
+            raise IsADirectory(f"is a directory: {path}")
+        start = max(offset, 0)
+        end = len(node.data) if size < 0 else min(start + size, len(node.data))
+        return self._pieces(node, start, end)
+
+    @staticmethod
+    async def _pieces(node: Node, position: int, end: int) -> AsyncIterator[bytes]:
+        # Slices of the live buffer, so a download holds one piece at a time, not a copy.
+        while position < end:
+            step = min(4 * CHUNK_SIZE, end - position)
+            yield bytes(memoryview(node.data)[position : position + step])
+            position += step
+
+    def _target(self, path: str, flags: WriteFlag) -> Node:
+        parent, name = self._parent(path)
+        node = parent.children.get(name)  # type: ignore[union-attr]
+        if node is None:
+            if not flags & WriteFlag.CREATE:
+                raise NotFound(f"no such file or directory: {path}")
+            node = Node(name, False, 0o644)
+            parent.children[name] = node  # type: ignore[index]
+        elif flags & WriteFlag.EXCLUSIVE:
+            raise AlreadyExists(f"file already exists: {path}")
+        if node.is_dir:
+            raise IsADirectory(f"is a directory: {path}")
+        return node
+
+    @staticmethod
+    def _put(node: Node, data: bytes, offset: int, flags: WriteFlag) -> None:
+        if flags & WriteFlag.TRUNCATE:
+            node.data = bytearray(data)
+        else:
+            buf = node.data
+            if flags & WriteFlag.APPEND:
+                offset = len(buf)
+            if offset > len(buf):
+                buf.extend(b"\x00" * (offset - len(buf)))
+            buf[offset : offset + len(data)] = data
+        node.mtime_ns = time.time_ns()
+
+    async def write(
+        self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
+    ) -> str:
+        self._put(self._target(path, flags), data, max(offset, 0), flags)
+        return ""
+
+    async def write_stream(
+        self,
+        path: str,
+        chunks: AsyncIterator[bytes],
+        offset: int = 0,
+        flags: WriteFlag = REPLACE,
+        limit: int = 64 << 20,
+    ) -> str:
+        # memfs keeps the data anyway, so the buffering limit does not apply; a truncating
+        # upload fills a fresh buffer and swaps it in only when the body is complete.
+        node = self._target(path, flags)
+        if flags & WriteFlag.TRUNCATE:
+            buf = bytearray()
+            async for chunk in chunks:
+                buf += chunk
+            node.data = buf
+            node.mtime_ns = time.time_ns()
+            return ""
+        position = len(node.data) if flags & WriteFlag.APPEND else max(offset, 0)
+        async for chunk in chunks:
+            self._put(node, chunk, position, WriteFlag.NONE)
+            position += len(chunk)
+        return ""
+
+    async def rename(self, old: str, new: str) -> None:
+        if old == "/" or new == "/":
+            raise PermissionDenied("cannot rename root directory")
+        if new == old:
+            return
+        if new.startswith(old + "/"):
+            raise InvalidArgument(f"invalid argument newPath: cannot move {old} into itself")
+        src_parent, src_name = self._parent(old)
+        node = src_parent.children.get(src_name)  # type: ignore[union-attr]
+        if node is None:
+            raise NotFound(f"no such file or directory: {old}")
+        dst_parent, dst_name = self._parent(new)
+        if dst_name in dst_parent.children:  # type: ignore[operator]
+            raise AlreadyExists(f"file already exists: {new}")
+        del src_parent.children[src_name]  # type: ignore[union-attr]
+        node.name = dst_name
+        dst_parent.children[dst_name] = node  # type: ignore[index]
+        now = time.time_ns()
+        src_parent.mtime_ns = dst_parent.mtime_ns = now
+
+    async def chmod(self, path: str, mode: int) -> None:
+        self._lookup(path).mode = mode

@@ -1,0 +1,166 @@
+"""The ASGI application: routes /api/v1 endpoints to handlers over the mount table."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from pfs.fs.errors import FSError, InvalidArgument
+from pfs.fs.mounts import MountTable
+from pfs.plugins.registry import Registry, builtin_registry
+from pfs.server import admin, docs, files, search
+from pfs.server.auth import Auth, Role
+from pfs.server.http import (
+    OCTET_TYPE,
+    ClientGone,
+    Prefixed,
+    Request,
+    Response,
+    StreamResponse,
+    error_response,
+    json_response,
+)
+from pfs.server.settings import Settings
+
+log = logging.getLogger("pfs.server")
+
+Handler = Callable[["Server", Request], Awaitable[Response | StreamResponse]]
+
+_NOT_FOUND = Response(404, b"404 page not found\n", b"text/plain; charset=utf-8",
+                      [(b"x-content-type-options", b"nosniff")])
+_READS = frozenset({"GET"})
+
+#: path → (handler, allowed methods, role needed for each method; None = any method, no auth)
+ROUTES: dict[str, tuple[Handler, dict[str, Role] | None]] = {
+    "/api/v1/health": (admin.health, None),
+    "/api/v1/files": (files.files, {
+        "GET": Role.READ, "PUT": Role.WRITE, "POST": Role.WRITE, "DELETE": Role.WRITE}),
+    "/api/v1/directories": (files.directories, {
+        "GET": Role.READ, "POST": Role.WRITE, "DELETE": Role.WRITE}),
+    "/api/v1/stat": (files.stat, {"GET": Role.READ}),
+    "/api/v1/rename": (files.rename, {"POST": Role.WRITE}),
+    "/api/v1/chmod": (files.chmod, {"POST": Role.WRITE}),
+    "/api/v1/grep": (search.grep, {"POST": Role.READ}),
+    "/api/v1/digest": (search.digest, {"POST": Role.READ}),
+    "/api/v1/mounts": (admin.mounts, {"GET": Role.READ}),
+    "/api/v1/mount": (admin.mount, {"POST": Role.ADMIN}),
+    "/api/v1/unmount": (admin.unmount, {"POST": Role.ADMIN}),
+    "/api/v1/plugins": (admin.plugins, {"GET": Role.READ}),
+    "/api/v1/plugins/load": (admin.load_plugin, {"POST": Role.ADMIN}),
+    "/api/v1/plugins/unload": (admin.unload_plugin, {"POST": Role.ADMIN}),
+    "/api/v1/openapi.json": (docs.openapi, {"GET": Role.READ}),
+    "/docs": (docs.page, {"GET": Role.READ}),
+}
+
+
+class Server:
+    """The ASGI app. State lives here: settings, the mount table and the plugin registry."""
+
+    def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
+        self.settings = settings
+        self.registry = registry or builtin_registry()
+        self.fs = MountTable()
+        self.auth = Auth(settings.auth_tokens)
+        self.external: Any = None  # the external-plugin loader, when configured
+        self.started = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Mount every configured plugin; any failure aborts start-up (no half-configured server)."""
+        from pfs.server.startup import mount_configured
+
+        await mount_configured(self)
+        self.started = True
+
+    async def shutdown(self) -> None:
+        await self.fs.shutdown()
+        if self.external is not None:
+            await self.external.shutdown()
+
+    # -- helpers for handlers --------------------------------------------------------------
+
+    async def json_body(self, req: Request, message: str) -> dict[str, Any]:
+        """The request's JSON object; ``message`` (+ detail) as a 400 when it is not one."""
+        try:
+            body = await req.json(self.settings.max_json_bytes)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidArgument(f"{message}: {exc.msg}") from None
+        if not isinstance(body, dict):
+            raise InvalidArgument(f"{message}: expected a JSON object")
+        return body
+
+    async def read_response(self, path: str, offset: int, size: int) -> Response | StreamResponse:
+        """A read as one response when it fits in one chunk, else streamed as it is read."""
+        chunks = await self.fs.read_stream(path, offset, size)
+        try:
+            first = await chunks.__anext__()
+        except StopAsyncIteration:
+            return Response(200, b"", OCTET_TYPE)
+        try:
+            second = await chunks.__anext__()
+        except StopAsyncIteration:
+            return Response(200, first, OCTET_TYPE)
+        return StreamResponse(Prefixed([first, second], chunks))
+
+    # -- ASGI ------------------------------------------------------------------------------
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    log.error("start-up failed: %s", exc)
+                    await self.shutdown()
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        req = Request(scope, receive)
+        route = ROUTES.get(req.path)
+        if route is None:
+            await _NOT_FOUND(send, receive)
+            return
+        handler, methods = route
+        try:
+            if methods is not None:
+                role = methods.get(req.method)
+                if role is None:
+                    response = error_response(405, "method not allowed")
+                    await response(send, receive)
+                    return
+                if self.auth.enabled:
+                    denied = self.auth.check(req.header(b"authorization"), role)
+                    if denied is not None:
+                        await denied(send, receive)
+                        return
+            response = await handler(self, req)
+        except FSError as exc:
+            response = error_response(exc.status, exc.message)
+        except ClientGone:
+            return
+        except Exception as exc:
+            log.exception("%s %s failed", req.method, req.path)
+            response = error_response(500, f"internal error: {exc}" if str(exc) else
+                                      f"internal error: {type(exc).__name__}")
+        await response(send, receive)
+
+
+__all__ = ["ROUTES", "Server", "json_response"]

@@ -1,0 +1,150 @@
+"""The ``pfs-server`` command."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+import yaml
+
+from pfs import __version__
+from pfs.fs.config import sample_config
+from pfs.plugins.registry import Registry, builtin_registry
+from pfs.server.app import Server
+from pfs.server.config import DEFAULT_CONFIG, ConfigError, load_file, settings_from_dict
+
+log = logging.getLogger("pfs.server")
+
+_ENV_CONFIG = "PFS_SERVER_CONFIG_JSON"
+_ENV_ADDR = "PFS_SERVER_ADDR"
+
+
+def build_server(raw: Any, address: str | None = None, registry: Registry | None = None) -> Server:
+    """A Server from a raw config tree (validated here; raises ConfigError)."""
+    registry = registry or builtin_registry()
+    settings = settings_from_dict(raw, registry, address)
+    server = Server(settings, registry)
+    from pfs.server.external_hook import attach_external
+
+    attach_external(server)
+    return server
+
+
+def app_from_env() -> Server:
+    """Granian's factory target: the worker rebuilds the server from the parent's config."""
+    raw = json.loads(os.environ.get(_ENV_CONFIG, "null"))
+    server = build_server(raw, os.environ.get(_ENV_ADDR) or None)
+    _setup_logging(server.settings.log_level)
+    return server
+
+
+def _setup_logging(level: str) -> None:
+    level = {"warn": "warning"}.get(level, level)
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def print_sample_config(registry: Registry) -> None:
+    plugins: dict[str, Any] = {}
+    for name in registry.names():
+        try:
+            factory = registry.get(name)
+        except Exception:
+            continue
+        entry: dict[str, Any] = {"enabled": False, "path": f"/{name}"}
+        sample = sample_config(factory.config_schema)
+        if sample:
+            entry["config"] = sample
+        plugins[name] = entry
+    sample_tree = {
+        "server": {
+            "address": "127.0.0.1:8080",
+            "log_level": "info",
+            "max_body_bytes": "64MB",
+            "auth": {"tokens": [{"token_env": "PFS_ADMIN_TOKEN", "role": "admin"}]},
+        },
+        "plugins": plugins,
+        "external_plugins": {"enabled": False, "plugin_dir": "./plugins", "auto_load": False},
+    }
+    sys.stdout.write(yaml.safe_dump(sample_tree, sort_keys=False))
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pfs-server", description="PFS file-system server")
+    parser.add_argument("-c", "--config", help="YAML config file (default: built-in mounts)")
+    parser.add_argument("-addr", "--addr", dest="addr", help="listen address, :8080 or host:port")
+    parser.add_argument("-print-sample-config", "--print-sample-config", action="store_true")
+    parser.add_argument("-log-level", "--log-level", dest="log_level",
+                        choices=["debug", "info", "warn", "warning", "error"])
+    parser.add_argument("-version", "--version", action="store_true")
+    parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian",
+                        help="ASGI server to run the app under")
+    args = parser.parse_args(argv)
+
+    if args.version:
+        print(f"pfs-server version: {__version__}")
+        print(f"Git commit: {os.environ.get('PFS_GIT_COMMIT', 'unknown')}")
+        print(f"Build time: {os.environ.get('PFS_BUILD_TIME', 'unknown')}")
+        return 0
+    registry = builtin_registry()
+    if args.print_sample_config:
+        print_sample_config(registry)
+        return 0
+    try:
+        raw = load_file(args.config) if args.config else DEFAULT_CONFIG
+        if args.log_level:
+            raw = {**(raw or {}), "server": {**((raw or {}).get("server") or {}),
+                                             "log_level": args.log_level}}
+        server = build_server(raw, args.addr, registry)
+    except ConfigError as exc:
+        print(f"pfs-server: {exc}", file=sys.stderr)
+        return 2
+    settings = server.settings
+    _setup_logging(settings.log_level)
+    host, _, port = settings.address.rpartition(":")
+    if not _is_loopback(host) and not settings.auth_tokens:
+        log.warning(
+            "!!! listening on %s without auth: anyone who can reach this address can read, "
+            "write and mount. Set server.auth.tokens. !!!", settings.address)
+    os.environ[_ENV_CONFIG] = json.dumps(raw)
+    os.environ[_ENV_ADDR] = settings.address
+    if args.server == "uvicorn":
+        import uvicorn
+
+        uvicorn.run(server, host=host, port=int(port), log_level="warning", lifespan="on")
+        return 0
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+
+    Granian(
+        "pfs.server.cli:app_from_env",
+        address=host,
+        port=int(port),
+        interface=Interfaces.ASGI,
+        factory=True,
+        workers=1,
+        loop=Loops.uvloop,
+        log_level=settings.log_level if settings.log_level != "warning" else "warn",
+        backpressure=1024,
+    ).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,201 @@
+"""The YAML config file: ``server``, ``plugins`` (single and multi-instance) and
+``external_plugins``; ``${ENV_VAR}`` substitution; every plugin config checked before start."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pfs.fs.config import parse_size, validate_config
+from pfs.fs.errors import InvalidArgument
+from pfs.plugins.registry import Registry
+from pfs.server.admin import split_mount_options
+from pfs.server.auth import Role, TokenEntry
+from pfs.server.settings import Settings
+
+log = logging.getLogger("pfs.config")
+
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+_SERVER_KEYS = {"address", "log_level", "max_body_bytes", "auth"}
+_EXTERNAL_KEYS = {
+    "enabled", "plugin_dir", "auto_load", "plugin_paths", "wasi_mount_path",
+    "allow_runtime_load", "allow_url_load", "wasm",
+}
+_ENTRY_KEYS = {"enabled", "path", "config", "name", "type", "read_only"}
+_LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
+
+
+class ConfigError(Exception):
+    """A config file that cannot start a server; the message says where and why."""
+
+
+def substitute_env(value: Any) -> Any:
+    """Replace ``${VAR}`` (or ``${VAR:-default}``) in every string of a loaded YAML tree."""
+    if isinstance(value, str):
+        def repl(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"environment variable {name} is not set (used as ${{{name}}})")
+
+        return _ENV_RE.sub(repl, value)
+    if isinstance(value, list):
+        return [substitute_env(v) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute_env(v) for k, v in value.items()}
+    return value
+
+
+def normalize_address(addr: str) -> str:
+    """``:9000`` (Go style: all interfaces) or ``host:port`` → ``host:port``."""
+    addr = str(addr).strip()
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"invalid address {addr!r}: expected host:port or :port")
+    return f"{host or '0.0.0.0'}:{port}"
+
+
+def _unknown(section: str, keys: set[str], allowed: set[str]) -> None:
+    extra = sorted(set(keys) - allowed)
+    if extra:
+        raise ConfigError(
+            f"{section}: unknown key(s) {', '.join(extra)} (allowed: {', '.join(sorted(allowed))})"
+        )
+
+
+def _tokens(auth: Any) -> list[TokenEntry]:
+    if auth is None:
+        return []
+    if not isinstance(auth, dict):
+        raise ConfigError("server.auth: must be a mapping with a 'tokens' list")
+    _unknown("server.auth", set(auth), {"tokens"})
+    entries = auth.get("tokens") or []
+    if not isinstance(entries, list):
+        raise ConfigError("server.auth.tokens: must be a list of {token|token_env, role}")
+    tokens = []
+    for i, entry in enumerate(entries):
+        where = f"server.auth.tokens[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: must be a mapping")
+        _unknown(where, set(entry), {"token", "token_env", "role"})
+        role_name = str(entry.get("role", "")).lower()
+        if role_name not in ("read", "write", "admin"):
+            raise ConfigError(f"{where}.role: must be read, write or admin, got {role_name!r}")
+        token = entry.get("token")
+        if token is None and "token_env" in entry:
+            token = os.environ.get(str(entry["token_env"]))
+            if not token:
+                raise ConfigError(f"{where}: environment variable {entry['token_env']} is empty")
+        if not isinstance(token, str) or not token:
+            raise ConfigError(f"{where}: needs a non-empty 'token' or 'token_env'")
+        tokens.append(TokenEntry(token, Role[role_name.upper()]))
+    return tokens
+
+
+def _mount_entries(registry: Registry, plugins: Any) -> list[dict[str, Any]]:
+    if plugins is None:
+        return []
+    if not isinstance(plugins, dict):
+        raise ConfigError("plugins: must be a mapping of fstype → entry or list of entries")
+    mounts: list[dict[str, Any]] = []
+    for key, value in plugins.items():
+        items = value if isinstance(value, list) else [value]
+        if isinstance(value, list) and not value:
+            raise ConfigError(f"plugins.{key}: an empty list mounts nothing; remove it")
+        for index, item in enumerate(items):
+            where = f"plugins.{key}" + (f"[{index}]" if isinstance(value, list) else "")
+            if not isinstance(item, dict):
+                raise ConfigError(f"{where}: must be a mapping with enabled, path, config")
+            _unknown(where, set(item), _ENTRY_KEYS)
+            if item.get("enabled") is not True:
+                log.info("%s: not enabled, skipped", where)
+                continue
+            fstype = item.get("type") or registry.resolve_name(str(key))
+            if fstype is None or fstype not in registry:
+                raise ConfigError(
+                    f"{where}: unknown plugin {key!r} (known: {', '.join(registry.names())})"
+                )
+            if fstype != key:
+                log.info("%s: using plugin %s", where, fstype)
+            path = item.get("path")
+            if not isinstance(path, str) or not path.strip("/"):
+                raise ConfigError(f"{where}: 'path' must be a mount path other than /")
+            config = item.get("config") or {}
+            if not isinstance(config, dict):
+                raise ConfigError(f"{where}.config: must be a mapping")
+            read_only = item.get("read_only", False)
+            if not isinstance(read_only, bool):
+                raise ConfigError(f"{where}.read_only: must be true or false")
+            try:
+                config, key_read_only = split_mount_options(fstype, config)
+                factory = registry.get(fstype)
+                validate_config(fstype, factory.config_schema, {**config, "mount_path": path})
+            except InvalidArgument as exc:
+                raise ConfigError(f"{where}: {exc.message}") from None
+            mounts.append({
+                "fstype": fstype, "path": path, "config": config,
+                "read_only": read_only or key_read_only,
+            })
+    return mounts
+
+
+def settings_from_dict(raw: Any, registry: Registry, address: str | None = None) -> Settings:
+    """Validate a whole config tree; raises ConfigError naming the first problem."""
+    raw = substitute_env(raw or {})
+    if not isinstance(raw, dict):
+        raise ConfigError("config: the top level must be a mapping")
+    _unknown("config", set(raw), {"server", "plugins", "external_plugins"})
+    server = raw.get("server") or {}
+    if not isinstance(server, dict):
+        raise ConfigError("server: must be a mapping")
+    _unknown("server", set(server), _SERVER_KEYS)
+    settings = Settings()
+    settings.address = normalize_address(address or server.get("address") or "127.0.0.1:8080")
+    level = str(server.get("log_level", "info")).lower()
+    if level not in _LOG_LEVELS:
+        raise ConfigError(f"server.log_level: must be one of {', '.join(_LOG_LEVELS)}")
+    settings.log_level = level
+    if "max_body_bytes" in server:
+        try:
+            settings.max_body_bytes = parse_size(server["max_body_bytes"])
+        except ValueError as exc:
+            raise ConfigError(f"server.max_body_bytes: {exc}") from None
+    settings.auth_tokens = _tokens(server.get("auth"))
+    external = raw.get("external_plugins") or {}
+    if not isinstance(external, dict):
+        raise ConfigError("external_plugins: must be a mapping")
+    _unknown("external_plugins", set(external), _EXTERNAL_KEYS)
+    settings.external_plugins = external
+    settings.mounts = _mount_entries(registry, raw.get("plugins"))
+    return settings
+
+
+def load_file(path: str | Path) -> Any:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"Failed to load config file: {path}: {exc.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Failed to load config file: {path}: {exc}") from None
+
+
+#: What the server mounts when started without a config file.
+DEFAULT_CONFIG: dict[str, Any] = {
+    "server": {"address": "127.0.0.1:8080", "log_level": "info"},
+    "plugins": {
+        "serverinfofs": {"enabled": True, "path": "/serverinfofs"},
+        "memfs": {"enabled": True, "path": "/memfs", "config": {"init_dirs": ["/tmp"]}},
+        "kvfs": {"enabled": True, "path": "/kvfs"},
+        "hellofs": {"enabled": True, "path": "/hellofs"},
+    },
+}

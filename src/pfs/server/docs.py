@@ -1,0 +1,208 @@
+"""The OpenAPI 3.1 document of the real API and a self-contained HTML page that renders it."""
+
+from __future__ import annotations
+
+import html
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from pfs import __version__
+from pfs.server.http import Request, Response, json_bytes
+
+if TYPE_CHECKING:
+    from pfs.server.app import Server
+
+_ERR = {"$ref": "#/components/responses/Error"}
+_MSG = {"$ref": "#/components/responses/Message"}
+
+
+def _q(name: str, desc: str, required: bool = False, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "query", "required": required, "description": desc,
+            "schema": schema or {"type": "string"}}
+
+
+_PATH_Q = _q("path", "Absolute PFS path", True, {"type": "string", "minLength": 1})
+_RECURSIVE_Q = _q("recursive", "`true` removes a whole subtree", False,
+                  {"type": "string", "enum": ["true", "false"]})
+
+
+def _json_body(schema: dict, required: bool = True) -> dict:
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+def _obj(props: dict, required: list[str] | None = None) -> dict:
+    schema: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _errors(*codes: int) -> dict:
+    return {str(code): _ERR for code in codes}
+
+
+_COMMON = (400, 401, 403, 404, 409, 413, 500, 501, 502, 503, 504)
+
+
+def _op(summary: str, params: list, responses: dict, body: dict | None = None) -> dict:
+    op: dict[str, Any] = {"summary": summary, "parameters": params,
+                          "responses": {**responses, **_errors(*_COMMON)}}
+    if body is not None:
+        op["requestBody"] = body
+    return op
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    octet = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+    file_info = {"$ref": "#/components/schemas/FileInfo"}
+    delete_op = _op("Remove a file or directory", [_PATH_Q, _RECURSIVE_Q], {"200": _MSG})
+    paths: dict[str, Any] = {
+        "/api/v1/health": {"get": {"summary": "Server health and version", "security": [],
+                                   "responses": {"200": {"description": "healthy", "content": {
+                                       "application/json": {"schema": _obj({
+                                           "status": {"type": "string"},
+                                           "version": {"type": "string"},
+                                           "gitCommit": {"type": "string"},
+                                           "buildTime": {"type": "string"}},
+                                           ["status", "version"])}}}}}},
+        "/api/v1/files": {
+            "get": _op("Read a file (raw bytes); Range supported", [
+                _PATH_Q,
+                _q("offset", "Start byte", schema={"type": "integer", "minimum": 0}),
+                _q("size", "Bytes to read; negative = to the end", schema={"type": "integer"}),
+                _q("stream", "`true`: chunked live stream", schema={
+                    "type": "string", "enum": ["true", "false"]}),
+            ], {"200": {"description": "file bytes", "content": octet},
+                "206": {"description": "partial content", "content": octet},
+                "416": _ERR}),
+            "put": _op("Write a file (raw body); offset/flags for random access", [
+                _PATH_Q,
+                _q("offset", "Write position", schema={"type": "integer", "minimum": 0}),
+                _q("flags", "Comma list of append, create, exclusive, truncate"),
+            ], {"200": _MSG}, {"required": False, "content": octet}),
+            "post": _op("Create an empty file", [_PATH_Q], {"201": _MSG}),
+            "delete": delete_op,
+        },
+        "/api/v1/directories": {
+            "get": _op("List a directory", [_q("path", "Directory (default /)")], {"200": {
+                "description": "entries", "content": {"application/json": {"schema": _obj({
+                    "files": {"type": ["array", "null"], "items": file_info}}, ["files"])}}}}),
+            "post": _op("Create a directory", [
+                _PATH_Q, _q("mode", "Octal permission bits, e.g. 755",
+                            schema={"type": "string", "pattern": "^[0-7]{1,4}$"})],
+                {"201": _MSG}),
+            "delete": delete_op,
+        },
+        "/api/v1/stat": {"get": _op("Stat a path", [_PATH_Q], {"200": {
+            "description": "file info", "content": {"application/json": {"schema": file_info}}}})},
+        "/api/v1/rename": {"post": _op("Rename within one mount", [_PATH_Q], {"200": _MSG},
+                                       _json_body(_obj({"newPath": {"type": "string"}},
+                                                       ["newPath"])))},
+        "/api/v1/chmod": {"post": _op("Change permission bits", [_PATH_Q], {"200": _MSG},
+                                      _json_body(_obj({"mode": {
+                                          "type": "integer", "minimum": 0,
+                                          "maximum": 4294967295}})))},
+        "/api/v1/grep": {"post": _op("Search file contents (RE2)", [], {"200": {
+            "description": "matches (NDJSON when stream=true)", "content": {
+                "application/json": {"schema": _obj({
+                    "matches": {"type": ["array", "null"], "items": _obj({
+                        "file": {"type": "string"}, "line": {"type": "integer"},
+                        "content": {"type": "string"}})},
+                    "count": {"type": "integer"}}, ["count"])},
+                "application/x-ndjson": {"schema": {"type": "string"}}}}},
+            _json_body(_obj({
+                "path": {"type": "string"}, "pattern": {"type": "string"},
+                "recursive": {"type": "boolean"}, "case_insensitive": {"type": "boolean"},
+                "stream": {"type": "boolean"}}, ["path", "pattern"])))},
+        "/api/v1/digest": {"post": _op("Hash a file (xxh3 or md5)", [], {"200": {
+            "description": "digest", "content": {"application/json": {"schema": _obj({
+                "algorithm": {"type": "string"}, "path": {"type": "string"},
+                "digest": {"type": "string"}}, ["algorithm", "path", "digest"])}}}},
+            _json_body(_obj({"algorithm": {"type": "string", "enum": ["xxh3", "md5"]},
+                             "path": {"type": "string"}}, ["path"])))},
+        "/api/v1/mounts": {"get": _op("List mounts", [], {"200": {
+            "description": "mounts", "content": {"application/json": {"schema": _obj({
+                "mounts": {"type": ["array", "null"], "items": _obj({
+                    "path": {"type": "string"}, "pluginName": {"type": "string"},
+                    "config": {"type": "object"}}, ["path", "pluginName"])}}, ["mounts"])}}}})},
+        "/api/v1/mount": {"post": _op("Mount a plugin", [], {"200": _MSG}, _json_body(_obj({
+            "fstype": {"type": "string"}, "path": {"type": "string"},
+            "config": {"type": ["object", "null"]}}, ["fstype", "path"])))},
+        "/api/v1/unmount": {"post": _op("Unmount", [], {"200": _MSG},
+                                        _json_body(_obj({"path": {"type": "string"}}, ["path"])))},
+        "/api/v1/plugins": {"get": _op("Loaded external plugins", [], {"200": {
+            "description": "plugins", "content": {"application/json": {"schema": _obj({
+                "loaded_plugins": {"type": "array", "items": {"type": "string"}}},
+                ["loaded_plugins"])}}}})},
+        "/api/v1/plugins/load": {"post": _op("Load a native or WASM plugin", [], {"200": {
+            "description": "loaded", "content": {"application/json": {"schema": _obj({
+                "message": {"type": "string"}, "plugin_name": {"type": "string"},
+                "original_name": {"type": "string"}, "renamed": {"type": "boolean"}},
+                ["message"])}}}},
+            _json_body(_obj({"library_path": {"type": "string"}}, ["library_path"])))},
+        "/api/v1/plugins/unload": {"post": _op("Unload an external plugin", [], {"200": _MSG},
+                                               _json_body(_obj({"library_path": {
+                                                   "type": "string"}}, ["library_path"])))},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "PFS API", "version": __version__,
+                 "description": "Every service is a file: one HTTP API over mounted plugins."},
+        "paths": paths,
+        "security": [{"bearer": []}, {}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"FileInfo": _obj({
+                "name": {"type": "string"}, "size": {"type": "integer"},
+                "mode": {"type": "integer"}, "modTime": {"type": "string"},
+                "isDir": {"type": "boolean"},
+                "meta": _obj({"Name": {"type": "string"}, "Type": {"type": "string"},
+                              "Content": {"type": ["object", "null"],
+                                          "additionalProperties": {"type": "string"}}},
+                             ["Name", "Type", "Content"])},
+                ["name", "size", "mode", "modTime", "isDir", "meta"])},
+            "responses": {
+                "Error": {"description": "error", "content": {"application/json": {
+                    "schema": _obj({"error": {"type": "string"}}, ["error"])}}},
+                "Message": {"description": "done", "content": {"application/json": {
+                    "schema": _obj({"message": {"type": "string"}}, ["message"])}}},
+            },
+        },
+    }
+
+
+async def openapi(server: Server, req: Request) -> Response:
+    return Response(200, json_bytes(openapi_document()))
+
+
+@cache
+def _page() -> bytes:
+    doc = openapi_document()
+    rows = []
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            params = ", ".join(p["name"] for p in op.get("parameters", []))
+            body = op.get("requestBody", {}).get("content", {})
+            schema = body.get("application/json", {}).get("schema", {})
+            fields = ", ".join(schema.get("properties", {})) or ("raw bytes" if body else "")
+            codes = ", ".join(sorted(c for c in op["responses"] if c.startswith("2")))
+            rows.append(
+                f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}"
+                f"</code></td><td>{html.escape(op['summary'])}</td><td>{html.escape(params)}</td>"
+                f"<td>{html.escape(fields)}</td><td>{codes}</td></tr>"
+            )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>PFS API</title><style>"
+        "body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:4px 8px}"
+        "table{border-collapse:collapse}</style></head><body><h1>PFS API "
+        f"{html.escape(__version__)}</h1><p>Machine-readable: "
+        "<a href='/api/v1/openapi.json'>/api/v1/openapi.json</a>. Errors are "
+        "<code>{\"error\": \"message\"}</code> with the status of their kind.</p><table><tr>"
+        "<th>Method</th><th>Path</th><th>What</th><th>Query</th><th>Body</th><th>Success</th>"
+        "</tr>" + "".join(rows) + "</table></body></html>"
+    ).encode()
+
+
+async def page(server: Server, req: Request) -> Response:
+    return Response(200, _page(), b"text/html; charset=utf-8")

@@ -1,0 +1,25 @@
+"""Server-wide settings, validated from the ``server:`` section of the config file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pfs.server.auth import TokenEntry
+
+
+@dataclass
+class Settings:
+    address: str = "127.0.0.1:8080"
+    log_level: str = "info"
+    #: Bodies buffered for plugins that cannot take a stream are refused beyond this (413).
+    max_body_bytes: int = 64 << 20
+    #: JSON request bodies (mount, rename, grep …) are small; anything bigger is refused.
+    max_json_bytes: int = 1 << 20
+    #: Bodies and reads up to this size skip the streaming machinery.
+    inline_read_bytes: int = 1 << 20
+    auth_tokens: list[TokenEntry] = field(default_factory=list)
+    #: Mounts to create at start-up: dicts with fstype, path, config, read_only, name.
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+    #: The ``external_plugins`` section, kept for the external-plugin loader.
+    external_plugins: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Helpers for testing PFS and its plugins: a real server process, the plugin contract suite."""

@@ -1,0 +1,114 @@
+"""Start a real ``pfs-server`` process on a free loopback port (for tests and benchmarks)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """A running pfs-server; ``url`` is ``http://127.0.0.1:<port>``."""
+
+    def __init__(
+        self,
+        config: dict[str, Any] | None = None,
+        *,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        extra_args: list[str] | None = None,
+        wait: bool = True,
+    ) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.api = self.url + "/api/v1"
+        self._dir = tempfile.TemporaryDirectory(prefix="pfs-test-")
+        self.config_path = Path(self._dir.name) / "config.yaml"
+        self.log_path = Path(self._dir.name) / "server.log"
+        args = [sys.executable, "-m", "pfs.server.cli", "-addr", f"127.0.0.1:{self.port}"]
+        if config is not None:
+            self.config_path.write_text(yaml.safe_dump(config))
+            args += ["-c", str(self.config_path)]
+        args += extra_args or []
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            args,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"pfs-server exited {self.proc.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(self.api + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"pfs-server did not answer within {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def worker_pid(self) -> int:
+        """The pid serving requests (Granian runs the app in a child of the main process)."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        try:
+            pids = children.read_text().split()
+        except OSError:
+            pids = []
+        return int(pids[0]) if pids else self.proc.pid
+
+    def rss_bytes(self) -> int:
+        with open(f"/proc/{self.worker_pid()}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+    def close(self) -> None:
+        self.stop()
+        self._dir.cleanup()
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
