@@ -253,7 +253,7 @@ class MountTable(FileSystem):
     async def read_stream(
         self, path: str, offset: int = 0, size: int = -1
     ) -> AsyncIterator[bytes]:
-        mount, rel = self._route("open", path, normalize(path))
+        mount, rel = self._route("read", path, normalize(path))
         mount.enter()
         try:
             chunks = await mount.fs.read_stream(rel, offset, size)

@@ -70,7 +70,8 @@ class ServerProcess:
         raise RuntimeError(f"pfs-server did not answer within {timeout}s:\n{self.log()}")
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def worker_pid(self) -> int:

@@ -1,0 +1,47 @@
+"""Process life: default config, uvicorn, clean shutdown with requests in flight."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import httpx
+
+from pfs.testing.server import ServerProcess
+
+
+def test_default_config_mounts():
+    with ServerProcess(None) as srv:
+        mounts = {m["path"] for m in httpx.get(srv.api + "/mounts").json()["mounts"]}
+        assert {"/serverinfofs", "/memfs", "/kvfs", "/hellofs"} <= mounts
+        listed = httpx.get(srv.api + "/directories", params={"path": "/memfs"}).json()["files"]
+        assert {"README", "tmp"} <= {f["name"] for f in listed}
+
+
+def test_same_app_under_uvicorn(start_server):
+    srv = start_server({"plugins": {"memfs": {"enabled": True, "path": "/m"}}},
+                       extra_args=["--server", "uvicorn"])
+    api = httpx.Client(base_url=srv.api)
+    assert api.put("/files", params={"path": "/m/a"}, content=b"uv").status_code == 200
+    assert api.get("/files", params={"path": "/m/a"}).content == b"uv"
+    # uvicorn re-raises the signal after its graceful shutdown, so the exit status is -SIGTERM
+    assert srv.stop() in (0, -signal.SIGTERM)
+    assert "unmounted /m" in srv.log()
+
+
+def test_sigterm_finishes_in_flight_request_and_shuts_plugins_down(start_server):
+    srv = start_server({"plugins": {"memfs": {"enabled": True, "path": "/m"}}})
+    data = b"q" * (64 << 20)
+    httpx.put(srv.api + "/files", params={"path": "/m/big"}, content=data, timeout=60)
+    received = bytearray()
+    with httpx.stream("GET", srv.api + "/files", params={"path": "/m/big"}, timeout=60) as resp:
+        it = resp.iter_bytes()
+        received += next(it)
+        stopper = threading.Thread(target=srv.stop, args=(signal.SIGTERM,))
+        stopper.start()
+        for chunk in it:
+            received += chunk
+        stopper.join()
+    assert bytes(received) == data
+    assert srv.proc.returncode == 0
+    assert "unmounted /m" in srv.log()
