@@ -1,0 +1,198 @@
+"""MySQL/MariaDB/TiDB access for plugins through an asyncmy connection pool.
+
+:meth:`MySQLDatabase.transaction` runs a function in one transaction and retries it on deadlocks
+and lock-wait timeouts; :meth:`MySQLDatabase.execute` / :meth:`fetchone` / :meth:`fetchall` run one
+autocommitted statement. Every driver error leaves as a PFS error naming ``host:port``; a lost
+connection is dropped from the pool, so the next call reconnects once the server is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from pfs.fs.errors import InvalidArgument, NotSupported, Unavailable
+from pfs.sql.errors import MYSQL_RETRYABLE, mysql_error_code, mysql_errors, mysql_is_unreachable
+from pfs.sql.options import MySQLOptions
+
+try:
+    import asyncmy
+    from asyncmy.errors import MySQLError
+except ImportError:  # reported when a mysql backend is mounted
+    asyncmy = None
+    MySQLError = Exception
+
+log = logging.getLogger("pfs.sql.mysql")
+
+T = TypeVar("T")
+Cursor = Any
+_NAME_RE = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
+_RETRIES = 8
+
+
+def check_identifier(name: str, what: str = "database") -> str:
+    """``name`` if it is a plain SQL identifier (letters, digits, ``_``, ``$``), else an error."""
+    if not _NAME_RE.match(name):
+        raise InvalidArgument(
+            f"invalid {what} name {name!r}: use letters, digits and _ (at most 64 characters)"
+        )
+    return name
+
+
+class MySQLDatabase:
+    """A pool of connections to one MySQL-compatible database.
+
+    Args:
+        options: where to connect (see :func:`pfs.sql.options.mysql_options`).
+        maxsize: most connections held open at once.
+        connect_timeout: seconds to wait for the server when connecting.
+        create_database: run ``CREATE DATABASE IF NOT EXISTS`` on :meth:`open`.
+    """
+
+    def __init__(
+        self,
+        options: MySQLOptions,
+        *,
+        maxsize: int = 32,
+        connect_timeout: float = 5.0,
+        create_database: bool = True,
+    ) -> None:
+        self.options = options
+        self.maxsize = maxsize
+        self.connect_timeout = connect_timeout
+        self.create_database = create_database
+        self._pool: Any = None
+
+    @property
+    def address(self) -> str:
+        return self.options.address
+
+    def _connect_args(self) -> dict[str, Any]:
+        opts = self.options
+        return {
+            "host": opts.host,
+            "port": opts.port,
+            "user": opts.user,
+            "password": opts.password,
+            "ssl": opts.ssl_context(),
+            "connect_timeout": self.connect_timeout,
+            "charset": "utf8mb4",
+            "autocommit": True,
+        }
+
+    async def open(self) -> None:
+        """Create the database if asked, open the pool and ping the server.
+
+        Raises:
+            NotSupported: asyncmy is not installed.
+            Unavailable: the server cannot be reached or refuses us (the message names
+                ``host:port``).
+        """
+        if asyncmy is None:
+            raise NotSupported("mysql backend needs the asyncmy package (pip install asyncmy)")
+        database = check_identifier(self.options.database)
+        args = self._connect_args()
+        with mysql_errors(self.address):
+            if self.create_database:
+                conn = await asyncmy.connect(**args)
+                try:
+                    async with conn.cursor() as cur:
+                        await cur.execute(
+                            f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4"
+                        )
+                finally:
+                    conn.close()
+            self._pool = await asyncmy.create_pool(
+                minsize=1, maxsize=self.maxsize, db=database, pool_recycle=600, **args
+            )
+            await self.fetchone("SELECT 1")
+        log.info("mysql: connected to %s/%s", self.address, database)
+
+    async def close(self) -> None:
+        """Close every connection of the pool."""
+        if self._pool is not None:
+            self._pool.close()
+            await self._pool.wait_closed()
+            self._pool = None
+
+    async def _with_connection(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        if self._pool is None:
+            raise Unavailable(f"mysql: database at {self.address} is not connected")
+        with mysql_errors(self.address):
+            conn = await self._pool.acquire()
+            try:
+                return await work(conn)
+            except BaseException as exc:
+                # A connection that saw an error (or a cancellation mid-statement) may be
+                # half-way through a reply or a transaction: never hand it to the next caller.
+                if mysql_is_unreachable(exc) or not isinstance(exc, MySQLError):
+                    conn.close()
+                raise
+            finally:
+                self._pool.release(conn)
+
+    async def transaction(self, fn: Callable[[Cursor], Awaitable[T]]) -> T:
+        """Run ``await fn(cursor)`` inside BEGIN … COMMIT and return its result.
+
+        The whole function is retried on deadlock (1213) and lock-wait timeout (1205), so ``fn``
+        must only touch the database. Any exception rolls back.
+        """
+        for attempt in range(_RETRIES):
+            try:
+                return await self._with_connection(lambda conn: _run_transaction(conn, fn))
+            except Unavailable as exc:
+                cause = exc.__cause__
+                if cause is None or mysql_error_code(cause) not in MYSQL_RETRYABLE:
+                    raise
+                if attempt == _RETRIES - 1:
+                    raise
+                await asyncio.sleep(0.005 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """Run one autocommitted statement; returns the affected row count."""
+
+        async def work(conn: Any) -> int:
+            async with conn.cursor() as cur:
+                return await cur.execute(sql, args)
+
+        return await self._with_connection(work)
+
+    async def fetchone(self, sql: str, args: Sequence[Any] = ()) -> tuple | None:
+        """The first row of one autocommitted query, or None."""
+
+        async def work(conn: Any) -> tuple | None:
+            async with conn.cursor() as cur:
+                await cur.execute(sql, args)
+                return await cur.fetchone()
+
+        return await self._with_connection(work)
+
+    async def fetchall(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        """Every row of one autocommitted query."""
+
+        async def work(conn: Any) -> list[tuple]:
+            async with conn.cursor() as cur:
+                await cur.execute(sql, args)
+                return list(await cur.fetchall())
+
+        return await self._with_connection(work)
+
+
+async def _run_transaction(conn: Any, fn: Callable[[Cursor], Awaitable[T]]) -> T:
+    await conn.begin()
+    try:
+        async with conn.cursor() as cur:
+            result = await fn(cur)
+        await conn.commit()
+        return result
+    except BaseException:
+        if conn.connected:
+            try:
+                await conn.rollback()
+            except Exception:  # the connection is closed by the caller anyway
+                conn.close()
+        raise
