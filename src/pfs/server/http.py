@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 
-from pfs.fs.errors import InvalidArgument, TooLarge
+from pfs.fs.errors import FSError, InvalidArgument, TooLarge
 
 JSON_TYPE = b"application/json"
 OCTET_TYPE = b"application/octet-stream"
+
+log = logging.getLogger("pfs.server")
 
 
 class ClientGone(Exception):
@@ -164,6 +167,9 @@ class StreamResponse:
             *self.headers,
         ]
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        # An empty piece makes the ASGI server flush the status line and headers now, so a
+        # client of an idle live stream sees the 200 before the first data arrives.
+        await send({"type": "http.response.body", "body": b"", "more_body": True})
         pump = asyncio.ensure_future(self._pump(send))
         watch = asyncio.ensure_future(_wait_disconnect(receive))
         try:
@@ -180,7 +186,13 @@ class StreamResponse:
                 with contextlib.suppress(Exception):
                     await aclose()
         if pump.done() and not pump.cancelled() and pump.exception() is not None:
-            raise pump.exception()  # type: ignore[misc]
+            failure = pump.exception()
+            if isinstance(failure, FSError):
+                # Headers are gone: returning without the final piece aborts the transfer, so
+                # the client sees a truncated body rather than a clean end.
+                log.warning("stream aborted: %s", failure)
+                return
+            raise failure  # type: ignore[misc]
 
 
 async def _wait_disconnect(receive: Any) -> None:

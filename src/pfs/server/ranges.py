@@ -24,12 +24,12 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
             return None
         return max(size - suffix, 0), size - 1
     start = int(first)
-    end = int(last) if last else size - 1
-    if start < 0 or end < start:
+    end = int(last) if last else None
+    if start < 0 or (end is not None and end < start):
         raise ValueError(header)
     if start >= size:
         return None
-    return start, min(end, size - 1)
+    return start, size - 1 if end is None else min(end, size - 1)
 
 
 async def range_response(fs: FileSystem, path: str, header: str) -> Response | StreamResponse:
