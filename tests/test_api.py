@@ -211,9 +211,9 @@ def test_unknown_routes_and_methods(api):
     assert api.delete("/mounts").status_code == 405
 
 
-def test_plugin_loading_not_enabled_is_501(api):
+def test_plugin_loading_not_enabled_is_refused(api):
     r = api.post("/plugins/load", json={"library_path": "/tmp/x.so"})
-    assert r.status_code == 501
+    assert r.status_code == 403
     assert "not enabled" in r.json()["error"]
     assert api.post("/plugins/load", json={}).status_code == 400
     assert api.get("/plugins").json() == {"loaded_plugins": []}
@@ -229,6 +229,8 @@ def test_kvfs(api):
         "README", "keys"]
     r = api.put("/files", params={"path": "/kvfs/other"}, content=b"x")
     assert r.status_code == 400 and "keys must be under /keys/" in r.json()["error"]
+    r = api.post("/directories", params={"path": "/kvfs/dir"})
+    assert r.status_code == 501 and r.json() == {"error": "cannot create directories in kvfs service"}
     assert api.delete("/files", params={"path": key}).status_code == 200
     assert api.get("/files", params={"path": key}).status_code == 404
 

@@ -6,7 +6,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from pfs import __version__
-from pfs.fs.errors import AlreadyExists, FSError, InvalidArgument, NotSupported
+from pfs.fs.errors import AlreadyExists, FSError, InvalidArgument, PermissionDenied
 from pfs.fs.paths import normalize
 from pfs.server.files import body_field
 from pfs.server.http import Request, Response, json_response
@@ -112,8 +112,8 @@ async def plugins(server: Server, req: Request) -> Response:
 
 def _loader(server: Server):
     if server.external is None or not server.external.runtime_loading:
-        raise NotSupported(
-            "run-time plugin loading is not enabled "
+        raise PermissionDenied(
+            "permission denied: run-time plugin loading is not enabled "
             "(set external_plugins.enabled and allow_runtime_load in the config)"
         )
     return server.external
