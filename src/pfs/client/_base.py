@@ -1,0 +1,299 @@
+"""Everything the sync and async clients share that does no I/O.
+
+Each endpoint is described by a :class:`Call` (method, endpoint, query, JSON body, and how to turn
+the success body into a Python value); the clients only send calls and hand the answer back here.
+Errors of every kind become one of the typed ``pfs.fs.errors`` classes, so callers catch
+``NotFound`` the same way whether the error came from a plugin in this process or over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from pfs.fs.errors import FSError, PermissionDenied, Timeout, Unavailable, error_for_status
+from pfs.fs.fileinfo import FileInfo
+
+DEFAULT_URL = "http://localhost:8080"
+API_PREFIX = "/api/v1"
+CHUNK_SIZE = 65536
+WRITE_FLAGS = ("append", "create", "exclusive", "truncate")
+
+#: What pypfs said for an error answer that carried no JSON ``error`` text.
+_FALLBACK_MESSAGES = {
+    404: "No such file or directory",
+    403: "Permission denied",
+    409: "Resource already exists",
+    500: "Internal server error",
+    502: "Bad Gateway - backend service unavailable",
+}
+
+
+class ServerNotRunning(Unavailable, ConnectionError):
+    """Nothing answers at the server URL (connection refused or host unreachable)."""
+
+
+class StallTimeout(Timeout):
+    """A streamed answer delivered no bytes within ``stall_timeout`` seconds."""
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    """The API root: argument, else ``PFS_API_URL``, else localhost:8080; ``/api/v1`` appended."""
+    url = (base_url or os.environ.get("PFS_API_URL") or DEFAULT_URL).rstrip("/")
+    if not url.endswith(API_PREFIX):
+        url += API_PREFIX
+    return url
+
+
+def server_root(api_url: str) -> str:
+    """``http://host:port`` of an API root, as shown in messages."""
+    return api_url[: -len(API_PREFIX)] if api_url.endswith(API_PREFIX) else api_url
+
+
+def auth_headers(token: str | None) -> dict[str, str]:
+    token = token if token is not None else os.environ.get("PFS_TOKEN")
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+@dataclass(slots=True)
+class Call:
+    """One request to the API and how to read its success body."""
+
+    method: str
+    endpoint: str
+    params: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    parse: Callable[[bytes], Any] = lambda body: _json(body).get("message", "OK")
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body) if body else {}
+    except ValueError as exc:
+        raise FSError(f"invalid JSON from server: {exc}") from None
+    if not isinstance(value, dict):
+        raise FSError(f"unexpected JSON from server: {body[:200]!r}")
+    return value
+
+
+def _file_infos(body: bytes) -> list[FileInfo]:
+    return [FileInfo.from_json(obj) for obj in _json(body).get("files") or []]
+
+
+def _grep_result(body: bytes) -> dict[str, Any]:
+    result = _json(body)
+    result["matches"] = result.get("matches") or []
+    return result
+
+
+def octal_mode(mode: str | int) -> str:
+    """mkdir's ``mode`` query value: octal text (``"755"``); ints are taken as mode bits."""
+    if isinstance(mode, int):
+        return format(mode, "o")
+    return mode
+
+
+def read_params(path: str, offset: int = 0, size: int = -1) -> dict[str, str]:
+    # Like every original client: offset only when > 0, size only when >= 0.
+    params = {"path": path}
+    if offset > 0:
+        params["offset"] = str(offset)
+    if size >= 0:
+        params["size"] = str(size)
+    return params
+
+
+def write_params(path: str, offset: int | None, flags: Iterable[str] | str | None) -> dict[str, str]:
+    params = {"path": path}
+    if offset is not None:
+        if offset < 0:
+            raise ValueError(f"offset must be >= 0, got {offset}")
+        params["offset"] = str(offset)
+    if flags is not None:
+        names = [flags] if isinstance(flags, str) else list(flags)
+        unknown = [name for name in names if name not in WRITE_FLAGS]
+        if unknown:
+            raise ValueError(f"unknown write flag(s) {unknown}; expected {', '.join(WRITE_FLAGS)}")
+        params["flags"] = ",".join(names)
+    return params
+
+
+def stream_params(path: str) -> dict[str, str]:
+    return {"path": path, "stream": "true"}
+
+
+def grep_body(
+    path: str, pattern: str, recursive: bool, case_insensitive: bool, stream: bool
+) -> dict[str, Any]:
+    return {
+        "path": path,
+        "pattern": pattern,
+        "recursive": recursive,
+        "case_insensitive": case_insensitive,
+        "stream": stream,
+    }
+
+
+# Per-endpoint calls.  Names follow the client methods.
+
+
+def health() -> Call:
+    return Call("GET", "/health", parse=_json)
+
+
+def ls(path: str) -> Call:
+    return Call("GET", "/directories", {"path": path}, parse=_file_infos)
+
+
+def stat(path: str) -> Call:
+    return Call("GET", "/stat", {"path": path}, parse=lambda body: FileInfo.from_json(_json(body)))
+
+
+def cat(path: str, offset: int, size: int) -> Call:
+    return Call("GET", "/files", read_params(path, offset, size), parse=bytes)
+
+
+def create(path: str) -> Call:
+    return Call("POST", "/files", {"path": path})
+
+
+def mkdir(path: str, mode: str | int) -> Call:
+    return Call("POST", "/directories", {"path": path, "mode": octal_mode(mode)})
+
+
+def rm(path: str, recursive: bool) -> Call:
+    params = {"path": path}
+    if recursive:
+        params["recursive"] = "true"
+    return Call("DELETE", "/files", params)
+
+
+def mv(old: str, new: str) -> Call:
+    return Call("POST", "/rename", {"path": old}, {"newPath": new})
+
+
+def chmod(path: str, mode: int) -> Call:
+    return Call("POST", "/chmod", {"path": path}, {"mode": int(mode)})
+
+
+def mounts() -> Call:
+    return Call("GET", "/mounts", parse=lambda body: _json(body).get("mounts") or [])
+
+
+def mount(fstype: str, path: str, config: dict[str, Any] | None) -> Call:
+    return Call("POST", "/mount", json={"fstype": fstype, "path": path, "config": config or {}})
+
+
+def unmount(path: str) -> Call:
+    return Call("POST", "/unmount", json={"path": path})
+
+
+def grep(path: str, pattern: str, recursive: bool, case_insensitive: bool) -> Call:
+    body = grep_body(path, pattern, recursive, case_insensitive, False)
+    return Call("POST", "/grep", json=body, parse=_grep_result)
+
+
+def digest(path: str, algorithm: str) -> Call:
+    body = {"algorithm": algorithm, "path": path}
+    return Call("POST", "/digest", json=body, parse=lambda b: _json(b)["digest"])
+
+
+def plugins() -> Call:
+    return Call("GET", "/plugins", parse=lambda body: _json(body).get("loaded_plugins") or [])
+
+
+def load_plugin(library_path: str) -> Call:
+    return Call("POST", "/plugins/load", json={"library_path": library_path}, parse=_json)
+
+
+def unload_plugin(library_path: str) -> Call:
+    return Call("POST", "/plugins/unload", json={"library_path": library_path})
+
+
+def write_message(body: bytes) -> str:
+    return _json(body).get("message", "OK")
+
+
+# Errors.
+
+
+def error_from_response(status: int, body: bytes) -> FSError:
+    """The typed error for a non-2xx answer; the server's ``error`` text is kept verbatim."""
+    message = ""
+    try:
+        obj = json.loads(body)
+        if isinstance(obj, dict):
+            message = str(obj.get("error") or "")
+    except ValueError:
+        pass
+    if not message:
+        message = _FALLBACK_MESSAGES.get(status, f"HTTP error {status}")
+    if status == 401:  # missing or wrong token: the caller may not do this
+        return PermissionDenied(message)
+    return error_for_status(status, message)
+
+
+def check_response(response: httpx.Response) -> None:
+    """Raise the typed error for an error answer whose body has been read."""
+    if response.status_code >= 400:
+        raise error_from_response(response.status_code, response.content)
+
+
+def translate_transport_error(
+    exc: httpx.HTTPError, api_url: str, timeout: float | None, *, streaming: bool = False
+) -> FSError:
+    """Map an httpx failure to the typed error callers see (raised ``from exc`` by the caller)."""
+    if isinstance(exc, httpx.ConnectError):
+        return ServerNotRunning(
+            f"Connection refused - server not running at {server_root(api_url)}"
+        )
+    if isinstance(exc, httpx.ReadTimeout) and streaming:
+        return StallTimeout(f"stream stalled: no data received for {timeout}s")
+    if isinstance(exc, httpx.TimeoutException):
+        return Timeout(f"Request timeout after {timeout}s")
+    if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError):
+        host = urlsplit(api_url).netloc
+        return Unavailable(f"connection to {host} failed: {exc}")
+    return FSError(str(exc) or type(exc).__name__)
+
+
+def parse_ndjson_line(line: str) -> dict[str, Any] | None:
+    """One streamed grep line; blank or malformed lines are skipped like pypfs did."""
+    line = line.strip()
+    if not line:
+        return None
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    if "error" in obj and obj.get("type") != "summary":
+        raise error_for_status(400, str(obj["error"]))
+    return obj
+
+
+def join_path(parent: str, name: str) -> str:
+    return parent.rstrip("/") + "/" + name
+
+
+def parent_dirs(path: str) -> list[str]:
+    """``/a/b/c`` → ``["/a", "/a/b"]``: the ancestors to create for ``mkdir -p``-like helpers."""
+    parts = [part for part in path.split("/") if part]
+    return ["/" + "/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def all_dirs(path: str) -> list[str]:
+    """``/a/b`` → ``["/a", "/a/b"]``."""
+    parts = [part for part in path.split("/") if part]
+    return ["/" + "/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+ProgressCallback = Callable[[str, int, "int | None"], None]
+"""``progress(name, bytes_done, total_bytes_or_None)``, called after every chunk of a transfer."""

@@ -1,0 +1,376 @@
+"""The blocking client: sends the calls described in ``_base`` over ``httpx.Client``."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pfs.client import _base as B
+from pfs.client._base import CHUNK_SIZE, Call, ProgressCallback
+from pfs.client._content import sync_content
+from pfs.fs.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound
+from pfs.fs.fileinfo import FileInfo
+
+
+class Client:
+    """A PFS server seen from Python, blocking.
+
+    Args:
+        base_url: ``http://host:port`` (``/api/v1`` is appended when missing); default from
+            ``PFS_API_URL``, else ``http://localhost:8080``.
+        token: bearer token; default from ``PFS_TOKEN``.
+        timeout: seconds for connecting and for each network read/write of a plain request.
+        stall_timeout: seconds a streamed answer may go without delivering a byte before
+            :class:`StallTimeout` is raised (``None`` waits forever).
+        transport: an ``httpx.BaseTransport`` (tests, Unix sockets).
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        token: str | None = None,
+        timeout: float = 30.0,
+        stall_timeout: float | None = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = B.resolve_base_url(base_url)
+        self.timeout = timeout
+        self.stall_timeout = stall_timeout
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=B.auth_headers(token),
+            timeout=timeout,
+            transport=transport,
+        )
+
+    # Plumbing.
+
+    def _send(self, call: Call) -> Any:
+        try:
+            response = self._http.request(
+                call.method, call.endpoint, params=call.params, json=call.json
+            )
+        except httpx.HTTPError as exc:
+            raise B.translate_transport_error(exc, self.base_url, self.timeout) from exc
+        B.check_response(response)
+        return call.parse(response.content)
+
+    @contextmanager
+    def _stream(self, method: str, endpoint: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        timeout = httpx.Timeout(self.timeout, read=self.stall_timeout)
+        try:
+            with self._http.stream(method, endpoint, timeout=timeout, **kwargs) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    B.check_response(response)
+                yield response
+        except httpx.HTTPError as exc:
+            raise B.translate_transport_error(
+                exc, self.base_url, self.stall_timeout, streaming=True
+            ) from exc
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # Endpoints.
+
+    def health(self) -> dict[str, Any]:
+        return self._send(B.health())
+
+    def ls(self, path: str = "/") -> list[FileInfo]:
+        return self._send(B.ls(path))
+
+    def stat(self, path: str) -> FileInfo:
+        return self._send(B.stat(path))
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.stat(path)
+        except NotFound:
+            return False
+        return True
+
+    def cat(self, path: str, offset: int = 0, size: int = -1) -> bytes:
+        return self._send(B.cat(path, offset, size))
+
+    def iter_cat(
+        self,
+        path: str,
+        offset: int = 0,
+        size: int = -1,
+        *,
+        stream: bool = False,
+        chunk_size: int = CHUNK_SIZE,
+    ) -> Iterator[bytes]:
+        """Read ``path`` chunk by chunk; ``stream=True`` follows a live stream (``?stream=true``).
+
+        The request is sent on the first ``next()``.
+        """
+        params = B.stream_params(path) if stream else B.read_params(path, offset, size)
+        with self._stream("GET", "/files", params=params) as response:
+            # A live stream hands over each chunk as it arrives instead of filling chunk_size.
+            yield from response.iter_bytes() if stream else response.iter_bytes(chunk_size)
+
+    def open(self, path: str, mode: str = "rb", *, buffer_size: int = CHUNK_SIZE) -> io.BufferedReader:
+        """A read-only, seekable file whose reads are ``offset``/``size`` range requests."""
+        if mode not in ("rb", "r"):
+            raise ValueError(f"unsupported mode {mode!r}: only 'rb' is supported")
+        info = self.stat(path)
+        if info.is_dir:
+            raise IsADirectory(f"is a directory: {path}")
+        return io.BufferedReader(RemoteFile(self, path, info.size), buffer_size)
+
+    def write(
+        self,
+        path: str,
+        data: Any,
+        *,
+        offset: int | None = None,
+        flags: Any = None,
+        progress: ProgressCallback | None = None,
+    ) -> str:
+        """Write ``data`` (bytes, str, a binary file or an iterable of bytes) to ``path``.
+
+        Without ``offset``/``flags`` the file is created or replaced. Returns the server's message
+        (e.g. a queue message id). Files and iterables are streamed chunk by chunk.
+        """
+        params = B.write_params(path, offset, flags)
+        content = sync_content(data, name=path, progress=progress)
+        try:
+            response = self._http.put("/files", params=params, content=content)
+        except httpx.HTTPError as exc:
+            raise B.translate_transport_error(exc, self.base_url, self.timeout) from exc
+        B.check_response(response)
+        return B.write_message(response.content)
+
+    def create(self, path: str) -> str:
+        return self._send(B.create(path))
+
+    def mkdir(self, path: str, mode: str | int = "755", *, parents: bool = False) -> str:
+        """Create a directory; ``parents=True`` creates missing ancestors and accepts an existing one."""
+        if not parents:
+            return self._send(B.mkdir(path, mode))
+        message = ""
+        for directory in B.all_dirs(path):
+            try:
+                info = self.stat(directory)
+            except NotFound:
+                try:
+                    message = self._send(B.mkdir(directory, mode))
+                except AlreadyExists:
+                    pass
+                continue
+            if not info.is_dir:
+                raise NotADirectory(f"not a directory: {directory}")
+        return message
+
+    def rm(self, path: str, recursive: bool = False) -> str:
+        return self._send(B.rm(path, recursive))
+
+    def mv(self, old: str, new: str) -> str:
+        return self._send(B.mv(old, new))
+
+    def chmod(self, path: str, mode: int) -> str:
+        return self._send(B.chmod(path, mode))
+
+    def mounts(self) -> list[dict[str, Any]]:
+        return self._send(B.mounts())
+
+    def mount(self, fstype: str, path: str, config: dict[str, Any] | None = None) -> str:
+        return self._send(B.mount(fstype, path, config))
+
+    def unmount(self, path: str) -> str:
+        return self._send(B.unmount(path))
+
+    def grep(
+        self, path: str, pattern: str, recursive: bool = False, case_insensitive: bool = False
+    ) -> dict[str, Any]:
+        """``{"matches": [{"file", "line", "content"}, ...], "count": n}``."""
+        return self._send(B.grep(path, pattern, recursive, case_insensitive))
+
+    def iter_grep(
+        self, path: str, pattern: str, recursive: bool = False, case_insensitive: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Matches as the server finds them, then the ``{"type": "summary", "count"}`` line."""
+        body = B.grep_body(path, pattern, recursive, case_insensitive, True)
+        with self._stream("POST", "/grep", json=body) as response:
+            for line in response.iter_lines():
+                obj = B.parse_ndjson_line(line)
+                if obj is not None:
+                    yield obj
+
+    def digest(self, path: str, algorithm: str = "xxh3") -> str:
+        return self._send(B.digest(path, algorithm))
+
+    def plugins(self) -> list[str]:
+        return self._send(B.plugins())
+
+    def load_plugin(self, library_path: str) -> dict[str, Any]:
+        return self._send(B.load_plugin(library_path))
+
+    def unload_plugin(self, library_path: str) -> str:
+        return self._send(B.unload_plugin(library_path))
+
+    # Transfers.
+
+    def _ensure_parent(self, path: str) -> None:
+        parents = B.parent_dirs(path)
+        if parents:
+            self.mkdir(parents[-1], parents=True)
+
+    def upload(
+        self,
+        local_path: str | os.PathLike[str],
+        remote_path: str,
+        *,
+        recursive: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> int:
+        """Copy a local file (or tree, with ``recursive``) to ``remote_path``; returns bytes sent."""
+        local = Path(local_path)
+        if local.is_dir():
+            if not recursive:
+                raise IsADirectory(f"{local} is a directory (use recursive=True)")
+            self.mkdir(remote_path, parents=True)
+            return sum(
+                self.upload(child, B.join_path(remote_path, child.name), recursive=True,
+                            progress=progress)
+                for child in sorted(local.iterdir())
+            )
+        self._ensure_parent(remote_path)
+        with open(local, "rb") as file:
+            self.write(remote_path, file, progress=progress)
+            return file.tell()
+
+    def download(
+        self,
+        remote_path: str,
+        local_path: str | os.PathLike[str],
+        *,
+        recursive: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> int:
+        """Copy a remote file (or tree, with ``recursive``) to ``local_path``; returns bytes read."""
+        info = self.stat(remote_path)
+        local = Path(local_path)
+        if info.is_dir:
+            if not recursive:
+                raise IsADirectory(f"{remote_path} is a directory (use recursive=True)")
+            local.mkdir(parents=True, exist_ok=True)
+            return sum(
+                self.download(B.join_path(remote_path, entry.name), local / entry.name,
+                              recursive=True, progress=progress)
+                for entry in self.ls(remote_path)
+            )
+        done = 0
+        with open(local, "wb") as file:
+            if progress:
+                progress(remote_path, 0, info.size)
+            for chunk in self.iter_cat(remote_path):
+                file.write(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(remote_path, done, info.size)
+        return done
+
+    def copy(
+        self,
+        src: str,
+        dst: str,
+        *,
+        recursive: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> int:
+        """Copy within PFS, streaming the bytes through this client; returns bytes copied."""
+        info = self.stat(src)
+        if info.is_dir:
+            if not recursive:
+                raise IsADirectory(f"{src} is a directory (use recursive=True)")
+            self.mkdir(dst, parents=True)
+            return sum(
+                self.copy(B.join_path(src, entry.name), B.join_path(dst, entry.name),
+                          recursive=True, progress=progress)
+                for entry in self.ls(src)
+            )
+        self._ensure_parent(dst)
+        counter = _Counter(self.iter_cat(src))
+        self.write(dst, counter, progress=_with_total(progress, info.size))
+        return counter.count
+
+
+class _Counter:
+    """Counts the bytes of an iterator as they pass through."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self.count = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._chunks:
+            self.count += len(chunk)
+            yield chunk
+
+
+def _with_total(progress: ProgressCallback | None, total: int) -> ProgressCallback | None:
+    if progress is None:
+        return None
+    return lambda name, done, _unknown: progress(name, done, total)
+
+
+class RemoteFile(io.RawIOBase):
+    """Unbuffered read-only view of a remote file; each read is one ranged ``GET /files``."""
+
+    def __init__(self, client: Client, path: str, size: int) -> None:
+        super().__init__()
+        self.name = path
+        self._client = client
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == io.SEEK_END:
+            pos = self._size + offset
+        else:
+            raise ValueError(f"invalid whence {whence}")
+        if pos < 0:
+            raise ValueError(f"negative seek position {pos}")
+        self._pos = pos
+        return pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._client.cat(self.name, self._pos, len(view))
+        view[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def readall(self) -> bytes:
+        data = self._client.cat(self.name, self._pos)
+        self._pos += len(data)
+        return data
