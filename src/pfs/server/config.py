@@ -197,5 +197,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "memfs": {"enabled": True, "path": "/memfs", "config": {"init_dirs": ["/tmp"]}},
         "kvfs": {"enabled": True, "path": "/kvfs"},
         "hellofs": {"enabled": True, "path": "/hellofs"},
+        "streamfs": {"enabled": True, "path": "/streamfs"},
     },
 }
