@@ -1,0 +1,332 @@
+"""streamfs: live fan-out streams.
+
+Writers PUT bytes into ``/<name>`` (many short PUTs or one long chunked PUT); every reader of
+``GET ?stream=true`` first gets the stream's recent history from a ring buffer, then live data.
+Memory is bounded per stream: the ring holds ``ring_buffer_size`` bytes and each reader's queue
+``channel_buffer_size`` bytes. A reader whose queue would overflow is cut off at once (its queue is
+freed and its response ends without the final chunk, so the client sees a truncated transfer); it
+never slows the writer or the other readers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pfs.fs import (
+    CHUNK_SIZE,
+    REPLACE,
+    AlreadyExists,
+    Field,
+    FileInfo,
+    FileSystem,
+    InvalidArgument,
+    IsADirectory,
+    Meta,
+    NotADirectory,
+    NotFound,
+    NotSupported,
+    PermissionDenied,
+    Unavailable,
+    WriteFlag,
+    read_range,
+)
+
+log = logging.getLogger("pfs.plugins.streamfs")
+
+DEFAULT_BUFFER = 6 << 20
+#: Writing a stream's name to this file ends the stream (readers drain, then see the end).
+CLOSE_FILE = "/.close"
+#: A reader is handed at most this much in one piece (queued chunks are joined up to it).
+BATCH_BYTES = 4 * CHUNK_SIZE
+
+
+class Reader:
+    """One ``GET ?stream=true`` client: a bounded queue of chunks the stream pushes into."""
+
+    __slots__ = ("id", "limit", "chunks", "queued", "wakeup", "ended", "overrun")
+
+    def __init__(self, reader_id: str, limit: int) -> None:
+        self.id = reader_id
+        self.limit = limit
+        self.chunks: deque[bytes] = deque()
+        self.queued = 0
+        self.wakeup = asyncio.Event()
+        self.ended = False
+        self.overrun = False
+
+    def offer(self, chunk: bytes) -> bool:
+        """Queue ``chunk``; False (and the queue freed) when it would pass the limit."""
+        if self.queued and self.queued + len(chunk) > self.limit:
+            self.overrun = True
+            self.chunks.clear()
+            self.queued = 0
+            self.wakeup.set()
+            return False
+        self.chunks.append(chunk)
+        self.queued += len(chunk)
+        self.wakeup.set()
+        return True
+
+    def end(self) -> None:
+        self.ended = True
+        self.wakeup.set()
+
+    def take(self) -> bytes:
+        """Queued chunks joined up to ``BATCH_BYTES`` (at least one chunk)."""
+        parts = [self.chunks.popleft()]
+        size = len(parts[0])
+        while self.chunks and size + len(self.chunks[0]) <= BATCH_BYTES:
+            chunk = self.chunks.popleft()
+            parts.append(chunk)
+            size += len(chunk)
+        self.queued -= size
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+class Stream:
+    """History ring, counters and the readers of one stream key.
+
+    Everything runs on the event loop without awaiting, so a reader registered by ``attach`` gets
+    the history and then exactly the chunks published after it, in order.
+    """
+
+    def __init__(self, name: str, ring_limit: int) -> None:
+        self.name = name
+        self.ring: deque[bytes] = deque()
+        self.ring_bytes = 0
+        self.ring_limit = ring_limit
+        self.total_written = 0
+        self.mtime_ns = time.time_ns()
+        self.closed = False
+        self.readers: dict[str, Reader] = {}
+        self.cut_off = 0
+        self._next_reader = 0
+
+    def publish(self, data: bytes | memoryview) -> None:
+        if self.closed:
+            raise PermissionDenied(f"stream is closed: {self.name}")
+        if isinstance(data, bytes) and len(data) <= CHUNK_SIZE:
+            self._publish_chunk(data)
+        else:
+            view = memoryview(data)
+            for start in range(0, len(view), CHUNK_SIZE):
+                self._publish_chunk(bytes(view[start : start + CHUNK_SIZE]))
+        self.mtime_ns = time.time_ns()
+
+    def _publish_chunk(self, chunk: bytes) -> None:
+        self.total_written += len(chunk)
+        self.ring.append(chunk)
+        self.ring_bytes += len(chunk)
+        while self.ring_bytes > self.ring_limit and len(self.ring) > 1:
+            self.ring_bytes -= len(self.ring.popleft())
+        for reader in list(self.readers.values()):
+            if not reader.offer(chunk):
+                del self.readers[reader.id]
+                self.cut_off += 1
+                log.warning(
+                    "streamfs %s: reader %s fell %d bytes behind; cut off",
+                    self.name, reader.id, reader.limit,
+                )
+
+    def attach(self, queue_limit: int) -> Reader:
+        self._next_reader += 1
+        reader = Reader(f"reader_{self._next_reader}_{time.time_ns()}", queue_limit)
+        # As much of the most recent history as fits the reader's queue, oldest first.
+        history: list[bytes] = []
+        size = 0
+        for chunk in reversed(self.ring):
+            if history and size + len(chunk) > queue_limit:
+                break
+            history.append(chunk)
+            size += len(chunk)
+        reader.chunks.extend(reversed(history))
+        reader.queued = size
+        if self.closed:
+            reader.end()
+        else:
+            self.readers[reader.id] = reader
+        return reader
+
+    def close(self) -> None:
+        self.closed = True
+        for reader in self.readers.values():
+            reader.end()
+        self.readers.clear()
+
+    def info(self) -> FileInfo:
+        content = {
+            "total_written": str(self.total_written),
+            "active_readers": str(len(self.readers)),
+            "closed": "true" if self.closed else "false",
+            "readers_cut_off": str(self.cut_off),
+        }
+        return FileInfo(
+            self.name.lstrip("/"), self.total_written, 0o644, self.mtime_ns, False,
+            Meta("streamfs", "stream", content),
+        )
+
+
+class StreamFS(FileSystem):
+    fstype = "streamfs"
+    config_schema = (
+        Field("channel_buffer_size", "size",
+              help="bytes queued per reader before a too-slow reader is cut off (default 6MB)"),
+        Field("ring_buffer_size", "size",
+              help="bytes of recent history per stream replayed to new readers (default 6MB)"),
+        Field("buffer_size", "size",
+              help="sets both sizes above when they are not given (the original README's key)"),
+    )
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        shared = config.get("buffer_size") or DEFAULT_BUFFER
+        self.channel_limit: int = config.get("channel_buffer_size") or shared
+        self.ring_limit: int = config.get("ring_buffer_size") or shared
+        self.readme = self.load_readme("pfs.plugins.docs", "streamfs.md").encode()
+        self.streams: dict[str, Stream] = {}
+
+    async def shutdown(self) -> None:
+        for stream in self.streams.values():
+            stream.close()
+        self.streams.clear()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_key(path: str) -> None:
+        if path == "/":
+            raise IsADirectory(f"is a directory: {path}")
+        if path in ("/README", CLOSE_FILE):
+            raise PermissionDenied(f"permission denied: {path} is not a stream")
+
+    def _stream(self, path: str) -> Stream:
+        stream = self.streams.get(path)
+        if stream is None:
+            raise NotFound(f"stream not found: {path}")
+        return stream
+
+    def _open(self, path: str) -> Stream:
+        """The stream at ``path``, created when missing (writers and readers both create)."""
+        self._check_key(path)
+        stream = self.streams.get(path)
+        if stream is None:
+            stream = self.streams[path] = Stream(path, self.ring_limit)
+        return stream
+
+    def _close_named(self, data: bytes) -> str:
+        name = data.decode("utf-8", "replace").strip()
+        if not name:
+            raise InvalidArgument(f"invalid argument: write a stream name to {CLOSE_FILE}")
+        path = "/" + name.lstrip("/")
+        self._stream(path).close()
+        return f"stream closed: {path}"
+
+    # -- operations ------------------------------------------------------------------------
+
+    async def stat(self, path: str) -> FileInfo:
+        if path == "/":
+            return FileInfo("/", 0, 0o755, is_dir=True, meta=Meta("streamfs"))
+        if path == "/README":
+            return FileInfo("README", len(self.readme), 0o444, meta=Meta("streamfs", "doc"))
+        if path == CLOSE_FILE:
+            return FileInfo(CLOSE_FILE[1:], 0, 0o222, meta=Meta("streamfs", "control"))
+        return self._stream(path).info()
+
+    async def readdir(self, path: str) -> list[FileInfo]:
+        if path != "/":
+            raise NotADirectory(f"not a directory: {path}")
+        return [
+            await self.stat("/README"),
+            await self.stat(CLOSE_FILE),
+            *(stream.info() for stream in self.streams.values()),
+        ]
+
+    async def create(self, path: str) -> None:
+        self._check_key(path)
+        if path in self.streams:
+            raise AlreadyExists(f"stream already exists: {path}")
+        self.streams[path] = Stream(path, self.ring_limit)
+
+    async def remove(self, path: str, recursive: bool = False) -> None:
+        self._check_key(path)
+        stream = self._stream(path)
+        del self.streams[path]
+        stream.close()
+
+    async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
+        if path == "/README":
+            return read_range(self.readme, offset, size)
+        if path == CLOSE_FILE:
+            return b""
+        self._check_key(path)
+        self._stream(path)
+        raise InvalidArgument(f"use stream mode for reading stream files: {path}")
+
+    async def open_stream(self, path: str) -> AsyncIterator[bytes]:
+        if path == "/README":
+            return await self.read_stream(path)
+        stream = self._open(path)
+        return self._follow(stream, stream.attach(self.channel_limit))
+
+    @staticmethod
+    async def _follow(stream: Stream, reader: Reader) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                if reader.chunks:
+                    yield reader.take()
+                    continue
+                if reader.overrun:
+                    raise Unavailable(
+                        f"stream {stream.name}: reader {reader.id} fell more than "
+                        f"{reader.limit} bytes behind (channel_buffer_size) and was cut off"
+                    )
+                if reader.ended:
+                    return
+                reader.wakeup.clear()
+                await reader.wakeup.wait()
+        finally:
+            # A client that leaves (or is cut off) frees its queue at once.
+            stream.readers.pop(reader.id, None)
+            reader.chunks.clear()
+
+    async def write(
+        self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
+    ) -> str:
+        # Streams only grow: offset and flags do not apply, every PUT appends.
+        if path == CLOSE_FILE:
+            return self._close_named(data)
+        self._open(path).publish(data)
+        return f"Written {len(data)} bytes to stream"
+
+    async def write_stream(
+        self,
+        path: str,
+        chunks: AsyncIterator[bytes],
+        offset: int = 0,
+        flags: WriteFlag = REPLACE,
+        limit: int = 64 << 20,
+    ) -> str:
+        # Each piece of a long chunked PUT reaches the readers as it arrives; nothing is
+        # buffered, so the body limit does not apply (except to the small control file).
+        if path == CLOSE_FILE:
+            return await super().write_stream(path, chunks, offset, flags, 4096)
+        stream = self._open(path)
+        total = 0
+        async for chunk in chunks:
+            stream.publish(chunk)
+            total += len(chunk)
+        return f"Written {total} bytes to stream"
+
+    async def mkdir(self, path: str, mode: int = 0o755) -> None:
+        raise NotSupported("streamfs does not support directories")
+
+    async def rename(self, old: str, new: str) -> None:
+        raise NotSupported("streamfs does not support rename")
+
+    async def chmod(self, path: str, mode: int) -> None:
+        raise NotSupported("streamfs does not support chmod")
