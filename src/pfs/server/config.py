@@ -198,5 +198,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "kvfs": {"enabled": True, "path": "/kvfs"},
         "hellofs": {"enabled": True, "path": "/hellofs"},
         "streamfs": {"enabled": True, "path": "/streamfs"},
+        "queuefs": {"enabled": True, "path": "/queuefs", "config": {"backend": "memory"}},
     },
 }

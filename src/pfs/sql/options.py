@@ -25,7 +25,7 @@ SQL_CONFIG_FIELDS: tuple[Field, ...] = (
     Field("db_path", "string", help="sqlite: database file (created if missing)"),
     Field("dsn", "string", help="mysql/tidb: full DSN, user:pass@tcp(host:port)/db?tls=true"),
     Field("host", "string", default="127.0.0.1", help="mysql/tidb host"),
-    Field("port", "port", default=3306, help="mysql/tidb port"),
+    Field("port", "port", help="mysql/tidb port (default 3306 for mysql, 4000 for tidb)"),
     Field("user", "string", default="root", help="mysql/tidb user"),
     Field("password", "string", default="", help="mysql/tidb password"),
     Field("database", "string", help="mysql/tidb database (created if missing)"),
@@ -156,7 +156,9 @@ def _with_tls(options: MySQLOptions) -> MySQLOptions:
     return replace(options, tls=True, tls_skip_verify=mode == "skip-verify")
 
 
-def mysql_options(config: dict[str, Any], default_database: str) -> MySQLOptions:
+def mysql_options(
+    config: dict[str, Any], default_database: str, default_port: int = 3306
+) -> MySQLOptions:
     """MySQL settings from a validated plugin config (keys of :data:`SQL_CONFIG_FIELDS`).
 
     ``dsn`` wins over ``host``/``port``/``user``/``password``/``database``; ``enable_tls``,
@@ -168,7 +170,7 @@ def mysql_options(config: dict[str, Any], default_database: str) -> MySQLOptions
     else:
         base = MySQLOptions(
             host=config.get("host") or "127.0.0.1",
-            port=int(config.get("port") or 3306),
+            port=int(config.get("port") or default_port),
             user=config.get("user") or "root",
             password=config.get("password") or "",
             database=config.get("database") or default_database,

@@ -1,0 +1,191 @@
+"""The sqlite backend: one database file, WAL, group-committed writes (see pfs.sql.sqlite).
+
+Every change runs in the single writer thread, so a dequeue (select the first visible message,
+then delete or hide it) is atomic; in-flight state is a column, so it survives restarts.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from pfs.plugins.queuefs.backend import Message, QueueBackend
+from pfs.sql import SQLiteDatabase
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queuefs_queues (
+    name TEXT PRIMARY KEY,
+    visibility_timeout REAL,
+    created_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS queuefs_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue_name TEXT NOT NULL,
+    data BLOB NOT NULL,
+    enqueued_ns INTEGER NOT NULL,
+    visible_at_ns INTEGER NOT NULL DEFAULT 0,
+    deliveries INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS queuefs_messages_by_queue ON queuefs_messages (queue_name, id);
+"""
+
+_FIRST_VISIBLE = (
+    "SELECT id, data, enqueued_ns FROM queuefs_messages "
+    "WHERE queue_name = ? AND visible_at_ns <= ? ORDER BY id LIMIT 1"
+)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class SQLiteBackend(QueueBackend):
+    name = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        self.db = SQLiteDatabase(path)
+        #: Queues known to have a row, so enqueue skips the insert-or-ignore.
+        self._known: set[str] = set()
+
+    async def start(self) -> None:
+        await self.db.open()
+        def work(conn: sqlite3.Connection) -> None:
+            # One statement at a time: executescript would commit the writer's transaction.
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                conn.execute(statement)
+
+        await self.db.write(work)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def create_queue(self, name: str) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR IGNORE INTO queuefs_queues (name, created_ns) VALUES (?, ?)",
+                (name, time.time_ns()),
+            )
+
+        await self.db.write(work)
+        self._known.add(name)
+
+    async def remove_queues(self, name: str) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            if not name:
+                conn.execute("DELETE FROM queuefs_messages")
+                conn.execute("DELETE FROM queuefs_queues")
+                return
+            pattern = _escape_like(name) + "/%"
+            for table, column in (("queuefs_messages", "queue_name"), ("queuefs_queues", "name")):
+                conn.execute(
+                    f"DELETE FROM {table} WHERE {column} = ? OR {column} LIKE ? ESCAPE '\\'",
+                    (name, pattern),
+                )
+
+        self._known.clear()
+        await self.db.write(work)
+
+    async def queue_names(self) -> list[str]:
+        rows = self.db.read(
+            lambda conn: conn.execute(
+                "SELECT name FROM queuefs_queues UNION "
+                "SELECT DISTINCT queue_name FROM queuefs_messages"
+            ).fetchall()
+        )
+        return [row[0] for row in rows]
+
+    async def enqueue(self, name: str, data: bytes) -> Message:
+        known = name in self._known
+
+        def work(conn: sqlite3.Connection) -> Message:
+            now = time.time_ns()
+            if not known:
+                conn.execute(
+                    "INSERT OR IGNORE INTO queuefs_queues (name, created_ns) VALUES (?, ?)",
+                    (name, now),
+                )
+            cursor = conn.execute(
+                "INSERT INTO queuefs_messages (queue_name, data, enqueued_ns) VALUES (?, ?, ?)",
+                (name, data, now),
+            )
+            return Message(cursor.lastrowid, data, now)
+
+        message = await self.db.write(work)
+        self._known.add(name)
+        return message
+
+    async def dequeue(self, name: str, visibility: float) -> Message | None:
+        def work(conn: sqlite3.Connection) -> Message | None:
+            now = time.time_ns()
+            row = conn.execute(_FIRST_VISIBLE, (name, now)).fetchone()
+            if row is None:
+                return None
+            if visibility > 0:
+                conn.execute(
+                    "UPDATE queuefs_messages SET visible_at_ns = ?, deliveries = deliveries + 1 "
+                    "WHERE id = ?",
+                    (now + int(visibility * 1e9), row[0]),
+                )
+            else:
+                conn.execute("DELETE FROM queuefs_messages WHERE id = ?", (row[0],))
+            return Message(row[0], bytes(row[1]), row[2])
+
+        return await self.db.write(work)
+
+    async def peek(self, name: str) -> Message | None:
+        row = self.db.read(
+            lambda conn: conn.execute(_FIRST_VISIBLE, (name, time.time_ns())).fetchone()
+        )
+        return None if row is None else Message(row[0], bytes(row[1]), row[2])
+
+    async def size(self, name: str) -> int:
+        return self.db.read(
+            lambda conn: conn.execute(
+                "SELECT COUNT(*) FROM queuefs_messages WHERE queue_name = ? AND visible_at_ns <= ?",
+                (name, time.time_ns()),
+            ).fetchone()[0]
+        )
+
+    async def clear(self, name: str) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM queuefs_messages WHERE queue_name = ?", (name,))
+
+        await self.db.write(work)
+
+    async def ack(self, name: str, message_id: int) -> bool:
+        return await self.db.write(
+            lambda conn: conn.execute(
+                "DELETE FROM queuefs_messages WHERE id = ? AND queue_name = ? AND deliveries > 0",
+                (message_id, name),
+            ).rowcount
+            > 0
+        )
+
+    async def last_enqueue_ns(self, name: str) -> int | None:
+        row = self.db.read(
+            lambda conn: conn.execute(
+                "SELECT enqueued_ns FROM queuefs_messages WHERE queue_name = ? "
+                "ORDER BY id DESC LIMIT 1",
+                (name,),
+            ).fetchone()
+        )
+        return None if row is None else row[0]
+
+    async def get_visibility(self, name: str) -> float | None:
+        row = self.db.read(
+            lambda conn: conn.execute(
+                "SELECT visibility_timeout FROM queuefs_queues WHERE name = ?", (name,)
+            ).fetchone()
+        )
+        return None if row is None else row[0]
+
+    async def set_visibility(self, name: str, seconds: float) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO queuefs_queues (name, visibility_timeout, created_ns) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET visibility_timeout = excluded.visibility_timeout",
+                (name, seconds, time.time_ns()),
+            )
+
+        await self.db.write(work)
+        self._known.add(name)
