@@ -161,6 +161,16 @@ class MySQLDatabase:
 
         return await self._with_connection(work)
 
+    async def insert(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """Run one autocommitted INSERT; returns the AUTO_INCREMENT id it generated."""
+
+        async def work(conn: Any) -> int:
+            async with conn.cursor() as cur:
+                await cur.execute(sql, args)
+                return cur.lastrowid
+
+        return await self._with_connection(work)
+
     async def fetchone(self, sql: str, args: Sequence[Any] = ()) -> tuple | None:
         """The first row of one autocommitted query, or None."""
 

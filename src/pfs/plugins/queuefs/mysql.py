@@ -1,0 +1,173 @@
+"""The mysql/tidb backend: many servers share one database; no message is given out twice.
+
+A dequeue is one transaction: ``SELECT … FOR UPDATE SKIP LOCKED`` takes the first visible message
+that no other consumer has locked, then deletes it (destructive mode) or hides it until its
+visibility deadline (at-least-once mode). Message ids are the table's AUTO_INCREMENT values:
+unique and increasing across every server writing the queue, however close in time.
+"""
+
+from __future__ import annotations
+
+import time
+
+from pfs.plugins.queuefs.backend import Message, QueueBackend
+from pfs.sql import MySQLDatabase, MySQLOptions
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS queuefs_queues (
+        name VARCHAR(255) NOT NULL PRIMARY KEY,
+        visibility_timeout DOUBLE NULL,
+        created_ns BIGINT NOT NULL
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+    """CREATE TABLE IF NOT EXISTS queuefs_messages (
+        id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+        queue_name VARCHAR(255) NOT NULL,
+        data LONGBLOB NOT NULL,
+        enqueued_ns BIGINT NOT NULL,
+        visible_at_ns BIGINT NOT NULL DEFAULT 0,
+        deliveries INT NOT NULL DEFAULT 0,
+        KEY queuefs_messages_by_queue (queue_name, id)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
+)
+
+_FIRST_VISIBLE = (
+    "SELECT id, data, enqueued_ns FROM queuefs_messages "
+    "WHERE queue_name = %s AND visible_at_ns <= %s ORDER BY id LIMIT 1"
+)
+#: How long a queue's own visibility timeout is cached before it is read again (seconds);
+#: a change made through another server reaches this one within that time.
+VISIBILITY_CACHE_SECONDS = 1.0
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class MySQLBackend(QueueBackend):
+    name = "mysql"
+
+    def __init__(self, options: MySQLOptions) -> None:
+        self.db = MySQLDatabase(options)
+        self._known: set[str] = set()
+        self._visibility: dict[str, tuple[float | None, float]] = {}
+
+    async def start(self) -> None:
+        await self.db.open()
+        for statement in _SCHEMA:
+            await self.db.execute(statement)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def create_queue(self, name: str) -> None:
+        await self.db.execute(
+            "INSERT IGNORE INTO queuefs_queues (name, created_ns) VALUES (%s, %s)",
+            (name, time.time_ns()),
+        )
+        self._known.add(name)
+
+    async def remove_queues(self, name: str) -> None:
+        self._known.clear()
+        self._visibility.clear()
+        if not name:
+            await self.db.execute("DELETE FROM queuefs_messages")
+            await self.db.execute("DELETE FROM queuefs_queues")
+            return
+        pattern = _escape_like(name) + "/%"
+        await self.db.execute(
+            "DELETE FROM queuefs_messages WHERE queue_name = %s OR queue_name LIKE %s",
+            (name, pattern),
+        )
+        await self.db.execute(
+            "DELETE FROM queuefs_queues WHERE name = %s OR name LIKE %s", (name, pattern)
+        )
+
+    async def queue_names(self) -> list[str]:
+        rows = await self.db.fetchall(
+            "SELECT name FROM queuefs_queues UNION SELECT DISTINCT queue_name FROM queuefs_messages"
+        )
+        return [_text(row[0]) for row in rows]
+
+    async def enqueue(self, name: str, data: bytes) -> Message:
+        now = time.time_ns()
+        if name not in self._known:
+            await self.create_queue(name)
+        # One autocommitted INSERT: the message is durable when the write answers.
+        message_id = await self.db.insert(
+            "INSERT INTO queuefs_messages (queue_name, data, enqueued_ns) VALUES (%s, %s, %s)",
+            (name, data, now),
+        )
+        return Message(message_id, data, now)
+
+    async def dequeue(self, name: str, visibility: float) -> Message | None:
+        async def work(cur) -> Message | None:
+            now = time.time_ns()
+            await cur.execute(_FIRST_VISIBLE + " FOR UPDATE SKIP LOCKED", (name, now))
+            row = await cur.fetchone()
+            if row is None:
+                return None
+            if visibility > 0:
+                await cur.execute(
+                    "UPDATE queuefs_messages SET visible_at_ns = %s, deliveries = deliveries + 1 "
+                    "WHERE id = %s",
+                    (now + int(visibility * 1e9), row[0]),
+                )
+            else:
+                await cur.execute("DELETE FROM queuefs_messages WHERE id = %s", (row[0],))
+            return Message(row[0], bytes(row[1]), row[2])
+
+        return await self.db.transaction(work)
+
+    async def peek(self, name: str) -> Message | None:
+        row = await self.db.fetchone(_FIRST_VISIBLE, (name, time.time_ns()))
+        return None if row is None else Message(row[0], bytes(row[1]), row[2])
+
+    async def size(self, name: str) -> int:
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM queuefs_messages WHERE queue_name = %s AND visible_at_ns <= %s",
+            (name, time.time_ns()),
+        )
+        return int(row[0]) if row else 0
+
+    async def clear(self, name: str) -> None:
+        await self.db.execute("DELETE FROM queuefs_messages WHERE queue_name = %s", (name,))
+
+    async def ack(self, name: str, message_id: int) -> bool:
+        deleted = await self.db.execute(
+            "DELETE FROM queuefs_messages WHERE id = %s AND queue_name = %s AND deliveries > 0",
+            (message_id, name),
+        )
+        return deleted > 0
+
+    async def last_enqueue_ns(self, name: str) -> int | None:
+        row = await self.db.fetchone(
+            "SELECT enqueued_ns FROM queuefs_messages WHERE queue_name = %s "
+            "ORDER BY id DESC LIMIT 1",
+            (name,),
+        )
+        return None if row is None else int(row[0])
+
+    async def get_visibility(self, name: str) -> float | None:
+        cached = self._visibility.get(name)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        row = await self.db.fetchone(
+            "SELECT visibility_timeout FROM queuefs_queues WHERE name = %s", (name,)
+        )
+        value = None if row is None or row[0] is None else float(row[0])
+        self._visibility[name] = (value, now + VISIBILITY_CACHE_SECONDS)
+        return value
+
+    async def set_visibility(self, name: str, seconds: float) -> None:
+        await self.db.execute(
+            "INSERT INTO queuefs_queues (name, visibility_timeout, created_ns) "
+            "VALUES (%s, %s, %s) ON DUPLICATE KEY UPDATE visibility_timeout = VALUES(visibility_timeout)",
+            (name, seconds, time.time_ns()),
+        )
+        self._known.add(name)
+        self._visibility[name] = (seconds, time.monotonic() + VISIBILITY_CACHE_SECONDS)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
