@@ -82,6 +82,9 @@ class Registry:
     def prepare(self, name: str, config: dict[str, Any] | None) -> tuple[PluginFactory, dict]:
         """The factory for ``name`` and ``config`` validated against its schema."""
         factory = self.get(name)
+        check = getattr(factory, "check_config", None)
+        if check is not None:  # external plugins validate their own (free-form) config
+            return factory, check(dict(config or {}))
         return factory, validate_config(name, factory.config_schema, config)
 
 

@@ -100,7 +100,9 @@ def _tokens(auth: Any) -> list[TokenEntry]:
     return tokens
 
 
-def _mount_entries(registry: Registry, plugins: Any) -> list[dict[str, Any]]:
+def _mount_entries(
+    registry: Registry, plugins: Any, external_enabled: bool = False
+) -> list[dict[str, Any]]:
     if plugins is None:
         return []
     if not isinstance(plugins, dict):
@@ -119,7 +121,13 @@ def _mount_entries(registry: Registry, plugins: Any) -> list[dict[str, Any]]:
                 log.info("%s: not enabled, skipped", where)
                 continue
             fstype = item.get("type") or registry.resolve_name(str(key))
-            if fstype is None or fstype not in registry:
+            deferred = external_enabled and (fstype is None or fstype not in registry)
+            if deferred:
+                # Possibly an external plugin, registered only when the server starts: the mount
+                # is checked then (an unknown fstype still stops the server).
+                fstype = fstype or str(key)
+                log.info("%s: %s is not built in; expecting an external plugin", where, key)
+            elif fstype is None or fstype not in registry:
                 raise ConfigError(
                     f"{where}: unknown plugin {key!r} (known: {', '.join(registry.names())})"
                 )
@@ -136,8 +144,9 @@ def _mount_entries(registry: Registry, plugins: Any) -> list[dict[str, Any]]:
                 raise ConfigError(f"{where}.read_only: must be true or false")
             try:
                 config, key_read_only = split_mount_options(fstype, config)
-                factory = registry.get(fstype)
-                validate_config(fstype, factory.config_schema, {**config, "mount_path": path})
+                if not deferred:
+                    factory = registry.get(fstype)
+                    validate_config(fstype, factory.config_schema, {**config, "mount_path": path})
             except InvalidArgument as exc:
                 raise ConfigError(f"{where}: {exc.message}") from None
             mounts.append({
@@ -174,7 +183,9 @@ def settings_from_dict(raw: Any, registry: Registry, address: str | None = None)
         raise ConfigError("external_plugins: must be a mapping")
     _unknown("external_plugins", set(external), _EXTERNAL_KEYS)
     settings.external_plugins = external
-    settings.mounts = _mount_entries(registry, raw.get("plugins"))
+    settings.mounts = _mount_entries(
+        registry, raw.get("plugins"), external_enabled=external.get("enabled") is True
+    )
     return settings
 
 

@@ -9,5 +9,12 @@ if TYPE_CHECKING:
 
 
 def attach_external(server: Server) -> None:
-    """Run-time loading answers 501 until an external loader is configured."""
-    server.external = None
+    """With ``external_plugins.enabled: true`` the loader serves ``server.external``; otherwise
+    ``/plugins`` lists nothing and run-time loading answers 501."""
+    section = server.settings.external_plugins or {}
+    if section.get("enabled") is not True:
+        server.external = None
+        return
+    from pfs.external.loader import ExternalPlugins
+
+    server.external = ExternalPlugins(server, section)

@@ -1,0 +1,306 @@
+"""``server.external``: loads native and WASM plugins from the config and at run time
+(``/plugins/load``, ``/plugins/unload``) and registers each as a mountable fstype."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from pfs.external.common import ExternalPlugin
+from pfs.external.detect import NATIVE, WASM, detect_type
+from pfs.external.native import NativePlugin
+from pfs.fs.config import parse_size
+from pfs.fs.errors import FSError, PermissionDenied
+from pfs.server.config import ConfigError
+
+if TYPE_CHECKING:
+    from pfs.external.wasm import WasmLimits, WasmRuntime
+    from pfs.server.app import Server
+
+log = logging.getLogger("pfs.external")
+
+_PLUGIN_SUFFIXES = (".so", ".dylib", ".dll", ".wasm")
+_DUPLICATE_KEY = re.compile(r"^(.*)#(\d+)$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
+
+
+class ExternalConfigError(ConfigError):
+    """A bad ``external_plugins`` section (the CLI reports it like any config error)."""
+
+
+def _bool(section: dict[str, Any], key: str, default: bool) -> bool:
+    value = section.get(key, default)
+    if not isinstance(value, bool):
+        raise ExternalConfigError(f"external_plugins.{key}: must be true or false")
+    return value
+
+
+def _seconds(value: Any, where: str) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    match = _DURATION.match(str(value))
+    if isinstance(value, bool) or not match or float(match.group(1)) <= 0:
+        raise ExternalConfigError(f"{where}: must be a duration such as 5, 2.5s or 500ms")
+    number = float(match.group(1))
+    return number / 1000 if match.group(2) == "ms" else number
+
+
+def wasm_limits(section: Any) -> WasmLimits:
+    from pfs.external.wasm import WasmLimits
+
+    if section is None:
+        return WasmLimits()
+    if not isinstance(section, dict):
+        raise ExternalConfigError("external_plugins.wasm: must be a mapping")
+    extra = sorted(set(section) - {"call_timeout", "memory_limit"})
+    if extra:
+        raise ExternalConfigError(
+            f"external_plugins.wasm: unknown key(s) {', '.join(extra)} "
+            "(allowed: call_timeout, memory_limit)"
+        )
+    defaults = WasmLimits()
+    timeout = defaults.call_timeout
+    if "call_timeout" in section:
+        timeout = _seconds(section["call_timeout"], "external_plugins.wasm.call_timeout")
+    memory = defaults.memory_limit
+    if "memory_limit" in section:
+        try:
+            memory = parse_size(section["memory_limit"])
+        except ValueError as exc:
+            raise ExternalConfigError(f"external_plugins.wasm.memory_limit: {exc}") from None
+        if memory < 64 << 10:
+            raise ExternalConfigError(
+                "external_plugins.wasm.memory_limit: must be at least 64KB (one WASM page)"
+            )
+    return WasmLimits(call_timeout=timeout, memory_limit=memory)
+
+
+class ExternalPlugins:
+    """The loaded external plugins of one server, keyed by (absolute) library path."""
+
+    def __init__(self, server: Server, section: dict[str, Any]) -> None:
+        self.server = server
+        self.plugin_dir = section.get("plugin_dir") or ""
+        if not isinstance(self.plugin_dir, str):
+            raise ExternalConfigError("external_plugins.plugin_dir: must be a directory path")
+        self.auto_load = _bool(section, "auto_load", False)
+        paths = section.get("plugin_paths") or []
+        if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
+            raise ExternalConfigError("external_plugins.plugin_paths: must be a list of file paths")
+        self.plugin_paths: list[str] = paths
+        self.runtime_loading = _bool(section, "allow_runtime_load", False)
+        self.url_loading = _bool(section, "allow_url_load", False)
+        self.limits = wasm_limits(section.get("wasm"))
+        self._plugins: dict[str, ExternalPlugin] = {}
+        self._suffix_counters: dict[str, int] = {}
+        self._runtime: WasmRuntime | None = None
+        self._lock = asyncio.Lock()
+
+    # -- what admin.py calls -----------------------------------------------------------------
+
+    def loaded(self) -> list[str]:
+        """Native keys first, then WASM keys (the original's order)."""
+        plugins = self._plugins.items()
+        return [k for k, p in plugins if p.kind == NATIVE] + [
+            k for k, p in plugins if p.kind == WASM
+        ]
+
+    async def startup(self) -> None:
+        """Load ``plugin_paths`` (a failure stops the server) and, with ``auto_load``, every
+        plugin file below ``plugin_dir`` (failures are logged: a directory may hold junk)."""
+        for path in self.plugin_paths:
+            try:
+                result = await self._load_file(os.path.abspath(path))
+            except FSError as exc:
+                raise RuntimeError(f"external_plugins.plugin_paths: {path}: {exc}") from exc
+            log.info("loaded external plugin %s as %s", path, result["plugin_name"])
+        if self.auto_load and self.plugin_dir:
+            for path in self._discover(self.plugin_dir):
+                if path in self._plugins:
+                    continue
+                try:
+                    result = await self._load_file(path)
+                except FSError as exc:
+                    log.error("external plugin %s not loaded: %s", path, exc)
+                    continue
+                log.info("auto-loaded external plugin %s as %s", path, result["plugin_name"])
+
+    async def shutdown(self) -> None:
+        for key in list(self._plugins):
+            plugin = self._plugins.pop(key)
+            self.server.registry.unregister(plugin.fstype)
+            try:
+                await self._release(plugin)
+            except Exception:
+                log.exception("releasing external plugin %s failed", key)
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+
+    async def load(self, library_path: str) -> dict[str, Any]:
+        scheme = urlparse(library_path).scheme.lower()
+        if scheme in ("http", "https", "pfs"):
+            if not self.url_loading:
+                raise PermissionDenied(
+                    "loading plugins from URLs is not enabled "
+                    "(set external_plugins.allow_url_load: true)"
+                )
+            path = await (self._download(library_path) if scheme != "pfs" else
+                          self._from_pfs(library_path))
+            try:
+                return await self._load_file(path)
+            except BaseException:
+                Path(path).unlink(missing_ok=True)
+                raise
+        return await self._load_file(os.path.abspath(library_path))
+
+    async def unload(self, library_path: str) -> None:
+        key = os.path.abspath(library_path)
+        async with self._lock:
+            duplicate = _DUPLICATE_KEY.match(key)
+            if duplicate and key in self._plugins and not os.path.exists(key):
+                kind = WASM
+            else:
+                kind = detect_type(key)
+            plugin = self._plugins.get(key)
+            if plugin is None or plugin.kind != kind:
+                raise FSError(
+                    f"WASM plugin not loaded: {key}" if kind == WASM else f"plugin not loaded: {key}"
+                )
+            mounted = [m.path for m in self.server.fs.list() if m.fstype == plugin.fstype]
+            if mounted:
+                raise FSError(
+                    f"plugin {plugin.fstype} is still mounted at {', '.join(mounted)}; "
+                    "unmount it first"
+                )
+            del self._plugins[key]
+            self.server.registry.unregister(plugin.fstype)
+        await self._release(plugin)
+        log.info("unloaded external plugin %s (%s)", key, plugin.fstype)
+
+    # -- loading -----------------------------------------------------------------------------
+
+    async def _load_file(self, path: str) -> dict[str, Any]:
+        async with self._lock:
+            kind = detect_type(path)
+            if kind == NATIVE:
+                plugin: ExternalPlugin = NativePlugin.open(self._native_key(path))
+            else:
+                plugin = await self._open_wasm(path)
+            name = plugin.original_name
+            fstype = self._free_name(name)
+            plugin.fstype = fstype
+            self.server.registry.register(fstype, plugin)
+            self._plugins[plugin.key] = plugin
+        result: dict[str, Any] = {"plugin_name": fstype, "renamed": fstype != name}
+        if fstype != name:
+            result["original_name"] = name
+        return result
+
+    def _native_key(self, path: str) -> str:
+        """The path to dlopen: a second load of the same file opens a copy (own globals)."""
+        if path not in self._plugins:
+            return path
+        stem, ext = os.path.splitext(os.path.basename(path))
+        n = 1
+        while True:
+            copy = os.path.join(tempfile.gettempdir(), f"{stem}.{n}{ext}")
+            if not os.path.exists(copy):
+                break
+            n += 1
+        shutil.copyfile(path, copy)
+        os.chmod(copy, 0o755)
+        return copy
+
+    async def _open_wasm(self, path: str) -> ExternalPlugin:
+        from pfs.external.wasm import WasmPlugin, WasmRuntime
+
+        key = path
+        n = 1
+        while key in self._plugins:
+            key = f"{path}#{n}"
+            n += 1
+        try:
+            wasm = Path(path).read_bytes()
+        except OSError as exc:
+            raise FSError(f"failed to read WASM file {path}: {exc.strerror}") from None
+        if self._runtime is None:
+            self._runtime = WasmRuntime(self.limits)
+        loop = asyncio.get_running_loop()
+        # Compiling takes a while: keep the event loop serving meanwhile.
+        return await loop.run_in_executor(
+            self._runtime.executor, WasmPlugin, key, wasm, self._runtime, self.server.fs, loop
+        )
+
+    def _free_name(self, name: str) -> str:
+        """``name``, or ``name-<k>`` when taken (``k`` counts per base name, skipping taken)."""
+        registry = self.server.registry
+        if name not in registry:
+            return name
+        k = self._suffix_counters.get(name, 0)
+        while True:
+            k += 1
+            candidate = f"{name}-{k}"
+            if candidate not in registry:
+                self._suffix_counters[name] = k
+                return candidate
+
+    async def _release(self, plugin: ExternalPlugin) -> None:
+        call = getattr(plugin, "call", None)
+        if call is not None:
+            await call(lambda st: plugin.release())
+        else:
+            plugin.release()
+
+    @staticmethod
+    def _discover(directory: str) -> list[str]:
+        found = []
+        for root, dirs, files in os.walk(os.path.abspath(directory)):
+            dirs.sort()
+            found += [os.path.join(root, f) for f in sorted(files)
+                      if f.lower().endswith(_PLUGIN_SUFFIXES)]
+        return found
+
+    # -- remote sources ----------------------------------------------------------------------
+
+    @staticmethod
+    def _temp_path(source: str, ext: str) -> str:
+        digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+        return os.path.join(tempfile.gettempdir(), f"pfs-plugin-{digest}{ext}")
+
+    async def _download(self, url: str) -> str:
+        import httpx
+
+        try:
+            async with httpx.AsyncClient(timeout=60, follow_redirects=True) as client:
+                response = await client.get(url)
+        except httpx.HTTPError as exc:
+            raise FSError(f"failed to download plugin: {exc}") from None
+        if response.status_code != 200:
+            raise FSError(
+                f"failed to download plugin: failed to download from URL: HTTP {response.status_code}"
+            )
+        ext = os.path.splitext(urlparse(url).path)[1] or ".so"
+        path = self._temp_path(url, ext)
+        Path(path).write_bytes(response.content)
+        return path
+
+    async def _from_pfs(self, source: str) -> str:
+        inner = source[len("pfs://"):].strip("/")
+        if not inner:
+            raise FSError(f"failed to read plugin from PFS: invalid pfs path: {source}")
+        try:
+            data = await self.server.fs.read("/" + inner)
+        except FSError as exc:
+            raise FSError(f"failed to read plugin from PFS: {exc}") from None
+        path = self._temp_path(source, os.path.splitext(inner)[1])
+        Path(path).write_bytes(data)
+        return path

@@ -1,0 +1,300 @@
+"""Native plugins: shared libraries with the original server's C ABI, called through ctypes.
+
+See ``pfs_plugin.h`` and NATIVE_ABI.md. Calls run directly on the event loop (a call costs about a
+microsecond, far less than a thread hop), which also serialises them per instance: the original
+called plugins concurrently without a lock. Every pointer a plugin returns is plugin-owned; we copy
+and never free. Differences from the original, where it crashes or leaks:
+
+* ``out_len``/``out_count`` are 32-bit ``int`` in every plugin but an 8-byte slot in the original
+  host: we read the low 32 bits as signed, so ``-1`` is an error, not a 4 GiB copy.
+* unmount never frees the shared instance; ``PluginFree`` runs once, at unload.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from pfs.external.common import ExternalPlugin, config_json, full_path, initialize_error
+from pfs.fs.base import REPLACE, FileSystem, WriteFlag
+from pfs.fs.errors import FSError, InvalidArgument, NotFound, NotSupported, TooLarge
+from pfs.fs.fileinfo import FileInfo, Meta
+
+log = logging.getLogger("pfs.external")
+
+c_char_p = ctypes.c_char_p
+c_void_p = ctypes.c_void_p
+
+
+class FileInfoC(ctypes.Structure):
+    """64 bytes on LP64; ctypes inserts the same padding as the C compiler."""
+
+    _fields_ = [
+        ("Name", c_void_p),
+        ("Size", ctypes.c_int64),
+        ("Mode", ctypes.c_uint32),
+        ("ModTime", ctypes.c_int64),
+        ("IsDir", ctypes.c_int32),
+        ("MetaName", c_void_p),
+        ("MetaType", c_void_p),
+        ("MetaContent", c_void_p),
+    ]
+
+
+class FileInfoArray(ctypes.Structure):
+    _fields_ = [("Items", c_void_p), ("Count", ctypes.c_int)]
+
+
+#: symbol → (restype, argtypes). Returned strings are ``c_void_p`` so the raw pointer is kept.
+SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
+    "PluginNew": (c_void_p, []),
+    "PluginFree": (None, [c_void_p]),
+    "PluginName": (c_void_p, [c_void_p]),
+    "PluginGetReadme": (c_void_p, [c_void_p]),
+    "PluginValidate": (c_void_p, [c_void_p, c_char_p]),
+    "PluginInitialize": (c_void_p, [c_void_p, c_char_p]),
+    "PluginShutdown": (c_void_p, [c_void_p]),
+    "FSCreate": (c_void_p, [c_void_p, c_char_p]),
+    "FSMkdir": (c_void_p, [c_void_p, c_char_p, ctypes.c_uint32]),
+    "FSRemove": (c_void_p, [c_void_p, c_char_p]),
+    "FSRemoveAll": (c_void_p, [c_void_p, c_char_p]),
+    "FSRead": (c_void_p, [c_void_p, c_char_p, ctypes.c_int64, ctypes.c_int64, c_void_p]),
+    "FSWrite": (c_void_p, [c_void_p, c_char_p, c_char_p, ctypes.c_int]),
+    "FSReadDir": (c_void_p, [c_void_p, c_char_p, c_void_p]),
+    "FSStat": (c_void_p, [c_void_p, c_char_p]),
+    "FSRename": (c_void_p, [c_void_p, c_char_p, c_char_p]),
+    "FSChmod": (c_void_p, [c_void_p, c_char_p, ctypes.c_uint32]),
+}
+
+_MAX_WRITE = (1 << 31) - 1  # the C prototype's ``int data_len``
+
+
+def _text(ptr: int | None) -> str:
+    return ctypes.string_at(ptr).decode("utf-8", "replace") if ptr else ""
+
+
+def _low32(value: int) -> int:
+    """The plugin's 32-bit ``int`` out-parameter inside our zeroed 8-byte slot."""
+    return ctypes.c_int32(value & 0xFFFFFFFF).value
+
+
+def _meta_content(ptr: int | None) -> dict[str, str]:
+    """``MetaContent`` JSON → string map; anything unusable is ``{}`` (never null)."""
+    if not ptr:
+        return {}
+    try:
+        parsed = json.loads(ctypes.string_at(ptr))
+    except ValueError:
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in parsed.items()}
+
+
+def file_info(record: FileInfoC) -> FileInfo:
+    return FileInfo(
+        name=_text(record.Name),
+        size=record.Size,
+        mode=record.Mode,
+        mtime_ns=record.ModTime * 1_000_000_000,
+        is_dir=record.IsDir != 0,
+        meta=Meta(_text(record.MetaName), _text(record.MetaType), _meta_content(record.MetaContent)),
+    )
+
+
+class NativePlugin(ExternalPlugin):
+    """A dlopen'ed library and the one instance ``PluginNew`` made for it."""
+
+    kind = "native"
+
+    def __init__(self, key: str, library: ctypes.CDLL) -> None:
+        self.lib = library
+        self.fn: dict[str, Any] = {}
+        for symbol, (restype, argtypes) in SIGNATURES.items():
+            try:
+                func = getattr(library, symbol)
+            except AttributeError:
+                continue
+            func.restype = restype
+            func.argtypes = argtypes
+            self.fn[symbol] = func
+        if "PluginNew" not in self.fn:
+            raise FSError("failed to create plugin wrapper: plugin missing required PluginNew function")
+        handle = self.fn["PluginNew"]()
+        if not handle:
+            raise FSError("failed to create plugin wrapper: PluginNew returned null pointer")
+        self.handle = c_void_p(handle)
+        name = _text(self.fn["PluginName"](self.handle)) if "PluginName" in self.fn else ""
+        # The original registered a nameless plugin as fstype "": use the file name instead.
+        super().__init__(key, name or Path(key).stem.removeprefix("lib"))
+
+    @classmethod
+    def open(cls, key: str) -> NativePlugin:
+        """dlopen ``key`` (never closed: code may still be referenced) and create the instance."""
+        try:
+            library = ctypes.CDLL(key, mode=os.RTLD_NOW | os.RTLD_LOCAL)
+        except OSError as exc:
+            raise FSError(f"failed to open library {key}: {exc}") from None
+        return cls(key, library)
+
+    def readme(self) -> str:
+        func = self.fn.get("PluginGetReadme")
+        return _text(func(self.handle)) if func else ""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _err_call(self, symbol: str, *args: Any) -> str:
+        """Call an err-string function; the error text, or "" on success (or when absent)."""
+        func = self.fn.get(symbol)
+        if func is None:
+            return ""
+        return _text(func(self.handle, *args))
+
+    def _validate(self, config: dict[str, Any]) -> None:
+        error = self._err_call("PluginValidate", config_json(config))
+        if error:
+            raise InvalidArgument(error)
+
+    def _initialize(self, config: dict[str, Any]) -> None:
+        error = self._err_call("PluginInitialize", config_json(config))
+        if error:
+            raise initialize_error(error)
+
+    def _shutdown(self) -> None:
+        error = self._err_call("PluginShutdown")
+        if error:
+            log.warning("%s: PluginShutdown: %s", self.fstype, error)
+
+    def _free(self) -> None:
+        func = self.fn.get("PluginFree")
+        if func is not None:
+            func(self.handle)
+
+    def _filesystem(self, config: dict[str, Any]) -> NativeFS:
+        return NativeFS(self, config)
+
+    # -- operations (synchronous: called on the event loop) ----------------------------------
+
+    def _require(self, symbol: str) -> Any:
+        func = self.fn.get(symbol)
+        if func is None:
+            raise FSError("not implemented")
+        return func
+
+    def _checked(self, symbol: str, *args: Any) -> None:
+        error = _text(self._require(symbol)(self.handle, *args))
+        if error:
+            raise FSError(error)
+
+    def read(self, path: str, offset: int, size: int) -> bytes:
+        out_len = ctypes.c_int64(0)
+        ptr = self._require("FSRead")(
+            self.handle, path.encode(), offset, size, ctypes.byref(out_len)
+        )
+        length = _low32(out_len.value)
+        if length < 0:
+            raise FSError(_text(ptr) or "read failed")
+        if not ptr:
+            return b""
+        return ctypes.string_at(ptr, length)
+
+    def write(self, path: str, data: bytes) -> str:
+        if len(data) > _MAX_WRITE:
+            raise TooLarge(f"write: {path}: native plugins take at most {_MAX_WRITE} bytes")
+        ptr = self._require("FSWrite")(self.handle, path.encode(), data or None, len(data))
+        return _text(ptr)
+
+    def stat(self, path: str) -> FileInfo:
+        ptr = self._require("FSStat")(self.handle, path.encode())
+        if not ptr:
+            raise FSError("stat failed")
+        return file_info(FileInfoC.from_address(ptr))
+
+    def readdir(self, path: str) -> list[FileInfo]:
+        out_count = ctypes.c_int64(0)
+        ptr = self._require("FSReadDir")(self.handle, path.encode(), ctypes.byref(out_count))
+        count = _low32(out_count.value)
+        # A negative count is the plugin's error; the original answers an empty listing.
+        if not ptr or count <= 0:
+            return []
+        items = FileInfoArray.from_address(ptr).Items
+        if not items:
+            return []
+        records = (FileInfoC * count).from_address(items)
+        return [file_info(record) for record in records]
+
+    def create(self, path: str) -> None:
+        self._checked("FSCreate", path.encode())
+
+    def mkdir(self, path: str, mode: int) -> None:
+        self._checked("FSMkdir", path.encode(), mode)
+
+    def remove(self, path: str, recursive: bool) -> None:
+        self._checked("FSRemoveAll" if recursive else "FSRemove", path.encode())
+
+    def rename(self, old: str, new: str) -> None:
+        self._checked("FSRename", old.encode(), new.encode())
+
+    def chmod(self, path: str, mode: int) -> None:
+        self._checked("FSChmod", path.encode(), mode & 0xFFFFFFFF)
+
+
+class NativeFS(FileSystem):
+    """One mount of a native plugin; every mount of the fstype shares the plugin's instance."""
+
+    def __init__(self, plugin: NativePlugin, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self.plugin = plugin
+        self.fstype = plugin.fstype  # type: ignore[misc]
+        self._started = False
+
+    async def start(self) -> None:
+        if self.plugin.released:
+            raise FSError(f"plugin {self.fstype} has been unloaded")
+        self.plugin.mounted(self.config)
+        self._started = True
+
+    async def shutdown(self) -> None:
+        if self._started:
+            self._started = False
+            self.plugin.unmounted()
+
+    async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
+        return self.plugin.read(path, offset, size)
+
+    async def open_stream(self, path: str):
+        raise NotFound(f"filesystem does not support streaming: {full_path(self.config, path)}")
+
+    async def write(
+        self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
+    ) -> str:
+        if offset or flags & (WriteFlag.APPEND | WriteFlag.EXCLUSIVE):
+            raise NotSupported(
+                f"write: {path}: {self.fstype} only replaces whole files (no offset or append)"
+            )
+        return self.plugin.write(path, data)
+
+    async def stat(self, path: str) -> FileInfo:
+        return self.plugin.stat(path)
+
+    async def readdir(self, path: str) -> list[FileInfo]:
+        return self.plugin.readdir(path)
+
+    async def create(self, path: str) -> None:
+        self.plugin.create(path)
+
+    async def mkdir(self, path: str, mode: int = 0o755) -> None:
+        self.plugin.mkdir(path, mode)
+
+    async def remove(self, path: str, recursive: bool = False) -> None:
+        self.plugin.remove(path, recursive)
+
+    async def rename(self, old: str, new: str) -> None:
+        self.plugin.rename(old, new)
+
+    async def chmod(self, path: str, mode: int) -> None:
+        self.plugin.chmod(path, mode)

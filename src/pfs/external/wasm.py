@@ -1,0 +1,690 @@
+"""WASM plugins in wasmtime, with the original server's guest ABI (see WASM_ABI.md, pfs_plugin.h).
+
+Sandbox: WASI without preopened directories (no file system, no network); every guest call runs
+under an epoch deadline (``call_timeout``) and the store's memory is capped (``memory_limit``), so a
+loop, a trap or a runaway allocation ends that call with an error while the server and the module
+stay up. The ``env.host_fs_*`` imports reach the PFS namespace, but only below the prefixes in the
+calling mount's ``host_paths`` config key.
+
+Guest calls run in worker threads (a wasmtime call releases the GIL), one at a time per module under
+a re-entrant lock. A host function waits for the namespace operation it started on the event loop;
+when that operation calls back into a module that the waiting thread already holds (the plugin's
+own mount, or a cycle of plugins), the call is handed to the waiting thread and runs there, so
+re-entrant calls never deadlock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import wasmtime
+
+from pfs.external.common import ExternalPlugin, config_json, full_path, initialize_error
+from pfs.fs.base import REPLACE, FileSystem, WriteFlag
+from pfs.fs.errors import FSError, InvalidArgument, NotFound, NotSupported, Timeout
+from pfs.fs.fileinfo import FileInfo, Meta, parse_time_ns
+from pfs.fs.gotime import format_rfc3339nano
+from pfs.fs.paths import normalize
+
+log = logging.getLogger("pfs.external")
+
+#: Mount-config key naming the namespace prefixes the plugin's host functions may reach.
+HOST_PATHS_KEY = "host_paths"
+
+_I32 = wasmtime.ValType.i32()
+_I64 = wasmtime.ValType.i64()
+_MASK32 = 0xFFFFFFFF
+_MASK64 = 0xFFFFFFFFFFFFFFFF
+
+
+@dataclass(frozen=True)
+class WasmLimits:
+    call_timeout: float = 5.0
+    memory_limit: int = 64 << 20
+    epoch_tick: float = 0.01
+
+
+class WasmRuntime:
+    """The engine all WASM plugins share, its epoch ticker and the threads guest calls run in."""
+
+    def __init__(self, limits: WasmLimits) -> None:
+        self.limits = limits
+        config = wasmtime.Config()
+        config.epoch_interruption = True
+        self.engine = wasmtime.Engine(config)
+        self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="pfs-wasm")
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, name="pfs-wasm-epoch", daemon=True)
+        self._ticker.start()
+        self.deadline_ticks = math.ceil(limits.call_timeout / limits.epoch_tick) + 1
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.limits.epoch_tick):
+            self.engine.increment_epoch()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+# -- re-entrant call plumbing -----------------------------------------------------------------
+
+#: In a coroutine started by a host function: module → queue of the thread that holds it.
+_held_by: contextvars.ContextVar[dict[WasmPlugin, queue.SimpleQueue] | None] = (
+    contextvars.ContextVar("pfs_wasm_held_by", default=None)
+)
+_frames = threading.local()
+
+
+@dataclass
+class _Frame:
+    """One guest call in progress on this thread."""
+
+    plugin: WasmPlugin
+    host_paths: tuple[str, ...]
+    held: dict[WasmPlugin, queue.SimpleQueue] = field(default_factory=dict)
+    jobs: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+
+
+def _stack() -> list[_Frame]:
+    stack = getattr(_frames, "stack", None)
+    if stack is None:
+        stack = _frames.stack = []
+    return stack
+
+
+@dataclass
+class _Job:
+    plugin: WasmPlugin
+    work: Callable[[Any], Any]
+    host_paths: tuple[str, ...]
+    done: asyncio.Future
+    loop: asyncio.AbstractEventLoop
+
+
+def _settle(job: _Job, result: Any = None, error: BaseException | None = None) -> None:
+    def apply() -> None:
+        if job.done.done():
+            return
+        if error is not None:
+            job.done.set_exception(error)
+        else:
+            job.done.set_result(result)
+
+    job.loop.call_soon_threadsafe(apply)
+
+
+# -- guest data exchange ----------------------------------------------------------------------
+
+
+def _unpack(value: int) -> tuple[int, int]:
+    value &= _MASK64
+    return value & _MASK32, value >> 32
+
+
+def _info_from_json(obj: Any) -> FileInfo:
+    """Guest FileInfo JSON: Go-style field names matched case-insensitively."""
+    if not isinstance(obj, dict):
+        raise FSError(f"failed to unmarshal file info: expected an object, got {obj!r}")
+    fields = {str(k).lower(): v for k, v in obj.items()}
+    meta = fields.get("meta")
+    meta_fields = {str(k).lower(): v for k, v in meta.items()} if isinstance(meta, dict) else {}
+    content = meta_fields.get("content")
+    if isinstance(content, dict):
+        content = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in content.items()}
+    else:
+        content = None
+    mod_time = fields.get("modtime")
+    if isinstance(mod_time, int | float) and not isinstance(mod_time, bool):
+        mtime_ns = int(mod_time * 1_000_000_000)
+    elif isinstance(mod_time, str) and mod_time:
+        mtime_ns = parse_time_ns(mod_time) if not mod_time.startswith("0001-01-01") else _ZERO_TIME
+    else:
+        mtime_ns = _ZERO_TIME
+    try:
+        return FileInfo(
+            name=str(fields.get("name") or ""),
+            size=int(fields.get("size") or 0),
+            mode=int(fields.get("mode") or 0) & _MASK32,
+            mtime_ns=mtime_ns,
+            is_dir=bool(fields.get("isdir")),
+            meta=Meta(str(meta_fields.get("name") or ""), str(meta_fields.get("type") or ""), content),
+        )
+    except (TypeError, ValueError) as exc:
+        raise FSError(f"failed to unmarshal file info: {exc}") from None
+
+
+#: Go's zero time (0001-01-01T00:00:00Z) in Unix nanoseconds.
+_ZERO_TIME = -62135596800 * 1_000_000_000
+
+
+def _info_to_json(info: FileInfo) -> dict[str, Any]:
+    """Host FileInfo for the guest: the Go default (capitalised) field names."""
+    return {
+        "Name": info.name,
+        "Size": info.size,
+        "Mode": info.mode,
+        "ModTime": format_rfc3339nano(info.mtime_ns),
+        "IsDir": info.is_dir,
+        "Meta": {"Name": info.meta.name, "Type": info.meta.type, "Content": info.meta.content},
+    }
+
+
+class WasmPlugin(ExternalPlugin):
+    """One compiled and instantiated module: its own store, instance and lock."""
+
+    kind = "wasm"
+
+    def __init__(
+        self,
+        key: str,
+        wasm: bytes,
+        runtime: WasmRuntime,
+        root: FileSystem,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.runtime = runtime
+        self.root = root
+        self.loop = loop
+        self.lock = threading.RLock()
+        engine = runtime.engine
+        try:
+            module = wasmtime.Module(engine, wasm)
+        except wasmtime.WasmtimeError as exc:
+            raise FSError(f"failed to compile WASM module: {_first_line(exc)}") from None
+        self.store = wasmtime.Store(engine)
+        self.store.set_limits(memory_size=runtime.limits.memory_limit)
+        self.store.set_epoch_deadline(runtime.deadline_ticks)
+        wasi = wasmtime.WasiConfig()
+        wasi.inherit_stdout()
+        wasi.inherit_stderr()
+        self.store.set_wasi(wasi)
+        linker = wasmtime.Linker(engine)
+        linker.define_wasi()
+        self._define_host_functions(linker)
+        try:
+            instance = linker.instantiate(self.store, module)
+        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+            raise FSError(f"failed to instantiate WASM module: {_first_line(exc)}") from None
+        exports = instance.exports(self.store)
+        self.exports: dict[str, Any] = {name: item for name, item in exports.items()}
+        memory = self.exports.get("memory")
+        if not isinstance(memory, wasmtime.Memory):
+            raise FSError("failed to create WASM plugin wrapper: WASM module exports no memory")
+        self.memory = memory
+        self.malloc = self.exports.get("malloc")
+        self.funcs = {n: f for n, f in self.exports.items() if isinstance(f, wasmtime.Func)}
+        self._init_module()
+        super().__init__(key, self._plugin_name())
+
+    def _init_module(self) -> None:
+        new = self.funcs.get("plugin_new")
+        if new is None:
+            raise FSError(
+                "failed to create WASM plugin wrapper: "
+                "WASM module missing required function: plugin_new"
+            )
+        if not new.type(self.store).results:
+            raise FSError(
+                "failed to create WASM plugin wrapper: plugin_new returned no results"
+            )
+        # Reactor modules need _initialize; a command's _start would run main() and exit.
+        initialize = self.funcs.get("_initialize")
+        try:
+            if initialize is not None:
+                self._guest(lambda st: initialize(st))
+            self._guest(lambda st: new(st))
+        except FSError as exc:
+            raise FSError(f"failed to create WASM plugin wrapper: {exc.message}") from None
+
+    def _plugin_name(self) -> str:
+        func = self.funcs.get("plugin_name")
+        if func is not None:
+            try:
+                name = self._guest(lambda st: self._cstr(st, func(st) & _MASK32))
+            except FSError:
+                name = ""
+            if name:
+                return name
+        return "wasm-plugin"
+
+    # -- running guest code ------------------------------------------------------------------
+
+    def _guest(
+        self,
+        work: Callable[[Any], Any],
+        host_paths: tuple[str, ...] = (),
+        held: dict[WasmPlugin, queue.SimpleQueue] | None = None,
+    ) -> Any:
+        """Run ``work(store)`` on this thread under the lock and the call deadline.
+
+        ``held``: the modules held by threads waiting further up the call chain (for a call that
+        started in a host function's namespace operation).
+        """
+        stack = _stack()
+        held = dict(stack[-1].held if stack else held or {})
+        frame = _Frame(self, host_paths, held)
+        frame.held[self] = frame.jobs
+        with self.lock:
+            outermost = not any(f.plugin is self for f in stack)
+            if outermost:
+                self.store.set_epoch_deadline(self.runtime.deadline_ticks)
+            stack.append(frame)
+            try:
+                return work(self.store)
+            except wasmtime.Trap as exc:
+                raise self._trap_error(exc) from None
+            except wasmtime.WasmtimeError as exc:
+                raise FSError(f"wasm plugin {self.fstype_or_key}: {_first_line(exc)}") from None
+            finally:
+                stack.pop()
+
+    @property
+    def fstype_or_key(self) -> str:
+        return getattr(self, "fstype", "") or self.key
+
+    def _trap_error(self, exc: wasmtime.Trap) -> FSError:
+        if exc.trap_code == wasmtime.TrapCode.INTERRUPT:
+            return Timeout(
+                f"wasm plugin {self.fstype_or_key}: call exceeded its deadline of "
+                f"{self.runtime.limits.call_timeout:g}s and was stopped"
+            )
+        return FSError(f"wasm plugin {self.fstype_or_key} trapped: {_first_line(exc)}")
+
+    async def call(self, work: Callable[[Any], Any], host_paths: tuple[str, ...] = ()) -> Any:
+        """Run ``work`` for a request: on the thread that already holds this module (a re-entrant
+        call from one of its host functions), else on a worker thread."""
+        loop = asyncio.get_running_loop()
+        held = _held_by.get()
+        jobs = held.get(self) if held else None
+        if jobs is not None:
+            done = loop.create_future()
+            jobs.put(_Job(self, work, host_paths, done, loop))
+            return await done
+        return await loop.run_in_executor(
+            self.runtime.executor, self._guest, work, host_paths, held
+        )
+
+    # -- memory ------------------------------------------------------------------------------
+
+    def _alloc(self, st: Any, data: bytes, terminate: bool) -> int:
+        """Copy ``data`` (plus a NUL for strings) into memory from the guest's ``malloc``."""
+        if self.malloc is None:
+            raise FSError(f"wasm plugin {self.fstype_or_key}: module exports no malloc")
+        payload = data + b"\x00" if terminate else data
+        ptr = self.malloc(st, max(len(payload), 1)) & _MASK32
+        if ptr == 0:
+            raise FSError("malloc returned null pointer")
+        if payload:
+            try:
+                self.memory.write(st, payload, ptr)
+            except IndexError:
+                raise FSError("malloc returned a pointer outside memory") from None
+        return ptr
+
+    def _cstr(self, st: Any, ptr: int) -> str:
+        """A NUL-terminated guest string ("" for pointer 0)."""
+        if ptr == 0:
+            return ""
+        size = self.memory.data_len(st)
+        chunks = []
+        pos = ptr
+        while pos < size:
+            chunk = self.memory.read(st, pos, min(pos + 4096, size))
+            end = chunk.find(0)
+            if end >= 0:
+                chunks.append(chunk[:end])
+                return b"".join(chunks).decode("utf-8", "replace")
+            chunks.append(chunk)
+            pos += len(chunk)
+        raise FSError(f"wasm plugin {self.fstype_or_key}: string at {ptr} runs off memory")
+
+    def _bytes(self, st: Any, ptr: int, length: int) -> bytes:
+        if ptr + length > self.memory.data_len(st):
+            raise FSError(f"wasm plugin {self.fstype_or_key}: buffer at {ptr} runs off memory")
+        return bytes(self.memory.read(st, ptr, ptr + length))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def plugin_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in config.items() if k != HOST_PATHS_KEY}
+
+    def check_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        host_paths = config.get(HOST_PATHS_KEY, [])
+        if not isinstance(host_paths, list) or not all(
+            isinstance(p, str) and p.startswith("/") for p in host_paths
+        ):
+            raise InvalidArgument(
+                f"{self.fstype}: config key '{HOST_PATHS_KEY}' must be a list of absolute PFS paths"
+            )
+        return super().check_config(config)
+
+    def _lifecycle(self, export: str, config: dict[str, Any] | None) -> str:
+        func = self.funcs.get(export)
+        if func is None:
+            return ""
+
+        def work(st: Any) -> str:
+            args = [self._alloc(st, config_json(config), True)] if config is not None else []
+            return self._cstr(st, func(st, *args) & _MASK32)
+
+        return self._guest(work)
+
+    def _validate(self, config: dict[str, Any]) -> None:
+        error = self._lifecycle("plugin_validate", config)
+        if error:
+            raise InvalidArgument(f"validation failed: {error}")
+
+    def _initialize(self, config: dict[str, Any]) -> None:
+        error = self._lifecycle("plugin_initialize", config)
+        if error:
+            raise initialize_error(f"initialization failed: {error}")
+
+    def _shutdown(self) -> None:
+        try:
+            error = self._lifecycle("plugin_shutdown", None)
+        except FSError as exc:
+            error = exc.message
+        if error:
+            log.warning("%s: plugin_shutdown: %s", self.fstype, error)
+
+    def _free(self) -> None:
+        """Nothing to free: the store goes with the last reference."""
+
+    def _filesystem(self, config: dict[str, Any]) -> WasmFS:
+        return WasmFS(self, config)
+
+    # -- host functions ----------------------------------------------------------------------
+
+    def _define_host_functions(self, linker: wasmtime.Linker) -> None:
+        i32, i64 = _I32, _I64
+        table: dict[str, tuple[list, list, Callable]] = {
+            "host_fs_read": ([i32, i64, i64], [i64], self._host_read),
+            "host_fs_write": ([i32, i32, i32], [i64], self._host_write),
+            "host_fs_stat": ([i32], [i64], self._host_stat),
+            "host_fs_readdir": ([i32], [i64], self._host_readdir),
+            "host_fs_create": ([i32], [i32], self._host_create),
+            "host_fs_mkdir": ([i32, i32], [i32], self._host_mkdir),
+            "host_fs_remove": ([i32], [i32], self._host_remove),
+            "host_fs_remove_all": ([i32], [i32], self._host_remove_all),
+            "host_fs_rename": ([i32, i32], [i32], self._host_rename),
+            "host_fs_chmod": ([i32, i32], [i32], self._host_chmod),
+        }
+        for name, (params, results, func) in table.items():
+            linker.define_func(
+                "env", name, wasmtime.FuncType(params, results), func, access_caller=True
+            )
+
+    def _host_path(self, caller: Any, ptr: int) -> str:
+        """The guest's path argument, normalised and checked against the mount's ``host_paths``."""
+        path = normalize(self._cstr(caller, ptr & _MASK32))
+        stack = _stack()
+        allowed = stack[-1].host_paths if stack else ()
+        for prefix in allowed:
+            prefix = normalize(prefix)
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return path
+        raise FSError(
+            f"permission denied: {path} is outside this mount's host_paths "
+            f"({', '.join(allowed) or 'none'})"
+        )
+
+    def _wait(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run a namespace operation on the event loop; meanwhile serve re-entrant guest calls."""
+        frame = _stack()[-1]
+        token = _held_by.set(frame.held)
+        try:
+            future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        finally:
+            _held_by.reset(token)
+        jobs = frame.jobs
+        future.add_done_callback(lambda _: jobs.put(None))
+        deadline = time.monotonic() + self.runtime.limits.call_timeout
+        while not future.done():
+            try:
+                job = jobs.get(timeout=max(deadline - time.monotonic(), 0))
+            except queue.Empty:
+                future.cancel()
+                raise FSError("host call timed out") from None
+            if job is None:
+                continue
+            try:
+                result = job.plugin._guest(job.work, job.host_paths)
+            except BaseException as exc:
+                _settle(job, error=exc)
+            else:
+                _settle(job, result)
+        return future.result()
+
+    def _host_error(self, caller: Any, exc: BaseException) -> int:
+        message = exc.message if isinstance(exc, FSError) else str(exc)
+        try:
+            return self._alloc(caller, message.encode(), True)
+        except FSError:
+            return 1
+
+    def _host_read(self, caller: Any, path_ptr: int, offset: int, size: int) -> int:
+        try:
+            path = self._host_path(caller, path_ptr)
+            data = self._wait(self.root.read(path, offset, size))
+            return self._alloc(caller, data, False) | (len(data) << 32)
+        except Exception as exc:
+            log.debug("host_fs_read: %s", exc)
+            return 0
+
+    def _host_write(self, caller: Any, path_ptr: int, data_ptr: int, length: int) -> int:
+        try:
+            path = self._host_path(caller, path_ptr)
+            data = self._bytes(caller, data_ptr & _MASK32, length & _MASK32)
+            reply = self._wait(self.root.write(path, data)).encode()
+            return self._alloc(caller, reply, False) | (len(reply) << 32)
+        except Exception as exc:
+            log.debug("host_fs_write: %s", exc)
+            return 0
+
+    def _host_json(self, caller: Any, path_ptr: int, op: Callable[[str], Coroutine]) -> int:
+        try:
+            path = self._host_path(caller, path_ptr)
+            result = self._wait(op(path))
+        except Exception as exc:
+            return (self._host_error(caller, exc) << 32) & _MASK64
+        if isinstance(result, list):
+            payload: Any = [_info_to_json(info) for info in result]
+        else:
+            payload = _info_to_json(result)
+        return self._alloc(caller, json.dumps(payload).encode(), True)
+
+    def _host_stat(self, caller: Any, path_ptr: int) -> int:
+        return self._host_json(caller, path_ptr, self.root.stat)
+
+    def _host_readdir(self, caller: Any, path_ptr: int) -> int:
+        return self._host_json(caller, path_ptr, self.root.readdir)
+
+    def _host_op(self, caller: Any, op: Callable[[], Coroutine]) -> int:
+        try:
+            self._wait(op())
+        except Exception as exc:
+            return self._host_error(caller, exc)
+        return 0
+
+    def _host_create(self, caller: Any, path_ptr: int) -> int:
+        return self._host_op(caller, lambda: self.root.create(self._host_path(caller, path_ptr)))
+
+    def _host_mkdir(self, caller: Any, path_ptr: int, perm: int) -> int:
+        return self._host_op(
+            caller, lambda: self.root.mkdir(self._host_path(caller, path_ptr), perm & 0o7777)
+        )
+
+    def _host_remove(self, caller: Any, path_ptr: int) -> int:
+        return self._host_op(caller, lambda: self.root.remove(self._host_path(caller, path_ptr)))
+
+    def _host_remove_all(self, caller: Any, path_ptr: int) -> int:
+        return self._host_op(
+            caller, lambda: self.root.remove(self._host_path(caller, path_ptr), True)
+        )
+
+    def _host_rename(self, caller: Any, old_ptr: int, new_ptr: int) -> int:
+        return self._host_op(
+            caller,
+            lambda: self.root.rename(
+                self._host_path(caller, old_ptr), self._host_path(caller, new_ptr)
+            ),
+        )
+
+    def _host_chmod(self, caller: Any, path_ptr: int, mode: int) -> int:
+        return self._host_op(
+            caller, lambda: self.root.chmod(self._host_path(caller, path_ptr), mode & _MASK32)
+        )
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+class WasmFS(FileSystem):
+    """One mount of a WASM plugin; all mounts of the fstype share the module instance."""
+
+    def __init__(self, plugin: WasmPlugin, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self.plugin = plugin
+        self.fstype = plugin.fstype  # type: ignore[misc]
+        self.host_paths = tuple(config.get(HOST_PATHS_KEY) or ())
+        self._started = False
+
+    async def start(self) -> None:
+        if self.plugin.released:
+            raise FSError(f"plugin {self.fstype} has been unloaded")
+        await self.plugin.call(lambda st: self.plugin.mounted(self.config))
+        self._started = True
+
+    async def shutdown(self) -> None:
+        if self._started:
+            self._started = False
+            await self.plugin.call(lambda st: self.plugin.unmounted())
+
+    async def _call(self, work: Callable[[Any], Any]) -> Any:
+        return await self.plugin.call(work, self.host_paths)
+
+    def _func(self, export: str) -> Any:
+        func = self.plugin.funcs.get(export)
+        if func is None:
+            raise FSError(f"{export} not implemented")
+        return func
+
+    def _path(self, st: Any, path: str) -> int:
+        return self.plugin._alloc(st, path.encode(), True)
+
+    async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
+        func = self._func("fs_read")
+        plugin = self.plugin
+
+        def work(st: Any) -> bytes:
+            ptr, length = _unpack(func(st, self._path(st, path), offset, size))
+            if ptr == 0:
+                raise FSError("read failed")
+            return plugin._bytes(st, ptr, length)
+
+        return await self._call(work)
+
+    async def open_stream(self, path: str):
+        raise NotFound(f"filesystem does not support streaming: {full_path(self.config, path)}")
+
+    async def write(
+        self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
+    ) -> str:
+        if offset or flags & (WriteFlag.APPEND | WriteFlag.EXCLUSIVE):
+            raise NotSupported(
+                f"write: {path}: {self.fstype} only replaces whole files (no offset or append)"
+            )
+        func = self._func("fs_write")
+        plugin = self.plugin
+
+        def work(st: Any) -> str:
+            data_ptr = plugin._alloc(st, data, False)
+            ptr, length = _unpack(func(st, self._path(st, path), data_ptr, len(data)))
+            if ptr == 0:
+                raise FSError("write failed")
+            return plugin._bytes(st, ptr, length).decode("utf-8", "replace")
+
+        return await self._call(work)
+
+    async def _json_call(self, export: str, path: str) -> Any:
+        func = self._func(export)
+        plugin = self.plugin
+
+        def work(st: Any) -> Any:
+            json_ptr, err_ptr = _unpack(func(st, self._path(st, path)))
+            if err_ptr:
+                raise FSError(plugin._cstr(st, err_ptr) or f"{export[3:]} failed")
+            if json_ptr == 0:
+                return None
+            text = plugin._cstr(st, json_ptr)
+            try:
+                return json.loads(text)
+            except ValueError as exc:
+                raise FSError(f"failed to unmarshal {export[3:]} result: {exc}") from None
+
+        return await self._call(work)
+
+    async def stat(self, path: str) -> FileInfo:
+        result = await self._json_call("fs_stat", path)
+        if result is None:
+            raise FSError("stat returned null")
+        return _info_from_json(result)
+
+    async def readdir(self, path: str) -> list[FileInfo]:
+        result = await self._json_call("fs_readdir", path)
+        if result is None:
+            return []
+        if not isinstance(result, list):
+            raise FSError("failed to unmarshal readdir result: expected an array")
+        return [_info_from_json(item) for item in result]
+
+    async def _err_call(self, export: str, fallback: str, *args: Any) -> None:
+        func = self._func(export)
+        plugin = self.plugin
+
+        def work(st: Any) -> str:
+            converted = [self._path(st, a) if isinstance(a, str) else a for a in args]
+            ptr = func(st, *converted) & _MASK32
+            if ptr == 0:
+                return ""
+            try:
+                return plugin._cstr(st, ptr) or fallback
+            except FSError:
+                return fallback
+
+        error = await self._call(work)
+        if error:
+            raise FSError(error)
+
+    async def create(self, path: str) -> None:
+        await self._err_call("fs_create", "create failed", path)
+
+    async def mkdir(self, path: str, mode: int = 0o755) -> None:
+        await self._err_call("fs_mkdir", "mkdir failed", path, mode)
+
+    async def remove(self, path: str, recursive: bool = False) -> None:
+        if recursive and "fs_remove_all" in self.plugin.funcs:
+            await self._err_call("fs_remove_all", "remove_all failed", path)
+        else:
+            await self._err_call("fs_remove", "remove failed", path)
+
+    async def rename(self, old: str, new: str) -> None:
+        await self._err_call("fs_rename", "rename failed", old, new)
+
+    async def chmod(self, path: str, mode: int) -> None:
+        if "fs_chmod" not in self.plugin.funcs:
+            return
+        await self._err_call("fs_chmod", "chmod failed", path, mode & _MASK32)
