@@ -1,0 +1,441 @@
+"""localfs: a directory of the server's machine, with no way out of it.
+
+Every path is resolved from a directory descriptor of ``local_dir`` one component at a time with
+``O_NOFOLLOW`` (openat-style), so neither ``..``, an absolute path, a symlink inside ``local_dir``
+nor a symlink swapped in during the request reaches anything outside. Symlinks are listed but never
+followed. Large reads and writes move in 1 MiB pieces on worker threads, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import secrets
+import shutil
+import stat as st
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pfs.fs import (
+    REPLACE,
+    AlreadyExists,
+    Field,
+    FileInfo,
+    FileSystem,
+    FSError,
+    InvalidArgument,
+    IsADirectory,
+    Meta,
+    NotADirectory,
+    NotEmpty,
+    NotFound,
+    PermissionDenied,
+    WriteFlag,
+)
+from pfs.plugins.gomode import go_file_mode, unix_mode_bits
+
+#: Bytes moved per thread hand-off; large enough that the hand-off cost disappears.
+IO_CHUNK = 1 << 20
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: opening a FIFO must not hang the server; only regular files are served anyway.
+_FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+
+
+class SymlinkRefused(PermissionDenied):
+    """A path crosses a symlink; localfs never follows one."""
+
+
+@contextmanager
+def os_errors(path: str, op: str) -> Iterator[None]:
+    """Translate OSError from the local file system into the PFS error tree."""
+    try:
+        yield
+    except FSError:
+        raise
+    except OSError as exc:
+        code = exc.errno
+        if code == errno.ENOENT:
+            raise NotFound(f"no such file or directory: {path}") from exc
+        if code == errno.EEXIST:
+            raise AlreadyExists(f"file already exists: {path}") from exc
+        if code == errno.ENOTEMPTY:
+            raise NotEmpty(f"directory not empty: {path}") from exc
+        if code == errno.EISDIR:
+            raise IsADirectory(f"is a directory: {path}") from exc
+        if code == errno.ENOTDIR:
+            raise NotADirectory(f"not a directory: {path}") from exc
+        if code == errno.ELOOP:
+            raise SymlinkRefused(f"{op}: {path}: refusing to follow a symlink") from exc
+        if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise PermissionDenied(f"{op}: {path}: permission denied") from exc
+        if code in (errno.EINVAL, errno.ENAMETOOLONG, errno.EXDEV):
+            raise InvalidArgument(f"invalid argument {path}: {exc.strerror}") from exc
+        raise FSError(f"{op}: {path}: {exc.strerror}") from exc
+
+
+def _components(path: str) -> list[str]:
+    parts = [part for part in path.split("/") if part]
+    for part in parts:
+        # The mount table already cleans paths; refuse anything that would climb regardless.
+        if part in (".", "..") or "\x00" in part:
+            raise InvalidArgument(f"invalid argument path: {path}")
+    return parts
+
+
+class LocalFS(FileSystem):
+    fstype = "localfs"
+    config_schema = (
+        Field("local_dir", "string", required=True, help="the directory served at the mount"),
+    )
+    random_write = True
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self.base = os.path.abspath(os.path.expanduser(config["local_dir"]))
+        self.base_fd = -1
+
+    async def start(self) -> None:
+        try:
+            self.base_fd = os.open(self.base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise InvalidArgument(f"base path does not exist: {self.base}") from None
+        except NotADirectoryError:
+            raise InvalidArgument(f"base path is not a directory: {self.base}") from None
+        except OSError as exc:
+            raise InvalidArgument(f"base path cannot be opened: {self.base}: {exc.strerror}") \
+                from None
+
+    async def shutdown(self) -> None:
+        if self.base_fd >= 0:
+            os.close(self.base_fd)
+            self.base_fd = -1
+
+    # -- resolution ------------------------------------------------------------------------
+
+    def _open_dir(self, parts: list[str], path: str, op: str) -> int:
+        """A new descriptor of the directory ``parts`` below the base, no symlink crossed."""
+        fd = os.dup(self.base_fd)
+        try:
+            for index, part in enumerate(parts):
+                try:
+                    next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                except OSError as exc:
+                    shown = "/" + "/".join(parts[: index + 1])
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR) and self._is_link(part, fd):
+                        raise SymlinkRefused(
+                            f"{op}: {path}: refusing to follow the symlink {shown}"
+                        ) from None
+                    if exc.errno == errno.ENOENT:
+                        raise NotFound(f"parent directory does not exist: {shown}") from None
+                    if exc.errno == errno.ENOTDIR:
+                        raise NotADirectory(f"not a directory: {shown}") from None
+                    raise
+                os.close(fd)
+                fd = next_fd
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    @staticmethod
+    def _is_link(name: str, dir_fd: int) -> bool:
+        try:
+            return st.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+        except OSError:
+            return False
+
+    @contextmanager
+    def _parent(self, path: str, op: str) -> Iterator[tuple[int, str]]:
+        """(descriptor of the parent directory, last component) of a non-root ``path``."""
+        parts = _components(path)
+        if not parts:
+            raise PermissionDenied(f"{op}: {path}: permission denied (the mount root)")
+        with os_errors(path, op):
+            fd = self._open_dir(parts[:-1], path, op)
+        try:
+            yield fd, parts[-1]
+        finally:
+            os.close(fd)
+
+    def _open_file(self, path: str, flags: int, op: str, mode: int = 0o644) -> int:
+        """Open a regular file under the base without following any symlink."""
+        with self._parent(path, op) as (dir_fd, name), os_errors(path, op):
+            try:
+                fd = os.open(name, flags | _FILE_FLAGS, mode, dir_fd=dir_fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.EMLINK) and self._is_link(name, dir_fd):
+                    raise SymlinkRefused(f"{op}: {path}: refusing to follow a symlink") from None
+                raise
+        try:
+            info = os.fstat(fd)
+            if st.S_ISDIR(info.st_mode):
+                raise IsADirectory(f"is a directory: {path}")
+            if not st.S_ISREG(info.st_mode):
+                raise PermissionDenied(f"{op}: {path}: not a regular file")
+            os.set_blocking(fd, True)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _info(self, name: str, info: os.stat_result, local_path: str | None) -> FileInfo:
+        is_dir = st.S_ISDIR(info.st_mode)
+        content = {"local_path": local_path} if local_path is not None else None
+        return FileInfo(
+            name,
+            0 if is_dir else info.st_size,
+            go_file_mode(info.st_mode),
+            info.st_mtime_ns,
+            is_dir,
+            Meta("localfs", "local", content),
+        )
+
+    # -- metadata --------------------------------------------------------------------------
+
+    async def stat(self, path: str) -> FileInfo:
+        parts = _components(path)
+        local = os.path.join(self.base, *parts)
+        if not parts:
+            return self._info(os.path.basename(self.base) or "/", os.fstat(self.base_fd), local)
+        with self._parent(path, "stat") as (dir_fd, name), os_errors(path, "stat"):
+            # A symlink is described, not followed.
+            return self._info(name, os.stat(name, dir_fd=dir_fd, follow_symlinks=False), local)
+
+    async def readdir(self, path: str) -> list[FileInfo]:
+        with os_errors(path, "readdir"):
+            fd = self._open_dir(_components(path), path, "readdir")
+        try:
+            entries = []
+            with os.scandir(fd) as listing:
+                for entry in listing:
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    entries.append(self._info(entry.name, info, None))
+        finally:
+            os.close(fd)
+        entries.sort(key=lambda e: e.name)
+        return entries
+
+    async def chmod(self, path: str, mode: int) -> None:
+        if not _components(path):
+            os.fchmod(self.base_fd, unix_mode_bits(mode))
+            return
+        with self._parent(path, "chmod") as (dir_fd, name), os_errors(path, "chmod"):
+            fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+            try:
+                if st.S_ISLNK(os.fstat(fd).st_mode):
+                    raise SymlinkRefused(f"chmod: {path}: refusing to follow a symlink")
+                # The descriptor pins the inode; its /proc link cannot be redirected.
+                os.chmod(f"/proc/self/fd/{fd}", unix_mode_bits(mode))
+            finally:
+                os.close(fd)
+
+    # -- namespace changes -----------------------------------------------------------------
+
+    async def create(self, path: str) -> None:
+        with self._parent(path, "create") as (dir_fd, name), os_errors(path, "create"):
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FILE_FLAGS, 0o666,
+                         dir_fd=dir_fd)
+            os.close(fd)
+
+    async def mkdir(self, path: str, mode: int = 0o755) -> None:
+        with self._parent(path, "mkdir") as (dir_fd, name):
+            try:
+                os.mkdir(name, mode or 0o755, dir_fd=dir_fd)
+            except FileExistsError:
+                raise AlreadyExists(f"directory already exists: {path}") from None
+            except OSError:
+                with os_errors(path, "mkdir"):
+                    raise
+
+    async def remove(self, path: str, recursive: bool = False) -> None:
+        with self._parent(path, "remove") as (dir_fd, name), os_errors(path, "remove"):
+            info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            if not st.S_ISDIR(info.st_mode):
+                os.unlink(name, dir_fd=dir_fd)
+            elif recursive:
+                # rmtree with dir_fd walks by descriptors and never follows symlinks.
+                await asyncio.to_thread(shutil.rmtree, name, dir_fd=dir_fd)
+            else:
+                os.rmdir(name, dir_fd=dir_fd)
+
+    async def rename(self, old: str, new: str) -> None:
+        with self._parent(old, "rename") as (old_fd, old_name), \
+                self._parent(new, "rename") as (new_fd, new_name), os_errors(old, "rename"):
+            os.stat(old_name, dir_fd=old_fd, follow_symlinks=False)
+            os.rename(old_name, new_name, src_dir_fd=old_fd, dst_dir_fd=new_fd)
+
+    # -- data ------------------------------------------------------------------------------
+
+    async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
+        parts = []
+        async for chunk in await self.read_stream(path, offset, size):
+            parts.append(chunk)
+        return b"".join(parts)
+
+    async def read_stream(
+        self, path: str, offset: int = 0, size: int = -1
+    ) -> AsyncIterator[bytes]:
+        if not _components(path):
+            raise IsADirectory(f"is a directory: {path}")
+        try:
+            fd = self._open_file(path, os.O_RDONLY, "open")
+        except NotFound as exc:
+            if exc.message.startswith("parent"):
+                raise
+            raise NotFound(f"no such file: {path}") from None
+        return _read_pieces(fd, max(offset, 0), size)
+
+    async def write(
+        self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
+    ) -> str:
+        return await self.write_stream(path, _one(data), offset, flags)
+
+    async def write_stream(
+        self,
+        path: str,
+        chunks: AsyncIterator[bytes],
+        offset: int = 0,
+        flags: WriteFlag = REPLACE,
+        limit: int = 64 << 20,
+    ) -> str:
+        # Written straight to disk, so the body limit for buffering plugins does not apply.
+        if flags & WriteFlag.TRUNCATE and not flags & (WriteFlag.APPEND | WriteFlag.EXCLUSIVE) \
+                and offset <= 0:
+            total = await self._replace(path, chunks, flags)
+        else:
+            total = await self._write_in_place(path, chunks, max(offset, 0), flags)
+        return f"Written {total} bytes to {path}"
+
+    async def _replace(self, path: str, chunks: AsyncIterator[bytes], flags: WriteFlag) -> int:
+        """Write into a temporary sibling and rename it over ``path`` once the body is complete,
+        so a failed or abandoned upload leaves the old content in place."""
+        with self._parent(path, "write") as (dir_fd, name), os_errors(path, "write"):
+            mode = 0o644
+            try:
+                old = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                if not flags & WriteFlag.CREATE:
+                    raise NotFound(f"no such file or directory: {path}") from None
+            else:
+                if st.S_ISDIR(old.st_mode):
+                    raise IsADirectory(f"is a directory: {path}")
+                if st.S_ISLNK(old.st_mode):
+                    raise SymlinkRefused(f"write: {path}: refusing to follow a symlink")
+                if not st.S_ISREG(old.st_mode):
+                    raise PermissionDenied(f"write: {path}: not a regular file")
+                mode = st.S_IMODE(old.st_mode)
+            temp = f".{name}.pfs-upload-{secrets.token_hex(4)}"
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FILE_FLAGS, 0o600,
+                         dir_fd=dir_fd)
+            try:
+                try:
+                    total = await _write_pieces(fd, chunks, 0)
+                    os.fchmod(fd, mode)
+                finally:
+                    os.close(fd)
+                os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except BaseException:
+                with os_errors(path, "write"):
+                    try:
+                        os.unlink(temp, dir_fd=dir_fd)
+                    except FileNotFoundError:
+                        pass
+                raise
+        return total
+
+    async def _write_in_place(
+        self, path: str, chunks: AsyncIterator[bytes], offset: int, flags: WriteFlag
+    ) -> int:
+        open_flags = os.O_WRONLY
+        if flags & WriteFlag.CREATE:
+            open_flags |= os.O_CREAT
+        if flags & WriteFlag.EXCLUSIVE:
+            open_flags |= os.O_CREAT | os.O_EXCL
+        if flags & WriteFlag.TRUNCATE:
+            open_flags |= os.O_TRUNC
+        fd = self._open_file(path, open_flags, "write")
+        try:
+            if flags & WriteFlag.APPEND:
+                offset = os.fstat(fd).st_size
+            with os_errors(path, "write"):
+                return await _write_pieces(fd, chunks, offset)
+        finally:
+            os.close(fd)
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def _read_pieces(fd: int, offset: int, size: int) -> AsyncIterator[bytes]:
+    """The file in ``IO_CHUNK`` pieces, the next piece read on a thread while one is sent."""
+    loop = asyncio.get_running_loop()
+    try:
+        remaining = size if size >= 0 else -1
+        position = offset
+        pending = None
+        while remaining != 0:
+            step = IO_CHUNK if remaining < 0 else min(IO_CHUNK, remaining)
+            if pending is None:
+                pending = loop.run_in_executor(None, os.pread, fd, step, position)
+            piece = await pending
+            pending = None
+            if not piece:
+                return
+            position += len(piece)
+            if remaining > 0:
+                remaining -= len(piece)
+            if remaining != 0:
+                ahead = IO_CHUNK if remaining < 0 else min(IO_CHUNK, remaining)
+                pending = loop.run_in_executor(None, os.pread, fd, ahead, position)
+            yield piece
+    finally:
+        if pending is not None:
+            # The read ahead must finish before its descriptor is closed.
+            await asyncio.shield(pending)
+        os.close(fd)
+
+
+async def _write_pieces(fd: int, chunks: AsyncIterator[bytes], offset: int) -> int:
+    """Write the body gathered into ``IO_CHUNK`` pieces, each on a thread while the next
+    piece arrives; returns the bytes written."""
+    loop = asyncio.get_running_loop()
+    pending = None
+    parts: list[bytes] = []
+    gathered = 0
+    total = 0
+    try:
+        async for chunk in chunks:
+            parts.append(chunk)
+            gathered += len(chunk)
+            if gathered >= IO_CHUNK:
+                if pending is not None:
+                    await pending
+                pending = loop.run_in_executor(None, _pwrite_all, fd, b"".join(parts), offset)
+                offset += gathered
+                total += gathered
+                parts, gathered = [], 0
+        if pending is not None:
+            await pending
+            pending = None
+        if parts:
+            await loop.run_in_executor(None, _pwrite_all, fd, b"".join(parts), offset)
+            total += gathered
+    finally:
+        if pending is not None:
+            await asyncio.shield(pending)
+    return total
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
