@@ -160,11 +160,15 @@ class LocalFS(FileSystem):
         finally:
             os.close(fd)
 
-    def _open_file(self, path: str, flags: int, op: str, mode: int = 0o644) -> int:
+    def _open_file(
+        self, path: str, flags: int, op: str, missing: str = "no such file or directory"
+    ) -> int:
         """Open a regular file under the base without following any symlink."""
         with self._parent(path, op) as (dir_fd, name), os_errors(path, op):
             try:
-                fd = os.open(name, flags | _FILE_FLAGS, mode, dir_fd=dir_fd)
+                fd = os.open(name, flags | _FILE_FLAGS, 0o644, dir_fd=dir_fd)
+            except FileNotFoundError:
+                raise NotFound(f"{missing}: {path}") from None
             except OSError as exc:
                 if exc.errno in (errno.ELOOP, errno.EMLINK) and self._is_link(name, dir_fd):
                     raise SymlinkRefused(f"{op}: {path}: refusing to follow a symlink") from None
@@ -283,12 +287,7 @@ class LocalFS(FileSystem):
     ) -> AsyncIterator[bytes]:
         if not _components(path):
             raise IsADirectory(f"is a directory: {path}")
-        try:
-            fd = self._open_file(path, os.O_RDONLY, "open")
-        except NotFound as exc:
-            if exc.message.startswith("parent"):
-                raise
-            raise NotFound(f"no such file: {path}") from None
+        fd = self._open_file(path, os.O_RDONLY, "open", missing="no such file")
         return _read_pieces(fd, max(offset, 0), size)
 
     async def write(
