@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pfs.fs.base import REPLACE, FileSystem, WriteFlag
+from pfs.fs.base import REPLACE, Buffered, FileSystem, WriteFlag
 from pfs.fs.errors import (
     AlreadyExists,
     CrossMount,
@@ -139,6 +139,9 @@ class MountTable(FileSystem):
         if path in self._mounts:
             raise AlreadyExists(f"mount already exists: {path}")
         fs = factory(config)
+        if getattr(fs, "wants_root_fs", False):
+            # httpfs serves other mounts' files: it reads them through this table.
+            fs.root_fs = self  # type: ignore[attr-defined]
         await fs.start()
         async with self._lock:
             if path in self._mounts:
@@ -260,6 +263,9 @@ class MountTable(FileSystem):
         except BaseException:
             mount.leave()
             raise
+        if isinstance(chunks, Buffered):
+            mount.leave()
+            return chunks
         return _InFlight(chunks, mount)
 
     async def open_stream(self, path: str) -> AsyncIterator[bytes]:
