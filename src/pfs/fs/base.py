@@ -59,10 +59,31 @@ def read_range(data: bytes | bytearray | memoryview, offset: int, size: int) -> 
     return bytes(data[offset:end])
 
 
-async def iter_chunks(data: bytes) -> AsyncIterator[bytes]:
-    """``data`` in ``CHUNK_SIZE`` pieces, as a stream."""
-    for start in range(0, len(data), CHUNK_SIZE):
-        yield data[start : start + CHUNK_SIZE]
+class Buffered:
+    """A read stream whose bytes are all in hand already.
+
+    The server answers it with one plain response instead of a chunked stream, and the mount
+    table need not track it as in flight: this keeps small reads cheap.
+    """
+
+    __slots__ = ("data", "_position")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._position = 0
+
+    def __aiter__(self) -> Buffered:
+        return self
+
+    async def __anext__(self) -> bytes:
+        start = self._position
+        if start >= len(self.data):
+            raise StopAsyncIteration
+        self._position = start + CHUNK_SIZE
+        return self.data[start : start + CHUNK_SIZE]
+
+    async def aclose(self) -> None:
+        self._position = len(self.data)
 
 
 class FileSystem:
@@ -150,7 +171,7 @@ class FileSystem:
         The default reads once (so control files such as a queue's ``dequeue`` are consumed
         exactly once); plugins holding large data override it to stream in pieces.
         """
-        return iter_chunks(await self.read(path, offset, size))
+        return Buffered(await self.read(path, offset, size))
 
     async def open_stream(self, path: str) -> AsyncIterator[bytes]:
         """A live stream (``GET /files?stream=true``); the default is the whole file once."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 _offset_cache: dict[int, str] = {}
+#: Formatted date/time and zone per whole second; listings repeat the same seconds a lot.
+_second_cache: dict[int, tuple[str, str]] = {}
 
 
 def _zone_suffix(seconds: int) -> str:
@@ -26,14 +28,20 @@ def format_rfc3339nano(ns: int) -> str:
     if ns <= -62135596800 * 1_000_000_000:
         return "0001-01-01T00:00:00Z"
     seconds, frac = divmod(ns, 1_000_000_000)
-    tm = time.localtime(seconds)
-    text = (
-        f"{tm.tm_year:04d}-{tm.tm_mon:02d}-{tm.tm_mday:02d}"
-        f"T{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d}"
-    )
+    cached = _second_cache.get(seconds)
+    if cached is None:
+        tm = time.localtime(seconds)
+        cached = (
+            f"{tm.tm_year:04d}-{tm.tm_mon:02d}-{tm.tm_mday:02d}"
+            f"T{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d}",
+            _zone_suffix(seconds),
+        )
+        if len(_second_cache) > 4096:
+            _second_cache.clear()
+        _second_cache[seconds] = cached
     if frac:
-        text += "." + f"{frac:09d}".rstrip("0")
-    return text + _zone_suffix(seconds)
+        return cached[0] + "." + f"{frac:09d}".rstrip("0") + cached[1]
+    return cached[0] + cached[1]
 
 
 def format_rfc3339(seconds: float) -> str:

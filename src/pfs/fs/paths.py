@@ -13,6 +13,9 @@ def normalize(path: str) -> str:
     Empty becomes ``/``; ``.``, ``..`` and repeated slashes are resolved; ``..`` never climbs above
     the root; a trailing slash is dropped. NUL bytes are refused.
     """
+    if path[:1] == "/" and path[-1:] != "/" and "//" not in path and "/." not in path:
+        if "\x00" not in path:
+            return path  # already clean: the common case, checked cheaply
     if "\x00" in path:
         raise InvalidArgument(f"invalid argument path: contains a NUL byte: {path!r}")
     if not path or path == "/":

@@ -10,6 +10,7 @@ from pfs.fs import (
     CHUNK_SIZE,
     REPLACE,
     AlreadyExists,
+    Buffered,
     Field,
     FileInfo,
     FileSystem,
@@ -23,6 +24,9 @@ from pfs.fs import (
     WriteFlag,
 )
 from pfs.fs.paths import split_parent
+
+#: Reads up to this size are answered from one copy instead of a stream of slices.
+SMALL_READ = 1 << 20
 
 
 class Node:
@@ -160,6 +164,8 @@ class MemFS(FileSystem):
             raise IsADirectory(f"is a directory: {path}")
         start = max(offset, 0)
         end = len(node.data) if size < 0 else min(start + size, len(node.data))
+        if end - start <= SMALL_READ:
+            return Buffered(bytes(node.data[start:end]) if start < end else b"")
         return self._pieces(node, start, end)
 
     @staticmethod

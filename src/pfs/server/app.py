@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from pfs.fs.base import Buffered
 from pfs.fs.errors import FSError, InvalidArgument
 from pfs.fs.mounts import MountTable
 from pfs.plugins.registry import Registry, builtin_registry
@@ -96,6 +97,8 @@ class Server:
     async def read_response(self, path: str, offset: int, size: int) -> Response | StreamResponse:
         """A read as one response when it fits in one chunk, else streamed as it is read."""
         chunks = await self.fs.read_stream(path, offset, size)
+        if isinstance(chunks, Buffered):
+            return Response(200, chunks.data, OCTET_TYPE)
         try:
             first = await chunks.__anext__()
         except StopAsyncIteration:

@@ -42,13 +42,7 @@ class Request:
     @property
     def query(self) -> dict[str, str]:
         if self._query is None:
-            query: dict[str, str] = {}
-            raw = self.scope.get("query_string", b"")
-            if raw:
-                # Only the first value of a repeated parameter counts, as in Go's Query().Get.
-                for key, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
-                    query.setdefault(key, value)
-            self._query = query
+            self._query = parse_query(self.scope.get("query_string", b""))
         return self._query
 
     def header(self, name: bytes) -> bytes | None:
@@ -83,19 +77,43 @@ class Request:
         length = self.content_length()
         if length is not None and length > limit:
             raise TooLarge(f"request body of {length} bytes exceeds the limit of {limit} bytes")
+        if self._consumed:
+            return b""
+        self._consumed = True
         parts = []
         total = 0
-        async for chunk in self.stream():
-            total += len(chunk)
-            if total > limit:
-                raise TooLarge(f"request body exceeds the limit of {limit} bytes")
-            parts.append(chunk)
-        return b"".join(parts)
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone("client disconnected during the request body")
+            chunk = message.get("body", b"")
+            if chunk:
+                total += len(chunk)
+                if total > limit:
+                    raise TooLarge(f"request body exceeds the limit of {limit} bytes")
+                parts.append(chunk)
+            if not message.get("more_body", False):
+                return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def json(self, limit: int = 1 << 20) -> Any:
         """The JSON body, first value only; keys matched case-insensitively like Go's decoder."""
         raw = await self.body(limit)
         return orjson.loads(raw)
+
+
+def parse_query(raw: bytes) -> dict[str, str]:
+    """Query parameters; only the first value of a repeated name counts (Go's Query().Get)."""
+    query: dict[str, str] = {}
+    if not raw:
+        return query
+    text = raw.decode("latin-1")
+    if "%" in text or "+" in text:
+        pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace")
+    else:
+        pairs = [(k, v) for k, _, v in (p.partition("=") for p in text.split("&") if p)]
+    for key, value in pairs:
+        query.setdefault(key, value)
+    return query
 
 
 def json_bytes(obj: Any) -> bytes:
