@@ -1,0 +1,132 @@
+"""``pfs``: one-shot commands (``pfs ls /memfs``) and ``pfs sh``.
+
+Exit status: 0 success, 1 an error (printed on stderr as ``pfs <cmd>: <message>``), 2 bad usage,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+from pfs import __version__
+from pfs.client import Client, FSError
+from pfs.shell.commands import COMMANDS, run_command
+from pfs.shell.context import Context, ExitShell, UnknownCommand, UsageError
+from pfs.shell.repl import error_line, run_repl
+
+EPILOG = """\
+Commands (pfs <command> -h for options):
+{commands}
+  sh         Interactive shell (prompt, cd, completion, history, > and >> redirection, pipes)
+
+The server is --server, else $PFS_API_URL, else http://localhost:8080; a token comes from --token
+or $PFS_TOKEN. cp treats local:<path> and relative paths (./a, a.txt) as local files and absolute
+paths as PFS paths. Exit status: 0 ok, 1 error, 2 usage.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    listing = "\n".join(
+        f"  {name:<10} {cmd.help}" for name, cmd in sorted(COMMANDS.items()) if not cmd.repl_only
+    )
+    parser = argparse.ArgumentParser(
+        prog="pfs",
+        description="Command-line client for a PFS server.",
+        epilog=EPILOG.format(commands=listing),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--server", "--pfs-api-baseurl", dest="server", metavar="URL",
+        help="server URL (default: $PFS_API_URL or http://localhost:8080)",
+    )
+    parser.add_argument("--token", help="bearer token (default: $PFS_TOKEN)")
+    parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    parser.add_argument("--no-color", action="store_true", help="never colour output")
+    parser.add_argument(
+        "--version", action="version", version=f"pfs, version pfs-cli {__version__}"
+    )
+    parser.add_argument("command", nargs="?")
+    parser.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def split_global_options(args: list[str]) -> tuple[list[str], argparse.Namespace]:
+    """Take --json, --server and --token given after the command (pfs ls /memfs --json)."""
+    late = argparse.Namespace(json=False, server=None, token=None)
+    rest: list[str] = []
+    items = iter(args)
+    for arg in items:
+        if arg == "--":
+            rest.append(arg)
+            rest.extend(items)
+            break
+        if arg == "--json":
+            late.json = True
+        elif arg in ("--server", "--token"):
+            setattr(late, arg[2:], next(items, None))
+        elif arg.startswith(("--server=", "--token=")):
+            key, _, value = arg[2:].partition("=")
+            setattr(late, key, value)
+        else:
+            rest.append(arg)
+    return rest, late
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    options = parser.parse_args(argv)
+    if options.command is None:
+        parser.print_help()
+        return 0
+    command_args, late = split_global_options(options.args)
+    json_output = options.json or late.json
+    options.server = options.server or late.server
+    options.token = options.token or late.token
+    terminal = sys.stdout.isatty()
+    client = Client(options.server, token=options.token)
+    ctx = Context(
+        client=client,
+        json=json_output,
+        terminal=terminal and not json_output,
+        color=terminal and not json_output and not options.no_color and "NO_COLOR" not in os.environ,
+        progress=terminal and not json_output,
+    )
+    name = options.command
+    try:
+        if name in ("sh", "shell"):
+            return run_repl(client, ctx)
+        run_command(ctx, [name, *command_args])
+        ctx.flush()
+        return 0
+    except UnknownCommand:
+        print(f"pfs: unknown command '{name}' (pfs --help lists commands)", file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"pfs {error_line(name, exc)}", file=sys.stderr)
+        return 2
+    except (FSError, OSError) as exc:
+        if isinstance(exc, BrokenPipeError):
+            return _broken_pipe()
+        print(f"pfs {error_line(name, exc)}", file=sys.stderr)
+        return 1
+    except ExitShell:
+        return 0
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+    finally:
+        client.close()
+
+
+def _broken_pipe() -> int:
+    """``pfs cat big | head``: the reader left; exit quietly like cat(1) killed by SIGPIPE."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
