@@ -21,10 +21,10 @@ system-deps:
 run: install
 	$(VENV)/bin/pfs-server $(ARGS)
 
-test: install system-deps
+test: system-deps install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-bench: install system-deps
+bench: system-deps install
 	$(PY) bench/run_all.py
 
 clean:

@@ -1,0 +1,5 @@
+import sys
+
+from pfs.fuse.cli import main
+
+sys.exit(main())

@@ -1,0 +1,157 @@
+"""Open files: how kernel reads and writes become PFS requests.
+
+Two read modes, chosen at open:
+
+* **live** (direct I/O): control and status files whose content is made at read time
+  (queuefs ``dequeue``, ``size``, serverinfofs ``uptime``) and every file reporting size 0. The kernel
+  reads such a file in several calls, so the whole content is fetched once, at the first read, and
+  later reads of the same open are served from that copy: one ``cat`` consumes exactly one message.
+* **ranged** (page cache): ordinary files, read with ``GET offset/size`` through a read-ahead
+  window that doubles on sequential reads up to ``READ_AHEAD_MAX`` (one window per handle).
+
+Writes are collected in one contiguous write-behind buffer per handle (at most ``WRITE_BUFFER``
+bytes) and sent on flush (``close``), fsync, release, a non-contiguous write or a full buffer. The
+first send of a handle whose file is empty or was opened with ``O_TRUNC`` is a plain ``PUT``
+(create or replace), so ``echo x > /queuefs/q/enqueue`` is one enqueue and never a truncate;
+later sends carry ``offset`` (or ``flags=append`` for ``O_APPEND``), so random writes change only
+their bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+
+from pfs.client import AsyncClient
+from pfs.fs.errors import TooLarge
+
+READ_AHEAD_MIN = 128 * 1024
+READ_AHEAD_MAX = 4 * 1024 * 1024
+WRITE_BUFFER = 4 * 1024 * 1024
+#: Largest live file kept for one open (a live file is fetched whole).
+LIVE_MAX = 64 * 1024 * 1024
+
+
+class OpenFile:
+    """One kernel file handle."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        inode: int,
+        path_of: Callable[[int], str],
+        flags: int,
+        *,
+        live: bool,
+        whole_writes: bool,
+        size: int,
+    ) -> None:
+        self.client = client
+        self.inode = inode
+        self._path_of = path_of
+        self.live = live
+        self.whole_writes = whole_writes
+        self.append = bool(flags & os.O_APPEND)
+        truncated = bool(flags & os.O_TRUNC)
+        empty = size == 0
+        #: The size the kernel should see while this handle holds data the server has not.
+        self.known_size = 0 if truncated else size
+        # The next send may replace the whole file: it is empty, new, or opened with O_TRUNC.
+        self.replace = empty or truncated
+        self._truncate_on_flush = truncated and not empty and not whole_writes
+        self.lock = asyncio.Lock()
+        self._live_content: bytes | None = None
+        self._window_start = 0
+        self._window = b""
+        self._read_ahead = READ_AHEAD_MIN
+        self._last_read_end = -1
+        self._pending = bytearray()
+        self._pending_offset = 0
+        self.wrote = False
+
+    @property
+    def path(self) -> str:
+        return self._path_of(self.inode)
+
+    # Reads.
+
+    async def read(self, offset: int, size: int) -> bytes:
+        async with self.lock:
+            await self._send_pending()
+            if self.live:
+                if self._live_content is None:
+                    self._live_content = await self._fetch_live()
+                return self._live_content[offset : offset + size]
+            return await self._read_ranged(offset, size)
+
+    async def _fetch_live(self) -> bytes:
+        content = await self.client.cat(self.path)
+        if len(content) > LIVE_MAX:
+            raise TooLarge(f"file too large for a live read: {self.path}")
+        return content
+
+    async def _read_ranged(self, offset: int, size: int) -> bytes:
+        start, window = self._window_start, self._window
+        if start <= offset and offset + size <= start + len(window):
+            self._last_read_end = offset + size
+            return window[offset - start : offset - start + size]
+        sequential = offset == self._last_read_end
+        self._read_ahead = min(self._read_ahead * 2, READ_AHEAD_MAX) if sequential else READ_AHEAD_MIN
+        want = max(size, self._read_ahead)
+        data = await self.client.cat(self.path, offset, want)
+        self._window_start, self._window = offset, data
+        self._last_read_end = offset + min(size, len(data))
+        # A short answer means end of file: keep it, later reads there will be served empty.
+        return data[:size]
+
+    # Writes.
+
+    async def write(self, offset: int, data: bytes) -> int:
+        async with self.lock:
+            self._window = b""
+            self._live_content = None
+            self.wrote = True
+            # O_APPEND data goes to the end whatever offset the kernel computed from its i_size.
+            contiguous = self.append or offset == self._pending_offset + len(self._pending)
+            if self._pending and not contiguous:
+                await self._send_pending()
+            if not self._pending:
+                self._pending_offset = offset
+            self._pending += data
+            end = self.known_size + len(data) if self.append else offset + len(data)
+            self.known_size = max(self.known_size, end)
+            if len(self._pending) >= WRITE_BUFFER:
+                await self._send_pending()
+            return len(data)
+
+    async def flush(self) -> None:
+        async with self.lock:
+            await self._send_pending()
+            if self._truncate_on_flush and not self.wrote:
+                await self.client.write(self.path, b"")
+            self._truncate_on_flush = False
+
+    async def _send_pending(self) -> None:
+        if not self._pending:
+            return
+        data, offset = bytes(self._pending), self._pending_offset
+        self._pending.clear()
+        if self.whole_writes or (self.replace and offset == 0):
+            # Live files (enqueue) take each send as one whole write; never offsets or truncates.
+            await self.client.write(self.path, data)
+        elif self.replace:
+            # Opened with O_TRUNC but first written past the start: empty it, then write there.
+            await self.client.write(self.path, b"")
+            await self.client.write(self.path, data, offset=offset)
+        elif self.append:
+            await self.client.write(self.path, data, flags=["append"])
+        else:
+            await self.client.write(self.path, data, offset=offset)
+        self.replace = False
+        self._truncate_on_flush = False
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._pending) or self._truncate_on_flush
+

@@ -1,0 +1,273 @@
+"""`pfs fuse` against a real kernel mount: shell tools on the mounted namespace, checked over HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pfs.testing.server import ServerProcess
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists("/dev/fuse") or os.geteuid() != 0,
+    reason="needs /dev/fuse and root (scripts/system-deps.sh installs fuse3)",
+)
+
+CONFIG = {
+    "plugins": {
+        "memfs": [
+            {"name": "main", "enabled": True, "path": "/memfs"},
+            {"name": "nested", "enabled": True, "path": "/nested/a/memfs"},
+        ],
+        "hellofs": {"enabled": True, "path": "/hellofs"},
+        "kvfs": {"enabled": True, "path": "/ro", "read_only": True},
+        "queuefs": {"enabled": True, "path": "/queuefs"},
+    }
+}
+
+
+class Mount:
+    """A `pfs fuse` process with its mount point; stopped with a signal, checked unmounted."""
+
+    def __init__(self, server_url: str, mountpoint: Path, *extra: str) -> None:
+        self.path = mountpoint
+        mountpoint.mkdir(exist_ok=True)
+        self.log_path = mountpoint.parent / f"{mountpoint.name}.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pfs.fuse", str(mountpoint), "--server", server_url, *extra],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while not os.path.ismount(mountpoint):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"pfs fuse did not mount:\n{self.log()}")
+            time.sleep(0.05)
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if os.path.ismount(self.path):  # only after a crash: never leave a dead mount behind
+            subprocess.run(["umount", "-l", str(self.path)], check=False)
+        self._log.close()
+        return self.proc.returncode
+
+
+def sh(script: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ServerProcess(CONFIG) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="module")
+def mnt(server, tmp_path_factory):
+    # --ttl 0: every check below reads what the server has now, never a cached attribute.
+    mount = Mount(server.url, tmp_path_factory.mktemp("fuse") / "mnt", "--ttl", "0")
+    yield mount.path
+    assert mount.stop() == 0, mount.log()
+    assert not os.path.ismount(mount.path)
+
+
+@pytest.fixture
+def api(server):
+    with httpx.Client(base_url=server.api, timeout=60) as client:
+        yield client
+
+
+def read(api: httpx.Client, path: str) -> bytes:
+    response = api.get("/files", params={"path": path})
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def test_copy_100mib_in_and_out_keeps_every_byte(mnt, api, tmp_path):
+    """cp of 100 MiB into memfs and back gives the same digest locally and on the server."""
+    source = tmp_path / "big.bin"
+    md5 = hashlib.md5()
+    with open(source, "wb") as f:
+        for _ in range(100):
+            block = os.urandom(1 << 20)
+            md5.update(block)
+            f.write(block)
+    sh(f"cp {source} memfs/big.bin && cp memfs/big.bin {tmp_path}/back.bin", mnt)
+    assert sha256_file(tmp_path / "back.bin") == sha256_file(source)
+    assert (mnt / "memfs/big.bin").stat().st_size == 100 << 20
+    remote = api.post("/digest", json={"path": "/memfs/big.bin", "algorithm": "md5"}).json()
+    assert remote["digest"] == md5.hexdigest()
+    sh("rm memfs/big.bin", mnt)
+
+
+def test_echo_enqueue_and_cat_dequeue_consume_one_message_each(mnt, api):
+    """echo > enqueue (opened O_TRUNC) enqueues once; each cat of dequeue pops exactly one."""
+    sh("echo first > queuefs/jobs/enqueue && echo second > queuefs/jobs/enqueue", mnt)
+    assert read(api, "/queuefs/jobs/size") == b"2"
+    first = json.loads(sh("cat queuefs/jobs/dequeue", mnt).stdout)
+    assert first["data"] == "first\n"
+    assert read(api, "/queuefs/jobs/size") == b"1"
+    assert sh("cat queuefs/jobs/size", mnt).stdout == "1"
+    second = json.loads(sh("cat queuefs/jobs/dequeue", mnt).stdout)
+    assert second["data"] == "second\n"
+    assert sh("cat queuefs/jobs/dequeue", mnt).stdout == "{}"
+
+
+def test_large_reads_of_dequeue_still_take_one_message(mnt, api):
+    """A reader using tiny reads (dd bs=7) needs many kernel reads but gets one whole message."""
+    api.put("/files", params={"path": "/queuefs/small/enqueue"}, content=b"x" * 100)
+    api.put("/files", params={"path": "/queuefs/small/enqueue"}, content=b"y" * 100)
+    out = sh("dd if=queuefs/small/dequeue bs=7 status=none", mnt).stdout
+    assert json.loads(out)["data"] == "x" * 100
+    assert read(api, "/queuefs/small/size") == b"1"
+
+
+def test_ls_la_shows_nested_mounts_as_directories(mnt, api):
+    """Parents of a nested mount are directories; the mount below them lists its files."""
+    api.put("/files", params={"path": "/nested/a/memfs/inner.txt"}, content=b"inner")
+    top = sh("ls -la", mnt).stdout
+    assert " memfs\n" in top and " nested\n" in top and top.count("\nd") >= 4
+    assert " a\n" in sh("ls -la nested", mnt).stdout
+    assert sh("ls -la nested/a", mnt).stdout.splitlines()[-1].startswith("d")
+    listing = sh("ls -la nested/a/memfs", mnt).stdout
+    assert "inner.txt" in listing
+    assert sh("cat nested/a/memfs/inner.txt", mnt).stdout == "inner"
+
+
+def test_mv_renames_files_and_trees_and_open_handles_follow(mnt, api):
+    """mv of a file and of a directory; a descriptor open across the rename writes the new path."""
+    sh("mkdir -p memfs/mv/sub && echo deep > memfs/mv/sub/f && echo top > memfs/mv/t", mnt)
+    sh("mv memfs/mv/t memfs/mv/t2 && mv memfs/mv/sub memfs/mv/sub2", mnt)
+    assert read(api, "/memfs/mv/t2") == b"top\n"
+    assert read(api, "/memfs/mv/sub2/f") == b"deep\n"
+    assert api.get("/stat", params={"path": "/memfs/mv/sub"}).status_code == 404
+    sh("exec 3>memfs/mv/open; echo a >&3; mv memfs/mv/open memfs/mv/moved; echo b >&3; exec 3>&-", mnt)
+    assert read(api, "/memfs/mv/moved") == b"a\nb\n"
+    # An editor's save: write a temporary file, rename it over the original.
+    sh("echo new > memfs/mv/.t2.swp && mv -f memfs/mv/.t2.swp memfs/mv/t2", mnt)
+    assert sh("cat memfs/mv/t2", mnt).stdout == "new\n"
+
+
+def test_rm_r_removes_a_tree(mnt, api):
+    sh("mkdir -p memfs/rmr/a/b && echo 1 > memfs/rmr/a/b/f && echo 2 > memfs/rmr/g", mnt)
+    sh("rm -r memfs/rmr", mnt)
+    assert api.get("/stat", params={"path": "/memfs/rmr"}).status_code == 404
+    assert not (mnt / "memfs/rmr").exists()
+
+
+def test_grep_r_over_memfs(mnt):
+    sh(
+        "mkdir -p memfs/g/x && printf 'alpha\\nneedle one\\n' > memfs/g/a.txt"
+        " && printf 'needle two\\n' > memfs/g/x/b.txt && echo hay > memfs/g/c.txt",
+        mnt,
+    )
+    out = sh("grep -rn needle memfs/g | sort", mnt).stdout.splitlines()
+    assert out == ["memfs/g/a.txt:2:needle one", "memfs/g/x/b.txt:1:needle two"]
+
+
+def test_dd_conv_notrunc_writes_at_an_offset(mnt, api):
+    """dd conv=notrunc changes only its bytes (PUT with offset), never truncating the rest."""
+    api.put("/files", params={"path": "/memfs/dd.txt"}, content=b"0123456789")
+    sh("printf XY | dd of=memfs/dd.txt bs=1 seek=3 conv=notrunc status=none", mnt)
+    assert read(api, "/memfs/dd.txt") == b"012XY56789"
+    sh("printf Z | dd of=memfs/dd.txt bs=1 seek=12 conv=notrunc status=none", mnt)
+    assert read(api, "/memfs/dd.txt") == b"012XY56789\0\0Z"
+
+
+def test_append_truncate_and_empty_redirect(mnt, api):
+    sh("echo one > memfs/app.txt && echo two >> memfs/app.txt", mnt)
+    assert read(api, "/memfs/app.txt") == b"one\ntwo\n"
+    sh("truncate -s 3 memfs/app.txt", mnt)
+    assert read(api, "/memfs/app.txt") == b"one"
+    sh(": > memfs/app.txt", mnt)
+    assert read(api, "/memfs/app.txt") == b""
+
+
+def test_tar_round_trip(mnt, tmp_path):
+    """tar out of a local tree into the mount and back gives the same files."""
+    src = tmp_path / "src"
+    (src / "d").mkdir(parents=True)
+    (src / "d/one.txt").write_text("one\n")
+    (src / "two.bin").write_bytes(os.urandom(300_000))
+    sh(f"mkdir memfs/tar && tar -C {src} -cf - . | tar -C memfs/tar -xf -", mnt)
+    out = tmp_path / "out"
+    out.mkdir()
+    sh(f"tar -C memfs/tar -cf - . | tar -C {out} -xf -", mnt)
+    assert (out / "d/one.txt").read_text() == "one\n"
+    assert (out / "two.bin").read_bytes() == (src / "two.bin").read_bytes()
+
+
+def test_errors_reach_programs_as_errno(mnt, api):
+    """Missing files, read-only files and non-empty directories fail with their errno; nothing changes."""
+    missing = sh("cat memfs/nope.txt", mnt, check=False)
+    assert missing.returncode != 0 and "No such file or directory" in missing.stderr
+    readonly = sh("echo x > hellofs/hello", mnt, check=False)
+    assert readonly.returncode != 0 and "Permission denied" in readonly.stderr
+    assert read(api, "/hellofs/hello") == b"Hello, World!\n"
+    refused = sh("echo x > ro/keys/new", mnt, check=False)
+    assert refused.returncode != 0 and "Permission denied" in refused.stderr
+    assert api.get("/stat", params={"path": "/ro/keys/new"}).status_code == 404
+    write_only = sh("cat queuefs/jobs/enqueue", mnt, check=False)
+    assert write_only.returncode != 0 and "Permission denied" in write_only.stderr
+    sh("mkdir -p memfs/full && echo keep > memfs/full/f", mnt)
+    full = sh("rmdir memfs/full", mnt, check=False)
+    assert full.returncode != 0 and "Directory not empty" in full.stderr
+    assert read(api, "/memfs/full/f") == b"keep\n"
+    cross = sh("mv memfs/full/f hellofs/f", mnt, check=False)
+    assert cross.returncode != 0
+    assert read(api, "/memfs/full/f") == b"keep\n"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_unmounts_cleanly_and_sends_pending_data(server, api, tmp_path, sig):
+    """Ctrl-C or SIGTERM flushes what open files hold, unmounts, and exits 0."""
+    mount = Mount(server.url, tmp_path / "mnt")
+    holder = subprocess.Popen(
+        ["bash", "-c", "exec 3>memfs/held.txt; echo held >&3; sleep 30"], cwd=mount.path
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while api.get("/stat", params={"path": "/memfs/held.txt"}).status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert mount.stop(sig) == 0, mount.log()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not os.path.ismount(mount.path)
+    assert read(api, "/memfs/held.txt") == b"held\n"
