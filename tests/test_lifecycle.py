@@ -7,7 +7,7 @@ import threading
 
 import httpx
 
-from pfs.testing.server import ServerProcess
+from pfs.testing.server import ServerProcess, free_port
 
 
 def test_default_config_mounts():
@@ -45,3 +45,17 @@ def test_sigterm_finishes_in_flight_request_and_shuts_plugins_down(start_server)
     assert bytes(received) == data
     assert srv.proc.returncode == 0
     assert "unmounted /m" in srv.log()
+
+
+def test_warns_loudly_on_non_loopback_without_auth():
+    port = free_port()
+    proc = ServerProcess(None, port=port, extra_args=["-addr", f":{port}"])
+    try:
+        assert "without auth" in proc.log()
+    finally:
+        proc.close()
+    quiet = ServerProcess(None)
+    try:
+        assert "without auth" not in quiet.log()
+    finally:
+        quiet.close()
