@@ -1,0 +1,445 @@
+"""sqlfs: files and directories stored in a SQL database (SQLite, MySQL, MariaDB, TiDB).
+
+Large files are stored in chunks (see :mod:`pfs.plugins.sqlfs.store`) and stream in both
+directions; every change is one transaction, so a failed write leaves the old content.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pfs.fs import (
+    REPLACE,
+    AlreadyExists,
+    Field,
+    FileInfo,
+    FileSystem,
+    InvalidArgument,
+    Meta,
+    NotADirectory,
+    NotEmpty,
+    NotFound,
+    PermissionDenied,
+    TooLarge,
+    WriteFlag,
+    apply_write,
+)
+from pfs.fs.base import Buffered
+from pfs.fs.paths import split_parent
+from pfs.plugins.sqlfs.cache import MetaCache
+from pfs.plugins.sqlfs.store import Store, like_prefix
+from pfs.sql import MYSQL_BACKENDS, SQL_CONFIG_FIELDS, SQLITE_BACKENDS, mysql_options, sqlite_path
+
+_ROW = "SELECT is_dir, mode, size, mod_time, blob_id FROM files WHERE path = ?"
+_DELETE_BLOB_OF = (
+    "DELETE FROM file_chunks WHERE blob_id = (SELECT blob_id FROM files WHERE path = ?)"
+)
+
+Row = tuple[int, int, int, int, Any]
+
+
+def _human(size: int) -> str:
+    for unit, factor in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return f"{size} bytes"
+
+
+class SQLFS(FileSystem):
+    fstype = "sqlfs"
+    config_schema = (
+        Field("backend", "string", default="sqlite", help="sqlite, sqlite3, mysql or tidb"),
+        *SQL_CONFIG_FIELDS,
+        Field("cache_enabled", "bool", default=True, help="cache stat results and listings"),
+        Field("cache_max_size", "int", default=1000, help="most cached entries"),
+        Field("cache_ttl_seconds", "number", default=5, help="seconds a cached entry lives"),
+        Field("max_file_size", "size", default=256 << 20, help="largest file accepted (e.g. 256MB)"),
+    )
+    random_write = True
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        backend = config.get("backend") or "sqlite"
+        if backend not in (*SQLITE_BACKENDS, *MYSQL_BACKENDS):
+            raise InvalidArgument(
+                f"unsupported database backend: {backend} "
+                "(valid options: sqlite, sqlite3, tidb, mysql)"
+            )
+        self.backend = backend
+        self.max_file_size = int(config.get("max_file_size") or 256 << 20)
+        self.cache = MetaCache(
+            config.get("cache_max_size", 1000),
+            config.get("cache_ttl_seconds", 5),
+            bool(config.get("cache_enabled", True)),
+        )
+        self.store: Store = self._make_store(config)
+
+    def _make_store(self, config: dict[str, Any]) -> Store:
+        if self.backend in MYSQL_BACKENDS:
+            from pfs.plugins.sqlfs.mysql import MySQLStore
+
+            port = 4000 if self.backend == "tidb" else 3306
+            return MySQLStore(mysql_options(config, default_database="sqlfs", default_port=port))
+        from pfs.plugins.sqlfs.sqlite import SQLiteStore
+
+        return SQLiteStore(sqlite_path(config, "sqlfs.db"))
+
+    async def start(self) -> None:
+        await self.store.open()
+        now = int(time.time())
+        rows = await self.store.query(_ROW, ("/",))
+        if not rows:
+            await self.store.atomic(
+                [("INSERT INTO files (path, is_dir, mode, size, mod_time, data) "
+                  "VALUES (?, 1, ?, 0, ?, NULL)", ("/", 0o755, now))]
+            )
+        # Chunks staged by uploads that never finished (the server stopped mid-upload).
+        await self.store.atomic(
+            [("DELETE FROM file_chunks WHERE blob_id NOT IN "
+              "(SELECT blob_id FROM files WHERE blob_id IS NOT NULL)", ())]
+        )
+
+    async def shutdown(self) -> None:
+        self.cache.clear()
+        await self.store.close()
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    async def _row(self, path: str) -> Row | None:
+        cached = self.cache.get("stat", path)
+        if cached is not None:
+            return cached
+        version = self.cache.version
+        rows = await self.store.query(_ROW, (path,))
+        if not rows:
+            return None
+        row: Row = tuple(rows[0])  # type: ignore[assignment]
+        self.cache.put("stat", path, row, version)
+        return row
+
+    async def _require_dir(self, path: str, op: str) -> None:
+        row = await self._row(path)
+        if row is None:
+            raise NotFound(f"{op}: {path}: not found")
+        if not row[0]:
+            raise NotADirectory(f"not a directory: {path}")
+
+    def _info(self, name: str, row: Row, meta: Meta) -> FileInfo:
+        is_dir, mode, size, mod_time, _ = row
+        return FileInfo(name, int(size), int(mode), int(mod_time) * 1_000_000_000, bool(is_dir), meta)
+
+    async def stat(self, path: str) -> FileInfo:
+        row = await self._row(path)
+        if row is None:
+            raise NotFound(f"stat: {path}: not found")
+        name = "/" if path == "/" else path.rsplit("/", 1)[1]
+        return self._info(name, row, Meta("sqlfs", self.store.kind))
+
+    async def readdir(self, path: str) -> list[FileInfo]:
+        cached = self.cache.get("list", path)
+        if cached is not None:
+            return list(cached)
+        version = self.cache.version
+        row = await self._row(path)
+        if row is None:
+            raise NotFound(f"readdir: {path}: not found")
+        if not row[0]:
+            raise NotADirectory(f"not a directory: {path}")
+        below = like_prefix(path)
+        rows = await self.store.query(
+            "SELECT path, is_dir, mode, size, mod_time, blob_id FROM files "
+            "WHERE path LIKE ? ESCAPE '!' AND path NOT LIKE ? ESCAPE '!' AND path <> '/'",
+            (below, below + "/%"),
+        )
+        meta = Meta("sqlfs")
+        entries = [
+            self._info(self.store.text(r[0]).rsplit("/", 1)[1], tuple(r[1:]), meta)  # type: ignore[arg-type]
+            for r in rows
+        ]
+        self.cache.put("list", path, tuple(entries), version)
+        return entries
+
+    # -- create / delete -------------------------------------------------------------------
+
+    async def _insert(self, path: str, is_dir: bool, mode: int, op: str, what: str) -> None:
+        if path == "/" or await self._row(path) is not None:
+            raise AlreadyExists(f"{what} already exists: {path}")
+        await self._require_dir(split_parent(path)[0], op)
+        try:
+            await self.store.atomic(
+                [("INSERT INTO files (path, is_dir, mode, size, mod_time, data) "
+                  "VALUES (?, ?, ?, 0, ?, ?)",
+                  (path, int(is_dir), mode, int(time.time()), None if is_dir else b""))]
+            )
+        except AlreadyExists:  # created concurrently
+            raise AlreadyExists(f"{what} already exists: {path}") from None
+        finally:
+            self.cache.changed(path)
+
+    async def create(self, path: str) -> None:
+        await self._insert(path, False, 0o644, "create", "file")
+
+    async def mkdir(self, path: str, mode: int = 0o755) -> None:
+        await self._insert(path, True, mode or 0o755, "mkdir", "directory")
+
+    async def remove(self, path: str, recursive: bool = False) -> None:
+        if path == "/" and not recursive:
+            raise PermissionDenied("cannot remove root directory")
+        try:
+            if recursive:
+                await self._remove_all(path)
+                return
+            row = await self.store.query(_ROW, (path,))
+            if not row:
+                raise NotFound(f"remove: {path}: not found")
+            if row[0][0]:
+                below = await self.store.query(
+                    "SELECT 1 FROM files WHERE path LIKE ? ESCAPE '!' LIMIT 1", (like_prefix(path),)
+                )
+                if below:
+                    raise NotEmpty(f"directory not empty: {path}")
+            await self.store.atomic(
+                [(_DELETE_BLOB_OF, (path,)), ("DELETE FROM files WHERE path = ?", (path,))]
+            )
+        finally:
+            self.cache.changed(path, subtree=recursive)
+
+    async def _remove_all(self, path: str) -> None:
+        """Delete ``path`` and everything below it; a missing path is not an error (original)."""
+        if path == "/":
+            self.cache.clear()
+            await self.store.atomic(
+                [("DELETE FROM file_chunks", ()), ("DELETE FROM files WHERE path <> '/'", ())]
+            )
+            return
+        below = like_prefix(path)
+        await self.store.atomic(
+            [
+                ("DELETE FROM file_chunks WHERE blob_id IN (SELECT blob_id FROM files "
+                 "WHERE (path = ? OR path LIKE ? ESCAPE '!') AND blob_id IS NOT NULL)",
+                 (path, below)),
+                ("DELETE FROM files WHERE path = ? OR path LIKE ? ESCAPE '!'", (path, below)),
+            ]
+        )
+
+    async def rename(self, old: str, new: str) -> None:
+        if old == "/" or new == "/":
+            raise PermissionDenied("cannot rename root directory")
+        if new == old:
+            return
+        if new.startswith(old + "/"):
+            raise InvalidArgument(f"invalid argument newPath: cannot move {old} into itself")
+        if await self.store.query(_ROW, (old,)) == []:
+            raise NotFound(f"rename: {old}: not found")
+        if await self.store.query(_ROW, (new,)) != []:
+            raise AlreadyExists(f"file already exists: {new}")
+        await self._require_dir(split_parent(new)[0], "rename")
+        try:
+            def moved(counts: list[int]) -> None:
+                if counts[0] != 1:
+                    raise NotFound(f"rename: {old}: not found")
+
+            await self.store.atomic(
+                [
+                    ("UPDATE files SET path = ? WHERE path = ?", (new, old)),
+                    (self.store.move_subtree_sql, (new, len(old) + 1, like_prefix(old))),
+                ],
+                moved,
+            )
+        except AlreadyExists:
+            raise AlreadyExists(f"file already exists: {new}") from None
+        finally:
+            self.cache.changed(old, subtree=True)
+            self.cache.changed(new, subtree=True)
+
+    async def chmod(self, path: str, mode: int) -> None:
+        if await self.store.query(_ROW, (path,)) == []:
+            raise NotFound(f"chmod: {path}: not found")
+        try:
+            await self.store.atomic([("UPDATE files SET mode = ? WHERE path = ?", (mode, path))])
+        finally:
+            self.cache.changed(path)
+
+    # -- read ------------------------------------------------------------------------------
+
+    async def _file_row(self, path: str, op: str) -> Row:
+        row = await self._row(path)
+        if row is None:
+            raise NotFound(f"{op}: {path}: not found")
+        if row[0]:
+            raise InvalidArgument(f"invalid argument path={path}: is a directory")
+        return row
+
+    @staticmethod
+    def _span(size: int, offset: int, length: int) -> tuple[int, int]:
+        """The range rule as (start, end) byte offsets, end exclusive."""
+        start = max(offset, 0)
+        if start >= size:
+            return size, size
+        end = size if length < 0 else min(start + length, size)
+        return start, end
+
+    async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
+        row = await self._file_row(path, "read")
+        start, end = self._span(int(row[2]), offset, size)
+        if start >= end:
+            return b""
+        return b"".join([piece async for piece in self._pieces(path, row, start, end)])
+
+    async def read_stream(
+        self, path: str, offset: int = 0, size: int = -1
+    ) -> AsyncIterator[bytes]:
+        row = await self._file_row(path, "read")
+        start, end = self._span(int(row[2]), offset, size)
+        if row[4] is None:  # inline content: one query, answered as a plain response
+            return Buffered(await self._inline(path, start, end))
+        return self._pieces(path, row, start, end)
+
+    async def open_stream(self, path: str) -> AsyncIterator[bytes]:
+        return await self.read_stream(path)
+
+    async def _inline(self, path: str, start: int, end: int) -> bytes:
+        if start >= end:
+            return b""
+        rows = await self.store.query(
+            "SELECT substr(data, ?, ?) FROM files WHERE path = ?", (start + 1, end - start, path)
+        )
+        return bytes(rows[0][0] or b"") if rows else b""
+
+    async def _pieces(self, path: str, row: Row, start: int, end: int) -> AsyncIterator[bytes]:
+        """The bytes [start, end) of the file: one query for inline data, one per chunk else."""
+        if start >= end:
+            return
+        blob_id = row[4]
+        if blob_id is None:
+            yield await self._inline(path, start, end)
+            return
+        position = start
+        while position < end:
+            rows = await self.store.query(
+                "SELECT start, data FROM file_chunks WHERE blob_id = ? AND start <= ? "
+                "ORDER BY start DESC LIMIT 1",
+                (blob_id, position),
+            )
+            if not rows:
+                raise NotFound(f"read: {path}: content changed while reading")
+            chunk_start, data = int(rows[0][0]), rows[0][1]
+            piece = bytes(data[position - chunk_start : end - chunk_start])
+            if not piece:
+                raise NotFound(f"read: {path}: content changed while reading")
+            yield piece
+            position += len(piece)
+
+    # -- write -----------------------------------------------------------------------------
+
+    async def _check_write(self, path: str, flags: WriteFlag) -> Row | None:
+        if path == "/":
+            raise InvalidArgument(f"invalid argument path={path}: is a directory")
+        row = await self._row(path)
+        if row is not None:
+            if row[0]:
+                raise InvalidArgument(f"invalid argument path={path}: is a directory")
+            if flags & WriteFlag.EXCLUSIVE:
+                raise AlreadyExists(f"file already exists: {path}")
+            return row
+        if not flags & WriteFlag.CREATE:
+            raise NotFound(f"write: {path}: not found")
+        await self._require_dir(split_parent(path)[0], "write")
+        return None
+
+    def _too_large(self, got: str) -> TooLarge:
+        return TooLarge(
+            f"file size exceeds maximum limit of {_human(self.max_file_size)} (got {got} bytes)"
+        )
+
+    async def write(
+        self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
+    ) -> str:
+        row = await self._check_write(path, flags)
+        if row is not None and (offset > 0 or flags & WriteFlag.APPEND) and not (
+            flags & WriteFlag.TRUNCATE
+        ):
+            data = apply_write(await self.read(path), data, offset, flags)
+        elif offset > 0:
+            data = apply_write(None, data, offset, flags)
+        if len(data) > self.max_file_size:
+            raise self._too_large(str(len(data)))
+        if len(data) <= self.store.chunk_size:
+            await self._commit(path, row, [(self.store.upsert_file_sql,
+                                            (path, 0o644, len(data), int(time.time()), data, None))])
+        else:
+            await self._write_chunked(path, row, _pieces_of(data, self.store.chunk_size))
+        return f"Written {len(data)} bytes to {path}"
+
+    async def write_stream(
+        self,
+        path: str,
+        chunks: AsyncIterator[bytes],
+        offset: int = 0,
+        flags: WriteFlag = REPLACE,
+        limit: int = 64 << 20,
+    ) -> str:
+        """A whole replacement streams into chunks (``limit`` does not apply; ``max_file_size``
+        does); partial writes are buffered and go through :meth:`write`."""
+        if offset > 0 or (flags & WriteFlag.APPEND and not flags & WriteFlag.TRUNCATE):
+            return await super().write_stream(path, chunks, offset, flags, limit)
+        row = await self._check_write(path, flags)
+        total = await self._write_chunked(path, row, chunks)
+        return f"Written {total} bytes to {path}"
+
+    async def _commit(self, path: str, row: Row | None, statements: list) -> None:
+        try:
+            await self.store.atomic([(_DELETE_BLOB_OF, (path,)), *statements])
+        finally:
+            self.cache.changed(path)
+
+    async def _write_chunked(
+        self, path: str, row: Row | None, chunks: AsyncIterator[bytes]
+    ) -> int:
+        """Stage the body as chunks of a new blob, then swap it in with one transaction."""
+        chunk_size = self.store.chunk_size
+        blob_id = uuid.uuid4().hex
+        buffer = bytearray()
+        total = 0
+        staged = 0
+        try:
+            async for piece in chunks:
+                total += len(piece)
+                if total > self.max_file_size:
+                    raise self._too_large(f"more than {self.max_file_size}")
+                buffer += piece
+                while len(buffer) >= chunk_size:
+                    await self._stage(blob_id, staged, bytes(buffer[:chunk_size]))
+                    staged += chunk_size
+                    del buffer[:chunk_size]
+            now = int(time.time())
+            if staged == 0:  # small after all: keep it inline like the original
+                await self._commit(path, row, [(self.store.upsert_file_sql,
+                                                (path, 0o644, total, now, bytes(buffer), None))])
+                return total
+            if buffer:
+                await self._stage(blob_id, staged, bytes(buffer))
+            await self._commit(path, row, [(self.store.upsert_file_sql,
+                                            (path, 0o644, total, now, None, blob_id))])
+            blob_id = ""
+            return total
+        finally:
+            if blob_id and staged:
+                await self.store.atomic(
+                    [("DELETE FROM file_chunks WHERE blob_id = ?", (blob_id,))]
+                )
+
+    async def _stage(self, blob_id: str, start: int, data: bytes) -> None:
+        await self.store.atomic(
+            [("INSERT INTO file_chunks (blob_id, start, data) VALUES (?, ?, ?)",
+              (blob_id, start, data))]
+        )
+
+
+
+async def _pieces_of(data: bytes, size: int) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]

@@ -1,0 +1,61 @@
+"""What sqlfs needs from a SQL back end: reads, atomic groups of statements, and its dialect.
+
+The tables (the original's ``files`` plus ``file_chunks`` for large contents)::
+
+    files(path PK, is_dir, mode, size, mod_time, data, blob_id)
+    file_chunks(blob_id, start, data)            PK (blob_id, start)
+
+A file up to ``chunk_size`` bytes keeps its bytes in ``files.data`` (as the original does). A
+larger one has ``data`` NULL and ``blob_id`` naming its chunks; ``start`` is each chunk's byte
+offset. New content is staged under a fresh ``blob_id`` and swapped in by one transaction, so a
+failed or interrupted write leaves the old content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+Statement = tuple[str, Sequence[Any]]
+Check = Callable[[list[int]], None]
+
+#: Default chunk (and largest inline) size: far below MySQL's max_allowed_packet.
+DEFAULT_CHUNK_SIZE = 1 << 20
+
+
+def like_prefix(path: str) -> str:
+    """``LIKE`` pattern (escape char ``!``) for every path strictly below directory ``path``."""
+    escaped = path.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return ("" if path == "/" else escaped) + "/%"
+
+
+class Store:
+    """A SQL back end of sqlfs. SQL is written with ``?`` placeholders."""
+
+    #: ``Type`` shown in stat's meta (``sqlite3`` or ``mysql``).
+    kind = ""
+    chunk_size = DEFAULT_CHUNK_SIZE
+    #: Insert a file row or replace its content (keeping its mode); args
+    #: (path, mode, size, mod_time, data, blob_id).
+    upsert_file_sql = ""
+    #: ``UPDATE files SET path = <new prefix> || tail`` for rename; args (new, len(old)+1, pattern).
+    move_subtree_sql = ""
+
+    async def open(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        """Rows of one read-only statement."""
+        raise NotImplementedError
+
+    async def atomic(self, statements: Sequence[Statement], check: Check | None = None) -> list[int]:
+        """Run ``statements`` in one transaction; ``check(rowcounts)`` may raise to roll back."""
+        raise NotImplementedError
+
+    @staticmethod
+    def text(value: Any) -> str:
+        """A path column as text (MySQL returns VARBINARY as bytes)."""
+        return value.decode("utf-8") if isinstance(value, bytes | bytearray) else value
