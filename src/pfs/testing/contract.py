@@ -1,0 +1,182 @@
+"""The FileSystem conformance suite every plugin runs (like ``fsspec.tests.abstract``).
+
+A plugin's test module joins in a few lines::
+
+    class MemfsFixtures(ContractFixtures):
+        @pytest.fixture
+        async def fs(self):
+            fs = MemFS(validate_config("memfs", MemFS.config_schema, {}))
+            await fs.start()
+            yield fs
+            await fs.shutdown()
+
+    class TestMemfsReadWrite(ReadWriteTests, MemfsFixtures): pass
+
+Capability fixtures (``supports_dirs``, ``supports_rename``, ``supports_chmod``,
+``supports_random_write``) default to True; override them to skip what a plugin cannot do.
+``root`` is the directory the tests work in (``/`` by default).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pfs.fs import (
+    AlreadyExists,
+    FSError,
+    NotFound,
+    WriteFlag,
+)
+
+
+class ContractFixtures:
+    @pytest.fixture
+    async def fs(self):
+        raise NotImplementedError("a plugin's test must provide the fs fixture")
+
+    @pytest.fixture
+    def root(self) -> str:
+        return "/"
+
+    @pytest.fixture
+    def supports_dirs(self) -> bool:
+        return True
+
+    @pytest.fixture
+    def supports_rename(self) -> bool:
+        return True
+
+    @pytest.fixture
+    def supports_chmod(self) -> bool:
+        return True
+
+    @pytest.fixture
+    def supports_random_write(self) -> bool:
+        return True
+
+
+def _p(root: str, name: str) -> str:
+    return root.rstrip("/") + "/" + name
+
+
+async def _collect(chunks) -> bytes:
+    return b"".join([chunk async for chunk in chunks])
+
+
+class ReadWriteTests:
+    async def test_write_then_read(self, fs, root):
+        path = _p(root, "rw.txt")
+        await fs.write(path, b"hello contract")
+        assert await fs.read(path) == b"hello contract"
+        assert await fs.read(path, 6, 8) == b"contract"
+        assert await fs.read(path, 100) == b""
+        assert (await fs.stat(path)).size == 14
+
+    async def test_overwrite_replaces(self, fs, root):
+        path = _p(root, "over.txt")
+        await fs.write(path, b"long old content")
+        await fs.write(path, b"new")
+        assert await fs.read(path) == b"new"
+
+    async def test_random_write(self, fs, root, supports_random_write):
+        if not supports_random_write:
+            pytest.skip("plugin has no random-access writes")
+        path = _p(root, "rand.bin")
+        await fs.write(path, b"0123456789")
+        await fs.write(path, b"ab", 3, WriteFlag.CREATE)
+        await fs.write(path, b"!", 0, WriteFlag.APPEND)
+        assert await fs.read(path) == b"012ab56789!"
+
+    async def test_create_and_exists(self, fs, root):
+        path = _p(root, "created")
+        await fs.create(path)
+        assert (await fs.stat(path)).size == 0
+        with pytest.raises(AlreadyExists):
+            await fs.create(path)
+
+    async def test_remove(self, fs, root):
+        path = _p(root, "gone")
+        await fs.write(path, b"x")
+        await fs.remove(path)
+        with pytest.raises(NotFound):
+            await fs.stat(path)
+
+
+class DirectoryTests:
+    async def test_mkdir_list_remove(self, fs, root, supports_dirs):
+        if not supports_dirs:
+            pytest.skip("plugin has no directories")
+        d = _p(root, "dir")
+        await fs.mkdir(d, 0o755)
+        await fs.write(_p(d, "a"), b"1")
+        await fs.mkdir(_p(d, "sub"), 0o755)
+        entries = {e.name: e for e in await fs.readdir(d)}
+        assert set(entries) == {"a", "sub"}
+        assert entries["sub"].is_dir and not entries["a"].is_dir
+        assert (await fs.stat(d)).is_dir
+        with pytest.raises(FSError):
+            await fs.remove(d)
+        await fs.remove(d, recursive=True)
+        with pytest.raises(NotFound):
+            await fs.stat(d)
+
+    async def test_mkdir_existing(self, fs, root, supports_dirs):
+        if not supports_dirs:
+            pytest.skip("plugin has no directories")
+        d = _p(root, "twice")
+        await fs.mkdir(d, 0o755)
+        with pytest.raises(AlreadyExists):
+            await fs.mkdir(d, 0o755)
+
+
+class RenameTests:
+    async def test_rename_file(self, fs, root, supports_rename):
+        if not supports_rename:
+            pytest.skip("plugin has no rename")
+        await fs.write(_p(root, "from"), b"moving")
+        await fs.rename(_p(root, "from"), _p(root, "to"))
+        assert await fs.read(_p(root, "to")) == b"moving"
+        with pytest.raises(NotFound):
+            await fs.stat(_p(root, "from"))
+
+    async def test_rename_missing(self, fs, root, supports_rename):
+        if not supports_rename:
+            pytest.skip("plugin has no rename")
+        with pytest.raises(NotFound):
+            await fs.rename(_p(root, "nothing"), _p(root, "else"))
+
+
+class StreamTests:
+    async def test_read_stream_matches_read(self, fs, root):
+        path = _p(root, "stream.bin")
+        data = bytes(range(256)) * 8192  # 2 MiB
+        await fs.write(path, data)
+        assert await _collect(await fs.read_stream(path)) == data
+        assert await _collect(await fs.read_stream(path, 1000, 5000)) == data[1000:6000]
+
+    async def test_write_stream(self, fs, root):
+        path = _p(root, "wstream.bin")
+
+        async def chunks():
+            for i in range(32):
+                yield bytes([i]) * 65536
+
+        await fs.write_stream(path, chunks())
+        data = await fs.read(path)
+        assert len(data) == 32 * 65536 and data[-1] == 31
+
+
+class ErrorTests:
+    async def test_missing_is_not_found(self, fs, root):
+        with pytest.raises(NotFound):
+            await fs.read(_p(root, "missing"))
+        with pytest.raises(NotFound):
+            await fs.stat(_p(root, "missing"))
+
+    async def test_chmod(self, fs, root, supports_chmod):
+        if not supports_chmod:
+            pytest.skip("plugin has no chmod")
+        path = _p(root, "mode")
+        await fs.write(path, b"x")
+        await fs.chmod(path, 0o600)
+        assert (await fs.stat(path)).mode & 0o777 == 0o600
