@@ -36,10 +36,12 @@ class ExternalConfigError(ConfigError):
     """A bad ``external_plugins`` section (the CLI reports it like any config error)."""
 
 
-def _bool(section: dict[str, Any], key: str, default: bool) -> bool:
+def _bool(
+    section: dict[str, Any], key: str, default: bool, where: str = "external_plugins"
+) -> bool:
     value = section.get(key, default)
     if not isinstance(value, bool):
-        raise ExternalConfigError(f"external_plugins.{key}: must be true or false")
+        raise ExternalConfigError(f"{where}.{key}: must be true or false")
     return value
 
 
@@ -60,11 +62,11 @@ def wasm_limits(section: Any) -> WasmLimits:
         return WasmLimits()
     if not isinstance(section, dict):
         raise ExternalConfigError("external_plugins.wasm: must be a mapping")
-    extra = sorted(set(section) - {"call_timeout", "memory_limit"})
+    extra = sorted(set(section) - {"call_timeout", "memory_limit", "inline_calls"})
     if extra:
         raise ExternalConfigError(
             f"external_plugins.wasm: unknown key(s) {', '.join(extra)} "
-            "(allowed: call_timeout, memory_limit)"
+            "(allowed: call_timeout, memory_limit, inline_calls)"
         )
     defaults = WasmLimits()
     timeout = defaults.call_timeout
@@ -80,7 +82,8 @@ def wasm_limits(section: Any) -> WasmLimits:
             raise ExternalConfigError(
                 "external_plugins.wasm.memory_limit: must be at least 64KB (one WASM page)"
             )
-    return WasmLimits(call_timeout=timeout, memory_limit=memory)
+    inline = _bool(section, "inline_calls", False, "external_plugins.wasm")
+    return WasmLimits(call_timeout=timeout, memory_limit=memory, inline_calls=inline)
 
 
 class ExternalPlugins:
@@ -200,9 +203,10 @@ class ExternalPlugins:
             plugin.fstype = fstype
             self.server.registry.register(fstype, plugin)
             self._plugins[plugin.key] = plugin
-        result: dict[str, Any] = {"plugin_name": fstype, "renamed": fstype != name}
+        result: dict[str, Any] = {"plugin_name": fstype}
         if fstype != name:
             result["original_name"] = name
+        result["renamed"] = fstype != name
         return result
 
     def _native_key(self, path: str) -> str:
@@ -255,10 +259,13 @@ class ExternalPlugins:
 
     async def _release(self, plugin: ExternalPlugin) -> None:
         call = getattr(plugin, "call", None)
-        if call is not None:
-            await call(lambda st: plugin.release())
-        else:
+        if call is None:
             plugin.release()
+            return
+        try:
+            await call(lambda st: plugin.release())
+        finally:
+            plugin.close()
 
     @staticmethod
     def _discover(directory: str) -> list[str]:

@@ -6,8 +6,8 @@ loop, a trap or a runaway allocation ends that call with an error while the serv
 stay up. The ``env.host_fs_*`` imports reach the PFS namespace, but only below the prefixes in the
 calling mount's ``host_paths`` config key.
 
-Guest calls run in worker threads (a wasmtime call releases the GIL), one at a time per module under
-a re-entrant lock. A host function waits for the namespace operation it started on the event loop;
+Guest calls run in the module's own thread (a wasmtime call releases the GIL), one at a time
+under a re-entrant lock. A host function waits for the namespace operation it started on the event loop;
 when that operation calls back into a module that the waiting thread already holds (the plugin's
 own mount, or a cycle of plugins), the call is handed to the waiting thread and runs there, so
 re-entrant calls never deadlock.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import ctypes
 import json
 import logging
 import math
@@ -29,6 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import wasmtime
+
+try:  # the C-API bindings wasmtime-py is built on; used for fast guest calls
+    from wasmtime import _ffi
+except ImportError:  # pragma: no cover - other wasmtime-py layouts
+    _ffi = None
 
 from pfs.external.common import ExternalPlugin, config_json, full_path, initialize_error
 from pfs.fs.base import REPLACE, FileSystem, WriteFlag
@@ -53,17 +59,20 @@ class WasmLimits:
     call_timeout: float = 5.0
     memory_limit: int = 64 << 20
     epoch_tick: float = 0.01
+    #: Run calls of mounts without host_paths on the event loop: no thread hop, but a runaway
+    #: call stalls the whole server until its deadline. For trusted plugins only.
+    inline_calls: bool = False
 
 
 class WasmRuntime:
-    """The engine all WASM plugins share, its epoch ticker and the threads guest calls run in."""
+    """The engine all WASM plugins share, its epoch ticker, and threads for compiling modules."""
 
     def __init__(self, limits: WasmLimits) -> None:
         self.limits = limits
         config = wasmtime.Config()
         config.epoch_interruption = True
         self.engine = wasmtime.Engine(config)
-        self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="pfs-wasm")
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pfs-wasm-load")
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick, name="pfs-wasm-epoch", daemon=True)
         self._ticker.start()
@@ -76,6 +85,108 @@ class WasmRuntime:
     def close(self) -> None:
         self._stop.set()
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _c_function(name: str, restype: Any, *argtypes: Any) -> Any:
+    """A private prototype of a wasmtime C function (plain ints in and out, no type checks)."""
+    if _ffi is None:
+        return None
+    try:
+        return ctypes.CFUNCTYPE(restype, *argtypes)((name, _ffi.dll))
+    except (AttributeError, OSError):
+        return None
+
+
+_vp, _size = ctypes.c_void_p, ctypes.c_size_t
+_func_call = _c_function("wasmtime_func_call", _vp, _vp, _vp, _vp, _size, _vp, _size, _vp)
+_memory_data = _c_function("wasmtime_memory_data", _vp, _vp, _vp)
+_memory_size = _c_function("wasmtime_memory_data_size", _size, _vp, _vp)
+_FAST = None not in (_func_call, _memory_data, _memory_size)
+
+
+class GuestFunc:
+    """A guest export called through wasmtime's C API directly.
+
+    ``wasmtime.Func.__call__`` re-derives the signature and converts every value through Python
+    objects on each call (~90 µs); with the kinds fixed once this costs a few µs. Falls back to
+    the public call when the private bindings are not there (another wasmtime-py version).
+    """
+
+    __slots__ = ("func", "kinds", "nresults", "_ref", "_params", "_results")
+
+    def __init__(self, func: wasmtime.Func, store: wasmtime.Store) -> None:
+        self.func = func
+        ty = func.type(store)
+        results = list(ty.results)
+        self.nresults = len(results)
+        ints = {str(_I32): 0, str(_I64): 1}
+        kinds = [ints.get(str(p)) for p in ty.params]
+        fast = _FAST and None not in kinds and all(str(r) in ints for r in results)
+        self.kinds = tuple(kinds) if fast else ()
+        self._ref = ctypes.addressof(func._func) if fast else None
+        self._params = _ffi.wasmtime_val_t * len(kinds) if fast else None
+        self._results = _ffi.wasmtime_val_t * self.nresults if fast else None
+
+    def __call__(self, st: Any, *args: int) -> Any:
+        if self._ref is None:
+            return self.func(st, *args)
+        params = self._params()
+        for slot, kind, value in zip(params, self.kinds, args, strict=True):
+            slot.kind = kind
+            if kind:
+                slot.of.i64 = value
+            else:
+                slot.of.i32 = value
+        results = self._results()
+        trap = ctypes.c_void_p()
+        error = _func_call(
+            ctypes.addressof(st._context().contents), self._ref, ctypes.addressof(params),
+            len(args), ctypes.addressof(results), self.nresults, ctypes.addressof(trap),
+        )
+        if error:
+            raise wasmtime.WasmtimeError._from_ptr(
+                ctypes.cast(error, ctypes.POINTER(_ffi.wasmtime_error_t))
+            )
+        if trap.value:
+            raise wasmtime.Trap._from_ptr(ctypes.cast(trap, ctypes.POINTER(_ffi.wasm_trap_t)))
+        if not self.nresults:
+            return None
+        first = results[0]
+        return first.of.i64 if first.kind == 1 else first.of.i32
+
+
+class GuestMemory:
+    """The exported linear memory, read and written with memmove (bounds-checked)."""
+
+    def __init__(self, memory: wasmtime.Memory) -> None:
+        self.memory = memory
+        self._ref = ctypes.addressof(memory._memory) if _FAST else None
+
+    def _span(self, st: Any) -> tuple[int, int]:
+        ctx = ctypes.addressof(st._context().contents)
+        return _memory_data(ctx, self._ref) or 0, _memory_size(ctx, self._ref)
+
+    def size(self, st: Any) -> int:
+        if self._ref is None:
+            return self.memory.data_len(st)
+        return self._span(st)[1]
+
+    def read(self, st: Any, start: int, stop: int) -> bytes:
+        if self._ref is None:
+            return bytes(self.memory.read(st, start, stop))
+        base, size = self._span(st)
+        if not 0 <= start <= stop <= size:
+            raise IndexError("out of bounds")
+        return ctypes.string_at(base + start, stop - start)
+
+    def write(self, st: Any, data: bytes, start: int) -> None:
+        if self._ref is None:
+            self.memory.write(st, data, start)
+            return
+        base, size = self._span(st)
+        if not 0 <= start <= start + len(data) <= size:
+            raise IndexError("out of bounds")
+        ctypes.memmove(base + start, data, len(data))
 
 
 # -- re-entrant call plumbing -----------------------------------------------------------------
@@ -111,6 +222,7 @@ class _Job:
     host_paths: tuple[str, ...]
     done: asyncio.Future
     loop: asyncio.AbstractEventLoop
+    held: dict[WasmPlugin, queue.SimpleQueue] = field(default_factory=dict)
 
 
 def _settle(job: _Job, result: Any = None, error: BaseException | None = None) -> None:
@@ -123,6 +235,23 @@ def _settle(job: _Job, result: Any = None, error: BaseException | None = None) -
             job.done.set_result(result)
 
     job.loop.call_soon_threadsafe(apply)
+
+
+def _settle_all(finished: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    if not finished:
+        return
+    loop = finished[0][0].loop
+
+    def apply() -> None:
+        for job, result, error in finished:
+            if job.done.done():
+                continue
+            if error is not None:
+                job.done.set_exception(error)
+            else:
+                job.done.set_result(result)
+
+    loop.call_soon_threadsafe(apply)
 
 
 # -- guest data exchange ----------------------------------------------------------------------
@@ -198,6 +327,8 @@ class WasmPlugin(ExternalPlugin):
         self.root = root
         self.loop = loop
         self.lock = threading.RLock()
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
         engine = runtime.engine
         try:
             module = wasmtime.Module(engine, wasm)
@@ -222,9 +353,13 @@ class WasmPlugin(ExternalPlugin):
         memory = self.exports.get("memory")
         if not isinstance(memory, wasmtime.Memory):
             raise FSError("failed to create WASM plugin wrapper: WASM module exports no memory")
-        self.memory = memory
-        self.malloc = self.exports.get("malloc")
-        self.funcs = {n: f for n, f in self.exports.items() if isinstance(f, wasmtime.Func)}
+        self.memory = GuestMemory(memory)
+        self.funcs = {
+            n: GuestFunc(f, self.store)
+            for n, f in self.exports.items()
+            if isinstance(f, wasmtime.Func)
+        }
+        self.malloc = self.funcs.get("malloc")
         self._init_module()
         super().__init__(key, self._plugin_name())
 
@@ -235,7 +370,7 @@ class WasmPlugin(ExternalPlugin):
                 "failed to create WASM plugin wrapper: "
                 "WASM module missing required function: plugin_new"
             )
-        if not new.type(self.store).results:
+        if not new.nresults:
             raise FSError(
                 "failed to create WASM plugin wrapper: plugin_new returned no results"
             )
@@ -305,16 +440,58 @@ class WasmPlugin(ExternalPlugin):
     async def call(self, work: Callable[[Any], Any], host_paths: tuple[str, ...] = ()) -> Any:
         """Run ``work`` for a request: on the thread that already holds this module (a re-entrant
         call from one of its host functions), else on a worker thread."""
+        if (
+            self.runtime.limits.inline_calls
+            and not host_paths
+            and self.lock.acquire(blocking=False)
+        ):
+            try:
+                return self._guest(work)
+            finally:
+                self.lock.release()
         loop = asyncio.get_running_loop()
         held = _held_by.get()
+        done = loop.create_future()
         jobs = held.get(self) if held else None
         if jobs is not None:
-            done = loop.create_future()
             jobs.put(_Job(self, work, host_paths, done, loop))
-            return await done
-        return await loop.run_in_executor(
-            self.runtime.executor, self._guest, work, host_paths, held
-        )
+        else:
+            self._start_worker()
+            self._queue.put(_Job(self, work, host_paths, done, loop, held or {}))
+        return await done
+
+    def _start_worker(self) -> None:
+        if self._worker is None:
+            self._worker = threading.Thread(
+                target=self._serve, name=f"pfs-wasm-{self.fstype_or_key}", daemon=True
+            )
+            self._worker.start()
+
+    def _serve(self) -> None:
+        """The module's own thread: runs its calls back to back (they are serialised anyway)."""
+        finished: list[tuple[_Job, Any, BaseException | None]] = []
+        while True:
+            try:
+                job = self._queue.get(block=not finished)
+            except queue.Empty:
+                # Queue drained: wake the event loop once for the whole batch.
+                _settle_all(finished)
+                finished = []
+                continue
+            if job is None:
+                _settle_all(finished)
+                return
+            try:
+                finished.append((job, self._guest(job.work, job.host_paths, job.held), None))
+            except BaseException as exc:
+                finished.append((job, None, exc))
+            if len(finished) >= 64:
+                _settle_all(finished)
+                finished = []
+
+    def close(self) -> None:
+        """Stop the module's thread (after ``release``)."""
+        self._queue.put(None)
 
     # -- memory ------------------------------------------------------------------------------
 
@@ -337,7 +514,7 @@ class WasmPlugin(ExternalPlugin):
         """A NUL-terminated guest string ("" for pointer 0)."""
         if ptr == 0:
             return ""
-        size = self.memory.data_len(st)
+        size = self.memory.size(st)
         chunks = []
         pos = ptr
         while pos < size:
@@ -351,9 +528,12 @@ class WasmPlugin(ExternalPlugin):
         raise FSError(f"wasm plugin {self.fstype_or_key}: string at {ptr} runs off memory")
 
     def _bytes(self, st: Any, ptr: int, length: int) -> bytes:
-        if ptr + length > self.memory.data_len(st):
-            raise FSError(f"wasm plugin {self.fstype_or_key}: buffer at {ptr} runs off memory")
-        return bytes(self.memory.read(st, ptr, ptr + length))
+        try:
+            return self.memory.read(st, ptr, ptr + length)
+        except IndexError:
+            raise FSError(
+                f"wasm plugin {self.fstype_or_key}: buffer at {ptr} runs off memory"
+            ) from None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
