@@ -12,32 +12,6 @@ import pytest
 
 from pfs.testing.server import ServerProcess, free_port
 
-MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
-
-
-def mysql_reachable() -> bool:
-    import socket
-
-    try:
-        socket.create_connection((MYSQL["host"], MYSQL["port"]), timeout=2).close()
-        return True
-    except OSError:
-        return False
-
-
-def drop_database(name: str) -> None:
-    import asyncio
-
-    import asyncmy
-
-    async def drop() -> None:
-        conn = await asyncmy.connect(**MYSQL)
-        async with conn.cursor() as cur:
-            await cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        conn.close()
-
-    asyncio.run(drop())
-
 
 @pytest.fixture(scope="module")
 def pfs():
@@ -55,15 +29,9 @@ def api(pfs):
 def backend_config(request, tmp_path):
     """An sqlfs config for each back end (MariaDB: a fresh database, dropped afterwards)."""
     if request.param == "sqlite":
-        yield {"backend": "sqlite", "db_path": str(tmp_path / "fs.db")}
-        return
-    if not mysql_reachable():
-        if os.environ.get("CI") == "true":
-            pytest.fail("MariaDB on 127.0.0.1:3306 is required in CI")
-        pytest.skip("MariaDB on 127.0.0.1:3306 is not reachable")
-    database = f"pfs_sqlfs_{uuid.uuid4().hex[:10]}"
-    yield {"backend": "mysql", "dsn": f"root:@tcp(127.0.0.1:3306)/{database}"}
-    drop_database(database)
+        return {"backend": "sqlite", "db_path": str(tmp_path / "fs.db")}
+    database = request.getfixturevalue("mysql_database_factory")()
+    return {"backend": "mysql", "dsn": f"root:@tcp(127.0.0.1:3306)/{database}"}
 
 
 def mount(api, config, path=None) -> str:
