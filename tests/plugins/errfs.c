@@ -1,0 +1,55 @@
+/* errfs: a native test plugin whose every operation fails, to check the host's error paths.
+ * Config "fail": "validate" or "init" makes PluginValidate / PluginInitialize fail.
+ * Built a second time as libclash.so with PLUGIN_NAME "memfs", to collide with the built-in. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pfs_plugin.h"
+
+#ifndef PLUGIN_NAME
+#define PLUGIN_NAME "errfs"
+#endif
+
+void *PluginNew(void) { return malloc(1); }
+void PluginFree(void *plugin) { free(plugin); }
+const char *PluginName(void *plugin) { (void)plugin; return PLUGIN_NAME; }
+
+const char *PluginValidate(void *plugin, const char *config_json) {
+    (void)plugin;
+    return strstr(config_json, "\"fail\":\"validate\"") ? "errfs refuses this config" : NULL;
+}
+
+const char *PluginInitialize(void *plugin, const char *config_json) {
+    (void)plugin;
+    if (strstr(config_json, "\"fail\":\"init\"")) return "errfs cannot start: backend unreachable";
+    if (strstr(config_json, "\"fail\":\"init-invalid\"")) return "invalid errfs setting";
+    return NULL;
+}
+
+const char *PluginShutdown(void *plugin) { (void)plugin; return NULL; }
+
+const char *FSRead(void *plugin, const char *path, int64_t offset, int64_t size, int *out_len) {
+    (void)plugin; (void)offset; (void)size;
+    *out_len = -1;
+    return strcmp(path, "/silent") == 0 ? NULL : "errfs read error";
+}
+
+const char *FSWrite(void *plugin, const char *path, const char *data, int data_len) {
+    (void)plugin; (void)path; (void)data; (void)data_len;
+    return "errfs write error";
+}
+
+FileInfoArray *FSReadDir(void *plugin, const char *path, int *out_count) {
+    (void)plugin; (void)path;
+    *out_count = -1;
+    return NULL;
+}
+
+FileInfoC *FSStat(void *plugin, const char *path) { (void)plugin; (void)path; return NULL; }
+const char *FSCreate(void *plugin, const char *path) { (void)plugin; (void)path; return "errfs create error"; }
+const char *FSMkdir(void *plugin, const char *path, uint32_t perm) { (void)plugin; (void)path; (void)perm; return "errfs mkdir error"; }
+const char *FSRemove(void *plugin, const char *path) { (void)plugin; (void)path; return "errfs remove error"; }
+const char *FSRemoveAll(void *plugin, const char *path) { (void)plugin; (void)path; return "errfs removeall error"; }
+const char *FSRename(void *plugin, const char *o, const char *n) { (void)plugin; (void)o; (void)n; return "errfs rename error"; }
+const char *FSChmod(void *plugin, const char *path, uint32_t mode) { (void)plugin; (void)path; (void)mode; return "errfs chmod error"; }
