@@ -14,8 +14,7 @@ import sys
 from pfs import __version__
 from pfs.client import Client, FSError
 from pfs.shell.commands import COMMANDS, run_command
-from pfs.shell.context import Context, ExitShell, UnknownCommand, UsageError
-from pfs.shell.repl import error_line, run_repl
+from pfs.shell.context import Context, ExitShell, UnknownCommand, UsageError, error_line
 
 EPILOG = """\
 Commands (pfs <command> -h for options):
@@ -98,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     name = options.command
     try:
         if name in ("sh", "shell"):
+            from pfs.shell.repl import run_repl  # prompt_toolkit only loads for the REPL
+
             return run_repl(client, ctx)
         run_command(ctx, [name, *command_args])
         ctx.flush()

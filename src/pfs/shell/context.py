@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from pfs.client import Client
+from pfs.client import Client, FSError
 
 LOCAL_PREFIX = "local:"
 PFS_PREFIX = "pfs:"
@@ -81,3 +81,13 @@ class Context:
 
     def flush(self) -> None:
         self.out.flush()
+
+
+def error_line(name: str, exc: BaseException) -> str:
+    """``<cmd>: <message>``, the server's text verbatim (``Unknown command: x`` stands alone)."""
+    if isinstance(exc, UnknownCommand):
+        return str(exc)
+    if isinstance(exc, OSError) and not isinstance(exc, FSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{name}: {where}{exc.strerror}"
+    return f"{name}: {exc}"

@@ -5,17 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-
 from pfs.client._base import ProgressCallback
 
 #: Files smaller than this finish before a bar is worth drawing.
@@ -28,6 +17,17 @@ def transfer_progress(enabled: bool) -> Iterator[ProgressCallback | None]:
     if not enabled:
         yield None
         return
+    # rich loads only when a bar can be shown, keeping one-shot commands quick to start
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     bars = Progress(
         TextColumn("[bold]{task.description}", justify="right"),
         BarColumn(),
@@ -36,7 +36,7 @@ def transfer_progress(enabled: bool) -> Iterator[ProgressCallback | None]:
         TimeRemainingColumn(),
         console=Console(),
     )
-    tasks: dict[str, TaskID] = {}
+    tasks: dict[str, int] = {}
 
     def report(name: str, done: int, total: int | None) -> None:
         task = tasks.get(name)

@@ -19,7 +19,7 @@ from pfs import __version__
 from pfs.client import Client, FSError
 from pfs.client._base import server_root
 from pfs.shell.commands import ALIASES, COMMANDS, append_or_write, remote_names, run_command
-from pfs.shell.context import Context, ExitShell, UnknownCommand, UsageError
+from pfs.shell.context import Context, ExitShell, UsageError, error_line
 
 BANNER = r"""
     ____  ___________
@@ -141,15 +141,6 @@ def history_file() -> History:
     except OSError:
         return InMemoryHistory()
     return FileHistory(str(path))
-
-
-def error_line(name: str, exc: BaseException) -> str:
-    """``<cmd>: <message>``, the server's text verbatim (``Unknown command: x`` stands alone)."""
-    if isinstance(exc, UnknownCommand):
-        return str(exc)
-    if isinstance(exc, OSError) and not isinstance(exc, FSError) and exc.strerror:
-        return f"{name}: {exc.filename + ': ' if exc.filename else ''}{exc.strerror}"
-    return f"{name}: {exc}"
 
 
 def run_line(ctx: Context, line: str) -> bool:
