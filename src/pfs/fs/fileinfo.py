@@ -12,7 +12,11 @@ from pfs.fs.gotime import format_rfc3339nano
 
 @dataclass(slots=True)
 class Meta:
-    """Plugin-specific metadata; serialised with the original's capitalised keys."""
+    """Plugin-specific metadata; serialised with the original's capitalised keys.
+
+    Plugins may share one Meta between many entries (listings of 100k files do): treat it as
+    immutable once handed out.
+    """
 
     name: str = ""
     type: str = ""
@@ -43,13 +47,14 @@ class FileInfo:
     meta: Meta = field(default_factory=Meta)
 
     def to_json(self) -> dict[str, Any]:
+        meta = self.meta
         return {
             "name": self.name,
             "size": self.size,
             "mode": self.mode,
             "modTime": format_rfc3339nano(self.mtime_ns),
             "isDir": self.is_dir,
-            "meta": self.meta.to_json(),
+            "meta": {"Name": meta.name, "Type": meta.type, "Content": meta.content},
         }
 
     @classmethod

@@ -7,6 +7,8 @@ import time
 _offset_cache: dict[int, str] = {}
 #: Formatted date/time and zone per whole second; listings repeat the same seconds a lot.
 _second_cache: dict[int, tuple[str, str]] = {}
+#: Millisecond fractions, the most common ones, pre-rendered.
+_FRACTIONS = {ms * 1_000_000: "." + f"{ms:03d}".rstrip("0") for ms in range(1, 1000)}
 
 
 def _zone_suffix(seconds: int) -> str:
@@ -40,7 +42,10 @@ def format_rfc3339nano(ns: int) -> str:
             _second_cache.clear()
         _second_cache[seconds] = cached
     if frac:
-        return cached[0] + "." + f"{frac:09d}".rstrip("0") + cached[1]
+        digits = _FRACTIONS.get(frac)
+        if digits is None:
+            digits = "." + f"{frac:09d}".rstrip("0")
+        return cached[0] + digits + cached[1]
     return cached[0] + cached[1]
 
 

@@ -25,6 +25,9 @@ from pfs.fs import (
 )
 from pfs.fs.paths import split_parent
 
+_FILE_META = Meta("memfs", "file")
+_DIR_META = Meta("memfs", "dir")
+
 #: Reads up to this size are answered from one copy instead of a stream of slices.
 SMALL_READ = 1 << 20
 
@@ -41,14 +44,9 @@ class Node:
         self.children: dict[str, Node] | None = {} if is_dir else None
 
     def info(self) -> FileInfo:
-        return FileInfo(
-            self.name,
-            0 if self.is_dir else len(self.data),
-            self.mode,
-            self.mtime_ns,
-            self.is_dir,
-            Meta("memfs", "dir" if self.is_dir else "file"),
-        )
+        if self.is_dir:
+            return FileInfo(self.name, 0, self.mode, self.mtime_ns, True, _DIR_META)
+        return FileInfo(self.name, len(self.data), self.mode, self.mtime_ns, False, _FILE_META)
 
 
 class MemFS(FileSystem):
