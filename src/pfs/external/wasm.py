@@ -729,7 +729,12 @@ class WasmPlugin(ExternalPlugin):
 
 
 def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    """The cause of a wasmtime error or trap (its text ends with ``Caused by: <cause>``)."""
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    cause = text.rpartition("Caused by:")[2].strip() if "Caused by:" in text else text
+    return cause.splitlines()[0].strip()
 
 
 class WasmFS(FileSystem):

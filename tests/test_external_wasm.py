@@ -1,0 +1,200 @@
+"""WASM plugins over HTTP: hellofs-wasm (WASM_ABI.md §5.2 behaviour), its host functions limited
+to the mount's host_paths, and the sandbox: loops, traps and runaway allocation."""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import pytest
+from _external import external_config, plugin_files  # noqa: F401
+
+from pfs.testing.server import ServerProcess
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+NO_META = {"Name": "", "Type": "", "Content": None}
+
+
+@pytest.fixture(scope="module")
+def srv(plugin_files):
+    config = external_config(
+        [plugin_files["hellofs-wasm"], plugin_files["badwasm"]],
+        {
+            "hellofs-wasm": {"enabled": True, "path": "/hw", "config": {
+                "host_prefix": "/memfs/shared", "host_paths": ["/memfs/shared"]}},
+            "badwasm": {"enabled": True, "path": "/bad"},
+        },
+        wasm={"call_timeout": "1s", "memory_limit": "8MB"},
+    )
+    with ServerProcess(config) as proc:
+        yield proc
+
+
+@pytest.fixture
+def api(srv):
+    with httpx.Client(base_url=srv.api, timeout=30) as client:
+        yield client
+
+
+def test_listed_in_plugins(api, plugin_files):
+    assert api.get("/plugins").json() == {"loaded_plugins": [
+        str(plugin_files["hellofs-wasm"]), str(plugin_files["badwasm"])]}
+
+
+def test_hellofs_wasm_read_stat_list(api):
+    r = api.get("/files", params={"path": "/hw/hello.txt"})
+    assert (r.status_code, r.content) == (200, b"Hello World\n")
+    assert api.get("/stat", params={"path": "/hw/hello.txt"}).json() == {
+        "name": "hello.txt", "size": 12, "mode": 420, "modTime": ZERO_TIME, "isDir": False,
+        "meta": NO_META}
+    root = api.get("/stat", params={"path": "/hw"}).json()
+    assert (root["mode"], root["isDir"], root["modTime"], root["meta"]) == (
+        493, True, ZERO_TIME, NO_META)
+    listing = api.get("/directories", params={"path": "/hw"}).json()["files"]
+    assert [(e["name"], e["size"], e["mode"], e["isDir"]) for e in listing] == [
+        ("hello.txt", 12, 420, False), ("host", 0, 493, True)]
+
+
+def test_hellofs_wasm_errors(api):
+    for method, url, params, body, status, answer in [
+        ("GET", "/files", {"path": "/hw/nope"}, None, 500, {"error": "read failed"}),
+        ("GET", "/stat", {"path": "/hw/nope"}, None, 500, {"error": "file not found"}),
+        ("GET", "/directories", {"path": "/hw/nope"}, None, 500, {"error": "file not found"}),
+        ("PUT", "/files", {"path": "/hw/hello.txt"}, None, 500, {"error": "write failed"}),
+        ("POST", "/files", {"path": "/hw/new"}, None, 500, {"error": "permission denied"}),
+        ("POST", "/directories", {"path": "/hw/d"}, None, 500, {"error": "permission denied"}),
+        ("DELETE", "/files", {"path": "/hw/hello.txt"}, None, 500, {"error": "permission denied"}),
+        ("POST", "/rename", {"path": "/hw/hello.txt"}, {"newPath": "/hw/x"}, 500,
+         {"error": "permission denied"}),
+        ("POST", "/chmod", {"path": "/hw/hello.txt"}, {"mode": 384}, 200,
+         {"message": "permissions changed"}),
+    ]:
+        r = api.request(method, url, params=params, json=body)
+        assert (r.status_code, r.json()) == (status, answer), (method, url)
+    r = api.get("/files", params={"path": "/hw/hello.txt", "stream": "true"})
+    assert (r.status_code, r.json()) == (
+        404, {"error": "filesystem does not support streaming: /hw/hello.txt"})
+
+
+def test_host_functions_reach_the_allowed_prefix(api):
+    assert api.post("/directories", params={"path": "/memfs/shared"}).status_code in (201, 500)
+    api.put("/files", params={"path": "/memfs/shared/a.txt"}, content=b"from memfs")
+    r = api.get("/files", params={"path": "/hw/host/a.txt"})
+    assert (r.status_code, r.content) == (200, b"from memfs")
+    info = api.get("/stat", params={"path": "/hw/host/a.txt"}).json()
+    assert (info["name"], info["size"], info["meta"]["Name"]) == ("a.txt", 10, "memfs")
+    r = api.put("/files", params={"path": "/hw/host/b.txt"}, content=b"via wasm")
+    assert r.status_code == 200
+    assert api.get("/files", params={"path": "/memfs/shared/b.txt"}).content == b"via wasm"
+    names = {e["name"] for e in api.get("/directories", params={"path": "/hw/host"}).json()["files"]}
+    assert {"a.txt", "b.txt"} <= names
+    assert api.post("/directories", params={"path": "/hw/host/sub"}).status_code == 201
+    assert api.get("/stat", params={"path": "/memfs/shared/sub"}).json()["isDir"] is True
+    assert api.delete("/files", params={"path": "/hw/host/b.txt"}).status_code == 200
+    r = api.get("/stat", params={"path": "/hw/host/b.txt"})
+    assert r.status_code == 500 and r.json()["error"].startswith("host fs: ")
+
+
+def test_host_functions_cannot_leave_host_paths(api, plugin_files):
+    """A second instance whose host_prefix is wider than its host_paths."""
+    api.put("/files", params={"path": "/memfs/secret.txt"}, content=b"secret")
+    r = api.post("/plugins/load", json={"library_path": str(plugin_files["hellofs-wasm"])})
+    name = r.json()["plugin_name"]
+    assert name == "hellofs-wasm-1"
+    key = f"{plugin_files['hellofs-wasm']}#1"
+    assert key in api.get("/plugins").json()["loaded_plugins"]
+    r = api.post("/mount", json={"fstype": name, "path": "/hw2", "config": {
+        "host_prefix": "/memfs", "host_paths": ["/memfs/shared"]}})
+    assert r.status_code == 200, r.text
+    try:
+        api.put("/files", params={"path": "/memfs/shared/ok.txt"}, content=b"ok")
+        assert api.get("/files", params={"path": "/hw2/host/shared/ok.txt"}).content == b"ok"
+        r = api.get("/files", params={"path": "/hw2/host/secret.txt"})
+        assert (r.status_code, r.json()) == (500, {"error": "read failed"})
+        r = api.get("/stat", params={"path": "/hw2/host/secret.txt"})
+        assert r.status_code == 500
+        assert r.json()["error"] == (
+            "host fs: permission denied: /memfs/secret.txt is outside this mount's host_paths "
+            "(/memfs/shared)")
+        r = api.put("/files", params={"path": "/hw2/host/secret.txt"}, content=b"overwritten")
+        assert (r.status_code, r.json()) == (500, {"error": "write failed"})
+        r = api.delete("/files", params={"path": "/hw2/host/secret.txt"})
+        assert r.status_code == 500
+        # Climbing out with .. is normalised before the check.
+        r = api.get("/stat", params={"path": "/hw2/host/shared/../secret.txt"})
+        assert r.status_code == 500
+        assert api.get("/files", params={"path": "/memfs/secret.txt"}).content == b"secret"
+    finally:
+        api.post("/unmount", json={"path": "/hw2"})
+    assert api.post("/plugins/unload", json={"library_path": key}).status_code == 200
+    assert key not in api.get("/plugins").json()["loaded_plugins"]
+
+
+def test_mount_without_host_paths_has_no_host_access(api, plugin_files):
+    r = api.post("/plugins/load", json={"library_path": str(plugin_files["hellofs-wasm"])})
+    name = r.json()["plugin_name"]
+    key = [k for k in api.get("/plugins").json()["loaded_plugins"] if k.endswith("#1")][0]
+    api.post("/mount", json={"fstype": name, "path": "/hw3", "config": {"host_prefix": "/memfs"}})
+    try:
+        r = api.get("/stat", params={"path": "/hw3/host/secret.txt"})
+        assert r.json()["error"].endswith("is outside this mount's host_paths (none)")
+    finally:
+        api.post("/unmount", json={"path": "/hw3"})
+        api.post("/plugins/unload", json={"library_path": key})
+
+
+def test_bad_host_paths_config(api):
+    r = api.post("/mount", json={"fstype": "hellofs-wasm", "path": "/hwx",
+                                 "config": {"host_paths": "/memfs"}})
+    assert r.status_code == 400
+    assert "host_paths' must be a list of absolute PFS paths" in r.json()["error"]
+
+
+def test_infinite_loop_ends_with_an_error_and_others_keep_working(api, srv):
+    results = {}
+
+    def run_loop():
+        with httpx.Client(base_url=srv.api, timeout=60) as client:
+            results["loop"] = client.get("/files", params={"path": "/bad/loop"})
+
+    looping = threading.Thread(target=run_loop)
+    looping.start()
+    # Other mounts (and another WASM module) answer while the loop runs.
+    assert api.get("/files", params={"path": "/hw/hello.txt"}).content == b"Hello World\n"
+    api.put("/files", params={"path": "/memfs/during"}, content=b"x")
+    assert api.get("/files", params={"path": "/memfs/during"}).content == b"x"
+    looping.join()
+    r = results["loop"]
+    assert r.status_code == 504
+    assert r.json() == {"error": "wasm plugin badwasm: call exceeded its deadline of 1s "
+                                 "and was stopped"}
+    # The module itself is still usable.
+    assert api.get("/files", params={"path": "/bad/ok"}).content == b"ok\n"
+
+
+def test_trap_is_a_500_and_the_module_lives_on(api):
+    r = api.get("/files", params={"path": "/bad/trap"})
+    assert r.status_code == 500
+    assert r.json()["error"].startswith("wasm plugin badwasm trapped: ")
+    assert "unreachable" in r.json()["error"]
+    assert api.get("/files", params={"path": "/bad/ok"}).content == b"ok\n"
+    assert api.get("/health").status_code == 200
+
+
+def test_runaway_allocation_hits_the_memory_cap(api):
+    r = api.get("/files", params={"path": "/bad/grow"})
+    assert r.status_code == 500
+    assert r.json()["error"].startswith("wasm plugin badwasm trapped: ")
+    # The host's own allocation in the module now fails cleanly too, or still works if the
+    # module had room left; either way the answer is a clean HTTP response.
+    r = api.get("/files", params={"path": "/bad/ok"})
+    assert r.status_code in (200, 500)
+    if r.status_code == 500:
+        assert r.json() == {"error": "malloc returned null pointer"}
+    assert api.get("/files", params={"path": "/hw/hello.txt"}).content == b"Hello World\n"
+
+
+def test_unload_wasm_refused_while_mounted(api, plugin_files):
+    r = api.post("/plugins/unload", json={"library_path": str(plugin_files["badwasm"])})
+    assert (r.status_code, r.json()) == (
+        500, {"error": "plugin badwasm is still mounted at /bad; unmount it first"})
