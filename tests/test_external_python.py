@@ -1,0 +1,54 @@
+"""Python plugins by entry point: pip-install the example package, and its fstype is mountable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+import pytest
+from _external import EXAMPLES
+
+from pfs.testing.server import ServerProcess
+
+CONFIG = {"plugins": {"pyhello": {"enabled": True, "path": "/py",
+                                  "config": {"greeting": "Hi from an entry point"}}}}
+
+
+@pytest.fixture(scope="module")
+def site_dir(tmp_path_factory):
+    target = tmp_path_factory.mktemp("site")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
+         str(EXAMPLES / "python-hello")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return target
+
+
+def test_installed_entry_point_plugin_mounts_and_reads(site_dir, start_server):
+    srv = start_server(CONFIG, env={"PYTHONPATH": str(site_dir)})
+    api = httpx.Client(base_url=srv.api, timeout=30)
+    mounts = {m["path"]: m["pluginName"] for m in api.get("/mounts").json()["mounts"]}
+    assert mounts["/py"] == "pyhello"
+    r = api.get("/files", params={"path": "/py/hello"})
+    assert (r.status_code, r.content) == (200, b"Hi from an entry point\n")
+    assert [e["name"] for e in api.get("/directories", params={"path": "/py"}).json()["files"]] \
+        == ["hello"]
+    r = api.put("/files", params={"path": "/py/hello"}, content=b"x")
+    assert r.status_code == 403
+    # Mounted at run time too, with its config schema checked like a built-in's.
+    r = api.post("/mount", json={"fstype": "pyhello", "path": "/py2", "config": {"greeting": 5}})
+    assert r.status_code == 400 and "greeting" in r.json()["error"]
+    assert api.post("/mount", json={"fstype": "pyhello", "path": "/py2"}).status_code == 200
+    assert api.get("/files", params={"path": "/py2/hello"}).content == b"Hello from Python!\n"
+
+
+def test_not_installed_means_unknown_fstype(tmp_path):
+    proc = ServerProcess(CONFIG, wait=False)
+    try:
+        assert proc.proc.wait(60) == 2
+        assert "unknown plugin 'pyhello'" in proc.log()
+    finally:
+        proc.close()
