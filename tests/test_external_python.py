@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -18,9 +19,13 @@ CONFIG = {"plugins": {"pyhello": {"enabled": True, "path": "/py",
 @pytest.fixture(scope="module")
 def site_dir(tmp_path_factory):
     target = tmp_path_factory.mktemp("site")
+    # Built from a copy: setuptools writes build/ and *.egg-info beside the sources.
+    source = tmp_path_factory.mktemp("src") / "python-hello"
+    shutil.copytree(EXAMPLES / "python-hello", source,
+                    ignore=shutil.ignore_patterns("build", "*.egg-info"))
     done = subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
-         str(EXAMPLES / "python-hello")],
+         str(source)],
         capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr
