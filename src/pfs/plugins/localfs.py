@@ -14,7 +14,7 @@ import os
 import secrets
 import shutil
 import stat as st
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -264,7 +264,7 @@ class LocalFS(FileSystem):
                 os.unlink(name, dir_fd=dir_fd)
             elif recursive:
                 # rmtree with dir_fd walks by descriptors and never follows symlinks.
-                await asyncio.to_thread(shutil.rmtree, name, dir_fd=dir_fd)
+                await _on_thread(dir_fd, _rmtree_at, name)
             else:
                 os.rmdir(name, dir_fd=dir_fd)
 
@@ -372,17 +372,45 @@ async def _one(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
+def _on_thread(fd: int, job: Callable[..., Any], *args: Any) -> asyncio.Future:
+    """Run ``job(copy_of_fd, *args)`` on a worker thread.
+
+    The thread works on its own duplicate of ``fd``, so the caller may close ``fd`` at any time
+    (a cancelled request does not wait for the thread, and the number is never reused under it).
+    The job always runs: the returned future is shielded, so cancelling the awaiting task does
+    not drop the job (and with it the duplicate) before it starts.
+    """
+    copy = os.dup(fd)
+
+    def run() -> Any:
+        try:
+            return job(copy, *args)
+        finally:
+            os.close(copy)
+
+    future = asyncio.get_running_loop().run_in_executor(None, run)
+    shielded = asyncio.shield(future)
+    for each in (future, shielded):
+        each.add_done_callback(_fetch_outcome)
+    return shielded
+
+
+def _fetch_outcome(future: asyncio.Future) -> None:
+    """Mark a future's failure as seen: an abandoned job's error is of no interest to anyone."""
+    if not future.cancelled():
+        future.exception()
+
+
 async def _read_pieces(fd: int, offset: int, size: int) -> AsyncIterator[bytes]:
     """The file in ``IO_CHUNK`` pieces, the next piece read on a thread while one is sent."""
-    loop = asyncio.get_running_loop()
+    remaining = size if size >= 0 else -1
+    position = offset
+    pending: asyncio.Future | None = None
     try:
-        remaining = size if size >= 0 else -1
-        position = offset
-        pending = None
         while remaining != 0:
-            step = IO_CHUNK if remaining < 0 else min(IO_CHUNK, remaining)
             if pending is None:
-                pending = loop.run_in_executor(None, os.pread, fd, step, position)
+                step = IO_CHUNK if remaining < 0 else min(IO_CHUNK, remaining)
+                pending = _on_thread(fd, os.pread, step, position)
             piece = await pending
             pending = None
             if not piece:
@@ -392,44 +420,40 @@ async def _read_pieces(fd: int, offset: int, size: int) -> AsyncIterator[bytes]:
                 remaining -= len(piece)
             if remaining != 0:
                 ahead = IO_CHUNK if remaining < 0 else min(IO_CHUNK, remaining)
-                pending = loop.run_in_executor(None, os.pread, fd, ahead, position)
+                pending = _on_thread(fd, os.pread, ahead, position)
             yield piece
     finally:
-        if pending is not None:
-            # The read ahead must finish before its descriptor is closed.
-            await asyncio.shield(pending)
         os.close(fd)
 
 
 async def _write_pieces(fd: int, chunks: AsyncIterator[bytes], offset: int) -> int:
     """Write the body gathered into ``IO_CHUNK`` pieces, each on a thread while the next
-    piece arrives; returns the bytes written."""
-    loop = asyncio.get_running_loop()
-    pending = None
+    piece arrives; returns the bytes written. A write still running when the request fails
+    finishes on its own duplicate descriptor."""
+    pending: asyncio.Future | None = None
     parts: list[bytes] = []
     gathered = 0
     total = 0
-    try:
-        async for chunk in chunks:
-            parts.append(chunk)
-            gathered += len(chunk)
-            if gathered >= IO_CHUNK:
-                if pending is not None:
-                    await pending
-                pending = loop.run_in_executor(None, _pwrite_all, fd, b"".join(parts), offset)
-                offset += gathered
-                total += gathered
-                parts, gathered = [], 0
-        if pending is not None:
-            await pending
-            pending = None
-        if parts:
-            await loop.run_in_executor(None, _pwrite_all, fd, b"".join(parts), offset)
+    async for chunk in chunks:
+        parts.append(chunk)
+        gathered += len(chunk)
+        if gathered >= IO_CHUNK:
+            if pending is not None:
+                await pending
+            pending = _on_thread(fd, _pwrite_all, b"".join(parts), offset)
+            offset += gathered
             total += gathered
-    finally:
-        if pending is not None:
-            await asyncio.shield(pending)
+            parts, gathered = [], 0
+    if pending is not None:
+        await pending
+    if parts:
+        await _on_thread(fd, _pwrite_all, b"".join(parts), offset)
+        total += gathered
     return total
+
+
+def _rmtree_at(dir_fd: int, name: str) -> None:
+    shutil.rmtree(name, dir_fd=dir_fd)
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
