@@ -87,7 +87,8 @@ def main() -> None:
             rows.append([f"{label} [{mode}]", f"{rps[name]:,.0f}", f"{ratio:.0%}",
                          f"≥{TARGETS[name]:.0%} {verdict}"])
     print_table(
-        f"External plugin reads, 32 connections (wrk, 1 thread, best of {args.rounds} interleaved rounds)",
+        f"External plugin reads, 32 connections (wrk, 1 thread, "
+        f"best of {args.rounds} interleaved rounds)",
         ["case", "req/s", "vs memfs", "target"], rows,
     )
 

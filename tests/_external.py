@@ -40,9 +40,14 @@ def build_plugins(dest: Path) -> dict[str, Path]:
     return built
 
 
-@pytest.fixture(scope="session")
-def plugin_files(tmp_path_factory) -> dict[str, Path]:
-    return build_plugins(tmp_path_factory.mktemp("plugins"))
+_built: dict[str, Path] = {}
+
+
+def built_plugins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """``build_plugins`` once per test session (each test module's fixture calls this)."""
+    if not _built:
+        _built.update(build_plugins(tmp_path_factory.mktemp("plugins")))
+    return dict(_built)
 
 
 def external_config(

@@ -10,9 +10,14 @@ import sys
 import httpx
 import pytest
 import wasmtime
-from _external import HELLO_C, external_config, plugin_files  # noqa: F401
+from _external import HELLO_C, built_plugins, external_config
 
 from pfs.testing.server import ServerProcess
+
+
+@pytest.fixture(scope="session")
+def plugin_files(tmp_path_factory):
+    return built_plugins(tmp_path_factory)
 
 ADMIN, READER = "admin-token-x", "read-token-y"
 
@@ -122,8 +127,9 @@ def test_wasm_unnamed_module_gets_default_name(api, tmp_path):
 def test_url_loading_is_off_unless_enabled(api):
     for url in ("http://127.0.0.1:1/plugin.so", "pfs://memfs/plugin.so"):
         r = load(api, url)
-        assert (r.status_code, r.json()) == (403, {"error": "loading plugins from URLs is not "
-                                                  "enabled (set external_plugins.allow_url_load: true)"})
+        assert (r.status_code, r.json()) == (403, {
+            "error": "loading plugins from URLs is not enabled "
+                     "(set external_plugins.allow_url_load: true)"})
 
 
 def test_pfs_url_loading_when_enabled(start_server, plugin_files):

@@ -8,9 +8,14 @@ import re
 
 import httpx
 import pytest
-from _external import HELLO_C, RFC3339_SECONDS, external_config, plugin_files  # noqa: F401
+from _external import HELLO_C, RFC3339_SECONDS, built_plugins, external_config
 
 from pfs.testing.server import ServerProcess
+
+
+@pytest.fixture(scope="session")
+def plugin_files(tmp_path_factory):
+    return built_plugins(tmp_path_factory)
 
 HELLO_STAT = {
     "name": "hello",
@@ -97,7 +102,8 @@ def test_hellofs_c_mutations(api):
         ("POST", "/directories", {"params": {"path": "/helloc/d"}}),
         ("DELETE", "/files", {"params": {"path": "/helloc/hello"}}),
         ("DELETE", "/files", {"params": {"path": "/helloc/hello", "recursive": "true"}}),
-        ("POST", "/rename", {"params": {"path": "/helloc/hello"}, "json": {"newPath": "/helloc/x"}}),
+        ("POST", "/rename",
+         {"params": {"path": "/helloc/hello"}, "json": {"newPath": "/helloc/x"}}),
         ("POST", "/chmod", {"params": {"path": "/helloc/hello"}, "json": {"mode": 0o600}}),
     ]:
         r = api.request(method, url, **kwargs)
@@ -123,9 +129,9 @@ def test_second_load_of_the_same_file_is_an_independent_copy(api, plugin_files):
     assert re.fullmatch(r"hellofs-c-\d+", body["plugin_name"])
     copies = [p for p in api.get("/plugins").json()["loaded_plugins"] if p != str(path)]
     assert len(copies) == 1 and re.search(r"/libhellofs-c\.\d+\.so$", copies[0])
-    assert api.post("/mount", json={"fstype": body["plugin_name"], "path": "/copy"}).status_code == 200
+    r = api.post("/mount", json={"fstype": body["plugin_name"], "path": "/copy"})
+    assert r.status_code == 200
     assert api.get("/files", params={"path": "/copy/hello"}).content == HELLO_C
-    assert api.get("/mounts").json()["mounts"][0]  # still answering
     assert api.post("/unmount", json={"path": "/copy"}).status_code == 200
     assert unload(api, copies[0]).json() == {"message": "plugin unloaded successfully"}
     assert api.get("/plugins").json()["loaded_plugins"] == [str(path)]
@@ -156,7 +162,8 @@ def test_failing_plugin_gives_clear_errors_everywhere(api, plugin_files):
     path = plugin_files["errfs"]
     assert load(api, path).status_code == 200
     try:
-        r = api.post("/mount", json={"fstype": "errfs", "path": "/e", "config": {"fail": "validate"}})
+        r = api.post("/mount", json={"fstype": "errfs", "path": "/e",
+                                     "config": {"fail": "validate"}})
         assert (r.status_code, r.json()) == (
             400, {"error": "failed to validate plugin: errfs refuses this config"})
         r = api.post("/mount", json={"fstype": "errfs", "path": "/e", "config": {"fail": "init"}})

@@ -7,9 +7,14 @@ import threading
 
 import httpx
 import pytest
-from _external import external_config, plugin_files  # noqa: F401
+from _external import built_plugins, external_config
 
 from pfs.testing.server import ServerProcess
+
+
+@pytest.fixture(scope="session")
+def plugin_files(tmp_path_factory):
+    return built_plugins(tmp_path_factory)
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 NO_META = {"Name": "", "Type": "", "Content": None}
@@ -86,7 +91,8 @@ def test_host_functions_reach_the_allowed_prefix(api):
     r = api.put("/files", params={"path": "/hw/host/b.txt"}, content=b"via wasm")
     assert r.status_code == 200
     assert api.get("/files", params={"path": "/memfs/shared/b.txt"}).content == b"via wasm"
-    names = {e["name"] for e in api.get("/directories", params={"path": "/hw/host"}).json()["files"]}
+    listing = api.get("/directories", params={"path": "/hw/host"}).json()["files"]
+    names = {e["name"] for e in listing}
     assert {"a.txt", "b.txt"} <= names
     assert api.post("/directories", params={"path": "/hw/host/sub"}).status_code == 201
     assert api.get("/stat", params={"path": "/memfs/shared/sub"}).json()["isDir"] is True

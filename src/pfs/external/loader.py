@@ -175,9 +175,8 @@ class ExternalPlugins:
                 kind = detect_type(key)
             plugin = self._plugins.get(key)
             if plugin is None or plugin.kind != kind:
-                raise FSError(
-                    f"WASM plugin not loaded: {key}" if kind == WASM else f"plugin not loaded: {key}"
-                )
+                prefix = "WASM plugin" if kind == WASM else "plugin"
+                raise FSError(f"{prefix} not loaded: {key}")
             mounted = [m.path for m in self.server.fs.list() if m.fstype == plugin.fstype]
             if mounted:
                 raise FSError(
@@ -293,7 +292,8 @@ class ExternalPlugins:
             raise FSError(f"failed to download plugin: {exc}") from None
         if response.status_code != 200:
             raise FSError(
-                f"failed to download plugin: failed to download from URL: HTTP {response.status_code}"
+                "failed to download plugin: failed to download from URL: "
+                f"HTTP {response.status_code}"
             )
         ext = os.path.splitext(urlparse(url).path)[1] or ".so"
         path = self._temp_path(url, ext)

@@ -102,7 +102,9 @@ def file_info(record: FileInfoC) -> FileInfo:
         mode=record.Mode,
         mtime_ns=record.ModTime * 1_000_000_000,
         is_dir=record.IsDir != 0,
-        meta=Meta(_text(record.MetaName), _text(record.MetaType), _meta_content(record.MetaContent)),
+        meta=Meta(
+            _text(record.MetaName), _text(record.MetaType), _meta_content(record.MetaContent)
+        ),
     )
 
 
@@ -123,7 +125,9 @@ class NativePlugin(ExternalPlugin):
             func.argtypes = argtypes
             self.fn[symbol] = func
         if "PluginNew" not in self.fn:
-            raise FSError("failed to create plugin wrapper: plugin missing required PluginNew function")
+            raise FSError(
+                "failed to create plugin wrapper: plugin missing required PluginNew function"
+            )
         handle = self.fn["PluginNew"]()
         if not handle:
             raise FSError("failed to create plugin wrapper: PluginNew returned null pointer")

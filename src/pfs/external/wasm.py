@@ -7,10 +7,10 @@ stay up. The ``env.host_fs_*`` imports reach the PFS namespace, but only below t
 calling mount's ``host_paths`` config key.
 
 Guest calls run in the module's own thread (a wasmtime call releases the GIL), one at a time
-under a re-entrant lock. A host function waits for the namespace operation it started on the event loop;
-when that operation calls back into a module that the waiting thread already holds (the plugin's
-own mount, or a cycle of plugins), the call is handed to the waiting thread and runs there, so
-re-entrant calls never deadlock.
+under a re-entrant lock. A host function waits for the namespace operation it started on the event
+loop; when that operation calls back into a module that the waiting thread already holds (the
+plugin's own mount, or a cycle of plugins), the call is handed to the waiting thread and runs
+there, so re-entrant calls never deadlock.
 """
 
 from __future__ import annotations
@@ -288,7 +288,9 @@ def _info_from_json(obj: Any) -> FileInfo:
             mode=int(fields.get("mode") or 0) & _MASK32,
             mtime_ns=mtime_ns,
             is_dir=bool(fields.get("isdir")),
-            meta=Meta(str(meta_fields.get("name") or ""), str(meta_fields.get("type") or ""), content),
+            meta=Meta(
+                str(meta_fields.get("name") or ""), str(meta_fields.get("type") or ""), content
+            ),
         )
     except (TypeError, ValueError) as exc:
         raise FSError(f"failed to unmarshal file info: {exc}") from None
