@@ -1,0 +1,144 @@
+"""queuefs throughput: enqueue+dequeue pairs per backend, against memfs 1 KiB reads (the anchor)
+measured on the same server in the same run.
+
+Each wrk connection alternates PUT enqueue / GET dequeue on one queue; delivered messages are
+counted from the queue itself (enqueued − left over), so empty dequeues do not count.
+Run: .venv/bin/python bench/queuefs.py (not queue.py: that name would shadow the stdlib queue) [--seconds N] [--skip-mysql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import ensure_wrk, print_table  # noqa: E402
+
+from pfs.testing.mariadb import MariaDB  # noqa: E402
+from pfs.testing.server import ServerProcess  # noqa: E402
+
+PAYLOAD = 256
+TARGETS = {"memory": "≥50% of memfs read rps", "sqlite": "≥2,000 msg/s",
+           "mysql": "≥1,000 msg/s"}
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(url: str, connections: int, seconds: int, script: str | None = None) -> dict:
+    args = [ensure_wrk(), f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s",
+            "--latency"]
+    if script:
+        args += ["-s", script]
+    out = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk saw error responses:\n{out}")
+    return {
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1)),
+        "p99": _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)),
+    }
+
+
+def pair_script(queue: str) -> str:
+    fd, path = tempfile.mkstemp(suffix=".lua")
+    with os.fdopen(fd, "w") as f:
+        f.write(f"""
+local n = 0
+local body = string.rep("q", {PAYLOAD})
+request = function()
+  n = n + 1
+  if n % 2 == 1 then
+    return wrk.format("PUT", "/api/v1/files?path=/queuefs/{queue}/enqueue", nil, body)
+  end
+  return wrk.format("GET", "/api/v1/files?path=/queuefs/{queue}/dequeue")
+end
+""")
+    return path
+
+
+def queue_run(servers: list[ServerProcess], connections_each: int, seconds: int) -> dict:
+    """Run the enqueue/dequeue mix on every server at once; msgs/s delivered, latencies."""
+    queue = "bench" + uuid.uuid4().hex[:6]
+    script = pair_script(queue)
+    with ThreadPoolExecutor(len(servers)) as pool:
+        runs = list(pool.map(
+            lambda s: run_wrk(s.url, connections_each, seconds, script), servers))
+    os.unlink(script)
+    with httpx.Client(base_url=servers[0].api, timeout=60) as client:
+        left = int(client.get("/files", params={"path": f"/queuefs/{queue}/size"}).text)
+    enqueued = sum((r["requests"] + 1) // 2 for r in runs)
+    return {
+        "msgs": (enqueued - left) / seconds,
+        "rps": sum(r["rps"] for r in runs),
+        "p50": max(r["p50"] for r in runs),
+        "p99": max(r["p99"] for r in runs),
+    }
+
+
+def config(queue_config: dict) -> dict:
+    return {"plugins": {
+        "memfs": {"enabled": True, "path": "/memfs"},
+        "queuefs": {"enabled": True, "path": "/queuefs", "config": queue_config},
+    }}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=6)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--skip-mysql", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    with ServerProcess(config({"backend": "memory"})) as srv:
+        httpx.put(f"{srv.api}/files", params={"path": "/memfs/1k"}, content=b"r" * 1024)
+        anchor = run_wrk(f"{srv.api}/files?path=/memfs/1k", args.connections, args.seconds)
+        rows.append(["memfs read 1 KiB (anchor)", "1 server", f"{anchor['rps']:,.0f} req/s",
+                     f"{anchor['p50']:.2f}", f"{anchor['p99']:.2f}", ""])
+        memory = queue_run([srv], args.connections, args.seconds)
+    ratio = memory["rps"] / anchor["rps"]
+    rows.append(["queuefs memory", f"1 server, {args.connections} conns",
+                 f"{memory['msgs']:,.0f} msg/s ({memory['rps']:,.0f} req/s)",
+                 f"{memory['p50']:.2f}", f"{memory['p99']:.2f}",
+                 f"{ratio:.0%} of anchor req/s; {TARGETS['memory']} "
+                 f"{'ok' if ratio >= 0.5 else 'MISSED'}"])
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite_config = {"backend": "sqlite", "db_path": f"{tmp}/queue.db"}
+        with ServerProcess(config(sqlite_config)) as srv:
+            result = queue_run([srv], args.connections, args.seconds)
+        rows.append(["queuefs sqlite (synchronous=FULL)", f"1 server, {args.connections} conns",
+                     f"{result['msgs']:,.0f} msg/s", f"{result['p50']:.2f}",
+                     f"{result['p99']:.2f}",
+                     f"{TARGETS['sqlite']} {'ok' if result['msgs'] >= 2000 else 'MISSED'}"])
+    if not args.skip_mysql:
+        db = MariaDB()
+        with db.scratch_database("pfs_bench_queue") as database:
+            mysql_config = {"backend": "mysql", **db.config(database)}
+            with ServerProcess(config(mysql_config)) as one, \
+                    ServerProcess(config(mysql_config)) as two:
+                result = queue_run([one, two], 4, args.seconds)
+        rows.append(["queuefs mysql (MariaDB)", "2 servers, 4 conns each",
+                     f"{result['msgs']:,.0f} msg/s", f"{result['p50']:.2f}",
+                     f"{result['p99']:.2f}",
+                     f"{TARGETS['mysql']} {'ok' if result['msgs'] >= 1000 else 'MISSED'}"])
+    print_table(
+        f"queuefs enqueue+dequeue ({PAYLOAD} B messages, wrk; a msg = one enqueue + one dequeue)",
+        ["case", "setup", "throughput", "p50 ms", "p99 ms", "target"], rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
