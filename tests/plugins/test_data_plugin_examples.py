@@ -7,9 +7,6 @@ at what the test starts on loopback. Shell commands are shown next to their HTTP
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import httpx
 import pytest
 
@@ -46,25 +43,71 @@ def mysql_database(request):
 def server(tmp_path_factory, moto, remote, mysql_database):
     tmp = tmp_path_factory.mktemp("readme")
     web_port = free_port()
-    sqlfs = [{"name": "local", "enabled": True, "path": "/sqlfs",
-              "config": {"backend": "sqlite", "db_path": str(tmp / "sqlfs.db"),
-                         "cache_enabled": True, "cache_max_size": 1000, "cache_ttl_seconds": 5}}]
+    sqlfs = [
+        {
+            "name": "local",
+            "enabled": True,
+            "path": "/sqlfs",
+            "config": {
+                "backend": "sqlite",
+                "db_path": str(tmp / "sqlfs.db"),
+                "cache_enabled": True,
+                "cache_max_size": 1000,
+                "cache_ttl_seconds": 5,
+            },
+        }
+    ]
     if mysql_database:
-        sqlfs.append({"name": "production", "enabled": True, "path": "/sqlfs_prod",
-                      "config": {"backend": "tidb", "cache_enabled": True,
-                                 "dsn": f"root:@tcp(127.0.0.1:3306)/{mysql_database}"
-                                        "?charset=utf8mb4"}})
-    config = {"plugins": {
-        "memfs": {"enabled": True, "path": "/memfs", "config": {"init_dirs": ["/home", "/tmp"]}},
-        "sqlfs": sqlfs,
-        "proxyfs": [{"name": "remote1", "enabled": True, "path": "/remote/server1",
-                     "config": {"base_url": remote.url + "/api/v1"}}],
-        "s3fs": [{"name": "mybucket", "enabled": True, "path": "/s3/mybucket",
-                  "config": {**moto.mount_config("my-bucket-name"), "region": "us-west-1",
-                             "prefix": "pfs/"}}],
-        "httpfs": [{"name": "httpfs-memfs", "enabled": True, "path": "/httpfs-memfs",
-                    "config": {"pfs_path": "/memfs", "http_port": str(web_port)}}],
-    }}
+        sqlfs.append(
+            {
+                "name": "production",
+                "enabled": True,
+                "path": "/sqlfs_prod",
+                "config": {
+                    "backend": "tidb",
+                    "cache_enabled": True,
+                    "dsn": f"root:@tcp(127.0.0.1:3306)/{mysql_database}?charset=utf8mb4",
+                },
+            }
+        )
+    config = {
+        "plugins": {
+            "memfs": {
+                "enabled": True,
+                "path": "/memfs",
+                "config": {"init_dirs": ["/home", "/tmp"]},
+            },
+            "sqlfs": sqlfs,
+            "proxyfs": [
+                {
+                    "name": "remote1",
+                    "enabled": True,
+                    "path": "/remote/server1",
+                    "config": {"base_url": remote.url + "/api/v1"},
+                }
+            ],
+            "s3fs": [
+                {
+                    "name": "mybucket",
+                    "enabled": True,
+                    "path": "/s3/mybucket",
+                    "config": {
+                        **moto.mount_config("my-bucket-name"),
+                        "region": "us-west-1",
+                        "prefix": "pfs/",
+                    },
+                }
+            ],
+            "httpfs": [
+                {
+                    "name": "httpfs-memfs",
+                    "enabled": True,
+                    "path": "/httpfs-memfs",
+                    "config": {"pfs_path": "/memfs", "http_port": str(web_port)},
+                }
+            ],
+        }
+    }
     with ServerProcess(config) as proc:
         proc.web_port = web_port  # type: ignore[attr-defined]
         yield proc
@@ -85,9 +128,14 @@ def test_sqlfs_examples(pfs, server, mysql_database, tmp_path):
     if mysql_database:
         pfs.write("/sqlfs_prod/prod.txt", "production data")
         assert pfs.cat("/sqlfs_prod/prod.txt") == b"production data"
-    r = httpx.post(server.api + "/mount", json={
-        "fstype": "sqlfs", "path": "/test/db",
-        "config": {"backend": "sqlite", "db_path": str(tmp_path / "test.db")}})
+    r = httpx.post(
+        server.api + "/mount",
+        json={
+            "fstype": "sqlfs",
+            "path": "/test/db",
+            "config": {"backend": "sqlite", "db_path": str(tmp_path / "test.db")},
+        },
+    )
     assert r.status_code == 200, r.text
     pfs.write("/test/db/x", "1")
     httpx.post(server.api + "/unmount", json={"path": "/test/db"})
@@ -127,12 +175,17 @@ def test_httpfs_examples(pfs, server):
     assert r.content == b"%PDF-1.4 report" and r.headers["content-type"] == "application/pdf"
     r = httpx.get(f"http://localhost:{port}/README.md")
     assert r.headers["content-type"] == "text/plain; charset=utf-8"
-    assert "<a href=\"/README.md\">README.md</a>" in httpx.get(f"http://localhost:{port}/").text
+    assert '<a href="/README.md">README.md</a>' in httpx.get(f"http://localhost:{port}/").text
 
     dynamic = free_port()
-    r = httpx.post(server.api + "/mount", json={
-        "fstype": "httpfs", "path": "/my-http",
-        "config": {"pfs_path": "/memfs", "http_port": str(dynamic)}})
+    r = httpx.post(
+        server.api + "/mount",
+        json={
+            "fstype": "httpfs",
+            "path": "/my-http",
+            "config": {"pfs_path": "/memfs", "http_port": str(dynamic)},
+        },
+    )
     assert r.status_code == 200, r.text
     status = httpx.get(server.api + "/files", params={"path": "/my-http"}).text
     assert status.startswith("HTTPFS Instance Status\n======================\n")

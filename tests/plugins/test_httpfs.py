@@ -38,8 +38,10 @@ def site(api):
     api.put("/files", params={"path": f"{base}/docs/a b&c.txt"}, content=b"spaced")
     port = free_port()
     mount = f"/web-{port}"
-    r = api.post("/mount", json={"fstype": "httpfs", "path": mount,
-                                 "config": {"pfs_path": base, "port": port}})
+    r = api.post(
+        "/mount",
+        json={"fstype": "httpfs", "path": mount, "config": {"pfs_path": base, "port": port}},
+    )
     assert r.status_code == 200, r.text
     yield mount, f"http://127.0.0.1:{port}", base
     api.post("/unmount", json={"path": mount})
@@ -157,8 +159,14 @@ def test_several_instances_and_unmount_closes_port(api):
     api.post("/directories", params={"path": "/memfs/sub"})
     api.put("/files", params={"path": "/memfs/sub/two.txt"}, content=b"2")
     for port, source in zip(ports, ["/memfs", "/memfs/sub"], strict=True):
-        r = api.post("/mount", json={"fstype": "httpfs", "path": f"/h{port}",
-                                     "config": {"pfs_path": source, "http_port": port}})
+        r = api.post(
+            "/mount",
+            json={
+                "fstype": "httpfs",
+                "path": f"/h{port}",
+                "config": {"pfs_path": source, "http_port": port},
+            },
+        )
         assert r.status_code == 200, r.text
     assert httpx.get(f"http://127.0.0.1:{ports[0]}/one.txt").content == b"1"
     assert httpx.get(f"http://127.0.0.1:{ports[1]}/two.txt").content == b"2"
@@ -168,8 +176,14 @@ def test_several_instances_and_unmount_closes_port(api):
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", ports[0]), timeout=5)
     assert httpx.get(f"http://127.0.0.1:{ports[1]}/two.txt").content == b"2"
-    r = api.post("/mount", json={"fstype": "httpfs", "path": f"/h{ports[0]}",
-                                 "config": {"pfs_path": "/memfs", "port": str(ports[0])}})
+    r = api.post(
+        "/mount",
+        json={
+            "fstype": "httpfs",
+            "path": f"/h{ports[0]}",
+            "config": {"pfs_path": "/memfs", "port": str(ports[0])},
+        },
+    )
     assert r.status_code == 200, r.text
     for port in ports:
         api.post("/unmount", json={"path": f"/h{port}"})
@@ -181,8 +195,14 @@ def test_busy_port_fails_the_mount(api):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        r = api.post("/mount", json={"fstype": "httpfs", "path": "/busy",
-                                     "config": {"pfs_path": "/memfs", "port": port}})
+        r = api.post(
+            "/mount",
+            json={
+                "fstype": "httpfs",
+                "path": "/busy",
+                "config": {"pfs_path": "/memfs", "port": port},
+            },
+        )
     assert r.status_code == 409
     assert f"cannot listen on 127.0.0.1:{port}: address already in use" in r.json()["error"]
     assert "/busy" not in {m["path"] for m in api.get("/mounts").json()["mounts"] or []}
@@ -192,11 +212,19 @@ def test_bad_config(api):
     """Missing pfs_path, a bad port and conflicting port keys are 400."""
     r = api.post("/mount", json={"fstype": "httpfs", "path": "/bad", "config": {}})
     assert r.status_code == 400 and "pfs_path is required" in r.json()["error"]
-    r = api.post("/mount", json={"fstype": "httpfs", "path": "/bad",
-                                 "config": {"pfs_path": "/memfs", "port": 70000}})
+    r = api.post(
+        "/mount",
+        json={"fstype": "httpfs", "path": "/bad", "config": {"pfs_path": "/memfs", "port": 70000}},
+    )
     assert r.status_code == 400 and "'port'" in r.json()["error"]
-    r = api.post("/mount", json={"fstype": "httpfs", "path": "/bad",
-                                 "config": {"pfs_path": "/memfs", "port": 1, "http_port": 2}})
+    r = api.post(
+        "/mount",
+        json={
+            "fstype": "httpfs",
+            "path": "/bad",
+            "config": {"pfs_path": "/memfs", "port": 1, "http_port": 2},
+        },
+    )
     assert r.status_code == 400 and "disagree" in r.json()["error"]
 
 
@@ -214,10 +242,16 @@ def test_non_utf8_names_are_listed_and_served(api, site):
 def test_config_file_mount(tmp_path):
     """httpfs mounted from the YAML config serves another config-file mount."""
     port = free_port()
-    config = {"plugins": {
-        "memfs": {"enabled": True, "path": "/memfs"},
-        "httpfs": {"enabled": True, "path": "/web", "config": {"pfs_path": "/memfs", "port": port}},
-    }}
+    config = {
+        "plugins": {
+            "memfs": {"enabled": True, "path": "/memfs"},
+            "httpfs": {
+                "enabled": True,
+                "path": "/web",
+                "config": {"pfs_path": "/memfs", "port": port},
+            },
+        }
+    }
     with ServerProcess(config) as server:
         httpx.put(server.api + "/files", params={"path": "/memfs/x.txt"}, content=b"x")
         assert httpx.get(f"http://127.0.0.1:{port}/x.txt").content == b"x"

@@ -32,9 +32,14 @@ def front(remote_a, remote_b):
     """A server with /remote/a and /remote/b proxying the two remotes' whole namespaces."""
     with ServerProcess(MEMFS) as server:
         for name, remote in (("a", remote_a), ("b", remote_b)):
-            r = httpx.post(server.api + "/mount", json={
-                "fstype": "proxyfs", "path": f"/remote/{name}",
-                "config": {"base_url": remote.url + "/"}})
+            r = httpx.post(
+                server.api + "/mount",
+                json={
+                    "fstype": "proxyfs",
+                    "path": f"/remote/{name}",
+                    "config": {"base_url": remote.url + "/"},
+                },
+            )
             assert r.status_code == 200, r.text
         yield server
 
@@ -48,15 +53,19 @@ def api(front):
 def test_every_operation_passes_through(api, remote_a):
     """Each operation through /remote/a lands on the remote exactly as if done there."""
     direct = httpx.Client(base_url=remote_a.api)
-    assert api.post("/directories", params={"path": "/remote/a/memfs/ops", "mode": "700"}).status_code == 201
+    assert (
+        api.post("/directories", params={"path": "/remote/a/memfs/ops", "mode": "700"}).status_code
+        == 201
+    )
     assert direct.get("/stat", params={"path": "/memfs/ops"}).json()["mode"] == 0o700
     assert api.post("/files", params={"path": "/remote/a/memfs/ops/empty"}).status_code == 201
     api.put("/files", params={"path": "/remote/a/memfs/ops/f.txt"}, content=b"hello world")
     assert direct.get("/files", params={"path": "/memfs/ops/f.txt"}).content == b"hello world"
     r = api.get("/files", params={"path": "/remote/a/memfs/ops/f.txt", "offset": 6, "size": 3})
     assert r.content == b"wor"
-    r = api.put("/files", params={"path": "/remote/a/memfs/ops/f.txt", "flags": "append"},
-                content=b"!")
+    r = api.put(
+        "/files", params={"path": "/remote/a/memfs/ops/f.txt", "flags": "append"}, content=b"!"
+    )
     assert r.status_code == 200
     assert direct.get("/files", params={"path": "/memfs/ops/f.txt"}).content == b"hello world!"
     stat = api.get("/stat", params={"path": "/remote/a/memfs/ops/f.txt"}).json()
@@ -64,10 +73,18 @@ def test_every_operation_passes_through(api, remote_a):
     assert stat["meta"]["Content"]["remote-url"] == remote_a.url + "/api/v1"
     listing = api.get("/directories", params={"path": "/remote/a/memfs/ops"}).json()["files"]
     assert sorted(f["name"] for f in listing) == ["empty", "f.txt"]
-    r = api.post("/rename", params={"path": "/remote/a/memfs/ops/f.txt"},
-                 json={"newPath": "/remote/a/memfs/ops/g.txt"})
+    r = api.post(
+        "/rename",
+        params={"path": "/remote/a/memfs/ops/f.txt"},
+        json={"newPath": "/remote/a/memfs/ops/g.txt"},
+    )
     assert r.status_code == 200
-    assert api.post("/chmod", params={"path": "/remote/a/memfs/ops/g.txt"}, json={"mode": 0o600}).status_code == 200
+    assert (
+        api.post(
+            "/chmod", params={"path": "/remote/a/memfs/ops/g.txt"}, json={"mode": 0o600}
+        ).status_code
+        == 200
+    )
     assert direct.get("/stat", params={"path": "/memfs/ops/g.txt"}).json()["mode"] == 0o600
     assert api.delete("/files", params={"path": "/remote/a/memfs/ops/empty"}).status_code == 200
     r = api.delete("/files", params={"path": "/remote/a/memfs/ops", "recursive": "true"})
@@ -106,8 +123,12 @@ def test_federated_copy_streams_between_remotes(front, remote_a, remote_b):
     assert after - before < 20 << 20, f"front server peak grew {(after - before) >> 20} MiB"
     got = httpx.get(remote_b.api + "/files", params={"path": "/memfs/big.bin"}, timeout=60)
     assert hashlib.sha256(got.content).digest() == hashlib.sha256(data).digest()
-    with httpx.stream("GET", front.api + "/files", timeout=60,
-                      params={"path": "/remote/b/memfs/big.bin", "stream": "true"}) as r:
+    with httpx.stream(
+        "GET",
+        front.api + "/files",
+        timeout=60,
+        params={"path": "/remote/b/memfs/big.bin", "stream": "true"},
+    ) as r:
         assert r.status_code == 200
         assert sum(len(c) for c in r.iter_bytes()) == len(data)
     httpx.delete(remote_a.api + "/files", params={"path": "/memfs/big.bin"})
@@ -123,7 +144,9 @@ def test_reload_control_file(api, remote_a):
     stat = api.get("/stat", params={"path": "/remote/a/reload"}).json()
     assert stat["mode"] == 0o200 and stat["meta"]["Type"] == "control"
     assert stat["meta"]["Content"]["remote-url"] == remote_a.url + "/api/v1"
-    names = [f["name"] for f in api.get("/directories", params={"path": "/remote/a"}).json()["files"]]
+    names = [
+        f["name"] for f in api.get("/directories", params={"path": "/remote/a"}).json()["files"]
+    ]
     assert "reload" in names and "memfs" in names
     assert api.get("/files", params={"path": "/remote/a/memfs/README"}).status_code == 200
 
@@ -133,13 +156,17 @@ def test_remote_down_is_a_clear_503(start_server):
     remote = start_server(MEMFS)
     front = start_server(MEMFS)
     api = httpx.Client(base_url=front.api, timeout=30)
-    r = api.post("/mount", json={"fstype": "proxyfs", "path": "/r", "config": {"base_url": remote.url}})
+    r = api.post(
+        "/mount", json={"fstype": "proxyfs", "path": "/r", "config": {"base_url": remote.url}}
+    )
     assert r.status_code == 200, r.text
     remote.stop()
     r = api.get("/files", params={"path": "/r/memfs/README"})
     assert r.status_code == 503
     assert remote.url in r.json()["error"]
-    r = api.post("/mount", json={"fstype": "proxyfs", "path": "/dead", "config": {"base_url": remote.url}})
+    r = api.post(
+        "/mount", json={"fstype": "proxyfs", "path": "/dead", "config": {"base_url": remote.url}}
+    )
     assert r.status_code == 503
     assert f"failed to connect to remote PFS server at {remote.url}" in r.json()["error"]
     r = api.put("/files", params={"path": "/r/reload"}, content=b"")
@@ -152,8 +179,10 @@ def test_hung_remote_times_out(start_server):
     remote = start_server(MEMFS)
     front = start_server(MEMFS)
     api = httpx.Client(base_url=front.api, timeout=30)
-    r = api.post("/mount", json={"fstype": "proxyfs", "path": "/r",
-                                 "config": {"base_url": remote.url, "timeout": 1}})
+    r = api.post(
+        "/mount",
+        json={"fstype": "proxyfs", "path": "/r", "config": {"base_url": remote.url, "timeout": 1}},
+    )
     assert r.status_code == 200
     remote.stop()
     with socket.socket() as silent:  # the kernel completes handshakes; nobody ever replies
@@ -174,9 +203,14 @@ def test_bad_config(api):
     assert r.status_code == 400 and "base_url is required" in r.json()["error"]
     r = api.post("/mount", json={"fstype": "proxyfs", "path": "/p", "config": {"base_url": "nope"}})
     assert r.status_code == 400 and "invalid base_url format" in r.json()["error"]
-    r = api.post("/mount", json={"fstype": "proxyfs", "path": "/p",
-                                 "config": {"base_url": f"http://127.0.0.1:{free_port()}",
-                                            "remote_path": "/x"}})
+    r = api.post(
+        "/mount",
+        json={
+            "fstype": "proxyfs",
+            "path": "/p",
+            "config": {"base_url": f"http://127.0.0.1:{free_port()}", "remote_path": "/x"},
+        },
+    )
     assert r.status_code == 400 and "'remote_path'" in r.json()["error"]
 
 

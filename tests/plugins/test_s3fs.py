@@ -45,7 +45,9 @@ def mounted(api, moto):
     """A fresh bucket mounted at a fresh path; yields (mount path, bucket)."""
     bucket = make_bucket(moto)
     path = f"/s3-{bucket}"
-    r = api.post("/mount", json={"fstype": "s3fs", "path": path, "config": moto.mount_config(bucket)})
+    r = api.post(
+        "/mount", json={"fstype": "s3fs", "path": path, "config": moto.mount_config(bucket)}
+    )
     assert r.status_code == 200, r.text
     yield path, bucket
     api.post("/unmount", json={"path": path})
@@ -76,13 +78,18 @@ def test_every_operation(api, moto, mounted):
     assert names(api, root) == ["docs/"]
     assert names(api, f"{root}/docs") == ["a.txt", "empty"]
 
-    r = api.post("/rename", params={"path": f"{root}/docs/a.txt"}, json={"newPath": f"{root}/b.txt"})
+    r = api.post(
+        "/rename", params={"path": f"{root}/docs/a.txt"}, json={"newPath": f"{root}/b.txt"}
+    )
     assert r.status_code == 200, r.text
     assert names(api, root) == ["b.txt", "docs/"]
     r = api.post("/rename", params={"path": f"{root}/docs"}, json={"newPath": f"{root}/moved"})
     assert r.status_code == 200, r.text
     assert names(api, f"{root}/moved") == ["empty"]
-    assert api.post("/chmod", params={"path": f"{root}/b.txt"}, json={"mode": 0o600}).status_code == 200
+    assert (
+        api.post("/chmod", params={"path": f"{root}/b.txt"}, json={"mode": 0o600}).status_code
+        == 200
+    )
 
     r = api.delete("/directories", params={"path": f"{root}/moved"})
     assert r.status_code == 409 and r.json()["error"] == "directory not empty: moved"
@@ -160,7 +167,7 @@ def peak_rss(server: ServerProcess) -> int:
 
 
 def test_large_upload_is_multipart_with_bounded_memory(api, pfs, moto, mounted):
-    """A 50 MiB streamed PUT goes up in parts; the server's peak memory grows far less than 50 MiB."""
+    """A 50 MiB streamed PUT goes up in parts; the server's peak memory grows far less."""
     root, bucket = mounted
     piece = os.urandom(1 << 20)
     digest = hashlib.sha256()
@@ -260,9 +267,13 @@ def test_bad_config_is_rejected(api):
     """Missing bucket key, unknown keys and half credentials are 400 before any network call."""
     r = api.post("/mount", json={"fstype": "s3fs", "path": "/x", "config": {}})
     assert r.status_code == 400 and "bucket is required" in r.json()["error"]
-    r = api.post("/mount", json={"fstype": "s3fs", "path": "/x", "config": {"bucket": "b", "access_key": "k"}})
+    r = api.post(
+        "/mount",
+        json={"fstype": "s3fs", "path": "/x", "config": {"bucket": "b", "access_key": "k"}},
+    )
     assert r.status_code == 400 and "'access_key'" in r.json()["error"]
     r = api.post(
-        "/mount", json={"fstype": "s3fs", "path": "/x", "config": {"bucket": "b", "access_key_id": "k"}}
+        "/mount",
+        json={"fstype": "s3fs", "path": "/x", "config": {"bucket": "b", "access_key_id": "k"}},
     )
     assert r.status_code == 400 and "must be given together" in r.json()["error"]

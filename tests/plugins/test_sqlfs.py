@@ -77,7 +77,9 @@ def test_every_operation(api, backend_config):
     r = api.delete("/directories", params={"path": f"{root}/e"})
     assert r.status_code == 409 and r.json()["error"] == "directory not empty: /e"
     assert api.delete("/files", params={"path": f"{root}/e/empty"}).status_code == 200
-    assert api.delete("/files", params={"path": f"{root}/e", "recursive": "true"}).status_code == 200
+    assert (
+        api.delete("/files", params={"path": f"{root}/e", "recursive": "true"}).status_code == 200
+    )
     assert names(api, root) == []
     api.post("/unmount", json={"path": root})
 
@@ -182,8 +184,9 @@ def test_restart_persistence(backend_config):
     data = os.urandom(3 << 20)
     with ServerProcess(config) as first:
         httpx.post(first.api + "/directories", params={"path": "/sqlfs/keep"})
-        r = httpx.put(first.api + "/files", params={"path": "/sqlfs/keep/x"}, content=data,
-                      timeout=60)
+        r = httpx.put(
+            first.api + "/files", params={"path": "/sqlfs/keep/x"}, content=data, timeout=60
+        )
         assert r.status_code == 200, r.text
     with ServerProcess(config) as second:
         r = httpx.get(second.api + "/files", params={"path": "/sqlfs/keep/x"}, timeout=60)
@@ -205,17 +208,27 @@ def test_non_utf8_and_like_characters_in_names(api, backend_config):
 
 def test_bad_config(api, tmp_path):
     """Unknown backend, unreachable MySQL and an unusable SQLite path are clear errors."""
-    r = api.post("/mount", json={"fstype": "sqlfs", "path": "/bad",
-                                 "config": {"backend": "oracle"}})
+    r = api.post(
+        "/mount", json={"fstype": "sqlfs", "path": "/bad", "config": {"backend": "oracle"}}
+    )
     assert r.status_code == 400
-    assert "unsupported database backend: oracle (valid options: sqlite, sqlite3, tidb, mysql)" in (
-        r.json()["error"]
+    assert (
+        "unsupported database backend: oracle (valid options: sqlite, sqlite3, tidb, mysql)"
+        in (r.json()["error"])
     )
     port = free_port()
-    r = api.post("/mount", json={"fstype": "sqlfs", "path": "/bad",
-                                 "config": {"backend": "mysql", "port": port}})
+    r = api.post(
+        "/mount",
+        json={"fstype": "sqlfs", "path": "/bad", "config": {"backend": "mysql", "port": port}},
+    )
     assert r.status_code == 503 and f"127.0.0.1:{port}" in r.json()["error"]
-    r = api.post("/mount", json={"fstype": "sqlfs", "path": "/bad",
-                                 "config": {"db_path": str(tmp_path / "missing" / "x.db")}})
+    r = api.post(
+        "/mount",
+        json={
+            "fstype": "sqlfs",
+            "path": "/bad",
+            "config": {"db_path": str(tmp_path / "missing" / "x.db")},
+        },
+    )
     assert r.status_code == 503 and "does not exist" in r.json()["error"]
     assert "/bad" not in {m["path"] for m in api.get("/mounts").json()["mounts"] or []}

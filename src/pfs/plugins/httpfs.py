@@ -102,7 +102,9 @@ class HTTPFS(FileSystem):
         port, alias = config.get("port"), config.get("http_port")
         if port is not None and alias is not None and port != alias:
             raise InvalidArgument(f"httpfs: port ({port}) and http_port ({alias}) disagree")
-        self.port: int = 8000 if port is None and alias is None else int(port if port is not None else alias)
+        self.port: int = (
+            8000 if port is None and alias is None else int(port if port is not None else alias)
+        )
         self.mount_path = config.get("mount_path") or ""
         self.started_ns = time.time_ns()
         self._server: asyncio.Server | None = None
@@ -173,7 +175,9 @@ class HTTPFS(FileSystem):
         if path != "/":
             raise ReadOnly(READ_ONLY_MESSAGE)
         size = len(self.status_text().encode())
-        return FileInfo("status", size, 0o444, self.started_ns, False, Meta("httpfs-status", "virtual"))
+        return FileInfo(
+            "status", size, 0o444, self.started_ns, False, Meta("httpfs-status", "virtual")
+        )
 
     async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
         if path != "/":
@@ -256,16 +260,28 @@ class HTTPFS(FileSystem):
             url_path, source = self._source_path(target)
             info = await root.stat(source)
         except Exception:
-            await _send(writer, 404, b"404 page not found\n", "text/plain; charset=utf-8",
-                        keep_alive, head_only)
+            await _send(
+                writer,
+                404,
+                b"404 page not found\n",
+                "text/plain; charset=utf-8",
+                keep_alive,
+                head_only,
+            )
             return
         if info.is_dir:
             try:
                 page = await self._listing(url_path, source)
             except Exception:
                 log.debug("httpfs: readdir %s failed", source, exc_info=True)
-                await _send(writer, 500, b"Failed to read directory\n",
-                            "text/plain; charset=utf-8", keep_alive, head_only)
+                await _send(
+                    writer,
+                    500,
+                    b"Failed to read directory\n",
+                    "text/plain; charset=utf-8",
+                    keep_alive,
+                    head_only,
+                )
                 return
             await _send(writer, 200, page, "text/html; charset=utf-8", keep_alive, head_only)
             return
@@ -295,29 +311,44 @@ class HTTPFS(FileSystem):
                 span = (0, info.size - 1) if info.size else None  # not a byte range: ignore it
                 range_header = None
             if span is None and range_header is not None:
-                await _send(writer, 416, b"range not satisfiable\n", "text/plain; charset=utf-8",
-                            keep_alive, head_only, [("Content-Range", f"bytes */{info.size}")])
+                await _send(
+                    writer,
+                    416,
+                    b"range not satisfiable\n",
+                    "text/plain; charset=utf-8",
+                    keep_alive,
+                    head_only,
+                    [("Content-Range", f"bytes */{info.size}")],
+                )
                 return
         try:
             if range_header is not None and span is not None:
                 start, end = span
                 extra.append(("Content-Range", f"bytes {start}-{end}/{info.size}"))
                 chunks = await root.read_stream(source, start, end - start + 1)
-                await _send_stream(writer, 206, chunks, end - start + 1, ctype, keep_alive,
-                                   head_only, extra)
+                await _send_stream(
+                    writer, 206, chunks, end - start + 1, ctype, keep_alive, head_only, extra
+                )
             elif info.size <= WHOLE_READ_LIMIT:
                 body = await root.read(source)
                 await _send(writer, 200, body, ctype, keep_alive, head_only, extra)
             else:
                 chunks = await root.read_stream(source)
-                await _send_stream(writer, 200, chunks, info.size, ctype, keep_alive, head_only,
-                                   extra)
+                await _send_stream(
+                    writer, 200, chunks, info.size, ctype, keep_alive, head_only, extra
+                )
         except ConnectionError:
             raise
         except Exception as exc:
             log.debug("httpfs: read %s failed", source, exc_info=True)
-            await _send(writer, 500, f"Failed to read file: {exc}\n".encode(),
-                        "text/plain; charset=utf-8", keep_alive, head_only)
+            await _send(
+                writer,
+                500,
+                f"Failed to read file: {exc}\n".encode(),
+                "text/plain; charset=utf-8",
+                keep_alive,
+                head_only,
+            )
 
     async def _listing(self, url_path: str, source: str) -> bytes:
         root = self.root_fs
@@ -329,27 +360,32 @@ class HTTPFS(FileSystem):
         if url_path != "/":
             parent = posixpath.dirname(url_path.rstrip("/")) or "/"
             parent = parent if parent.endswith("/") else parent + "/"
-            rows.append(f'<tr><td><a href="{html.escape(quote(parent))}">../</a></td>'
-                        "<td>-</td><td></td></tr>")
+            rows.append(
+                f'<tr><td><a href="{html.escape(quote(parent))}">../</a></td>'
+                "<td>-</td><td></td></tr>"
+            )
         readme: FileInfo | None = None
         for entry in entries:
             shown = entry.name + ("/" if entry.is_dir else "")
             href = html.escape(quote(base + shown))
             size = "-" if entry.is_dir else str(entry.size)
-            rows.append(f'<tr><td><a href="{href}">{html.escape(shown)}</a></td>'
-                        f"<td>{size}</td><td>{_clock(entry.mtime_ns)}</td></tr>")
+            rows.append(
+                f'<tr><td><a href="{href}">{html.escape(shown)}</a></td>'
+                f"<td>{size}</td><td>{_clock(entry.mtime_ns)}</td></tr>"
+            )
             if not entry.is_dir and entry.name in ("README", "README.md", "README.txt"):
                 readme = readme or entry
         readme_html = ""
         if readme is not None and readme.size <= README_INLINE_LIMIT:
             try:
                 text = (await root.read(join(source, readme.name))).decode("utf-8", "replace")
-                readme_html = (f"<h2>{html.escape(readme.name)}</h2>\n"
-                               f"<pre>{html.escape(text)}</pre>\n")
+                readme_html = (
+                    f"<h2>{html.escape(readme.name)}</h2>\n<pre>{html.escape(text)}</pre>\n"
+                )
             except Exception:
                 log.debug("httpfs: README of %s unreadable", source, exc_info=True)
         page = (
-            "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n"
+            '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
             f"<title>{title}</title>\n</head>\n<body>\n<h1>{title}</h1>\n<table>\n"
             "<tr><th>Name</th><th>Size</th><th>Modified</th></tr>\n"
             + "\n".join(rows)
@@ -389,12 +425,19 @@ async def _discard_body(reader: asyncio.StreamReader, headers: dict[str, str]) -
         length -= len(piece)
 
 
-_REASONS = {200: "OK", 206: "Partial Content", 400: "Bad Request", 404: "Not Found",
-            416: "Range Not Satisfiable", 500: "Internal Server Error"}
+_REASONS = {
+    200: "OK",
+    206: "Partial Content",
+    400: "Bad Request",
+    404: "Not Found",
+    416: "Range Not Satisfiable",
+    500: "Internal Server Error",
+}
 
 
-def _head_bytes(status: int, length: int, ctype: str, keep_alive: bool,
-                extra: list[tuple[str, str]] | None) -> bytes:
+def _head_bytes(
+    status: int, length: int, ctype: str, keep_alive: bool, extra: list[tuple[str, str]] | None
+) -> bytes:
     lines = [
         f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}",
         f"Content-Type: {ctype}",
@@ -407,18 +450,31 @@ def _head_bytes(status: int, length: int, ctype: str, keep_alive: bool,
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-async def _send(writer: asyncio.StreamWriter, status: int, body: bytes, ctype: str,
-                keep_alive: bool, head_only: bool = False,
-                extra: list[tuple[str, str]] | None = None) -> None:
+async def _send(
+    writer: asyncio.StreamWriter,
+    status: int,
+    body: bytes,
+    ctype: str,
+    keep_alive: bool,
+    head_only: bool = False,
+    extra: list[tuple[str, str]] | None = None,
+) -> None:
     writer.write(_head_bytes(status, len(body), ctype, keep_alive, extra))
     if not head_only:
         writer.write(body)
     await writer.drain()
 
 
-async def _send_stream(writer: asyncio.StreamWriter, status: int, chunks: Any, length: int,
-                       ctype: str, keep_alive: bool, head_only: bool,
-                       extra: list[tuple[str, str]]) -> None:
+async def _send_stream(
+    writer: asyncio.StreamWriter,
+    status: int,
+    chunks: Any,
+    length: int,
+    ctype: str,
+    keep_alive: bool,
+    head_only: bool,
+    extra: list[tuple[str, str]],
+) -> None:
     try:
         writer.write(_head_bytes(status, length, ctype, keep_alive, extra))
         if head_only:

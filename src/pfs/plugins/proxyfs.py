@@ -1,14 +1,13 @@
 """proxyfs: a remote PFS server mounted as a subtree (federation).
 
 Every operation goes to the remote through the project SDK's :class:`~pfs.client.AsyncClient`
-(one pooled HTTP/1.1 client per mount). Reads and writes stream through chunk by chunk; the
-remote's errors come back with its status and message; a remote that is down or hangs is a
-503/504 naming it, within the configured timeout, never a hang.
+(one per mount), sending over aiohttp's connection pool (see ``_aiohttp_transport``). Reads
+and writes stream through chunk by chunk; the remote's errors come back with its status and
+message; a remote that is down or hangs is a 503/504 naming it within ``timeout``, never a hang.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -26,13 +25,15 @@ from pfs.fs import (
     FSError,
     InvalidArgument,
     Meta,
-    Timeout,
     Unavailable,
     WriteFlag,
 )
 from pfs.fs.base import Buffered
+from pfs.plugins._aiohttp_transport import AiohttpTransport
 
 log = logging.getLogger("pfs.plugins.proxyfs")
+# httpx logs every request at INFO: one log line per proxied operation is noise, not news.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 RELOAD_PATH = "/reload"
 RELOAD_TEXT = b"Write to this file to reload the proxy connection\n"
@@ -74,9 +75,14 @@ class ProxyFS(FileSystem):
     # -- lifecycle -------------------------------------------------------------------------
 
     def _new_client(self) -> AsyncClient:
-        # stall_timeout=None: a live stream may be idle for as long as its producer is; normal
-        # reads are bounded per chunk by _relay instead.
-        return AsyncClient(self.base_url, timeout=self.timeout, stall_timeout=None)
+        # Every read, streamed or not, is bounded by ``timeout`` per chunk; the transport lifts
+        # that for live streams (``stream=true``), which may idle as long as their producer does.
+        return AsyncClient(
+            self.base_url,
+            timeout=self.timeout,
+            stall_timeout=self.timeout,
+            transport=AiohttpTransport(),
+        )
 
     async def _connect(self) -> AsyncClient:
         client = self._new_client()
@@ -178,9 +184,7 @@ class ProxyFS(FileSystem):
             return RELOAD_TEXT[max(offset, 0) :][: None if size < 0 else size]
         return await self._call("cat", path, offset, size)
 
-    async def read_stream(
-        self, path: str, offset: int = 0, size: int = -1
-    ) -> AsyncIterator[bytes]:
+    async def read_stream(self, path: str, offset: int = 0, size: int = -1) -> AsyncIterator[bytes]:
         """The remote's body relayed chunk by chunk. The first chunk is awaited here so a
         remote error is raised at open; a one-chunk file becomes a plain response."""
         if path == RELOAD_PATH:
@@ -192,47 +196,28 @@ class ProxyFS(FileSystem):
         second = await self._next(chunks)
         if second is None:
             return Buffered(first)
-        return self._relay(chunks, [first, second], self.timeout)
+        return self._relay(chunks, [first, second])
 
     async def open_stream(self, path: str) -> AsyncIterator[bytes]:
         """A live pass-through of the remote's ``stream=true`` answer. A stat first makes a
         missing path fail at open (a live stream may not send a first chunk for a long time)."""
         await self._call("stat", path)
-        return self._relay(self.client.iter_cat(path, stream=True), [], None)
+        return self._relay(self.client.iter_cat(path, stream=True), [])
 
-    async def _next(self, chunks: Any, timeout: float | None = None) -> bytes | None:
+    async def _next(self, chunks: Any) -> bytes | None:
         try:
-            return await asyncio.wait_for(chunks.__anext__(), timeout or self.timeout)
+            return await chunks.__anext__()
         except StopAsyncIteration:
             return None
-        except TimeoutError:
-            await chunks.aclose()
-            raise Timeout(
-                f"remote PFS server {self.remote}: no data within {timeout or self.timeout}s"
-            ) from None
         except FSError as exc:
             await chunks.aclose()
             raise self._transport_error(exc) from exc
 
-    async def _relay(
-        self, chunks: Any, head: list[bytes], stall: float | None
-    ) -> AsyncIterator[bytes]:
+    async def _relay(self, chunks: Any, head: list[bytes]) -> AsyncIterator[bytes]:
         try:
             for chunk in head:
                 yield chunk
-            while True:
-                if stall is None:
-                    try:
-                        chunk = await chunks.__anext__()
-                    except StopAsyncIteration:
-                        return
-                    except FSError as exc:
-                        raise self._transport_error(exc) from exc
-                else:
-                    next_chunk = await self._next(chunks, stall)
-                    if next_chunk is None:
-                        return
-                    chunk = next_chunk
+            while (chunk := await self._next(chunks)) is not None:
                 yield chunk
         finally:
             await chunks.aclose()
@@ -269,4 +254,3 @@ class ProxyFS(FileSystem):
                 pass
             return await self.reload()
         return await self._call("write", path, chunks, **self._write_args(offset, flags))
-

@@ -1,4 +1,4 @@
-"""Start a real ``moto_server`` (an S3 stand-in) on a free loopback port, for tests and benchmarks."""
+"""Start a real ``moto_server`` (an S3 stand-in) on a free loopback port (tests, benchmarks)."""
 
 from __future__ import annotations
 

@@ -83,7 +83,9 @@ class S3FS(FileSystem):
             from aiobotocore.config import AioConfig
             from aiobotocore.session import get_session
         except ImportError as exc:  # pragma: no cover - depends on the installation
-            raise InvalidArgument(f"s3fs needs aiobotocore (pip install aiobotocore): {exc}") from exc
+            raise InvalidArgument(
+                f"s3fs needs aiobotocore (pip install aiobotocore): {exc}"
+            ) from exc
         endpoint = self._endpoint_url()
         key_id = self.config.get("access_key_id") or None
         secret = self.config.get("secret_access_key") or None
@@ -224,9 +226,7 @@ class S3FS(FileSystem):
         entries: list[FileInfo] = []
         paginator = self._s3.get_paginator("list_objects_v2")
         with s3_errors(f"readdir: {self._rel(path)}"):
-            async for page in paginator.paginate(
-                Bucket=self.bucket, Prefix=prefix, Delimiter="/"
-            ):
+            async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
                 for common in page.get("CommonPrefixes", ()):
                     name = common["Prefix"][len(prefix) :].rstrip("/")
                     if name:
@@ -331,7 +331,9 @@ class S3FS(FileSystem):
                     Bucket=self.bucket, Key=dst, CopySource={"Bucket": self.bucket, "Key": src}
                 )
         for start in range(0, len(moves), DELETE_BATCH):
-            await self._delete_keys([src for src, _ in moves[start : start + DELETE_BATCH]], context)
+            await self._delete_keys(
+                [src for src, _ in moves[start : start + DELETE_BATCH]], context
+            )
 
     # -- read ------------------------------------------------------------------------------
 
@@ -369,9 +371,7 @@ class S3FS(FileSystem):
             with s3_errors(f"read: {self._rel(path)}"):
                 return await body.read()
 
-    async def read_stream(
-        self, path: str, offset: int = 0, size: int = -1
-    ) -> AsyncIterator[bytes]:
+    async def read_stream(self, path: str, offset: int = 0, size: int = -1) -> AsyncIterator[bytes]:
         body = await self._get_body(path, offset, size)
         return self._body_chunks(body, self._rel(path))
 
@@ -472,7 +472,10 @@ class S3FS(FileSystem):
     ) -> dict[str, Any]:
         with s3_errors(f"write: {key}: part {number}"):
             answer = await self._s3.upload_part(
-                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number,
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
                 Body=bytes(data),
             )
         return {"ETag": answer["ETag"], "PartNumber": number}

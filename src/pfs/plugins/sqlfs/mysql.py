@@ -64,7 +64,9 @@ class MySQLStore(Store):
     async def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
         return await self.db.fetchall(_placeholders(sql), args)
 
-    async def atomic(self, statements: Sequence[Statement], check: Check | None = None) -> list[int]:
+    async def atomic(
+        self, statements: Sequence[Statement], check: Check | None = None
+    ) -> list[int]:
         async def run(cur: Any) -> list[int]:
             counts = [await cur.execute(_placeholders(sql), args) for sql, args in statements]
             if check is not None:

@@ -56,7 +56,9 @@ class SQLFS(FileSystem):
         Field("cache_enabled", "bool", default=True, help="cache stat results and listings"),
         Field("cache_max_size", "int", default=1000, help="most cached entries"),
         Field("cache_ttl_seconds", "number", default=5, help="seconds a cached entry lives"),
-        Field("max_file_size", "size", default=256 << 20, help="largest file accepted (e.g. 256MB)"),
+        Field(
+            "max_file_size", "size", default=256 << 20, help="largest file accepted (e.g. 256MB)"
+        ),
     )
     random_write = True
 
@@ -93,13 +95,23 @@ class SQLFS(FileSystem):
         rows = await self.store.query(_ROW, ("/",))
         if not rows:
             await self.store.atomic(
-                [("INSERT INTO files (path, is_dir, mode, size, mod_time, data) "
-                  "VALUES (?, 1, ?, 0, ?, NULL)", ("/", 0o755, now))]
+                [
+                    (
+                        "INSERT INTO files (path, is_dir, mode, size, mod_time, data) "
+                        "VALUES (?, 1, ?, 0, ?, NULL)",
+                        ("/", 0o755, now),
+                    )
+                ]
             )
         # Chunks staged by uploads that never finished (the server stopped mid-upload).
         await self.store.atomic(
-            [("DELETE FROM file_chunks WHERE blob_id NOT IN "
-              "(SELECT blob_id FROM files WHERE blob_id IS NOT NULL)", ())]
+            [
+                (
+                    "DELETE FROM file_chunks WHERE blob_id NOT IN "
+                    "(SELECT blob_id FROM files WHERE blob_id IS NOT NULL)",
+                    (),
+                )
+            ]
         )
 
     async def shutdown(self) -> None:
@@ -129,7 +141,9 @@ class SQLFS(FileSystem):
 
     def _info(self, name: str, row: Row, meta: Meta) -> FileInfo:
         is_dir, mode, size, mod_time, _ = row
-        return FileInfo(name, int(size), int(mode), int(mod_time) * 1_000_000_000, bool(is_dir), meta)
+        return FileInfo(
+            name, int(size), int(mode), int(mod_time) * 1_000_000_000, bool(is_dir), meta
+        )
 
     async def stat(self, path: str) -> FileInfo:
         row = await self._row(path)
@@ -170,9 +184,13 @@ class SQLFS(FileSystem):
         await self._require_dir(split_parent(path)[0], op)
         try:
             await self.store.atomic(
-                [("INSERT INTO files (path, is_dir, mode, size, mod_time, data) "
-                  "VALUES (?, ?, ?, 0, ?, ?)",
-                  (path, int(is_dir), mode, int(time.time()), None if is_dir else b""))]
+                [
+                    (
+                        "INSERT INTO files (path, is_dir, mode, size, mod_time, data) "
+                        "VALUES (?, ?, ?, 0, ?, ?)",
+                        (path, int(is_dir), mode, int(time.time()), None if is_dir else b""),
+                    )
+                ]
             )
         except AlreadyExists:  # created concurrently
             raise AlreadyExists(f"{what} already exists: {path}") from None
@@ -218,9 +236,11 @@ class SQLFS(FileSystem):
         below = like_prefix(path)
         await self.store.atomic(
             [
-                ("DELETE FROM file_chunks WHERE blob_id IN (SELECT blob_id FROM files "
-                 "WHERE (path = ? OR path LIKE ? ESCAPE '!') AND blob_id IS NOT NULL)",
-                 (path, below)),
+                (
+                    "DELETE FROM file_chunks WHERE blob_id IN (SELECT blob_id FROM files "
+                    "WHERE (path = ? OR path LIKE ? ESCAPE '!') AND blob_id IS NOT NULL)",
+                    (path, below),
+                ),
                 ("DELETE FROM files WHERE path = ? OR path LIKE ? ESCAPE '!'", (path, below)),
             ]
         )
@@ -238,6 +258,7 @@ class SQLFS(FileSystem):
             raise AlreadyExists(f"file already exists: {new}")
         await self._require_dir(split_parent(new)[0], "rename")
         try:
+
             def moved(counts: list[int]) -> None:
                 if counts[0] != 1:
                     raise NotFound(f"rename: {old}: not found")
@@ -289,9 +310,7 @@ class SQLFS(FileSystem):
             return b""
         return b"".join([piece async for piece in self._pieces(path, row, start, end)])
 
-    async def read_stream(
-        self, path: str, offset: int = 0, size: int = -1
-    ) -> AsyncIterator[bytes]:
+    async def read_stream(self, path: str, offset: int = 0, size: int = -1) -> AsyncIterator[bytes]:
         row = await self._file_row(path, "read")
         start, end = self._span(int(row[2]), offset, size)
         if row[4] is None:  # inline content: one query, answered as a plain response
@@ -359,8 +378,10 @@ class SQLFS(FileSystem):
         self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
     ) -> str:
         row = await self._check_write(path, flags)
-        if row is not None and (offset > 0 or flags & WriteFlag.APPEND) and not (
-            flags & WriteFlag.TRUNCATE
+        if (
+            row is not None
+            and (offset > 0 or flags & WriteFlag.APPEND)
+            and not (flags & WriteFlag.TRUNCATE)
         ):
             data = apply_write(await self.read(path), data, offset, flags)
         elif offset > 0:
@@ -368,8 +389,16 @@ class SQLFS(FileSystem):
         if len(data) > self.max_file_size:
             raise self._too_large(str(len(data)))
         if len(data) <= self.store.chunk_size:
-            await self._commit(path, row, [(self.store.upsert_file_sql,
-                                            (path, 0o644, len(data), int(time.time()), data, None))])
+            await self._commit(
+                path,
+                row,
+                [
+                    (
+                        self.store.upsert_file_sql,
+                        (path, 0o644, len(data), int(time.time()), data, None),
+                    )
+                ],
+            )
         else:
             await self._write_chunked(path, row, _pieces_of(data, self.store.chunk_size))
         return f"Written {len(data)} bytes to {path}"
@@ -396,9 +425,7 @@ class SQLFS(FileSystem):
         finally:
             self.cache.changed(path)
 
-    async def _write_chunked(
-        self, path: str, row: Row | None, chunks: AsyncIterator[bytes]
-    ) -> int:
+    async def _write_chunked(self, path: str, row: Row | None, chunks: AsyncIterator[bytes]) -> int:
         """Stage the body as chunks of a new blob, then swap it in with one transaction."""
         chunk_size = self.store.chunk_size
         blob_id = uuid.uuid4().hex
@@ -417,27 +444,32 @@ class SQLFS(FileSystem):
                     del buffer[:chunk_size]
             now = int(time.time())
             if staged == 0:  # small after all: keep it inline like the original
-                await self._commit(path, row, [(self.store.upsert_file_sql,
-                                                (path, 0o644, total, now, bytes(buffer), None))])
+                await self._commit(
+                    path,
+                    row,
+                    [(self.store.upsert_file_sql, (path, 0o644, total, now, bytes(buffer), None))],
+                )
                 return total
             if buffer:
                 await self._stage(blob_id, staged, bytes(buffer))
-            await self._commit(path, row, [(self.store.upsert_file_sql,
-                                            (path, 0o644, total, now, None, blob_id))])
+            await self._commit(
+                path, row, [(self.store.upsert_file_sql, (path, 0o644, total, now, None, blob_id))]
+            )
             blob_id = ""
             return total
         finally:
             if blob_id and staged:
-                await self.store.atomic(
-                    [("DELETE FROM file_chunks WHERE blob_id = ?", (blob_id,))]
-                )
+                await self.store.atomic([("DELETE FROM file_chunks WHERE blob_id = ?", (blob_id,))])
 
     async def _stage(self, blob_id: str, start: int, data: bytes) -> None:
         await self.store.atomic(
-            [("INSERT INTO file_chunks (blob_id, start, data) VALUES (?, ?, ?)",
-              (blob_id, start, data))]
+            [
+                (
+                    "INSERT INTO file_chunks (blob_id, start, data) VALUES (?, ?, ?)",
+                    (blob_id, start, data),
+                )
+            ]
         )
-
 
 
 async def _pieces_of(data: bytes, size: int) -> AsyncIterator[bytes]:

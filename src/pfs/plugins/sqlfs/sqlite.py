@@ -53,7 +53,9 @@ class SQLiteStore(Store):
         # Short indexed reads run on the loop thread (WAL readers never wait for the writer).
         return self.db.read(lambda conn: conn.execute(sql, args).fetchall())
 
-    async def atomic(self, statements: Sequence[Statement], check: Check | None = None) -> list[int]:
+    async def atomic(
+        self, statements: Sequence[Statement], check: Check | None = None
+    ) -> list[int]:
         def run(conn: sqlite3.Connection) -> list[int]:
             counts = [conn.execute(sql, args).rowcount for sql, args in statements]
             if check is not None:

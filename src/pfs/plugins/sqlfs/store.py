@@ -51,7 +51,9 @@ class Store:
         """Rows of one read-only statement."""
         raise NotImplementedError
 
-    async def atomic(self, statements: Sequence[Statement], check: Check | None = None) -> list[int]:
+    async def atomic(
+        self, statements: Sequence[Statement], check: Check | None = None
+    ) -> list[int]:
         """Run ``statements`` in one transaction; ``check(rowcounts)`` may raise to roll back."""
         raise NotImplementedError
 
