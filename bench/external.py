@@ -7,6 +7,7 @@ Run: .venv/bin/python bench/external.py [--seconds N] [--rounds N]
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import print_table, wrk  # noqa: E402
+from _common import ensure_wrk, print_table  # noqa: E402
 
 from pfs.testing.server import ServerProcess  # noqa: E402
 
@@ -46,6 +47,16 @@ def config(native: Path, wasm: Path, inline: bool) -> dict:
     }
 
 
+def wrk_rps(url: str, seconds: int) -> float:
+    """Requests/s of one wrk run (32 connections, 1 thread); error answers abort the bench."""
+    args = [ensure_wrk(), "-t1", "-c32", f"-d{seconds}s", url]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"wrk saw {errors.group(1)} error responses for {url}:\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
 def measure(srv: ServerProcess, seconds: int, rounds: int) -> dict[str, float]:
     api = httpx.Client(base_url=srv.api)
     # memfs serves the same 30 bytes hellofs-c does (hellofs-wasm's file is 12 bytes).
@@ -60,7 +71,7 @@ def measure(srv: ServerProcess, seconds: int, rounds: int) -> dict[str, float]:
     samples: dict[str, list[float]] = {name: [] for name in urls}
     for _ in range(rounds):
         for name, url in urls.items():
-            samples[name].append(wrk(url, connections=32, seconds=seconds, threads=1)[0])
+            samples[name].append(wrk_rps(url, seconds))
     # Best of the interleaved rounds: on a shared machine, other load only ever lowers a sample.
     return {name: max(values) for name, values in samples.items()}
 
@@ -75,7 +86,7 @@ def main() -> None:
     for inline in MODES:
         with ServerProcess(config(native, wasm, inline)) as srv:
             rps = measure(srv, args.seconds, args.rounds)
-        mode = "inline_calls" if inline else "default (worker threads)"
+        mode = "inline_calls" if inline else "default: module thread"
         anchor = rps["memfs"]
         rows.append([f"memfs read 30 B (anchor) [{mode}]", f"{anchor:,.0f}", "100%", ""])
         for name in ("native", "wasm"):
