@@ -1,4 +1,4 @@
-"""`pfs fuse` against a real kernel mount: shell tools on the mounted namespace, checked over HTTP."""
+"""`pfs fuse` on a real kernel mount: shell tools on the mounted namespace, checked over HTTP."""
 
 from __future__ import annotations
 
@@ -176,7 +176,8 @@ def test_mv_renames_files_and_trees_and_open_handles_follow(mnt, api):
     assert read(api, "/memfs/mv/t2") == b"top\n"
     assert read(api, "/memfs/mv/sub2/f") == b"deep\n"
     assert api.get("/stat", params={"path": "/memfs/mv/sub"}).status_code == 404
-    sh("exec 3>memfs/mv/open; echo a >&3; mv memfs/mv/open memfs/mv/moved; echo b >&3; exec 3>&-", mnt)
+    script = "exec 3>memfs/mv/open; echo a >&3; mv memfs/mv/open memfs/mv/moved; echo b >&3"
+    sh(script + "; exec 3>&-", mnt)
     assert read(api, "/memfs/mv/moved") == b"a\nb\n"
     # An editor's save: write a temporary file, rename it over the original.
     sh("echo new > memfs/mv/.t2.swp && mv -f memfs/mv/.t2.swp memfs/mv/t2", mnt)
@@ -233,7 +234,7 @@ def test_tar_round_trip(mnt, tmp_path):
 
 
 def test_errors_reach_programs_as_errno(mnt, api):
-    """Missing files, read-only files and non-empty directories fail with their errno; nothing changes."""
+    """Missing, read-only and non-empty targets fail with their errno; nothing changes."""
     missing = sh("cat memfs/nope.txt", mnt, check=False)
     assert missing.returncode != 0 and "No such file or directory" in missing.stderr
     readonly = sh("echo x > hellofs/hello", mnt, check=False)
@@ -251,6 +252,13 @@ def test_errors_reach_programs_as_errno(mnt, api):
     cross = sh("mv memfs/full/f hellofs/f", mnt, check=False)
     assert cross.returncode != 0
     assert read(api, "/memfs/full/f") == b"keep\n"
+
+
+def test_mv_across_mounts_copies_and_deletes(mnt, api):
+    """Rename across mounts answers EXDEV, so mv(1) falls back to copy + unlink."""
+    sh("echo moving > memfs/cross.txt && mv memfs/cross.txt nested/a/memfs/cross.txt", mnt)
+    assert read(api, "/nested/a/memfs/cross.txt") == b"moving\n"
+    assert api.get("/stat", params={"path": "/memfs/cross.txt"}).status_code == 404
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

@@ -33,9 +33,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--ttl", type=float, default=1.0, help="seconds attributes and listings stay cached"
     )
-    parser.add_argument(
-        "--allow-other", action="store_true", help="let other users see the mount"
-    )
+    parser.add_argument("--allow-other", action="store_true", help="let other users see the mount")
     parser.add_argument("--debug", action="store_true", help="log every failing request")
     return parser.parse_args(argv)
 

@@ -2,9 +2,9 @@
 
 Two read modes, chosen at open:
 
-* **live** (direct I/O): control and status files whose content is made at read time
-  (queuefs ``dequeue``, ``size``, serverinfofs ``uptime``) and every file reporting size 0. The kernel
-  reads such a file in several calls, so the whole content is fetched once, at the first read, and
+* **live** (direct I/O): control and status files whose content is made at read time (queuefs
+  ``dequeue``, ``size``, serverinfofs ``uptime``) and every file reporting size 0. The kernel reads
+  such a file in several calls, so the whole content is fetched once, at the first read, and
   later reads of the same open are served from that copy: one ``cat`` consumes exactly one message.
 * **ranged** (page cache): ordinary files, read with ``GET offset/size`` through a read-ahead
   window that doubles on sequential reads up to ``READ_AHEAD_MAX`` (one window per handle).
@@ -97,7 +97,9 @@ class OpenFile:
             self._last_read_end = offset + size
             return window[offset - start : offset - start + size]
         sequential = offset == self._last_read_end
-        self._read_ahead = min(self._read_ahead * 2, READ_AHEAD_MAX) if sequential else READ_AHEAD_MIN
+        self._read_ahead = (
+            min(self._read_ahead * 2, READ_AHEAD_MAX) if sequential else READ_AHEAD_MIN
+        )
         want = max(size, self._read_ahead)
         data = await self.client.cat(self.path, offset, want)
         self._window_start, self._window = offset, data
@@ -154,4 +156,3 @@ class OpenFile:
     @property
     def dirty(self) -> bool:
         return bool(self._pending) or self._truncate_on_flush
-

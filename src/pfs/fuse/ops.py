@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import pyfuse3
 
+from pfs._mounts import crosses_mounts
 from pfs.client import AsyncClient
 from pfs.fs.errors import AlreadyExists, FSError, NotSupported, TooLarge
 from pfs.fs.fileinfo import FileInfo
@@ -228,6 +229,8 @@ class PFSOperations(pyfuse3.Operations):
         new = self.inodes.child(parent_inode_new, os.fsdecode(name_new))
         if flags & pyfuse3.RENAME_EXCHANGE:
             raise pyfuse3.FUSEError(errno.EINVAL)
+        if crosses_mounts(old, new, await self.client.mounts() or []):
+            raise pyfuse3.FUSEError(errno.EXDEV)  # mv(1) then copies and deletes
         no_replace = bool(flags & pyfuse3.RENAME_NOREPLACE)
         if no_replace and await self.client.exists(new):
             raise pyfuse3.FUSEError(errno.EEXIST)
@@ -359,4 +362,3 @@ class PFSOperations(pyfuse3.Operations):
         data.f_files = data.f_ffree = data.f_favail = 1 << 20
         data.f_namemax = 255
         return data
-
