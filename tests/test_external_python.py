@@ -57,3 +57,22 @@ def test_not_installed_means_unknown_fstype(tmp_path):
         assert "unknown plugin 'pyhello'" in proc.log()
     finally:
         proc.close()
+
+
+def test_entry_point_plugins_can_be_switched_off(site_dir, start_server):
+    off = {"python_entry_points": False}
+    proc = ServerProcess({**CONFIG, "external_plugins": off},
+                         env={"PYTHONPATH": str(site_dir)}, wait=False)
+    try:
+        assert proc.proc.wait(60) == 2
+        assert "unknown plugin 'pyhello'" in proc.log()
+    finally:
+        proc.close()
+    srv = start_server({"external_plugins": off,
+                        "plugins": {"memfs": {"enabled": True, "path": "/memfs"}}},
+                       env={"PYTHONPATH": str(site_dir)})
+    api = httpx.Client(base_url=srv.api, timeout=30)
+    r = api.post("/mount", json={"fstype": "pyhello", "path": "/py"})
+    assert (r.status_code, r.json()) == (400, {"error": "unknown filesystem type: pyhello"})
+    # The built-in plugins, registered the same way, stay available.
+    assert api.post("/mount", json={"fstype": "kvfs", "path": "/kv"}).status_code == 200

@@ -48,6 +48,17 @@ class Registry:
             count += 1
         return count
 
+    def drop_third_party_entry_points(self, own_distribution: str = "pfs") -> list[str]:
+        """Forget entry points (not yet loaded) that other installed packages declared."""
+        dropped = [
+            name for name, factory in self._factories.items()
+            if isinstance(factory, EntryPoint)
+            and (factory.dist is None or factory.dist.name != own_distribution)
+        ]
+        for name in dropped:
+            del self._factories[name]
+        return dropped
+
     def names(self) -> list[str]:
         return sorted(self._factories)
 

@@ -25,7 +25,7 @@ _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SERVER_KEYS = {"address", "log_level", "max_body_bytes", "auth"}
 _EXTERNAL_KEYS = {
     "enabled", "plugin_dir", "auto_load", "plugin_paths", "wasi_mount_path",
-    "allow_runtime_load", "allow_url_load", "wasm",
+    "allow_runtime_load", "allow_url_load", "wasm", "python_entry_points",
 }
 _ENTRY_KEYS = {"enabled", "path", "config", "name", "type", "read_only"}
 _LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
@@ -183,6 +183,13 @@ def settings_from_dict(raw: Any, registry: Registry, address: str | None = None)
         raise ConfigError("external_plugins: must be a mapping")
     _unknown("external_plugins", set(external), _EXTERNAL_KEYS)
     settings.external_plugins = external
+    python_plugins = external.get("python_entry_points", True)
+    if not isinstance(python_plugins, bool):
+        raise ConfigError("external_plugins.python_entry_points: must be true or false")
+    if not python_plugins:
+        dropped = registry.drop_third_party_entry_points()
+        if dropped:
+            log.info("python_entry_points is off: ignoring plugins %s", ", ".join(dropped))
     settings.mounts = _mount_entries(
         registry, raw.get("plugins"), external_enabled=external.get("enabled") is True
     )
