@@ -7,6 +7,7 @@ Exit status: 0 success, 1 an error (printed on stderr as ``pfs <cmd>: <message>`
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import sys
@@ -76,6 +77,8 @@ def split_global_options(args: list[str]) -> tuple[list[str], argparse.Namespace
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["fuse"], ["mcp"]):  # own parsers and long-running: pfs.fuse / pfs.mcp
+        return importlib.import_module(f"pfs.{argv[0]}").main(argv[1:])
     parser = build_parser()
     options = parser.parse_args(argv)
     if options.command is None:
