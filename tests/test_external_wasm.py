@@ -204,3 +204,65 @@ def test_unload_wasm_refused_while_mounted(api, plugin_files):
     r = api.post("/plugins/unload", json={"library_path": str(plugin_files["badwasm"])})
     assert (r.status_code, r.json()) == (
         500, {"error": "plugin badwasm is still mounted at /bad; unmount it first"})
+
+
+def _load_copy(api, plugin_files) -> tuple[str, str]:
+    """A fresh instance of hellofs-wasm: (fstype, key for unload)."""
+    before = set(api.get("/plugins").json()["loaded_plugins"])
+    r = api.post("/plugins/load", json={"library_path": str(plugin_files["hellofs-wasm"])})
+    (key,) = set(api.get("/plugins").json()["loaded_plugins"]) - before
+    return r.json()["plugin_name"], key
+
+
+def test_host_call_back_into_the_same_module_and_a_cycle(api, plugin_files):
+    """Host functions may reach the plugin's own mount, and two modules may call each other:
+    the nested calls run on the thread already inside the module instead of deadlocking."""
+    self_type, self_key = _load_copy(api, plugin_files)
+    a_type, a_key = _load_copy(api, plugin_files)
+    b_type, b_key = _load_copy(api, plugin_files)
+    mounts = [
+        (self_type, "/self", {"host_prefix": "/self", "host_paths": ["/self"]}),
+        (a_type, "/ca", {"host_prefix": "/cb", "host_paths": ["/cb"]}),
+        (b_type, "/cb", {"host_prefix": "/ca", "host_paths": ["/ca"]}),
+    ]
+    for fstype, path, config in mounts:
+        r = api.post("/mount", json={"fstype": fstype, "path": path, "config": config})
+        assert r.status_code == 200, r.text
+    try:
+        assert api.get("/files", params={"path": "/self/host/hello.txt"}).content == \
+            b"Hello World\n"
+        assert api.get("/files", params={"path": "/self/host/host/host/hello.txt"}).content == \
+            b"Hello World\n"
+        assert api.get("/stat", params={"path": "/self/host/hello.txt"}).json()["size"] == 12
+        # /ca/host/host/hello.txt → B's /host/hello.txt → A's /hello.txt
+        assert api.get("/files", params={"path": "/ca/host/host/hello.txt"}).content == \
+            b"Hello World\n"
+        listing = api.get("/directories", params={"path": "/cb/host/host"}).json()["files"]
+        assert [e["name"] for e in listing] == ["hello.txt", "host"]
+    finally:
+        for _, path, _ in mounts:
+            api.post("/unmount", json={"path": path})
+        for key in (self_key, a_key, b_key):
+            assert api.post("/plugins/unload", json={"library_path": key}).status_code == 200
+
+
+def test_inline_calls_mode(start_server, plugin_files):
+    config = external_config(
+        [plugin_files["hellofs-wasm"], plugin_files["badwasm"]],
+        {"hellofs-wasm": {"enabled": True, "path": "/hw"},
+         "badwasm": {"enabled": True, "path": "/bad"}},
+        wasm={"call_timeout": "300ms", "inline_calls": True},
+    )
+    srv = start_server(config)
+    api = httpx.Client(base_url=srv.api, timeout=30)
+    assert api.get("/files", params={"path": "/hw/hello.txt"}).content == b"Hello World\n"
+    r = api.get("/files", params={"path": "/bad/loop"})
+    assert (r.status_code, r.json()) == (504, {
+        "error": "wasm plugin badwasm: call exceeded its deadline of 0.3s and was stopped"})
+    assert api.get("/files", params={"path": "/bad/ok"}).content == b"ok\n"
+    # A mount with host_paths still runs on the module's thread (host calls need the loop).
+    api.put("/files", params={"path": "/memfs/x"}, content=b"via host")
+    r = api.post("/mount", json={"fstype": "hellofs-wasm", "path": "/hw2",
+                                 "config": {"host_prefix": "/memfs", "host_paths": ["/memfs"]}})
+    assert r.status_code == 200
+    assert api.get("/files", params={"path": "/hw2/host/x"}).content == b"via host"
