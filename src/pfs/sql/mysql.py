@@ -14,7 +14,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from pfs.fs.errors import InvalidArgument, NotSupported, Unavailable
+from pfs.fs.errors import FSError, InvalidArgument, NotSupported, Unavailable
 from pfs.sql.errors import MYSQL_RETRYABLE, mysql_error_code, mysql_errors, mysql_is_unreachable
 from pfs.sql.options import MySQLOptions
 
@@ -128,7 +128,7 @@ class MySQLDatabase:
             except BaseException as exc:
                 # A connection that saw an error (or a cancellation mid-statement) may be
                 # half-way through a reply or a transaction: never hand it to the next caller.
-                if mysql_is_unreachable(exc) or not isinstance(exc, MySQLError):
+                if mysql_is_unreachable(exc) or not isinstance(exc, MySQLError | FSError):
                     conn.close()
                 raise
             finally:

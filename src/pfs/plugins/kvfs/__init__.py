@@ -1,4 +1,4 @@
-"""kvfs: a key/value store as files under ``/keys``."""
+"""kvfs: a key/value store as files under ``/keys``, in memory or shared through SQL."""
 
 from __future__ import annotations
 
@@ -21,22 +21,55 @@ from pfs.fs import (
     apply_write,
     read_range,
 )
+from pfs.plugins.kvfs.store import KVStore, MemoryStore, key_not_found
+from pfs.sql import MYSQL_BACKENDS, SQL_CONFIG_FIELDS, SQLITE_BACKENDS, mysql_options, sqlite_path
 
 
 class KVFS(FileSystem):
     fstype = "kvfs"
-    config_schema = (Field("initial_data", "map", default={}, help="keys loaded at mount"),)
+    config_schema = (
+        Field("initial_data", "map", default={}, help="keys loaded at mount (kept if present)"),
+        Field(
+            "backend",
+            "string",
+            default="memory",
+            choices=("memory", *SQLITE_BACKENDS, *MYSQL_BACKENDS),
+            help="where pairs live",
+        ),
+        Field("namespace", "string", default="default",
+              help="sqlite/mysql: mounts naming the same namespace share their keys"),
+        *SQL_CONFIG_FIELDS,
+    )
     random_write = True
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         self.readme = self.load_readme("pfs.plugins.docs", "kvfs.md").encode()
-        self.store: dict[str, bytes] = {}
-        for key, value in (config.get("initial_data") or {}).items():
-            self.store[str(key)] = _scalar_text(value).encode()
+        self.backend_name = config.get("backend") or "memory"
+        self.store = self._make_store(config)
+        self.initial = {
+            str(key): _scalar_text(value).encode()
+            for key, value in (config.get("initial_data") or {}).items()
+        }
+
+    def _make_store(self, config: dict[str, Any]) -> KVStore:
+        namespace = config.get("namespace") or "default"
+        if self.backend_name in SQLITE_BACKENDS:
+            from pfs.plugins.kvfs.sql import SQLiteStore
+
+            return SQLiteStore(sqlite_path(config, "kvfs.db"), namespace)
+        if self.backend_name in MYSQL_BACKENDS:
+            from pfs.plugins.kvfs.sql import MySQLStore
+
+            port = 4000 if self.backend_name == "tidb" else 3306
+            return MySQLStore(mysql_options(config, "kvdb", port), namespace)
+        return MemoryStore()
+
+    async def start(self) -> None:
+        await self.store.start(self.initial)
 
     async def shutdown(self) -> None:
-        self.store.clear()
+        await self.store.close()
 
     @staticmethod
     def _key(path: str, op: str) -> str:
@@ -57,9 +90,9 @@ class KVFS(FileSystem):
         if not path.startswith("/keys/"):
             raise NotFound(f"invalid path: {path}")
         key = path[len("/keys/") :]
-        value = self.store.get(key)
+        value = await self.store.get(key)
         if value is None:
-            raise NotFound(f"key not found: {key}")
+            raise key_not_found(key)
         return FileInfo(key.rsplit("/", 1)[-1], len(value), 0o644, meta=Meta("kvfs", "file"))
 
     async def readdir(self, path: str) -> list[FileInfo]:
@@ -68,8 +101,8 @@ class KVFS(FileSystem):
         if path == "/keys":
             now = time.time_ns()
             return [
-                FileInfo(k.rsplit("/", 1)[-1], len(v), 0o644, now, meta=Meta("kvfs", "file"))
-                for k, v in self.store.items()
+                FileInfo(k.rsplit("/", 1)[-1], size, 0o644, now, meta=Meta("kvfs", "file"))
+                for k, size in await self.store.sizes()
             ]
         raise NotADirectory(f"not a directory: {path}")
 
@@ -81,9 +114,9 @@ class KVFS(FileSystem):
         if not path.startswith("/keys/"):
             raise NotFound(f"invalid path: {path}")
         key = self._key(path, "read")
-        value = self.store.get(key)
+        value = await self.store.get(key)
         if value is None:
-            raise NotFound(f"key not found: {key}")
+            raise key_not_found(key)
         return read_range(value, offset, size)
 
     async def write(
@@ -92,21 +125,21 @@ class KVFS(FileSystem):
         if path in ("/", "/keys"):
             raise IsADirectory(f"cannot write to directory: {path}")
         key = self._key(path, "write")
-        old = self.store.get(key)
-        if old is None and not flags & WriteFlag.CREATE:
-            raise NotFound(f"key not found: {key}")
-        if old is not None and flags & WriteFlag.EXCLUSIVE:
-            raise AlreadyExists(f"key already exists: {key}")
-        self.store[key] = apply_write(old, data, offset, flags)
+
+        def new_value(old: bytes | None) -> bytes:
+            if old is None and not flags & WriteFlag.CREATE:
+                raise key_not_found(key)
+            if old is not None and flags & WriteFlag.EXCLUSIVE:
+                raise AlreadyExists(f"key already exists: {key}")
+            return apply_write(old, data, offset, flags)
+
+        await self.store.update(key, new_value)
         return ""
 
     async def create(self, path: str) -> None:
         if path in ("/", "/keys"):
             raise InvalidArgument(f"cannot create: {path}")
-        key = self._key(path, "create")
-        if key in self.store:
-            raise AlreadyExists(f"key already exists: {key}")
-        self.store[key] = b""
+        await self.store.create(self._key(path, "create"))
 
     async def mkdir(self, path: str, mode: int = 0o755) -> None:
         if path == "/keys":
@@ -115,23 +148,16 @@ class KVFS(FileSystem):
 
     async def remove(self, path: str, recursive: bool = False) -> None:
         if path == "/keys" and recursive:
-            self.store.clear()
+            await self.store.clear()
             return
         if not path.startswith("/keys/"):
             raise InvalidArgument(f"invalid argument path={path}: can only remove keys under /keys/")
-        key = self._key(path, "remove")
-        if self.store.pop(key, None) is None:
-            raise NotFound(f"key not found: {key}")
+        await self.store.delete(self._key(path, "remove"))
 
     async def rename(self, old: str, new: str) -> None:
         if not (old.startswith("/keys/") and new.startswith("/keys/")):
             raise InvalidArgument("can only rename keys under /keys/")
-        old_key, new_key = self._key(old, "rename"), self._key(new, "rename")
-        if old_key not in self.store:
-            raise NotFound(f"key not found: {old_key}")
-        if new_key in self.store:
-            raise AlreadyExists(f"key already exists: {new_key}")
-        self.store[new_key] = self.store.pop(old_key)
+        await self.store.rename(self._key(old, "rename"), self._key(new, "rename"))
 
     async def chmod(self, path: str, mode: int) -> None:
         raise NotSupported("cannot change permissions in kvfs service")
