@@ -30,6 +30,7 @@ def build_plugins(dest: Path) -> dict[str, Path]:
         "hellofs-wasm": dest / "hellofs.wasm",
         "errfs": dest / "liberrfs.so",
         "clash": dest / "libclash.so",
+        "errfs-ex": dest / "liberrfs-ex.so",
         "minimal": dest / "libminimal.so",
         "nonew": dest / "libnonew.so",
         "badwasm": dest / "badwasm.wasm",

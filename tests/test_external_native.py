@@ -255,3 +255,17 @@ def test_native_name_collision_with_a_builtin(api, plugin_files):
     assert (mounts["/clash"], mounts["/memfs"]) == ("memfs-1", "memfs")
     assert api.post("/unmount", json={"path": "/clash"}).status_code == 200
     assert unload(api, path).status_code == 200
+
+
+def test_write_errors_through_the_fswriteex_extension(api, plugin_files):
+    path = plugin_files["errfs-ex"]
+    assert load(api, path).json()["plugin_name"] == "errfs-ex"
+    assert api.post("/mount", json={"fstype": "errfs-ex", "path": "/ex"}).status_code == 200
+    try:
+        r = api.put("/files", params={"path": "/ex/f"}, content=b"data")
+        assert (r.status_code, r.json()) == (500, {"error": "errfs write error"})
+        r = api.put("/files", params={"path": "/ex/ok"}, content=b"data")
+        assert (r.status_code, r.json()) == (200, {"message": "written"})
+    finally:
+        api.post("/unmount", json={"path": "/ex"})
+        unload(api, path)

@@ -200,6 +200,11 @@ def test_runaway_allocation_hits_the_memory_cap(api):
     assert api.get("/files", params={"path": "/hw/hello.txt"}).content == b"Hello World\n"
 
 
+def test_plugin_last_error_explains_a_failed_read(api):
+    r = api.get("/files", params={"path": "/bad/unknown"})
+    assert (r.status_code, r.json()) == (500, {"error": "badwasm: no such file"})
+
+
 def test_unload_wasm_refused_while_mounted(api, plugin_files):
     r = api.post("/plugins/unload", json={"library_path": str(plugin_files["badwasm"])})
     assert (r.status_code, r.json()) == (

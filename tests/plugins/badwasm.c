@@ -52,6 +52,9 @@ PFS_EXPORT(fs_read) uint64_t fs_read(const char *path, int64_t offset, int64_t s
     return 0;
 }
 
+/* The PFS extension explaining a failed fs_read. */
+PFS_EXPORT(plugin_last_error) const char *plugin_last_error(void) { return "badwasm: no such file"; }
+
 PFS_EXPORT(fs_stat) uint64_t fs_stat(const char *path) {
     if (eq(path, "/")) return pfs_pack("{\"Name\":\"\",\"IsDir\":true,\"Mode\":493}", 0);
     return pfs_pack(NULL, (uint32_t)(uintptr_t) "file not found");

@@ -1,6 +1,7 @@
 /* errfs: a native test plugin whose every operation fails, to check the host's error paths.
  * Config "fail": "validate" or "init" makes PluginValidate / PluginInitialize fail.
- * Built a second time as libclash.so with PLUGIN_NAME "memfs", to collide with the built-in. */
+ * Built a second time as libclash.so with PLUGIN_NAME "memfs", to collide with the built-in, and
+ * with WITH_WRITE_EX (the FSWriteEx extension) as liberrfs-ex.so. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,17 @@ const char *FSWrite(void *plugin, const char *path, const char *data, int data_l
     (void)plugin; (void)path; (void)data; (void)data_len;
     return "errfs write error";
 }
+
+#ifdef WITH_WRITE_EX
+/* The PFS extension: a write that can fail. */
+const char *FSWriteEx(void *plugin, const char *path, const char *data, int64_t data_len,
+                      int *out_is_error) {
+    (void)plugin; (void)data; (void)data_len;
+    if (strcmp(path, "/ok") == 0) return "written";
+    *out_is_error = 1;
+    return "errfs write error";
+}
+#endif
 
 FileInfoArray *FSReadDir(void *plugin, const char *path, int *out_count) {
     (void)plugin; (void)path;

@@ -8,6 +8,8 @@ and never free. Differences from the original, where it crashes or leaks:
 * ``out_len``/``out_count`` are 32-bit ``int`` in every plugin but an 8-byte slot in the original
   host: we read the low 32 bits as signed, so ``-1`` is an error, not a 4 GiB copy.
 * unmount never frees the shared instance; ``PluginFree`` runs once, at unload.
+* ``FSWrite`` cannot report an error (its text arrives as a 200 message, as in the original); a
+  plugin may export ``FSWriteEx`` instead, which has an error flag and a 64-bit length.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "FSRemoveAll": (c_void_p, [c_void_p, c_char_p]),
     "FSRead": (c_void_p, [c_void_p, c_char_p, ctypes.c_int64, ctypes.c_int64, c_void_p]),
     "FSWrite": (c_void_p, [c_void_p, c_char_p, c_char_p, ctypes.c_int]),
+    # PFS extension: FSWrite with a 64-bit length and an error flag (the original ABI has none).
+    "FSWriteEx": (c_void_p, [c_void_p, c_char_p, c_char_p, ctypes.c_int64, c_void_p]),
     "FSReadDir": (c_void_p, [c_void_p, c_char_p, c_void_p]),
     "FSStat": (c_void_p, [c_void_p, c_char_p]),
     "FSRename": (c_void_p, [c_void_p, c_char_p, c_char_p]),
@@ -207,6 +211,14 @@ class NativePlugin(ExternalPlugin):
         return ctypes.string_at(ptr, length)
 
     def write(self, path: str, data: bytes) -> str:
+        extended = self.fn.get("FSWriteEx")
+        if extended is not None:
+            out_err = ctypes.c_int64(0)
+            ptr = extended(self.handle, path.encode(), data or None, len(data),
+                           ctypes.byref(out_err))
+            if _low32(out_err.value):
+                raise FSError(_text(ptr) or "write failed")
+            return _text(ptr)
         if len(data) > _MAX_WRITE:
             raise TooLarge(f"write: {path}: native plugins take at most {_MAX_WRITE} bytes")
         ptr = self._require("FSWrite")(self.handle, path.encode(), data or None, len(data))

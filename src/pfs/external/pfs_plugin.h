@@ -70,6 +70,10 @@ const char *FSRead(void *plugin, const char *path, int64_t offset, int64_t size,
 /* Returns the write's response message (NULL = ""); there is no error channel. data is not
  * NUL-terminated and is NULL for an empty body. */
 const char *FSWrite(void *plugin, const char *path, const char *data, int data_len);
+/* PFS extension (optional; used instead of FSWrite when exported): a 64-bit length and an error
+ * flag. Set *out_is_error non-zero to make the returned text an error (HTTP 500). */
+const char *FSWriteEx(void *plugin, const char *path, const char *data, int64_t data_len,
+                      int *out_is_error);
 /* Sets *out_count; NULL or a count <= 0 is an empty listing. */
 FileInfoArray *FSReadDir(void *plugin, const char *path, int *out_count);
 /* NULL = "stat failed". */
@@ -101,6 +105,8 @@ const char *FSChmod(void *plugin, const char *path, uint32_t mode);
  *   fs_create(path), fs_mkdir(path, perm), fs_remove(path), fs_remove_all(path),
  *   fs_rename(old, new), fs_chmod(path, mode) -> err-str or 0
  *   _initialize() is called once at load when exported (reactor modules).
+ *   plugin_last_error() -> str                    PFS extension: consulted when fs_read/fs_write
+ *                                                 return 0, its text becomes the error message
  *
  * Sandbox: each call runs under a deadline (external_plugins.wasm.call_timeout) and the module's
  * memory is capped (external_plugins.wasm.memory_limit); a trap is reported as a 500 and the

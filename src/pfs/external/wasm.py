@@ -537,6 +537,17 @@ class WasmPlugin(ExternalPlugin):
                 f"wasm plugin {self.fstype_or_key}: buffer at {ptr} runs off memory"
             ) from None
 
+    def last_error(self, st: Any) -> str:
+        """PFS extension: the optional ``plugin_last_error()`` export explains a failed
+        ``fs_read``/``fs_write`` (the original ABI has no message for them)."""
+        func = self.funcs.get("plugin_last_error")
+        if func is None:
+            return ""
+        try:
+            return self._cstr(st, func(st) & _MASK32)
+        except FSError:
+            return ""
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     def plugin_config(self, config: dict[str, Any]) -> dict[str, Any]:
@@ -779,7 +790,7 @@ class WasmFS(FileSystem):
         def work(st: Any) -> bytes:
             ptr, length = _unpack(func(st, self._path(st, path), offset, size))
             if ptr == 0:
-                raise FSError("read failed")
+                raise FSError(plugin.last_error(st) or "read failed")
             return plugin._bytes(st, ptr, length)
 
         return await self._call(work)
@@ -801,7 +812,7 @@ class WasmFS(FileSystem):
             data_ptr = plugin._alloc(st, data, False)
             ptr, length = _unpack(func(st, self._path(st, path), data_ptr, len(data)))
             if ptr == 0:
-                raise FSError("write failed")
+                raise FSError(plugin.last_error(st) or "write failed")
             return plugin._bytes(st, ptr, length).decode("utf-8", "replace")
 
         return await self._call(work)
