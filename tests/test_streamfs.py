@@ -261,7 +261,8 @@ def test_listing_and_stat(server, api):
     ("method", "endpoint", "params", "kwargs", "status", "message"),
     [
         ("GET", "/files", {"path": "/streamfs/bad"}, {}, 400, "use stream mode"),
-        ("POST", "/directories", {"path": "/streamfs/dir"}, {}, 501, "does not support directories"),
+        ("POST", "/directories", {"path": "/streamfs/dir"}, {}, 501,
+         "does not support directories"),
         ("POST", "/rename", {"path": "/streamfs/bad"}, {"json": {"newPath": "/streamfs/x"}}, 501,
          "does not support rename"),
         ("POST", "/chmod", {"path": "/streamfs/bad"}, {"json": {"mode": 420}}, 501,

@@ -1,4 +1,4 @@
-"""Go ``os.FileMode`` bits, the mode encoding localfs answers with (API.md §1.1, PLUGINS.md §2.11)."""
+"""Go ``os.FileMode`` bits: the mode encoding localfs answers with (PLUGINS.md §2.11)."""
 
 from __future__ import annotations
 
