@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite and benchmarks need, only those missing.
 set -euo pipefail
-packages=(wrk gcc make clang lld fuse3 libfuse3-dev pkg-config nginx curl)
+packages=(wrk gcc libc6-dev make clang lld fuse3 libfuse3-dev pkg-config nginx curl)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
