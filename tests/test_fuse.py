@@ -21,6 +21,8 @@ pytestmark = pytest.mark.skipif(
     reason="needs /dev/fuse and root (scripts/system-deps.sh installs fuse3)",
 )
 
+PFS = str(Path(sys.executable).parent / "pfs")  # the console script: `pfs fuse ...`
+
 CONFIG = {
     "plugins": {
         "memfs": [
@@ -43,7 +45,7 @@ class Mount:
         self.log_path = mountpoint.parent / f"{mountpoint.name}.log"
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pfs.fuse", str(mountpoint), "--server", server_url, *extra],
+            [PFS, "fuse", str(mountpoint), "--server", server_url, *extra],
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )

@@ -1,0 +1,5 @@
+import sys
+
+from pfs.mcp.cli import main
+
+sys.exit(main())

@@ -1,0 +1,118 @@
+"""`pfs mcp` driven by the mcp SDK's own stdio client: every tool, and errors as tool errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from mcp import ClientSession, StdioServerParameters, stdio_client
+
+from pfs.testing.server import ServerProcess
+
+CONFIG = {
+    "plugins": {
+        "memfs": {"enabled": True, "path": "/memfs"},
+        "queuefs": {"enabled": True, "path": "/queuefs"},
+    }
+}
+
+ORIGINAL_TOOLS = {
+    "pfs_ls", "pfs_cat", "pfs_write", "pfs_mkdir", "pfs_rm", "pfs_stat", "pfs_mv", "pfs_grep",
+    "pfs_mounts", "pfs_mount", "pfs_unmount", "pfs_health", "pfs_cp", "pfs_upload",
+    "pfs_download", "pfs_notify",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pfs_server():
+    with ServerProcess(CONFIG) as proc:
+        yield proc
+
+
+def text(result) -> str:
+    assert len(result.content) == 1
+    return result.content[0].text
+
+
+async def test_every_tool_through_the_sdk_client(pfs_server, tmp_path):
+    """Start `pfs mcp`, list the tools, call each one, and see the results on the server."""
+    params = StdioServerParameters(
+        command=str(Path(sys.executable).parent / "pfs"),
+        args=["mcp", "--server", pfs_server.url],
+    )
+    with open(tmp_path / "mcp.log", "w") as errlog:
+        async with stdio_client(params, errlog=errlog) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                await check_tools(session, tmp_path)
+    assert "Traceback" not in (tmp_path / "mcp.log").read_text()
+
+
+async def check_tools(session: ClientSession, tmp_path: Path) -> None:
+    async def call(name: str, **arguments) -> str:
+        result = await session.call_tool(name, arguments)
+        assert not result.is_error, (name, result.content)
+        return text(result)
+
+    names = {tool.name for tool in (await session.list_tools()).tools}
+    assert ORIGINAL_TOOLS | {"pfs_enqueue", "pfs_dequeue", "pfs_peek"} <= names
+    prompts = {prompt.name for prompt in (await session.list_prompts()).prompts}
+    assert "pfs_introduction" in prompts
+
+    assert json.loads(await call("pfs_health"))["status"] == "healthy"
+    assert {m["path"] for m in json.loads(await call("pfs_mounts"))} >= {"/memfs", "/queuefs"}
+    assert "created" in await call("pfs_mkdir", path="/memfs/docs")
+    assert await call("pfs_write", path="/memfs/docs/a.txt", content="hello agent\n") is not None
+    assert await call("pfs_cat", path="/memfs/docs/a.txt") == "hello agent\n"
+    assert await call("pfs_cat", path="/memfs/docs/a.txt", offset=6, size=5) == "agent"
+    listing = json.loads(await call("pfs_ls", path="/memfs/docs"))
+    assert [(e["name"], e["size"]) for e in listing] == [("a.txt", 12)]
+    assert json.loads(await call("pfs_stat", path="/memfs/docs/a.txt"))["size"] == 12
+    grep = json.loads(await call("pfs_grep", path="/memfs/docs", pattern="AGENT",
+                                 recursive=True, case_insensitive=True))  # fmt: skip
+    assert grep["count"] == 1 and grep["matches"][0]["line"] == 1
+    await call("pfs_mv", old_path="/memfs/docs/a.txt", new_path="/memfs/docs/b.txt")
+    assert "Successfully copied" in await call("pfs_cp", src="/memfs/docs/b.txt",
+                                               dst="/memfs/copy/c.txt")  # fmt: skip
+    assert await call("pfs_cat", path="/memfs/copy/c.txt") == "hello agent\n"
+
+    local = tmp_path / "up.txt"
+    local.write_bytes(b"\xff\xfebinary")
+    await call("pfs_upload", local_path=str(local), remote_path="/memfs/up.bin")
+    assert await call("pfs_cat", path="/memfs/up.bin") == (
+        "[Binary content, base64 encoded]\n//5iaW5hcnk="
+    )
+    await call("pfs_download", remote_path="/memfs/docs/b.txt", local_path=str(tmp_path / "d"))
+    assert (tmp_path / "d").read_text() == "hello agent\n"
+    await call("pfs_rm", path="/memfs/copy", recursive=True)
+    assert "copy" not in await call("pfs_ls", path="/memfs")
+
+    await call("pfs_mount", fstype="memfs", path="/scratch", config={})
+    assert "/scratch" in await call("pfs_mounts")
+    await call("pfs_unmount", path="/scratch")
+    assert "/scratch" not in await call("pfs_mounts")
+
+    message_id = await call("pfs_enqueue", queue="/queuefs/jobs", data="job-1")
+    await call("pfs_enqueue", queue="/queuefs/jobs", data="job-2")
+    assert json.loads(await call("pfs_peek", queue="/queuefs/jobs"))["id"] == message_id
+    taken = json.loads(await call("pfs_dequeue", queue="/queuefs/jobs"))
+    assert (taken["id"], taken["data"]) == (message_id, "job-1")
+    assert await call("pfs_cat", path="/queuefs/jobs/size") == "1"
+    assert "Notification sent" in await call(
+        "pfs_notify", to="bob", **{"from": "alice"}, data="ping"
+    )
+    note = json.loads(json.loads(await call("pfs_dequeue", queue="/queuefs/bob"))["data"])
+    assert (note["from"], note["to"], note["message"]) == ("alice", "bob", "ping")
+    assert await call("pfs_dequeue", queue="/queuefs/bob") == "{}"
+
+    # Errors come back as tool errors carrying the server's message; nothing changes.
+    missing = await session.call_tool("pfs_cat", {"path": "/memfs/nope.txt"})
+    assert missing.is_error
+    assert text(missing).endswith(": no such file or directory: /nope.txt")
+    bad_regex = await session.call_tool("pfs_grep", {"path": "/memfs", "pattern": "("})
+    assert bad_regex.is_error and "invalid regex pattern" in text(bad_regex)
+    exists = await session.call_tool("pfs_mkdir", {"path": "/memfs/docs"})
+    assert exists.is_error
+    assert json.loads(await call("pfs_ls", path="/memfs/docs"))[0]["name"] == "b.txt"
