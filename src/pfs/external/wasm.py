@@ -98,50 +98,56 @@ def _c_function(name: str, restype: Any, *argtypes: Any) -> Any:
 
 
 _vp, _size = ctypes.c_void_p, ctypes.c_size_t
-_func_call = _c_function("wasmtime_func_call", _vp, _vp, _vp, _vp, _size, _vp, _size, _vp)
+_func_call = _c_function("wasmtime_func_call_unchecked", _vp, _vp, _vp, _vp, _size, _vp)
 _memory_data = _c_function("wasmtime_memory_data", _vp, _vp, _vp)
 _memory_size = _c_function("wasmtime_memory_data_size", _size, _vp, _vp)
 _FAST = None not in (_func_call, _memory_data, _memory_size)
+#: ``wasmtime_val_raw_t`` is a 16-byte union: one value per two int64 slots, low bytes first.
+_RAW_SLOTS = 2
+
+
+def _context_address(st: Any) -> int:
+    return st if type(st) is int else ctypes.addressof(st._context().contents)
 
 
 class GuestFunc:
     """A guest export called through wasmtime's C API directly.
 
     ``wasmtime.Func.__call__`` re-derives the signature and converts every value through Python
-    objects on each call (~90 µs); with the kinds fixed once this costs a few µs. Falls back to
-    the public call when the private bindings are not there (another wasmtime-py version).
+    objects on each call (~90 µs). Our exports take and return only i32/i64, checked once here,
+    so the unchecked raw call is safe and costs a few µs. Falls back to the public call when the
+    private bindings are not there (another wasmtime-py version) or for other signatures.
     """
 
-    __slots__ = ("func", "kinds", "nresults", "_ref", "_params", "_results")
+    __slots__ = ("func", "nparams", "nresults", "result_i64", "_ref", "_raw_t")
 
     def __init__(self, func: wasmtime.Func, store: wasmtime.Store) -> None:
         self.func = func
         ty = func.type(store)
-        results = list(ty.results)
+        params, results = [str(p) for p in ty.params], [str(r) for r in ty.results]
+        self.nparams = len(params)
         self.nresults = len(results)
-        ints = {str(_I32): 0, str(_I64): 1}
-        kinds = [ints.get(str(p)) for p in ty.params]
-        fast = _FAST and None not in kinds and all(str(r) in ints for r in results)
-        self.kinds = tuple(kinds) if fast else ()
+        ints = (str(_I32), str(_I64))
+        fast = _FAST and all(k in ints for k in params + results) and self.nresults <= 1
+        self.result_i64 = bool(results) and results[0] == str(_I64)
         self._ref = ctypes.addressof(func._func) if fast else None
-        self._params = _ffi.wasmtime_val_t * len(kinds) if fast else None
-        self._results = _ffi.wasmtime_val_t * self.nresults if fast else None
+        slots = max(self.nparams, self.nresults, 1) * _RAW_SLOTS
+        self._raw_t = ctypes.c_int64 * slots
 
     def __call__(self, st: Any, *args: int) -> Any:
+        """``st``: the store, a host function's caller, or (fast path) a context address."""
         if self._ref is None:
             return self.func(st, *args)
-        params = self._params()
-        for slot, kind, value in zip(params, self.kinds, args, strict=True):
-            slot.kind = kind
-            if kind:
-                slot.of.i64 = value
-            else:
-                slot.of.i32 = value
-        results = self._results()
+        if len(args) != self.nparams:
+            raise wasmtime.WasmtimeError(f"expected {self.nparams} arguments, got {len(args)}")
+        raw = self._raw_t()
+        for i, value in enumerate(args):
+            # i32 arguments live in the low 4 bytes; mask so a large unsigned value fits int64.
+            raw[i * _RAW_SLOTS] = value if -(1 << 63) <= value < (1 << 63) else value - (1 << 64)
         trap = ctypes.c_void_p()
         error = _func_call(
-            ctypes.addressof(st._context().contents), self._ref, ctypes.addressof(params),
-            len(args), ctypes.addressof(results), self.nresults, ctypes.addressof(trap),
+            _context_address(st), self._ref, ctypes.addressof(raw), len(raw) // _RAW_SLOTS,
+            ctypes.addressof(trap),
         )
         if error:
             raise wasmtime.WasmtimeError._from_ptr(
@@ -151,8 +157,8 @@ class GuestFunc:
             raise wasmtime.Trap._from_ptr(ctypes.cast(trap, ctypes.POINTER(_ffi.wasm_trap_t)))
         if not self.nresults:
             return None
-        first = results[0]
-        return first.of.i64 if first.kind == 1 else first.of.i32
+        value = raw[0]
+        return value if self.result_i64 else ctypes.c_int32(value & _MASK32).value
 
 
 class GuestMemory:
@@ -163,7 +169,7 @@ class GuestMemory:
         self._ref = ctypes.addressof(memory._memory) if _FAST else None
 
     def _span(self, st: Any) -> tuple[int, int]:
-        ctx = ctypes.addressof(st._context().contents)
+        ctx = _context_address(st)
         return _memory_data(ctx, self._ref) or 0, _memory_size(ctx, self._ref)
 
     def size(self, st: Any) -> int:
@@ -339,6 +345,9 @@ class WasmPlugin(ExternalPlugin):
         self.store = wasmtime.Store(engine)
         self.store.set_limits(memory_size=runtime.limits.memory_limit)
         self.store.set_epoch_deadline(runtime.deadline_ticks)
+        #: What guest work receives: the store's context address on the fast path (stable for
+        #: the store's life), else the store itself.
+        self._st: Any = ctypes.addressof(self.store._context().contents) if _FAST else self.store
         wasi = wasmtime.WasiConfig()
         wasi.inherit_stdout()
         wasi.inherit_stderr()
@@ -419,7 +428,7 @@ class WasmPlugin(ExternalPlugin):
                 self.store.set_epoch_deadline(self.runtime.deadline_ticks)
             stack.append(frame)
             try:
-                return work(self.store)
+                return work(self._st)
             except wasmtime.Trap as exc:
                 raise self._trap_error(exc) from None
             except wasmtime.WasmtimeError as exc:
