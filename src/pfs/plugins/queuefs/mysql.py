@@ -4,10 +4,15 @@ A dequeue is one transaction: ``SELECT … FOR UPDATE SKIP LOCKED`` takes the fi
 that no other consumer has locked, then deletes it (destructive mode) or hides it until its
 visibility deadline (at-least-once mode). Message ids are the table's AUTO_INCREMENT values:
 unique and increasing across every server writing the queue, however close in time.
+
+Up to :data:`RUNNERS` dequeue transactions per queue run at once on a server; requests arriving
+while they are all busy are served together by the next one (``LIMIT n``), so under load one
+commit hands out up to :data:`MAX_BATCH` messages, one per waiting request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from pfs.plugins.queuefs.backend import Message, QueueBackend
@@ -37,6 +42,10 @@ _FIRST_VISIBLE = (
 #: How long a queue's own visibility timeout is cached before it is read again (seconds);
 #: a change made through another server reaches this one within that time.
 VISIBILITY_CACHE_SECONDS = 1.0
+#: Most dequeue requests of one queue served by a single transaction.
+MAX_BATCH = 64
+#: Dequeue transactions of one queue running at once on this server.
+RUNNERS = 4
 
 
 def _escape_like(text: str) -> str:
@@ -50,6 +59,9 @@ class MySQLBackend(QueueBackend):
         self.db = MySQLDatabase(options)
         self._known: set[str] = set()
         self._visibility: dict[str, tuple[float | None, float]] = {}
+        #: (queue, visibility) → futures of dequeue requests waiting for the next transaction.
+        self._waiting: dict[tuple[str, float], list[asyncio.Future]] = {}
+        self._runners: dict[tuple[str, float], int] = {}
 
     async def start(self) -> None:
         await self.db.open()
@@ -100,21 +112,59 @@ class MySQLBackend(QueueBackend):
         return Message(message_id, data, now)
 
     async def dequeue(self, name: str, visibility: float) -> Message | None:
-        async def work(cur) -> Message | None:
+        key = (name, visibility)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Message | None] = loop.create_future()
+        self._waiting.setdefault(key, []).append(future)
+        if self._runners.get(key, 0) < RUNNERS:
+            self._runners[key] = self._runners.get(key, 0) + 1
+            loop.create_task(self._serve(key))
+        return await future
+
+    async def _serve(self, key: tuple[str, float]) -> None:
+        """Run dequeue transactions for ``key`` until no request is waiting."""
+        while True:
+            waiting = [f for f in self._waiting.get(key, ()) if not f.done()]
+            batch, rest = waiting[:MAX_BATCH], waiting[MAX_BATCH:]
+            if not batch:
+                self._runners[key] -= 1
+                if not self._runners[key]:
+                    del self._runners[key]
+                    self._waiting.pop(key, None)
+                return
+            self._waiting[key] = rest
+            try:
+                messages = await self._take(key[0], key[1], len(batch))
+            except Exception as exc:  # every request of this batch fails the same way
+                for future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for index, future in enumerate(batch):
+                if not future.done():
+                    future.set_result(messages[index] if index < len(messages) else None)
+
+    async def _take(self, name: str, visibility: float, count: int) -> list[Message]:
+        async def work(cur) -> list[Message]:
             now = time.time_ns()
-            await cur.execute(_FIRST_VISIBLE + " FOR UPDATE SKIP LOCKED", (name, now))
-            row = await cur.fetchone()
-            if row is None:
-                return None
+            await cur.execute(
+                _FIRST_VISIBLE.replace("LIMIT 1", "LIMIT %s") + " FOR UPDATE SKIP LOCKED",
+                (name, now, count),
+            )
+            rows = await cur.fetchall()
+            if not rows:
+                return []
+            ids = [row[0] for row in rows]
+            marks = ", ".join(["%s"] * len(ids))
             if visibility > 0:
                 await cur.execute(
                     "UPDATE queuefs_messages SET visible_at_ns = %s, deliveries = deliveries + 1 "
-                    "WHERE id = %s",
-                    (now + int(visibility * 1e9), row[0]),
+                    f"WHERE id IN ({marks})",
+                    (now + int(visibility * 1e9), *ids),
                 )
             else:
-                await cur.execute("DELETE FROM queuefs_messages WHERE id = %s", (row[0],))
-            return Message(row[0], bytes(row[1]), row[2])
+                await cur.execute(f"DELETE FROM queuefs_messages WHERE id IN ({marks})", ids)
+            return [Message(row[0], bytes(row[1]), row[2]) for row in rows]
 
         return await self.db.transaction(work)
 
