@@ -1,0 +1,94 @@
+"""pfs.sql: DSN parsing, config → options, TLS context, SQLite group commit, error translation."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+import pytest
+
+from pfs.fs.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
+from pfs.sql import MySQLDatabase, SQLiteDatabase, mysql_options, parse_mysql_dsn
+from pfs.testing.server import free_port
+
+
+@pytest.mark.parametrize(
+    ("dsn", "expected"),
+    [
+        ("root@tcp(127.0.0.1:4000)/queuedb?charset=utf8mb4&parseTime=True",
+         ("127.0.0.1", 4000, "root", "", "queuedb", False)),
+        ("u:p@ss@tcp(db.example:3307)/d", ("db.example", 3307, "u", "p@ss", "d", False)),
+        ("u:p@tcp(h)/d?tls=true", ("h", 3306, "u", "p", "d", True)),
+        ("/d", ("127.0.0.1", 3306, "", "", "d", False)),
+        ("mysql://a:b%40c@h:5/d?tls=skip-verify", ("h", 5, "a", "b@c", "d", True)),
+    ],
+)
+def test_parse_mysql_dsn(dsn, expected):
+    o = parse_mysql_dsn(dsn)
+    assert (o.host, o.port, o.user, o.password, o.database, o.tls) == expected
+
+
+def test_tls_modes_and_server_name():
+    assert parse_mysql_dsn("u@tcp(h:1)/d?tls=skip-verify").tls_skip_verify
+    assert not parse_mysql_dsn("u@tcp(h:1)/d?tls=false").tls
+    options = mysql_options({"dsn": "u@tcp(10.0.0.1:4000)/d", "enable_tls": True,
+                             "tls_server_name": "gw.example"}, "x")
+    ctx = options.ssl_context()
+    assert isinstance(ctx, ssl.SSLContext) and ctx.minimum_version == ssl.TLSVersion.TLSv1_2
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.server_name == "gw.example"
+    assert mysql_options({}, "x").ssl_context() is None
+
+
+@pytest.mark.parametrize("dsn", ["no-slash", "u@tcp(h:1/d", "u@tcp(h:99999)/d", "u@unix(/s)/d"])
+def test_bad_dsn_is_invalid_argument(dsn):
+    with pytest.raises(InvalidArgument):
+        parse_mysql_dsn(dsn)
+
+
+def test_config_keys_build_options_and_password_is_never_shown():
+    o = mysql_options({"host": "db", "port": "3310", "user": "app", "password": "s3cret"},
+                      default_database="kvdb", default_port=4000)
+    assert (o.address, o.user, o.database) == ("db:3310", "app", "kvdb")
+    assert mysql_options({"host": "db"}, "q", default_port=4000).port == 4000
+    assert "s3cret" not in repr(o)
+
+
+async def test_sqlite_group_commit_keeps_other_writes_when_one_fails(tmp_path):
+    db = SQLiteDatabase(str(tmp_path / "t.db"))
+    await db.open()
+    await db.write(lambda c: c.execute("CREATE TABLE t (k TEXT PRIMARY KEY)"))
+
+    def insert(key: str):
+        return lambda c: c.execute("INSERT INTO t VALUES (?)", (key,)).lastrowid
+
+    def refuse(c):
+        c.execute("INSERT INTO t VALUES ('partial')")
+        raise NotFound("no such thing")
+
+    results = await asyncio.gather(
+        *(db.write(insert(f"k{i}")) for i in range(200)),
+        db.write(insert("k0")),
+        db.write(refuse),
+        return_exceptions=True,
+    )
+    assert isinstance(results[200], AlreadyExists)
+    assert isinstance(results[201], NotFound)
+    rows = db.read(lambda c: c.execute("SELECT k FROM t").fetchall())
+    assert sorted(r[0] for r in rows) == sorted(f"k{i}" for i in range(200))
+    await db.close()
+    with pytest.raises(Unavailable):
+        await db.write(insert("late"))
+
+
+async def test_sqlite_missing_directory_is_unavailable(tmp_path):
+    with pytest.raises(Unavailable) as failed:
+        await SQLiteDatabase(str(tmp_path / "nope" / "t.db")).open()
+    assert "nope" in str(failed.value)
+
+
+async def test_mysql_unreachable_names_host_and_port():
+    port = free_port()
+    db = MySQLDatabase(mysql_options({"port": port}, "x"), connect_timeout=2)
+    with pytest.raises(Unavailable) as failed:
+        await db.open()
+    assert f"127.0.0.1:{port}" in str(failed.value)
