@@ -232,7 +232,7 @@ class HTTPFS(FileSystem):
                 await self._answer(writer, method, target, headers, keep_alive)
                 if not keep_alive:
                     return
-        except (ConnectionError, asyncio.CancelledError):
+        except ConnectionError:
             return
         except Exception:
             log.exception("httpfs: request failed")
