@@ -3,7 +3,8 @@ measured on the same server in the same run.
 
 Each wrk connection alternates PUT enqueue / GET dequeue on one queue; delivered messages are
 counted from the queue itself (enqueued − left over), so empty dequeues do not count.
-Run: .venv/bin/python bench/queuefs.py (not queue.py: that name would shadow the stdlib queue) [--seconds N] [--skip-mysql]
+Run: .venv/bin/python bench/queuefs.py [--seconds N] [--skip-mysql]
+(not bench/queue.py: a script of that name shadows the stdlib ``queue`` module)
 """
 
 from __future__ import annotations

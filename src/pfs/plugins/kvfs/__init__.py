@@ -151,7 +151,9 @@ class KVFS(FileSystem):
             await self.store.clear()
             return
         if not path.startswith("/keys/"):
-            raise InvalidArgument(f"invalid argument path={path}: can only remove keys under /keys/")
+            raise InvalidArgument(
+                f"invalid argument path={path}: can only remove keys under /keys/"
+            )
         await self.store.delete(self._key(path, "remove"))
 
     async def rename(self, old: str, new: str) -> None:

@@ -198,7 +198,9 @@ class QueueFS(FileSystem):
             raise InvalidArgument(f"cannot write to: {path}")
         if control == "enqueue":
             if not data:
-                raise InvalidArgument(f"invalid argument: {path}: empty message (nothing to enqueue)")
+                raise InvalidArgument(
+                    f"invalid argument: {path}: empty message (nothing to enqueue)"
+                )
             if len(data) > self.max_message_size:
                 raise TooLarge(
                     f"message too large: {len(data)} bytes (max_message_size is "

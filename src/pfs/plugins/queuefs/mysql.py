@@ -212,7 +212,8 @@ class MySQLBackend(QueueBackend):
     async def set_visibility(self, name: str, seconds: float) -> None:
         await self.db.execute(
             "INSERT INTO queuefs_queues (name, visibility_timeout, created_ns) "
-            "VALUES (%s, %s, %s) ON DUPLICATE KEY UPDATE visibility_timeout = VALUES(visibility_timeout)",
+            "VALUES (%s, %s, %s) "
+            "ON DUPLICATE KEY UPDATE visibility_timeout = VALUES(visibility_timeout)",
             (name, seconds, time.time_ns()),
         )
         self._known.add(name)

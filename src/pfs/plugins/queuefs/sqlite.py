@@ -182,7 +182,8 @@ class SQLiteBackend(QueueBackend):
     async def set_visibility(self, name: str, seconds: float) -> None:
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT INTO queuefs_queues (name, visibility_timeout, created_ns) VALUES (?, ?, ?) "
+                "INSERT INTO queuefs_queues (name, visibility_timeout, created_ns) "
+                "VALUES (?, ?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET visibility_timeout = excluded.visibility_timeout",
                 (name, seconds, time.time_ns()),
             )
