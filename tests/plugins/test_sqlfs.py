@@ -232,3 +232,14 @@ def test_bad_config(api, tmp_path):
     )
     assert r.status_code == 503 and "does not exist" in r.json()["error"]
     assert "/bad" not in {m["path"] for m in api.get("/mounts").json()["mounts"] or []}
+
+
+def test_tls_is_requested_when_configured(api, mysql_database_factory):
+    """tls=true in the DSN makes sqlfs speak TLS: the local MariaDB (no TLS) refuses it clearly."""
+    dsn = f"root:@tcp(127.0.0.1:3306)/{mysql_database_factory()}?tls=true"
+    r = api.post(
+        "/mount",
+        json={"fstype": "sqlfs", "path": "/tls", "config": {"backend": "mysql", "dsn": dsn}},
+    )
+    assert r.status_code == 503
+    assert "127.0.0.1:3306" in r.json()["error"] and "SSL" in r.json()["error"]
