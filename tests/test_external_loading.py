@@ -66,6 +66,10 @@ def test_wasm_module_named_so_loads_by_magic(api, plugin_files, tmp_path):
     assert api.post("/unmount", json={"path": "/w"}).status_code == 200
     r = unload(api, disguised)
     assert r.json() == {"message": "plugin unloaded successfully"}
+    # Loaded again from the same path: a fresh instance under the plain key and name.
+    assert load(api, disguised).json()["plugin_name"] == "hellofs-wasm"
+    assert api.get("/plugins").json()["loaded_plugins"] == [str(disguised)]
+    assert unload(api, disguised).status_code == 200
 
 
 def test_files_that_are_not_plugins(api, tmp_path):
