@@ -108,6 +108,9 @@ def test_control_files_and_stat(api, backend):
     assert newest_ts >= parse_time_ns(last["timestamp"])
     size_stat = api.get("/stat", params={"path": "/queuefs/t/s/size"}).json()
     assert size_stat["size"] == 1 and size_stat["meta"]["Type"] == "status"
+    listed = {f["name"]: f for f in api.get("/directories",
+                                            params={"path": "/queuefs/t/s"}).json()["files"]}
+    assert listed["peek"]["modTime"] == peek_stat["modTime"] and listed["size"]["size"] == 1
     enqueue_stat = api.get("/stat", params={"path": "/queuefs/t/s/enqueue"}).json()
     assert enqueue_stat["mode"] == 0o222
     probe = api.get("/stat", params={"path": "/queuefs/t/never/made"})

@@ -175,15 +175,18 @@ class QueueFS(FileSystem):
         queue, control = self._split(path)
         if control:
             raise NotADirectory(f"not a directory: {path}")
+        count = await self.backend.size(queue)
+        if count == 0:
+            prefix = queue + "/"
+            children = dict.fromkeys(
+                name[len(prefix):].split("/", 1)[0] for name in names if name.startswith(prefix)
+            )
+            if children:
+                return [_queue_info(child) for child in children]
+        last = await self.backend.last_enqueue_ns(queue)
         controls = [_control_info(name) for name in CONTROL_FILES]
-        if await self.backend.size(queue) > 0:
-            return controls
-        prefix = queue + "/"
-        children = dict.fromkeys(
-            name[len(prefix):].split("/", 1)[0] for name in names if name.startswith(prefix)
-        )
-        if children:
-            return [_queue_info(child) for child in children]
+        controls[CONTROL_FILES.index("size")].size = len(str(count))
+        controls[CONTROL_FILES.index("peek")].mtime_ns = last or time.time_ns()
         return controls
 
     # -- writes --------------------------------------------------------------------------------
