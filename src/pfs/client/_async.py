@@ -105,11 +105,11 @@ class AsyncClient:
         size: int = -1,
         *,
         stream: bool = False,
-        chunk_size: int = CHUNK_SIZE,
+        chunk_size: int | None = CHUNK_SIZE,
     ) -> AsyncIterator[bytes]:
         params = B.stream_params(path) if stream else B.read_params(path, offset, size)
         async with self._stream("GET", "/files", params=params) as response:
-            chunks = response.aiter_bytes() if stream else response.aiter_bytes(chunk_size)
+            chunks = response.aiter_bytes(None if stream else chunk_size)
             async for chunk in chunks:
                 yield chunk
 
@@ -258,7 +258,7 @@ class AsyncClient:
         with open(local, "wb") as file:
             if progress:
                 progress(remote_path, 0, info.size)
-            async for chunk in self.iter_cat(remote_path):
+            async for chunk in self.iter_cat(remote_path, chunk_size=None):
                 file.write(chunk)
                 done += len(chunk)
                 if progress:
@@ -290,7 +290,7 @@ class AsyncClient:
 
         async def chunks() -> AsyncIterator[bytes]:
             nonlocal copied
-            async for chunk in self.iter_cat(src):
+            async for chunk in self.iter_cat(src, chunk_size=None):
                 copied += len(chunk)
                 yield chunk
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Any
 
-from pfs.client._base import CHUNK_SIZE, ProgressCallback
+from pfs.client._base import CHUNK_SIZE, FILE_CHUNK_SIZE, ProgressCallback
 
 WriteData = bytes | bytearray | memoryview | str | Any
 
@@ -83,7 +83,7 @@ def sync_content(
             return body
         chunks: Iterable[bytes] = _pieces(body, chunk_size)
     elif hasattr(data, "read"):
-        chunks = _file_chunks(data, chunk_size)
+        chunks = _file_chunks(data, FILE_CHUNK_SIZE)
     elif isinstance(data, Iterable):
         chunks = (_as_bytes(chunk) for chunk in data)
     else:
@@ -137,7 +137,7 @@ def async_content(
             return body
         chunks: AsyncIterable[bytes] = _async_iter(_pieces(body, chunk_size))
     elif hasattr(data, "read"):
-        chunks = _async_file_chunks(data, chunk_size)
+        chunks = _async_file_chunks(data, FILE_CHUNK_SIZE)
     elif isinstance(data, AsyncIterable):
         chunks = _async_bytes(data)
     elif isinstance(data, Iterable):

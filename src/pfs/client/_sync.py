@@ -113,16 +113,17 @@ class Client:
         size: int = -1,
         *,
         stream: bool = False,
-        chunk_size: int = CHUNK_SIZE,
+        chunk_size: int | None = CHUNK_SIZE,
     ) -> Iterator[bytes]:
-        """Read ``path`` chunk by chunk; ``stream=True`` follows a live stream (``?stream=true``).
+        """Read ``path`` in pieces of ``chunk_size`` (None: as they arrive); ``stream=True``
+        follows a live stream (``?stream=true``).
 
         The request is sent on the first ``next()``.
         """
         params = B.stream_params(path) if stream else B.read_params(path, offset, size)
         with self._stream("GET", "/files", params=params) as response:
             # A live stream hands over each chunk as it arrives instead of filling chunk_size.
-            yield from response.iter_bytes() if stream else response.iter_bytes(chunk_size)
+            yield from response.iter_bytes(None if stream else chunk_size)
 
     def open(self, path: str, mode: str = "rb", *, buffer_size: int = CHUNK_SIZE) -> io.BufferedReader:
         """A read-only, seekable file whose reads are ``offset``/``size`` range requests."""
@@ -279,7 +280,7 @@ class Client:
         with open(local, "wb") as file:
             if progress:
                 progress(remote_path, 0, info.size)
-            for chunk in self.iter_cat(remote_path):
+            for chunk in self.iter_cat(remote_path, chunk_size=None):
                 file.write(chunk)
                 done += len(chunk)
                 if progress:
@@ -306,7 +307,7 @@ class Client:
                 for entry in self.ls(src)
             )
         self._ensure_parent(dst)
-        counter = _Counter(self.iter_cat(src))
+        counter = _Counter(self.iter_cat(src, chunk_size=None))
         self.write(dst, counter, progress=_with_total(progress, info.size))
         return counter.count
 

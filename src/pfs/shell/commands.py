@@ -14,6 +14,7 @@ import posixpath
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,8 @@ def stdin_chunks(ctx: Context, streaming: bool) -> Iterator[bytes] | bytes:
     """What a command reads as input: piped REPL data, or the process's stdin chunk by chunk."""
     if ctx.stdin is not None:
         return ctx.stdin
+    if ctx.interactive:
+        raise UsageError("no data: give the text as arguments or pipe into the command")
     source = sys.stdin.buffer
     # --stream hands over whatever arrived (read1) so a live producer is not held back.
     read = source.read1 if streaming else source.read
@@ -245,14 +248,27 @@ def cat(ctx: Context, ns: argparse.Namespace) -> None:
         return
     last = b""
     for path in expand(ctx, ns.paths):
-        for chunk in ctx.client.iter_cat(path, stream=ns.stream):
-            ctx.write(chunk)
-            if ns.stream:
-                ctx.flush()
-            last = chunk or last
+        with no_stall_limit(ctx, ns.stream):
+            for chunk in ctx.client.iter_cat(path, stream=ns.stream, chunk_size=None):
+                ctx.write(chunk)
+                if ns.stream:
+                    ctx.flush()
+                last = chunk or last
     # On a terminal keep the prompt on its own line; files and pipes get the bytes unchanged.
     if ctx.terminal and last and not last.endswith(b"\n"):
         ctx.write(b"\n")
+
+
+@contextmanager
+def no_stall_limit(ctx: Context, live: bool) -> Iterator[None]:
+    """Following a live stream may wait as long as its writer is quiet (Ctrl-C ends it)."""
+    saved = ctx.client.stall_timeout
+    if live:
+        ctx.client.stall_timeout = None
+    try:
+        yield
+    finally:
+        ctx.client.stall_timeout = saved
 
 
 def _tail_configure(p):
