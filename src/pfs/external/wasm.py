@@ -233,19 +233,8 @@ class _Job:
     held: dict[WasmPlugin, queue.SimpleQueue] = field(default_factory=dict)
 
 
-def _settle(job: _Job, result: Any = None, error: BaseException | None = None) -> None:
-    def apply() -> None:
-        if job.done.done():
-            return
-        if error is not None:
-            job.done.set_exception(error)
-        else:
-            job.done.set_result(result)
-
-    job.loop.call_soon_threadsafe(apply)
-
-
 def _settle_all(finished: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    """Hand finished calls' results to their awaiting coroutines: one loop wake-up for all."""
     if not finished:
         return
     loop = finished[0][0].loop
@@ -664,11 +653,9 @@ class WasmPlugin(ExternalPlugin):
             if job is None:
                 continue
             try:
-                result = job.plugin._guest(job.work, job.host_paths)
+                _settle_all([(job, job.plugin._guest(job.work, job.host_paths), None)])
             except BaseException as exc:
-                _settle(job, error=exc)
-            else:
-                _settle(job, result)
+                _settle_all([(job, None, exc)])
         return future.result()
 
     def _host_error(self, caller: Any, exc: BaseException) -> int:
