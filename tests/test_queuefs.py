@@ -207,3 +207,17 @@ def test_message_larger_than_limit_is_refused(start_server, tmp_path):
         assert r.status_code == 413 and "max_message_size" in r.json()["error"]
         assert size(client, "q") == 0
         assert enqueue(client, "q", b"x" * 1024)
+
+
+def test_default_config_mounts_queuefs_in_memory(start_server):
+    import httpx
+
+    proc = start_server(None)
+    with httpx.Client(base_url=proc.api) as client:
+        mounts = client.get("/mounts").json()["mounts"]
+        assert any(m["path"] == "/queuefs" and m["pluginName"] == "queuefs" for m in mounts)
+        root = client.get("/stat", params={"path": "/queuefs"}).json()
+        assert root["meta"]["Content"] == {"backend": "memory"}
+        message_id = enqueue(client, "demo", b"hi\n")
+        message = dequeue(client, "demo")
+        assert (message["id"], message["data"]) == (message_id, "hi\n")
