@@ -440,8 +440,9 @@ class WasmPlugin(ExternalPlugin):
         return FSError(f"wasm plugin {self.fstype_or_key} trapped: {_first_line(exc)}")
 
     async def call(self, work: Callable[[Any], Any], host_paths: tuple[str, ...] = ()) -> Any:
-        """Run ``work`` for a request: on the thread that already holds this module (a re-entrant
-        call from one of its host functions), else on a worker thread."""
+        """Run ``work`` for a request: inline on the event loop when configured (and the mount
+        has no host access), on the thread already holding this module (a re-entrant call from
+        one of its host functions), else on the module's own thread."""
         if (
             self.runtime.limits.inline_calls
             and not host_paths
