@@ -3,6 +3,7 @@ plugin that fails everything, run-time load / unload / reload."""
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import re
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 from _external import HELLO_C, RFC3339_SECONDS, built_plugins, external_config
 
+from pfs.fs.errors import FSError
 from pfs.testing.server import ServerProcess
 
 
@@ -269,3 +271,42 @@ def test_write_errors_through_the_fswriteex_extension(api, plugin_files):
     finally:
         api.post("/unmount", json={"path": "/ex"})
         unload(api, path)
+
+
+def test_struct_layout_matches_the_original_abi():
+    from pfs.external.native import FileInfoArray, FileInfoC
+
+    assert ctypes.sizeof(FileInfoC) == 64 and ctypes.sizeof(FileInfoArray) == 16
+    offsets = {name: getattr(FileInfoC, name).offset for name, _ in FileInfoC._fields_}
+    assert offsets == {"Name": 0, "Size": 8, "Mode": 16, "ModTime": 24, "IsDir": 32,
+                       "MetaName": 40, "MetaType": 48, "MetaContent": 56}
+    assert (FileInfoArray.Items.offset, FileInfoArray.Count.offset) == (0, 8)
+
+
+def test_hellofs_c_direct_abi_results(plugin_files):
+    """NATIVE_ABI.md §6 "Direct ABI results", called through the host's bindings."""
+    from pfs.external.native import NativePlugin
+
+    plugin = NativePlugin.open(str(plugin_files["hellofs-c"]))
+    assert plugin.original_name == "hellofs-c"
+    assert plugin.readme().startswith("# HelloFS C Plugin")
+    assert plugin.read("/hello", 0, -1) == HELLO_C
+    assert plugin.read("/hello", 6, 5) == b"from "
+    assert plugin.read("/hello", 0, 0) == HELLO_C
+    assert plugin.read("/hello", 100, -1) == b""
+    with pytest.raises(FSError, match="^file not found$"):
+        plugin.read("/nope", 0, -1)
+    root = plugin.stat("/")
+    assert (root.name, root.size, root.mode, root.is_dir) == ("", 0, 0o755, True)
+    assert (root.meta.name, root.meta.type, root.meta.content) == ("hellofs-c", "directory", {})
+    hello = plugin.stat("/hello")
+    assert (hello.name, hello.size, hello.mode, hello.is_dir) == ("hello", 30, 0o644, False)
+    assert hello.meta.content == {"language": "c"}
+    with pytest.raises(FSError, match="^stat failed$"):
+        plugin.stat("/other")
+    assert [e.name for e in plugin.readdir("/")] == ["hello"]
+    assert plugin.readdir("/other") == []
+    assert plugin.write("/hello", b"x") == "operation not supported: read-only filesystem"
+    init = plugin.fn["PluginInitialize"]
+    assert ctypes.string_at(init(None, b"{}")) == b"plugin is null"
+    plugin.release()
