@@ -271,3 +271,26 @@ def test_inline_calls_mode(start_server, plugin_files):
                                  "config": {"host_prefix": "/memfs", "host_paths": ["/memfs"]}})
     assert r.status_code == 200
     assert api.get("/files", params={"path": "/hw2/host/x"}).content == b"via host"
+
+
+def test_guest_file_info_json_decoding():
+    """WASM_ABI.md §3: Go-style names matched case-insensitively; numeric ModTime and
+    non-string Content values are accepted (the original failed the whole call)."""
+    from pfs.external.wasm import _info_from_json
+    from pfs.fs.errors import FSError
+
+    info = _info_from_json({"name": "a", "SIZE": 3, "mode": 420, "modtime": 1700000000,
+                            "isdir": False, "meta": {"NAME": "m", "type": "t",
+                                                     "content": {"n": 1, "s": "x"}}})
+    assert (info.name, info.size, info.mode, info.is_dir) == ("a", 3, 420, False)
+    assert info.mtime_ns == 1700000000 * 10**9
+    assert (info.meta.name, info.meta.type, info.meta.content) == ("m", "t", {"n": "1", "s": "x"})
+    empty = _info_from_json({"Name": "d", "IsDir": True, "ModTime": "0001-01-01T00:00:00Z"})
+    assert empty.to_json()["modTime"] == ZERO_TIME
+    assert empty.to_json()["meta"] == NO_META
+    # snake_case keys are not Go field names: ignored, as in the original.
+    assert _info_from_json({"is_dir": True}).is_dir is False
+    with pytest.raises(FSError, match="failed to unmarshal file info"):
+        _info_from_json(["not", "an", "object"])
+    with pytest.raises(FSError, match="failed to unmarshal file info"):
+        _info_from_json({"Size": "big"})
