@@ -305,3 +305,15 @@ def test_default_config_mounts_streamfs():
     with ServerProcess() as proc:
         mounts = httpx.get(proc.api + "/mounts").json()["mounts"]
         assert {"path": "/streamfs", "pluginName": "streamfs"} in mounts
+
+
+def test_unmount_ends_live_readers_without_waiting(server, api):
+    """Unmounting ends every live reader cleanly; the drain does not have to wait them out."""
+    assert api.post("/mount", json={"fstype": "streamfs", "path": "/s4"}).status_code == 200
+    api.put("/files", params={"path": "/s4/live"}, content=b"before unmount")
+    readers = [StreamReader(server, "/s4/live").start_and_wait() for _ in range(2)]
+    response = api.post("/unmount", json={"path": "/s4"}, timeout=60)
+    assert response.status_code == 200, response.text
+    for reader in readers:
+        assert reader.finish() == b"before unmount"
+    assert "requests still running" not in server.log()

@@ -113,6 +113,11 @@ class FileSystem:
     async def start(self) -> None:
         """Connect to backends, create initial state. Errors abort the mount."""
 
+    async def end_streams(self) -> None:
+        """The mount is being removed: end live streams (``open_stream`` readers that would
+        otherwise never finish) so their requests complete and the unmount need not wait for
+        them. Called once, before the drain that precedes ``shutdown``."""
+
     async def shutdown(self) -> None:
         """Release everything; called once, after the last in-flight request finished."""
 

@@ -161,6 +161,10 @@ class MountTable(FileSystem):
                 raise NotFound(f"no mount at path: {path}")
             self._mounts = {k: v for k, v in self._mounts.items() if k != path}
         mount.closing = True
+        try:
+            await mount.fs.end_streams()
+        except Exception:
+            log.exception("unmount %s: ending live streams failed", path)
         if mount.active:
             try:
                 await asyncio.wait_for(mount.idle.wait(), DRAIN_SECONDS)

@@ -190,9 +190,13 @@ class StreamFS(FileSystem):
         self.readme = self.load_readme("pfs.plugins.docs", "streamfs.md").encode()
         self.streams: dict[str, Stream] = {}
 
-    async def shutdown(self) -> None:
+    async def end_streams(self) -> None:
+        # Unmount (and server stop) ends every reader cleanly instead of waiting for them.
         for stream in self.streams.values():
             stream.close()
+
+    async def shutdown(self) -> None:
+        await self.end_streams()
         self.streams.clear()
 
     # -- helpers ---------------------------------------------------------------------------
