@@ -36,7 +36,7 @@ from pfs.fs import (
 )
 from pfs.fs.gotime import format_duration
 from pfs.fs.paths import join, normalize
-from pfs.server.ranges import parse_range
+from pfs.httprange import parse_range
 
 log = logging.getLogger("pfs.plugins.httpfs")
 
