@@ -408,20 +408,23 @@ async def _read_pieces(fd: int, offset: int, size: int) -> AsyncIterator[bytes]:
     pending: asyncio.Future | None = None
     try:
         while remaining != 0:
+            step = IO_CHUNK if remaining < 0 else min(IO_CHUNK, remaining)
             if pending is None:
-                step = IO_CHUNK if remaining < 0 else min(IO_CHUNK, remaining)
                 pending = _on_thread(fd, os.pread, step, position)
             piece = await pending
             pending = None
-            if not piece:
-                return
             position += len(piece)
             if remaining > 0:
                 remaining -= len(piece)
-            if remaining != 0:
+            # A short piece is the end of the file: no read-ahead (and no extra thread hop).
+            at_end = len(piece) < step
+            if remaining != 0 and not at_end:
                 ahead = IO_CHUNK if remaining < 0 else min(IO_CHUNK, remaining)
                 pending = _on_thread(fd, os.pread, ahead, position)
-            yield piece
+            if piece:
+                yield piece
+            if at_end:
+                return
     finally:
         os.close(fd)
 
