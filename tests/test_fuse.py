@@ -267,13 +267,15 @@ def test_mv_across_mounts_copies_and_deletes(mnt, api):
 def test_signal_unmounts_cleanly_and_sends_pending_data(server, api, tmp_path, sig):
     """Ctrl-C or SIGTERM flushes what open files hold, unmounts, and exits 0."""
     mount = Mount(server.url, tmp_path / "mnt")
+    ready = tmp_path / "written"
     holder = subprocess.Popen(
-        ["bash", "-c", "exec 3>memfs/held.txt; echo held >&3; sleep 30"], cwd=mount.path
+        ["bash", "-c", f"exec 3>memfs/held.txt; echo held >&3; touch {ready}; sleep 30"],
+        cwd=mount.path,
     )
     try:
-        deadline = time.monotonic() + 10
-        while api.get("/stat", params={"path": "/memfs/held.txt"}).status_code != 200:
-            assert time.monotonic() < deadline
+        # The write returned: its bytes sit in the handle's buffer, not yet on the server.
+        while not ready.exists():
+            assert holder.poll() is None
             time.sleep(0.05)
         assert mount.stop(sig) == 0, mount.log()
     finally:
