@@ -92,3 +92,33 @@ async def test_mysql_unreachable_names_host_and_port():
     with pytest.raises(Unavailable) as failed:
         await db.open()
     assert f"127.0.0.1:{port}" in str(failed.value)
+
+
+async def test_sqlite_write_waits_for_another_process_lock_without_blocking(tmp_path):
+    import sqlite3
+
+    path = str(tmp_path / "busy.db")
+    db = SQLiteDatabase(path, busy_timeout_ms=2000)
+    await db.open()
+    await db.write(lambda c: c.execute("CREATE TABLE t (v)"))
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    write = asyncio.ensure_future(db.write(lambda c: c.execute("INSERT INTO t VALUES (1)")))
+    ticks = 0
+    for _ in range(10):  # the loop keeps running while the write waits for the lock
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert not write.done() and ticks == 10
+    other.execute("COMMIT")
+    await write
+    assert db.read(lambda c: c.execute("SELECT COUNT(*) FROM t").fetchone()) == (1,)
+    other.execute("BEGIN IMMEDIATE")
+    short = SQLiteDatabase(path, busy_timeout_ms=50)
+    await short.open()
+    with pytest.raises(Unavailable) as failed:
+        await short.write(lambda c: c.execute("INSERT INTO t VALUES (2)"))
+    assert "busy" in str(failed.value)
+    other.execute("ROLLBACK")
+    other.close()
+    await short.close()
+    await db.close()
