@@ -298,3 +298,34 @@ def test_version_and_help(pfs_proc):
     assert ok(pfs("--version")).startswith("pfs, version pfs-cli ")
     assert "upload" in ok(pfs("--help"))
     assert "--recursive" in ok(pfs("rm", "-h"))
+
+
+def test_sh_script_parsing_errors_and_chained_redirection(pfs, d):
+    script = "\n".join([
+        f"cd {d}",
+        "echo q > a > b",            # a gets q; b gets the answer of writing a (memfs: empty)
+        'echo "unbalanced > c',
+        "echo x >",
+        "echo x > > c",
+        "| cat",
+        "cat a",
+        f"echo kept > {d}/keep",
+        f"echo more >> {d}/keep",
+        f"cat {d}/keep",
+        "write only-path",
+        "ls -l",
+    ])
+    proc = pfs("sh", input=script + "\n")
+    assert proc.returncode == 1  # some lines failed
+    errors = proc.stderr.splitlines()
+    assert errors == [
+        "echo: no output to write to b",
+        "echo: No closing quotation",
+        "echo: syntax error: > needs a file name",
+        "echo: syntax error: > needs a file name",
+        "|: syntax error: empty command",
+        "write: no data: give the text as arguments or pipe into the command",
+    ]
+    assert proc.stdout.startswith("q\nkept\nmore\n")
+    names = [line.split()[-1] for line in proc.stdout.splitlines()[3:]]
+    assert sorted(names) == ["a", "keep"]  # nothing was written by the failed lines
