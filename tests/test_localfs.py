@@ -159,6 +159,9 @@ def test_rename_overwrites_and_moves_directories(api, root):
         ("PUT", "/files", {"path": "/local/keep/f", "flags": "create,exclusive"},
          {"content": b"x"}, 409, "file already exists"),
         ("GET", "/files", {"path": "/local/keep/f%00x"}, {}, 400, "NUL"),
+        ("GET", "/directories", {"path": "/local/nodir"}, {}, 404,
+         "no such file or directory: /nodir"),
+        ("GET", "/directories", {"path": "/local/keep/f"}, {}, 400, "not a directory: /keep/f"),
     ],
 )
 def test_bad_requests_leave_data_unchanged(api, root, method, endpoint, params, kwargs, status,

@@ -115,7 +115,9 @@ class LocalFS(FileSystem):
 
     # -- resolution ------------------------------------------------------------------------
 
-    def _open_dir(self, parts: list[str], path: str, op: str) -> int:
+    def _open_dir(
+        self, parts: list[str], path: str, op: str, missing: str = "parent directory does not exist"
+    ) -> int:
         """A new descriptor of the directory ``parts`` below the base, no symlink crossed."""
         fd = os.dup(self.base_fd)
         try:
@@ -129,7 +131,7 @@ class LocalFS(FileSystem):
                             f"{op}: {path}: refusing to follow the symlink {shown}"
                         ) from None
                     if exc.errno == errno.ENOENT:
-                        raise NotFound(f"parent directory does not exist: {shown}") from None
+                        raise NotFound(f"{missing}: {shown}") from None
                     if exc.errno == errno.ENOTDIR:
                         raise NotADirectory(f"not a directory: {shown}") from None
                     raise
@@ -210,7 +212,7 @@ class LocalFS(FileSystem):
 
     async def readdir(self, path: str) -> list[FileInfo]:
         with os_errors(path, "readdir"):
-            fd = self._open_dir(_components(path), path, "readdir")
+            fd = self._open_dir(_components(path), path, "readdir", "no such file or directory")
         try:
             entries = []
             with os.scandir(fd) as listing:
