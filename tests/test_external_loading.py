@@ -3,6 +3,8 @@ and the security switches (run-time loading off by default, admin role, URL load
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -145,6 +147,16 @@ def test_pfs_url_loading_when_enabled(start_server, plugin_files):
     assert r.json()["plugin_name"] == "hellofs-c"
     assert api.post("/mount", json={"fstype": "hellofs-c", "path": "/h"}).status_code == 200
     assert api.get("/files", params={"path": "/h/hello"}).content == HELLO_C
+    (temp,) = api.get("/plugins").json()["loaded_plugins"]
+    assert re.search(r"/pfs-plugin-[0-9a-f]{16}\.so$", temp)
+    # Loading the same source again while the first is mapped: a fresh copy, nothing overwritten.
+    assert load(api, "pfs://memfs/libhello.so").json()["plugin_name"] == "hellofs-c-1"
+    assert api.get("/files", params={"path": "/h/hello"}).content == HELLO_C
+    copy = [p for p in api.get("/plugins").json()["loaded_plugins"] if p != temp][0]
+    assert api.post("/unmount", json={"path": "/h"}).status_code == 200
+    for key in (temp, copy):
+        assert unload(api, key).status_code == 200
+        assert not os.path.exists(key)
     r = load(api, "pfs:///")
     assert r.json() == {"error": "failed to read plugin from PFS: invalid pfs path: pfs:///"}
     r = load(api, "http://127.0.0.1:1/plugin.so")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import os
 import re
 
 import httpx
@@ -137,6 +138,7 @@ def test_second_load_of_the_same_file_is_an_independent_copy(api, plugin_files):
     assert api.post("/unmount", json={"path": "/copy"}).status_code == 200
     assert unload(api, copies[0]).json() == {"message": "plugin unloaded successfully"}
     assert api.get("/plugins").json()["loaded_plugins"] == [str(path)]
+    assert not os.path.exists(copies[0])  # the temp copy goes with the unload
 
 
 def test_unload_refused_while_mounted_then_unload_and_reload(api, plugin_files):

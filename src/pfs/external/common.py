@@ -48,6 +48,8 @@ class ExternalPlugin:
         self.fstype = name
         self.original_name = name
         self.mounts = 0
+        #: A file the loader made for this plugin (temp copy, download): deleted at unload.
+        self.owned_file: str | None = None
         #: Initialised and not shut down since (Shutdown runs once per Initialize round).
         self.live = False
         self.released = False

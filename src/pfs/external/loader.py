@@ -159,9 +159,9 @@ class ExternalPlugins:
             path = await (self._download(library_path) if scheme != "pfs" else
                           self._from_pfs(library_path))
             try:
-                return await self._load_file(path)
+                return await self._load_file(path, downloaded=True)
             except BaseException:
-                Path(path).unlink(missing_ok=True)
+                self._remove_owned(path)
                 raise
         return await self._load_file(os.path.abspath(library_path))
 
@@ -190,13 +190,23 @@ class ExternalPlugins:
 
     # -- loading -----------------------------------------------------------------------------
 
-    async def _load_file(self, path: str) -> dict[str, Any]:
+    async def _load_file(self, path: str, downloaded: bool = False) -> dict[str, Any]:
         async with self._lock:
             kind = detect_type(path)
             if kind == NATIVE:
-                plugin: ExternalPlugin = NativePlugin.open(self._native_key(path))
+                key = self._native_key(path)
+                try:
+                    plugin: ExternalPlugin = NativePlugin.open(key)
+                except BaseException:
+                    if key != path:
+                        self._remove_owned(key)
+                    raise
+                if key != path:
+                    plugin.owned_file = key
             else:
                 plugin = await self._open_wasm(path)
+            if downloaded and plugin.owned_file is None:
+                plugin.owned_file = path
             name = plugin.original_name
             fstype = self._free_name(name)
             plugin.fstype = fstype
@@ -258,13 +268,27 @@ class ExternalPlugins:
 
     async def _release(self, plugin: ExternalPlugin) -> None:
         call = getattr(plugin, "call", None)
-        if call is None:
-            plugin.release()
+        try:
+            if call is None:
+                plugin.release()
+            else:
+                try:
+                    await call(lambda st: plugin.release())
+                finally:
+                    plugin.close()
+        finally:
+            if plugin.owned_file:
+                self._remove_owned(plugin.owned_file)
+
+    def _remove_owned(self, path: str) -> None:
+        """Delete a temp copy or download once no loaded plugin uses it (a mapped library may
+        lose its file: the mapping stays valid)."""
+        if any(p.owned_file == path or p.key == path for p in self._plugins.values()):
             return
         try:
-            await call(lambda st: plugin.release())
-        finally:
-            plugin.close()
+            os.unlink(path)
+        except OSError as exc:
+            log.warning("could not remove plugin file %s: %s", path, exc.strerror)
 
     @staticmethod
     def _discover(directory: str) -> list[str]:
@@ -296,8 +320,17 @@ class ExternalPlugins:
                 f"HTTP {response.status_code}"
             )
         ext = os.path.splitext(urlparse(url).path)[1] or ".so"
-        path = self._temp_path(url, ext)
-        Path(path).write_bytes(response.content)
+        return self._save(self._temp_path(url, ext), response.content)
+
+    @staticmethod
+    def _save(path: str, data: bytes) -> str:
+        """Write via a new file and rename: a library loaded from ``path`` before stays mapped
+        to its own (old) file instead of being overwritten under the running code."""
+        fd, partial = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".pfs-plugin-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(partial, 0o755)
+        os.replace(partial, path)
         return path
 
     async def _from_pfs(self, source: str) -> str:
@@ -308,6 +341,4 @@ class ExternalPlugins:
             data = await self.server.fs.read("/" + inner)
         except FSError as exc:
             raise FSError(f"failed to read plugin from PFS: {exc}") from None
-        path = self._temp_path(source, os.path.splitext(inner)[1])
-        Path(path).write_bytes(data)
-        return path
+        return self._save(self._temp_path(source, os.path.splitext(inner)[1]), data)
