@@ -51,10 +51,14 @@ def main() -> None:
             for block in chunks():
                 f.write(block)
         url = server.api + "/files?path=/memfs/"
-        up = timed(lambda: subprocess.run(
-            ["curl", "-sS", "-o", "/dev/null", "-T", str(local), url + "curl"], check=True))
-        down = timed(lambda: subprocess.run(
-            ["curl", "-sS", "-o", os.devnull, url + "curl"], check=True))
+        up = timed(
+            lambda: subprocess.run(
+                ["curl", "-sS", "-o", "/dev/null", "-T", str(local), url + "curl"], check=True
+            )
+        )
+        down = timed(
+            lambda: subprocess.run(["curl", "-sS", "-o", os.devnull, url + "curl"], check=True)
+        )
         rows.append(["curl (anchor)", mbps(up), mbps(down)])
 
         with Client(server.url) as client:
@@ -79,23 +83,38 @@ def main() -> None:
 
         env = {**os.environ, "PFS_API_URL": server.url}
         pfs = [sys.executable, "-m", "pfs.shell.cli"]
-        up = timed(lambda: subprocess.run([*pfs, "upload", str(local), "/memfs/cli"], env=env,
-                                          check=True, capture_output=True))
-        down = timed(lambda: subprocess.run([*pfs, "cat", "/memfs/cli"], env=env, check=True,
-                                            stdout=subprocess.DEVNULL))
+        up = timed(
+            lambda: subprocess.run(
+                [*pfs, "upload", str(local), "/memfs/cli"], env=env, check=True, capture_output=True
+            )
+        )
+        down = timed(
+            lambda: subprocess.run(
+                [*pfs, "cat", "/memfs/cli"], env=env, check=True, stdout=subprocess.DEVNULL
+            )
+        )
         rows.append(["pfs upload / pfs cat", mbps(up), mbps(down)])
-        print_table(f"{SIZE // 2**20} MiB to/from memfs (MB/s, higher is better)",
-                    ["client", "upload", "download"], rows)
+        print_table(
+            f"{SIZE // 2**20} MiB to/from memfs (MB/s, higher is better)",
+            ["client", "upload", "download"],
+            rows,
+        )
 
         n = 2000
         with httpx.Client(base_url=server.api) as raw:
-            raw_s = timed(lambda: [raw.get("/stat", params={"path": "/memfs/sync"}) for _ in range(n)])
+            raw_s = timed(
+                lambda: [raw.get("/stat", params={"path": "/memfs/sync"}) for _ in range(n)]
+            )
         with Client(server.url) as client:
             sdk_s = timed(lambda: [client.stat("/memfs/sync") for _ in range(n)])
-        print_table(f"{n} sequential stat calls (requests/s)", ["client", "req/s"], [
-            ["raw httpx.Client (anchor)", f"{n / raw_s:.0f}"],
-            ["pfs.client.Client.stat", f"{n / sdk_s:.0f}"],
-        ])
+        print_table(
+            f"{n} sequential stat calls (requests/s)",
+            ["client", "req/s"],
+            [
+                ["raw httpx.Client (anchor)", f"{n / raw_s:.0f}"],
+                ["pfs.client.Client.stat", f"{n / sdk_s:.0f}"],
+            ],
+        )
 
 
 if __name__ == "__main__":

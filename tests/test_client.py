@@ -142,7 +142,9 @@ def test_write_sources_offsets_and_flags(client, d):
 
 def test_write_progress_reports_bytes(client, d):
     seen = []
-    client.write(d + "/p", b"x" * 200_000, progress=lambda n, done, total: seen.append((done, total)))
+    client.write(
+        d + "/p", b"x" * 200_000, progress=lambda n, done, total: seen.append((done, total))
+    )
     assert seen[0] == (0, 200_000) and seen[-1] == (200_000, 200_000)
 
 
@@ -254,8 +256,11 @@ def test_server_not_running_is_clear():
 
 def test_token_sent_as_bearer(start_server, monkeypatch):
     config = {
-        "server": {"auth": {"tokens": [{"token": "r-tok", "role": "read"},
-                                       {"token": "w-tok", "role": "write"}]}},
+        "server": {
+            "auth": {
+                "tokens": [{"token": "r-tok", "role": "read"}, {"token": "w-tok", "role": "write"}]
+            }
+        },
         "plugins": {"memfs": {"enabled": True, "path": "/memfs"}},
     }
     srv = start_server(config)

@@ -43,8 +43,13 @@ def pfs(shell_server, tmp_path, monkeypatch, capfdbinary):
     ``pfs_proc`` runs the real subprocess for what needs one (pipes, exit codes, memory).
     """
 
-    def run(*args: str, input: bytes | str | None = None, env: dict | None = None,
-            cwd: Path | None = None, raw: bool = False) -> subprocess.CompletedProcess:
+    def run(
+        *args: str,
+        input: bytes | str | None = None,
+        env: dict | None = None,
+        cwd: Path | None = None,
+        raw: bool = False,
+    ) -> subprocess.CompletedProcess:
         monkeypatch.setenv("PFS_API_URL", shell_server.url)
         for key, value in (env or {}).items():
             monkeypatch.setenv(key, value)
@@ -66,12 +71,23 @@ def pfs(shell_server, tmp_path, monkeypatch, capfdbinary):
 def pfs_proc(shell_server, tmp_path):
     """Run ``pfs <args>`` as a subprocess; returns the CompletedProcess (text unless raw)."""
 
-    def run(*args: str, input: bytes | str | None = None, env: dict | None = None,
-            cwd: Path | None = None, raw: bool = False) -> subprocess.CompletedProcess:
+    def run(
+        *args: str,
+        input: bytes | str | None = None,
+        env: dict | None = None,
+        cwd: Path | None = None,
+        raw: bool = False,
+    ) -> subprocess.CompletedProcess:
         full_env = {**os.environ, "PFS_API_URL": shell_server.url, **(env or {})}
         data = input.encode() if isinstance(input, str) else input
-        proc = subprocess.run([*PFS, *args], input=data, capture_output=True, env=full_env,
-                              cwd=cwd or tmp_path, timeout=120)
+        proc = subprocess.run(
+            [*PFS, *args],
+            input=data,
+            capture_output=True,
+            env=full_env,
+            cwd=cwd or tmp_path,
+            timeout=120,
+        )
         if not raw:
             proc.stdout = proc.stdout.decode(errors="replace")
         proc.stderr = proc.stderr.decode(errors="replace")
@@ -183,12 +199,13 @@ def test_cp_between_pfs_and_local(pfs, d, tmp_path):
 
 def test_mounts_mount_unmount_with_typed_values(pfs):
     where = f"/mnt-{uuid.uuid4().hex[:6]}"
-    out = ok(pfs("mount", "streamfs", where, "channel_buffer_size=1048576",
-                 "ring_buffer_size=2MB"))
+    out = ok(pfs("mount", "streamfs", where, "channel_buffer_size=1048576", "ring_buffer_size=2MB"))
     assert out == "  plugin mounted\n"
     mounted = {m["path"]: m for m in json.loads(ok(pfs("mounts", "--json")))}
     assert mounted[where]["config"] == {"channel_buffer_size": 1048576, "ring_buffer_size": "2MB"}
-    assert f"streamfs on {where} (plugin: streamfs, channel_buffer_size=1048576" in ok(pfs("mounts"))
+    assert f"streamfs on {where} (plugin: streamfs, channel_buffer_size=1048576" in ok(
+        pfs("mounts")
+    )
     assert ok(pfs("unmount", where)) == f"Unmounted plugin at {where}\n"
     bad = pfs("mount", "nosuchfs", "/zz")
     assert bad.returncode == 1
@@ -239,8 +256,13 @@ def test_write_stream_has_bounded_memory(shell_server):
     path = f"/memfs/stream-{uuid.uuid4().hex[:6]}"
 
     def peak_kib(args: list[str], feed: int) -> int:
-        proc = subprocess.Popen([sys.executable, "-c", probe, *args], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", probe, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
 
         def writer() -> None:
             block = b"z" * chunk
@@ -268,7 +290,10 @@ def test_errors_exit_codes_and_one_line_messages(pfs_proc, d):
     pfs = pfs_proc
     missing = pfs("cat", d + "/missing")
     assert missing.returncode == 1
-    assert missing.stderr == f"pfs cat: no such file or directory: {d.removeprefix('/memfs')}/missing\n"
+    assert (
+        missing.stderr
+        == f"pfs cat: no such file or directory: {d.removeprefix('/memfs')}/missing\n"
+    )
     assert missing.stdout == ""
     unknown = pfs("frobnicate")
     assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1
@@ -282,8 +307,10 @@ def test_errors_exit_codes_and_one_line_messages(pfs_proc, d):
 def test_server_not_running_is_one_clear_line(pfs_proc):
     pfs = pfs_proc
     port = free_port()
-    for args in (["--server", f"http://127.0.0.1:{port}", "ls", "/"],
-                 ["ls", "/", "--server", f"http://127.0.0.1:{port}"]):
+    for args in (
+        ["--server", f"http://127.0.0.1:{port}", "ls", "/"],
+        ["ls", "/", "--server", f"http://127.0.0.1:{port}"],
+    ):
         proc = pfs(*args)
         assert proc.returncode == 1
         assert proc.stderr == (
@@ -301,20 +328,22 @@ def test_version_and_help(pfs_proc):
 
 
 def test_sh_script_parsing_errors_and_chained_redirection(pfs, d):
-    script = "\n".join([
-        f"cd {d}",
-        "echo q > a > b",            # a gets q; b gets the answer of writing a (memfs: empty)
-        'echo "unbalanced > c',
-        "echo x >",
-        "echo x > > c",
-        "| cat",
-        "cat a",
-        f"echo kept > {d}/keep",
-        f"echo more >> {d}/keep",
-        f"cat {d}/keep",
-        "write only-path",
-        "ls -l",
-    ])
+    script = "\n".join(
+        [
+            f"cd {d}",
+            "echo q > a > b",  # a gets q; b gets the answer of writing a (memfs: empty)
+            'echo "unbalanced > c',
+            "echo x >",
+            "echo x > > c",
+            "| cat",
+            "cat a",
+            f"echo kept > {d}/keep",
+            f"echo more >> {d}/keep",
+            f"cat {d}/keep",
+            "write only-path",
+            "ls -l",
+        ]
+    )
     proc = pfs("sh", input=script + "\n")
     assert proc.returncode == 1  # some lines failed
     errors = proc.stderr.splitlines()

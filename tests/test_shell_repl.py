@@ -1,4 +1,4 @@
-"""``pfs sh`` driven through a pseudo-terminal: the seed README's transcripts, completion, history."""
+"""``pfs sh`` through a pseudo-terminal: the seed README's transcripts, completion, history."""
 
 from __future__ import annotations
 
@@ -44,8 +44,12 @@ class Repl:
             "PROMPT_TOOLKIT_NO_CPR": "1",
         }
         self.child = pexpect.spawn(
-            sys.executable, ["-m", "pfs.shell.cli", *args, "sh"], env=env, encoding="utf-8",
-            timeout=60, dimensions=(50, 400),
+            sys.executable,
+            ["-m", "pfs.shell.cli", *args, "sh"],
+            env=env,
+            encoding="utf-8",
+            timeout=60,
+            dimensions=(50, 400),
         )
         self.cwd = "/"
 
@@ -135,11 +139,16 @@ def test_memfs_navigation_redirection_and_pipes(repl):
     assert listing.splitlines()[0].endswith(" sub/")
     assert re.search(r"^-rw-r--r--\s+24 .* notes\.txt$", listing, re.M)
     assert repl.run("stat notes.txt").startswith(f"  File: {base}/notes.txt\n  Type: File\n")
-    assert repl.run("cp notes.txt sub/") == f"Copied {base}/notes.txt -> {base}/sub/notes.txt (24 bytes)\n"
+    assert (
+        repl.run("cp notes.txt sub/")
+        == f"Copied {base}/notes.txt -> {base}/sub/notes.txt (24 bytes)\n"
+    )
     assert repl.run("mv data.txt sub") == ""
     assert repl.run("chmod 600 sub/data.txt") == f"  changed mode of '{base}/sub/data.txt' to 600\n"
     assert repl.run("rm -rf sub") == f"  removed '{base}/sub'\n"
-    assert repl.run("cat missing.txt") == f"cat: no such file or directory: {base[6:]}/missing.txt\n"
+    assert (
+        repl.run("cat missing.txt") == f"cat: no such file or directory: {base[6:]}/missing.txt\n"
+    )
     assert repl.run("cd notes.txt") == f"cd: not a directory: {base}/notes.txt\n"
     assert repl.run("frobnicate") == "Unknown command: frobnicate\n"
     assert repl.run("write --stream x").startswith("write: write --stream is not available")
@@ -151,8 +160,10 @@ def test_memfs_navigation_redirection_and_pipes(repl):
 
 def test_dynamic_mounting_transcript(repl):
     assert repl.run("mount memfs /test/memory") == "  plugin mounted\n"
-    assert repl.run("mount streamfs /test/stream channel_buffer_size=65536 ring_buffer_size=1MB") \
+    assert (
+        repl.run("mount streamfs /test/stream channel_buffer_size=65536 ring_buffer_size=1MB")
         == "  plugin mounted\n"
+    )
     mounts = repl.run("mounts")
     assert "memfs on /test/memory (plugin: memfs)" in mounts
     assert "streamfs on /test/stream (plugin: streamfs, channel_buffer_size=65536" in mounts
@@ -191,8 +202,10 @@ def test_s3fs_transcript(repl, tmp_path):
     moto = MotoServer()
     try:
         moto.client().create_bucket(Bucket="my-bucket-name")
-        options = (f"bucket=my-bucket-name region={REGION} access_key_id={ACCESS_KEY} "
-                   f"secret_access_key={SECRET_KEY} endpoint={moto.endpoint}")
+        options = (
+            f"bucket=my-bucket-name region={REGION} access_key_id={ACCESS_KEY} "
+            f"secret_access_key={SECRET_KEY} endpoint={moto.endpoint}"
+        )
         assert repl.run(f"mount s3fs /s3/mybucket {options}") == "  plugin mounted\n"
         assert "secret_access_key=***" in repl.run("mounts")
         local_pdf = tmp_path / "file.pdf"
@@ -213,7 +226,7 @@ def test_s3fs_transcript(repl, tmp_path):
 
 def test_tab_completion_of_commands_and_remote_paths(repl):
     repl.run("mkdir /memfs/completion-dir")
-    repl.run('echo x > /memfs/completion-dir/only-file.txt')
+    repl.run("echo x > /memfs/completion-dir/only-file.txt")
     # the screen is redrawn incrementally: only the completed suffix appears after a Tab
     repl.child.send("ca\t")
     repl.child.expect("t")
@@ -260,8 +273,11 @@ def test_progress_bar_on_upload_and_download(repl, tmp_path):
 def test_repl_reports_a_server_that_is_not_running(tmp_path):
     url = f"http://127.0.0.1:{free_port()}"
     child = pexpect.spawn(
-        sys.executable, ["-m", "pfs.shell.cli", "--server", url, "sh"], encoding="utf-8",
-        env={**os.environ, "HOME": str(tmp_path), "TERM": "xterm"}, timeout=60,
+        sys.executable,
+        ["-m", "pfs.shell.cli", "--server", url, "sh"],
+        encoding="utf-8",
+        env={**os.environ, "HOME": str(tmp_path), "TERM": "xterm"},
+        timeout=60,
     )
     child.expect(pexpect.EOF)
     child.close()

@@ -1,4 +1,4 @@
-"""The asyncio client: the twin of ``_sync.Client``, method for method, over ``httpx.AsyncClient``."""
+"""The asyncio client: ``_sync.Client``'s twin, method for method, over ``httpx.AsyncClient``."""
 
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ class AsyncClient:
                 yield chunk
 
     def open(self, path: str, mode: str = "rb") -> AsyncRemoteFile:
-        """A read-only async file (``await f.read(n)``, ``await f.seek(pos)``); no I/O until used."""
+        """A read-only async file (``await f.read(n)``, ``await f.seek(pos)``); lazy."""
         if mode not in ("rb", "r"):
             raise ValueError(f"unsupported mode {mode!r}: only 'rb' is supported")
         return AsyncRemoteFile(self, path)
@@ -250,8 +250,10 @@ class AsyncClient:
             total = 0
             for entry in await self.ls(remote_path):
                 total += await self.download(
-                    B.join_path(remote_path, entry.name), local / entry.name,
-                    recursive=True, progress=progress,
+                    B.join_path(remote_path, entry.name),
+                    local / entry.name,
+                    recursive=True,
+                    progress=progress,
                 )
             return total
         done = 0
@@ -281,8 +283,10 @@ class AsyncClient:
             total = 0
             for entry in await self.ls(src):
                 total += await self.copy(
-                    B.join_path(src, entry.name), B.join_path(dst, entry.name),
-                    recursive=True, progress=progress,
+                    B.join_path(src, entry.name),
+                    B.join_path(dst, entry.name),
+                    recursive=True,
+                    progress=progress,
                 )
             return total
         await self._ensure_parent(dst)

@@ -112,7 +112,9 @@ def read_params(path: str, offset: int = 0, size: int = -1) -> dict[str, str]:
     return params
 
 
-def write_params(path: str, offset: int | None, flags: Iterable[str] | str | None) -> dict[str, str]:
+def write_params(
+    path: str, offset: int | None, flags: Iterable[str] | str | None
+) -> dict[str, str]:
     params = {"path": path}
     if offset is not None:
         if offset < 0:

@@ -87,7 +87,9 @@ def sync_content(
     elif isinstance(data, Iterable):
         chunks = (_as_bytes(chunk) for chunk in data)
     else:
-        raise TypeError(f"cannot write {type(data).__name__}: expected bytes, str, file or iterable")
+        raise TypeError(
+            f"cannot write {type(data).__name__}: expected bytes, str, file or iterable"
+        )
     return _counted(chunks, name, total, progress) if progress else chunks
 
 
@@ -143,5 +145,7 @@ def async_content(
     elif isinstance(data, Iterable):
         chunks = _async_iter(data)
     else:
-        raise TypeError(f"cannot write {type(data).__name__}: expected bytes, str, file or iterable")
+        raise TypeError(
+            f"cannot write {type(data).__name__}: expected bytes, str, file or iterable"
+        )
     return _async_counted(chunks, name, total, progress) if progress else chunks

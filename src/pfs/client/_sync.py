@@ -125,7 +125,9 @@ class Client:
             # A live stream hands over each chunk as it arrives instead of filling chunk_size.
             yield from response.iter_bytes(None if stream else chunk_size)
 
-    def open(self, path: str, mode: str = "rb", *, buffer_size: int = CHUNK_SIZE) -> io.BufferedReader:
+    def open(
+        self, path: str, mode: str = "rb", *, buffer_size: int = CHUNK_SIZE
+    ) -> io.BufferedReader:
         """A read-only, seekable file whose reads are ``offset``/``size`` range requests."""
         if mode not in ("rb", "r"):
             raise ValueError(f"unsupported mode {mode!r}: only 'rb' is supported")
@@ -161,7 +163,7 @@ class Client:
         return self._send(B.create(path))
 
     def mkdir(self, path: str, mode: str | int = "755", *, parents: bool = False) -> str:
-        """Create a directory; ``parents=True`` creates missing ancestors and accepts an existing one."""
+        """Create a directory; ``parents=True`` also creates ancestors and accepts existing ones."""
         if not parents:
             return self._send(B.mkdir(path, mode))
         message = ""
@@ -240,15 +242,16 @@ class Client:
         recursive: bool = False,
         progress: ProgressCallback | None = None,
     ) -> int:
-        """Copy a local file (or tree, with ``recursive``) to ``remote_path``; returns bytes sent."""
+        """Copy a local file (or tree, with ``recursive``) to ``remote_path``; returns bytes."""
         local = Path(local_path)
         if local.is_dir():
             if not recursive:
                 raise IsADirectory(f"{local} is a directory (use recursive=True)")
             self.mkdir(remote_path, parents=True)
             return sum(
-                self.upload(child, B.join_path(remote_path, child.name), recursive=True,
-                            progress=progress)
+                self.upload(
+                    child, B.join_path(remote_path, child.name), recursive=True, progress=progress
+                )
                 for child in sorted(local.iterdir())
             )
         self._ensure_parent(remote_path)
@@ -264,7 +267,7 @@ class Client:
         recursive: bool = False,
         progress: ProgressCallback | None = None,
     ) -> int:
-        """Copy a remote file (or tree, with ``recursive``) to ``local_path``; returns bytes read."""
+        """Copy a remote file (or tree, with ``recursive``) to ``local_path``; returns bytes."""
         info = self.stat(remote_path)
         local = Path(local_path)
         if info.is_dir:
@@ -272,8 +275,12 @@ class Client:
                 raise IsADirectory(f"{remote_path} is a directory (use recursive=True)")
             local.mkdir(parents=True, exist_ok=True)
             return sum(
-                self.download(B.join_path(remote_path, entry.name), local / entry.name,
-                              recursive=True, progress=progress)
+                self.download(
+                    B.join_path(remote_path, entry.name),
+                    local / entry.name,
+                    recursive=True,
+                    progress=progress,
+                )
                 for entry in self.ls(remote_path)
             )
         done = 0
@@ -302,8 +309,12 @@ class Client:
                 raise IsADirectory(f"{src} is a directory (use recursive=True)")
             self.mkdir(dst, parents=True)
             return sum(
-                self.copy(B.join_path(src, entry.name), B.join_path(dst, entry.name),
-                          recursive=True, progress=progress)
+                self.copy(
+                    B.join_path(src, entry.name),
+                    B.join_path(dst, entry.name),
+                    recursive=True,
+                    progress=progress,
+                )
                 for entry in self.ls(src)
             )
         self._ensure_parent(dst)

@@ -39,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--server", "--pfs-api-baseurl", dest="server", metavar="URL",
+        "--server",
+        "--pfs-api-baseurl",
+        dest="server",
+        metavar="URL",
         help="server URL (default: $PFS_API_URL or http://localhost:8080)",
     )
     parser.add_argument("--token", help="bearer token (default: $PFS_TOKEN)")
@@ -94,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         client=client,
         json=json_output,
         terminal=terminal and not json_output,
-        color=terminal and not json_output and not options.no_color and "NO_COLOR" not in os.environ,
+        color=terminal
+        and not json_output
+        and not options.no_color
+        and "NO_COLOR" not in os.environ,
         progress=terminal and not json_output,
     )
     name = options.command

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from pfs.client import AlreadyExists, FileInfo, FSError, InvalidArgument, NotFound
-from pfs.fs.errors import NotSupported
 from pfs.client._base import CHUNK_SIZE
+from pfs.fs.errors import NotSupported
 from pfs.shell import formatting as fmt
 from pfs.shell.context import LOCAL_PREFIX, Context, ExitShell, UnknownCommand, UsageError
 from pfs.shell.progress import transfer_progress
@@ -111,7 +111,9 @@ def expand(ctx: Context, paths: list[str]) -> list[str]:
             result.append(path)
             continue
         parent, pattern = posixpath.split(path)
-        names = sorted(e.name for e in ctx.client.ls(parent) if fnmatch.fnmatchcase(e.name, pattern))
+        names = sorted(
+            e.name for e in ctx.client.ls(parent) if fnmatch.fnmatchcase(e.name, pattern)
+        )
         if not names:
             raise NotFound(f"no match: {raw}")
         result.extend(posixpath.join(parent, name) for name in names)
@@ -291,7 +293,7 @@ def tail(ctx: Context, ns: argparse.Namespace) -> None:
         if start == 0 or data.count(b"\n") > ns.lines:
             break
         window *= 4
-    lines = data.splitlines(keepends=True)[-ns.lines:] if ns.lines > 0 else []
+    lines = data.splitlines(keepends=True)[-ns.lines :] if ns.lines > 0 else []
     ctx.write(b"".join(lines))
     ctx.flush()
     if not ns.follow:

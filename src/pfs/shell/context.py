@@ -54,7 +54,7 @@ class Context:
     def resolve(self, path: str) -> str:
         """An absolute, normalised remote path; relative paths are taken from ``cwd``."""
         if path.startswith(PFS_PREFIX):
-            path = path[len(PFS_PREFIX):]
+            path = path[len(PFS_PREFIX) :]
         if not path.startswith("/"):
             path = posixpath.join(self.cwd, path)
         path = posixpath.normpath(path)

@@ -1,4 +1,4 @@
-"""``pfs sh``: the interactive shell (prompt_toolkit) with cwd, completion, pipes and redirection."""
+"""``pfs sh``: the interactive shell (prompt_toolkit): cwd, completion, pipes, redirection."""
 
 from __future__ import annotations
 
