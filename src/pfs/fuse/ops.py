@@ -253,7 +253,8 @@ class PFSOperations(pyfuse3.Operations):
 
     @fuse_errors
     async def open(self, inode, flags, ctx):
-        info = await self._stat(self.inodes.path(inode), fresh=True)
+        # The kernel looked the name up a moment ago: within the TTL that answer is current.
+        info = await self._stat(self.inodes.path(inode))
         if info.is_dir:
             raise pyfuse3.FUSEError(errno.EISDIR)
         # Refuse what the mode forbids even for root: writes are sent at close(), whose error
@@ -296,14 +297,16 @@ class PFSOperations(pyfuse3.Operations):
     async def write(self, fh, off, buf):
         handle = self.files[fh]
         written = await handle.write(off, bytes(buf))
+        self.attrs.drop(handle.path)
         self.listings.drop(parent_of(handle.path))
         return written
 
     @fuse_errors
     async def flush(self, fh):
         handle = self.files[fh]
-        await handle.flush()
-        self._changed(handle.path)
+        if handle.dirty:
+            await handle.flush()
+            self._changed(handle.path)
 
     @fuse_errors
     async def fsync(self, fh, datasync):
