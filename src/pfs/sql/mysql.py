@@ -65,6 +65,9 @@ class MySQLDatabase:
         self.connect_timeout = connect_timeout
         self.create_database = create_database
         self._pool: Any = None
+        #: Connections with autocommit off, for transactions: the first statement opens one,
+        #: which saves the BEGIN round trip.
+        self._tx_pool: Any = None
 
     @property
     def address(self) -> str:
@@ -81,6 +84,8 @@ class MySQLDatabase:
             "connect_timeout": self.connect_timeout,
             "charset": "utf8mb4",
             "autocommit": True,
+            # No gap locks: a consumer's locking read must not block producers' inserts.
+            "init_command": "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
         }
 
     async def open(self) -> None:
@@ -108,21 +113,29 @@ class MySQLDatabase:
             self._pool = await asyncmy.create_pool(
                 minsize=1, maxsize=self.maxsize, db=database, pool_recycle=600, **args
             )
+            self._tx_pool = await asyncmy.create_pool(
+                minsize=1, maxsize=self.maxsize, db=database, pool_recycle=600,
+                **{**args, "autocommit": False},
+            )
             await self.fetchone("SELECT 1")
         log.info("mysql: connected to %s/%s", self.address, database)
 
     async def close(self) -> None:
         """Close every connection of the pool."""
-        if self._pool is not None:
-            self._pool.close()
-            await self._pool.wait_closed()
-            self._pool = None
+        for pool in (self._pool, self._tx_pool):
+            if pool is not None:
+                pool.close()
+                await pool.wait_closed()
+        self._pool = self._tx_pool = None
 
-    async def _with_connection(self, work: Callable[[Any], Awaitable[T]]) -> T:
-        if self._pool is None:
+    async def _with_connection(
+        self, work: Callable[[Any], Awaitable[T]], *, transactional: bool = False
+    ) -> T:
+        pool = self._tx_pool if transactional else self._pool
+        if pool is None:
             raise Unavailable(f"mysql: database at {self.address} is not connected")
         with mysql_errors(self.address):
-            conn = await self._pool.acquire()
+            conn = await pool.acquire()
             try:
                 return await work(conn)
             except BaseException as exc:
@@ -132,17 +145,26 @@ class MySQLDatabase:
                     conn.close()
                 raise
             finally:
-                self._pool.release(conn)
+                pool.release(conn)
 
     async def transaction(self, fn: Callable[[Cursor], Awaitable[T]]) -> T:
-        """Run ``await fn(cursor)`` inside BEGIN … COMMIT and return its result.
+        """Run ``await fn(cursor)`` inside one transaction and return its result.
 
         The whole function is retried on deadlock (1213) and lock-wait timeout (1205), so ``fn``
         must only touch the database. Any exception rolls back.
         """
+        return await self._retrying(
+            lambda: self._with_connection(
+                lambda conn: _run_transaction(conn, fn), transactional=True
+            )
+        )
+
+    async def _retrying(self, attempt_once: Callable[[], Awaitable[T]]) -> T:
+        """``attempt_once()``, again after a deadlock or lock-wait timeout (both undo the whole
+        statement or transaction, so a retry cannot apply anything twice)."""
         for attempt in range(_RETRIES):
             try:
-                return await self._with_connection(lambda conn: _run_transaction(conn, fn))
+                return await attempt_once()
             except Unavailable as exc:
                 cause = exc.__cause__
                 if cause is None or mysql_error_code(cause) not in MYSQL_RETRYABLE:
@@ -159,7 +181,7 @@ class MySQLDatabase:
             async with conn.cursor() as cur:
                 return await cur.execute(sql, args)
 
-        return await self._with_connection(work)
+        return await self._retrying(lambda: self._with_connection(work))
 
     async def insert(self, sql: str, args: Sequence[Any] = ()) -> int:
         """Run one autocommitted INSERT; returns the AUTO_INCREMENT id it generated."""
@@ -169,7 +191,7 @@ class MySQLDatabase:
                 await cur.execute(sql, args)
                 return cur.lastrowid
 
-        return await self._with_connection(work)
+        return await self._retrying(lambda: self._with_connection(work))
 
     async def fetchone(self, sql: str, args: Sequence[Any] = ()) -> tuple | None:
         """The first row of one autocommitted query, or None."""
@@ -193,7 +215,6 @@ class MySQLDatabase:
 
 
 async def _run_transaction(conn: Any, fn: Callable[[Cursor], Awaitable[T]]) -> T:
-    await conn.begin()
     try:
         async with conn.cursor() as cur:
             result = await fn(cur)
