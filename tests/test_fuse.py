@@ -32,6 +32,7 @@ CONFIG = {
         "hellofs": {"enabled": True, "path": "/hellofs"},
         "kvfs": {"enabled": True, "path": "/ro", "read_only": True},
         "queuefs": {"enabled": True, "path": "/queuefs"},
+        "streamfs": {"enabled": True, "path": "/streamfs"},
     }
 }
 
@@ -157,6 +158,29 @@ def test_large_reads_of_dequeue_still_take_one_message(mnt, api):
     out = sh("dd if=queuefs/small/dequeue bs=7 status=none", mnt).stdout
     assert json.loads(out)["data"] == "x" * 100
     assert read(api, "/queuefs/small/size") == b"1"
+
+
+def test_stream_is_followed_live_and_ends_when_closed(mnt, api):
+    """A reader of a streamfs stream gets bytes as they are written, then EOF at .close."""
+    api.put("/files", params={"path": "/streamfs/live"}, content=b"history\n")
+    reader = subprocess.Popen(
+        ["cat", str(mnt / "streamfs/live")], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            meta = api.get("/stat", params={"path": "/streamfs/live"}).json()["meta"]
+            if meta["Content"]["active_readers"] == "1":
+                break
+            assert time.monotonic() < deadline and reader.poll() is None
+            time.sleep(0.05)
+        api.put("/files", params={"path": "/streamfs/live"}, content=b"live 1\n")
+        api.put("/files", params={"path": "/streamfs/live"}, content=b"live 2\n")
+        api.put("/files", params={"path": "/streamfs/.close"}, content=b"live")
+        out, err = reader.communicate(timeout=30)
+    finally:
+        reader.kill()
+    assert out == b"history\nlive 1\nlive 2\n", err
 
 
 def test_ls_la_shows_nested_mounts_as_directories(mnt, api):

@@ -46,7 +46,8 @@ def mount_options(args: argparse.Namespace) -> set[str]:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    client = AsyncClient(args.server, token=args.token)
+    # No stall limit: a program reading a live stream through the mount waits as long as it likes.
+    client = AsyncClient(args.server, token=args.token, stall_timeout=None)
     try:
         await client.health()
     except FSError as exc:

@@ -6,6 +6,9 @@ Two read modes, chosen at open:
   ``dequeue``, ``size``, serverinfofs ``uptime``) and every file reporting size 0. The kernel reads
   such a file in several calls, so the whole content is fetched once, at the first read, and
   later reads of the same open are served from that copy: one ``cat`` consumes exactly one message.
+* **stream** (direct I/O, not seekable): streamfs streams never end; they are read with
+  ``GET ?stream=true`` and each kernel read returns the next bytes as they arrive (at most one
+  chunk is held back per handle), so ``cat /mnt/streamfs/live | player`` follows the stream.
 * **ranged** (page cache): ordinary files, read with ``GET offset/size`` through a read-ahead
   window that doubles on sequential reads up to ``READ_AHEAD_MAX`` (one window per handle).
 
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from pfs.client import AsyncClient
 from pfs.fs.errors import TooLarge
@@ -46,11 +49,15 @@ class OpenFile:
         live: bool,
         whole_writes: bool,
         size: int,
+        stream: bool = False,
     ) -> None:
         self.client = client
         self.inode = inode
         self._path_of = path_of
         self.live = live
+        self.stream = stream
+        self._chunks: AsyncIterator[bytes] | None = None
+        self._leftover = b""
         self.whole_writes = whole_writes
         self.append = bool(flags & os.O_APPEND)
         truncated = bool(flags & os.O_TRUNC)
@@ -77,6 +84,8 @@ class OpenFile:
     # Reads.
 
     async def read(self, offset: int, size: int) -> bytes:
+        if self.stream:
+            return await self._read_stream(size)
         async with self.lock:
             await self._send_pending()
             if self.live:
@@ -84,6 +93,27 @@ class OpenFile:
                     self._live_content = await self._fetch_live()
                 return self._live_content[offset : offset + size]
             return await self._read_ranged(offset, size)
+
+    async def _read_stream(self, size: int) -> bytes:
+        # No handle lock: a read may wait long for data while close() must not wait for it.
+        if self._chunks is None:
+            self._chunks = aiter(self.client.iter_cat(self.path, stream=True))
+        data = self._leftover
+        while not data:
+            try:
+                data = await anext(self._chunks)
+            except StopAsyncIteration:
+                return b""
+        self._leftover = data[size:]
+        return data[:size]
+
+    async def close_stream(self) -> None:
+        chunks, self._chunks = self._chunks, None
+        if chunks is not None:
+            try:
+                await chunks.aclose()  # type: ignore[attr-defined]
+            except RuntimeError:
+                pass  # a read is still waiting for data; it ends with the connection
 
     async def _fetch_live(self) -> bytes:
         content = await self.client.cat(self.path)

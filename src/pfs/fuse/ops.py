@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 #: Files whose content is produced when read: served whole per open, with direct I/O.
 LIVE_TYPES = frozenset({"control", "status", "stream"})
 LIVE_PLUGINS = frozenset({"queuefs", "serverinfofs", "streamfs"})
+#: Files read as an endless stream (``GET ?stream=true``).
+STREAM_TYPES = frozenset({"stream"})
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
@@ -268,6 +270,8 @@ class PFSOperations(pyfuse3.Operations):
 
     def _open_handle(self, inode: int, info: FileInfo, flags: int) -> pyfuse3.FileInfo:
         live = is_live(info)
+        # Only readers follow a stream; a writer's data goes out as ordinary PUTs.
+        stream = info.meta.type in STREAM_TYPES and flags & os.O_ACCMODE == os.O_RDONLY
         handle = OpenFile(
             self.client,
             inode,
@@ -276,10 +280,11 @@ class PFSOperations(pyfuse3.Operations):
             live=live,
             whole_writes=is_control(info),
             size=info.size,
+            stream=stream,
         )
         fh = self._new_fh()
         self.files[fh] = handle
-        return pyfuse3.FileInfo(fh=fh, direct_io=live, keep_cache=False)
+        return pyfuse3.FileInfo(fh=fh, direct_io=live, keep_cache=False, nonseekable=stream)
 
     @fuse_errors
     async def create(self, parent_inode, name, mode, flags, ctx):
@@ -314,6 +319,7 @@ class PFSOperations(pyfuse3.Operations):
 
     async def release(self, fh):
         handle = self.files.pop(fh)
+        await handle.close_stream()
         try:
             await handle.flush()
         except (FSError, KeyError) as exc:
