@@ -174,19 +174,25 @@ class Stream:
 class StreamFS(FileSystem):
     fstype = "streamfs"
     config_schema = (
-        Field("channel_buffer_size", "size",
-              help="bytes queued per reader before a too-slow reader is cut off (default 6MB)"),
-        Field("ring_buffer_size", "size",
-              help="bytes of recent history per stream replayed to new readers (default 6MB)"),
+        Field("channel_buffer_size", "size", default=DEFAULT_BUFFER,
+              help="bytes queued per reader before a too-slow reader is cut off"),
+        Field("ring_buffer_size", "size", default=DEFAULT_BUFFER,
+              help="bytes of recent history per stream replayed to new readers"),
         Field("buffer_size", "size",
-              help="sets both sizes above when they are not given (the original README's key)"),
+              help="sets both sizes above where they are left at their default "
+                   "(the original README's key)"),
     )
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
-        shared = config.get("buffer_size") or DEFAULT_BUFFER
-        self.channel_limit: int = config.get("channel_buffer_size") or shared
-        self.ring_limit: int = config.get("ring_buffer_size") or shared
+        shared = config.get("buffer_size")
+        self.channel_limit: int = config["channel_buffer_size"]
+        self.ring_limit: int = config["ring_buffer_size"]
+        if shared:
+            if self.channel_limit == DEFAULT_BUFFER:
+                self.channel_limit = shared
+            if self.ring_limit == DEFAULT_BUFFER:
+                self.ring_limit = shared
         self.readme = self.load_readme("pfs.plugins.docs", "streamfs.md").encode()
         self.streams: dict[str, Stream] = {}
 
