@@ -317,3 +317,18 @@ def test_unmount_ends_live_readers_without_waiting(server, api):
     for reader in readers:
         assert reader.finish() == b"before unmount"
     assert "requests still running" not in server.log()
+
+
+def test_one_write_larger_than_the_channel_reaches_a_reader(server, api):
+    """A reader is cut off only when a full channel is still unread, so one PUT larger than
+    channel_buffer_size still reaches a reader that keeps up."""
+    assert api.post("/mount", json={"fstype": "streamfs", "path": "/s5",
+                                    "config": {"channel_buffer_size": 65536}}).status_code == 200
+    reader = StreamReader(server, "/s5/big").start_and_wait()
+    data = b"".join(block(i, 64 << 10) for i in range(16))
+    api.put("/files", params={"path": "/s5/big"}, content=data)
+    reader.wait_for(len(data))
+    assert stat_content(api, "/s5/big")["readers_cut_off"] == "0"
+    api.put("/files", params={"path": "/s5/.close"}, content=b"big")
+    assert reader.finish() == data
+    api.post("/unmount", json={"path": "/s5"})

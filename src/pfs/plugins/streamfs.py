@@ -3,9 +3,9 @@
 Writers PUT bytes into ``/<name>`` (many short PUTs or one long chunked PUT); every reader of
 ``GET ?stream=true`` first gets the stream's recent history from a ring buffer, then live data.
 Memory is bounded per stream: the ring holds ``ring_buffer_size`` bytes and each reader's queue
-``channel_buffer_size`` bytes. A reader whose queue would overflow is cut off at once (its queue is
-freed and its response ends without the final chunk, so the client sees a truncated transfer); it
-never slows the writer or the other readers.
+``channel_buffer_size`` bytes. A reader that still has a full queue unread when more data arrives
+is cut off at once (its queue is freed and its response ends without the final chunk, so the
+client sees a truncated transfer); it never slows the writer or the other readers.
 """
 
 from __future__ import annotations
@@ -59,16 +59,18 @@ class Reader:
         self.ended = False
         self.overrun = False
 
-    def offer(self, chunk: bytes) -> bool:
-        """Queue ``chunk``; False (and the queue freed) when it would pass the limit."""
-        if self.queued and self.queued + len(chunk) > self.limit:
+    def offer(self, chunks: list[bytes], size: int) -> bool:
+        """Queue one write's ``chunks``; False (and the queue freed) when a full channel's
+        worth is still unread. One write always fits, so the queue holds at most the limit plus
+        one write (≤ 1 MiB for a PUT, one received piece for a chunked PUT)."""
+        if self.queued >= self.limit:
             self.overrun = True
             self.chunks.clear()
             self.queued = 0
             self.wakeup.set()
             return False
-        self.chunks.append(chunk)
-        self.queued += len(chunk)
+        self.chunks.extend(chunks)
+        self.queued += size
         self.wakeup.set()
         return True
 
@@ -110,26 +112,26 @@ class Stream:
     def publish(self, data: bytes | memoryview) -> None:
         if self.closed:
             raise PermissionDenied(f"stream is closed: {self.name}")
+        if not data:
+            return
         if isinstance(data, bytes) and len(data) <= CHUNK_SIZE:
-            self._publish_chunk(data)
+            chunks = [data]
         else:
             view = memoryview(data)
-            for start in range(0, len(view), CHUNK_SIZE):
-                self._publish_chunk(bytes(view[start : start + CHUNK_SIZE]))
+            chunks = [bytes(view[i : i + CHUNK_SIZE]) for i in range(0, len(view), CHUNK_SIZE)]
+        size = len(data)
+        self.total_written += size
         self.mtime_ns = time.time_ns()
-
-    def _publish_chunk(self, chunk: bytes) -> None:
-        self.total_written += len(chunk)
-        self.ring.append(chunk)
-        self.ring_bytes += len(chunk)
+        self.ring.extend(chunks)
+        self.ring_bytes += size
         while self.ring_bytes > self.ring_limit and len(self.ring) > 1:
             self.ring_bytes -= len(self.ring.popleft())
         for reader in list(self.readers.values()):
-            if not reader.offer(chunk):
+            if not reader.offer(chunks, size):
                 del self.readers[reader.id]
                 self.cut_off += 1
                 log.warning(
-                    "streamfs %s: reader %s fell %d bytes behind; cut off",
+                    "streamfs %s: reader %s had %d bytes unread; cut off",
                     self.name, reader.id, reader.limit,
                 )
 
