@@ -84,8 +84,6 @@ class MySQLDatabase:
             "connect_timeout": self.connect_timeout,
             "charset": "utf8mb4",
             "autocommit": True,
-            # No gap locks: a consumer's locking read must not block producers' inserts.
-            "init_command": "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
         }
 
     async def open(self) -> None:
