@@ -25,7 +25,7 @@ from pfs.fs import (
     WriteFlag,
     read_range,
 )
-from pfs.plugins.queuefs.backend import EMPTY, QueueBackend, is_below
+from pfs.plugins.queuefs.backend import EMPTY, QueueBackend
 from pfs.sql import MYSQL_BACKENDS, SQL_CONFIG_FIELDS, SQLITE_BACKENDS, mysql_options, sqlite_path
 
 #: The original's control files, in its listing order, then the at-least-once ones.
@@ -279,4 +279,4 @@ def _parse_seconds(data: bytes) -> float:
     return seconds
 
 
-__all__ = ["QueueFS", "is_below"]
+__all__ = ["QueueFS"]
