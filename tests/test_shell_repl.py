@@ -7,6 +7,7 @@ import re
 import sys
 import uuid
 
+import httpx
 import pexpect
 import pytest
 
@@ -50,6 +51,7 @@ class Repl:
             encoding="utf-8",
             timeout=60,
             dimensions=(50, 400),
+            cwd=home,
         )
         self.cwd = "/"
 
@@ -222,6 +224,34 @@ def test_s3fs_transcript(repl, tmp_path):
         repl.run("unmount /s3/mybucket")
     finally:
         moto.close()
+
+
+def test_httpfs_transcript(repl, tmp_path):
+    (tmp_path / "report.pdf").write_bytes(b"%PDF-1.4 report\n")  # the session runs in tmp_path
+    port = free_port()
+    assert repl.run("write /memfs/report.pdf < report.pdf") == ""
+    repl.run('write /memfs/README.md "# Project\\n\\nDocumentation here"')
+    assert repl.run("cat /memfs/README.md") == "# Project\\n\\nDocumentation here\n"
+    mounted = repl.run(f"mount httpfs /temp-http pfs_path=/memfs http_port={port}")
+    assert mounted == "  plugin mounted\n"
+    try:
+        status = repl.run("cat /temp-http")
+        assert "/memfs" in status and str(port) in status
+        served = httpx.get(f"http://127.0.0.1:{port}/report.pdf", timeout=30)
+        assert served.status_code == 200 and served.content == b"%PDF-1.4 report\n"
+    finally:
+        assert repl.run("unmount /temp-http") == "Unmounted plugin at /temp-http\n"
+
+
+def test_input_redirection_reads_a_local_file(repl, tmp_path):
+    (tmp_path / "lines.txt").write_text("one\ntwo\nthree\n")
+    repl.run("write /memfs/lines.txt < lines.txt")
+    assert repl.run("cat /memfs/lines.txt") == "one\ntwo\nthree\n"
+    assert repl.run("cat < lines.txt | grep t") == "two\nthree\n"
+    assert repl.run("cat < missing.txt") == "cat: missing.txt: No such file or directory\n"
+    assert repl.run("cat /memfs/lines.txt | write /memfs/x < lines.txt").startswith(
+        "cat: syntax error: < only for the first command"
+    )
 
 
 def test_tab_completion_of_commands_and_remote_paths(repl):

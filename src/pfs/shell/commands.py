@@ -138,8 +138,15 @@ def dump_json(ctx: Context, value: Any) -> None:
     ctx.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
-def stdin_chunks(ctx: Context, streaming: bool) -> Iterator[bytes] | bytes:
-    """What a command reads as input: piped REPL data, or the process's stdin chunk by chunk."""
+def piped_bytes(ctx: Context) -> bytes:
+    """Input of a filter (cat, tee, grep) as bytes: piped data or a ``< file``."""
+    if ctx.stdin is None or isinstance(ctx.stdin, bytes):
+        return ctx.stdin or b""
+    return ctx.stdin.read()
+
+
+def stdin_chunks(ctx: Context, streaming: bool) -> Any:
+    """What ``write`` sends: piped REPL data, a ``< file``, or stdin chunk by chunk."""
     if ctx.stdin is not None:
         return ctx.stdin
     if ctx.interactive:
@@ -246,7 +253,7 @@ def cat(ctx: Context, ns: argparse.Namespace) -> None:
     if not ns.paths:
         if ctx.stdin is None:
             raise UsageError("cat: a path is required")
-        ctx.write(ctx.stdin)
+        ctx.write(piped_bytes(ctx))
         return
     last = b""
     for path in expand(ctx, ns.paths):
@@ -368,7 +375,7 @@ def _tee_configure(p):
 @command("tee", "Write piped input to files and pass it on", repl_only=True)
 @args(_tee_configure)
 def tee(ctx: Context, ns: argparse.Namespace) -> None:
-    data = ctx.stdin or b""
+    data = piped_bytes(ctx)
     for path in (ctx.resolve(p) for p in ns.paths):
         append_or_write(ctx, path, data, ns.append)
     ctx.write(data)
@@ -612,7 +619,7 @@ def filter_lines(ctx: Context, ns: argparse.Namespace) -> None:
     import re
 
     regex = re.compile(ns.pattern, re.IGNORECASE if ns.ignore_case else 0)
-    text = (ctx.stdin or b"").decode(errors="replace")
+    text = piped_bytes(ctx).decode(errors="replace")
     selected = [line for line in text.splitlines() if bool(regex.search(line)) != ns.invert]
     if ns.count:
         ctx.echo(str(len(selected)))

@@ -32,7 +32,8 @@ class Context:
     Args:
         client: the SDK client talking to the server.
         out: binary stream the command's output goes to (a buffer when piped or redirected).
-        stdin: bytes piped into the command in the REPL, or None to use the process's stdin.
+        stdin: what is piped into the command in the REPL (bytes, or a local file for
+            ``< file``), or None to use the process's stdin.
         cwd: current remote directory (the REPL's ``cd``); one-shot commands stay at ``/``.
         interactive: running inside ``pfs sh``.
         json: print machine-readable JSON instead of text.
@@ -43,7 +44,7 @@ class Context:
     client: Client
     out: BinaryIO = field(default_factory=lambda: sys.stdout.buffer)
     err: object = field(default_factory=lambda: sys.stderr)
-    stdin: bytes | None = None
+    stdin: bytes | BinaryIO | None = None
     cwd: str = "/"
     interactive: bool = False
     json: bool = False

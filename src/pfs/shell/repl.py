@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import shlex
 import sys
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
@@ -18,7 +21,14 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from pfs import __version__
 from pfs.client import Client, FSError
 from pfs.client._base import server_root
-from pfs.shell.commands import ALIASES, COMMANDS, append_or_write, remote_names, run_command
+from pfs.shell.commands import (
+    ALIASES,
+    COMMANDS,
+    append_or_write,
+    local_path,
+    remote_names,
+    run_command,
+)
 from pfs.shell.context import Context, ExitShell, UsageError, error_line
 
 BANNER = r"""
@@ -30,70 +40,87 @@ BANNER = r"""
 """
 
 REDIRECTS = (">", ">>")
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Pipeline:
-    """``cmd | cmd … [> file [> file …]]`` split into argv lists and redirection targets."""
+    """``cmd [< local] | cmd … [> file [> file …]]``: argv lists, input file, output targets."""
 
     segments: list[list[str]]
     redirects: list[tuple[str, str]]
+    source: str | None = None
 
 
 def parse_line(line: str) -> Pipeline:
-    lexer = shlex.shlex(line, posix=True, punctuation_chars="|>")
+    lexer = shlex.shlex(line, posix=True, punctuation_chars="|><")
     lexer.whitespace_split = True
+    lexer.commenters = ""  # '#' is data (echo "# title" > f), as with shlex.split
     try:
         tokens = list(lexer)
     except ValueError as exc:  # unbalanced quotes
         raise UsageError(str(exc)) from None
     segments: list[list[str]] = [[]]
     redirects: list[tuple[str, str]] = []
+    source = None
     i = 0
     while i < len(tokens):
         token = tokens[i]
-        if token in REDIRECTS:
-            if i + 1 >= len(tokens) or tokens[i + 1] in REDIRECTS or tokens[i + 1] == "|":
+        if token in (*REDIRECTS, "<"):
+            target = tokens[i + 1] if i + 1 < len(tokens) else None
+            if target is None or target in (*REDIRECTS, "<", "|"):
                 raise UsageError(f"syntax error: {token} needs a file name")
-            redirects.append((token, tokens[i + 1]))
+            if token == "<":
+                if len(segments) > 1 or source is not None:
+                    raise UsageError("syntax error: < only for the first command")
+                source = target
+            else:
+                redirects.append((token, target))
             i += 2
             continue
         if token == "|":
             if redirects:
                 raise UsageError("syntax error: | after a redirection")
             segments.append([])
-        elif token.startswith(">") or token.startswith("|"):
+        elif token[:1] in ("|", "<", ">"):
             raise UsageError(f"syntax error near '{token}'")
         else:
             segments[-1].append(token)
         i += 1
     if any(not argv for argv in segments):
-        if len(segments) == 1 and not redirects:
+        if len(segments) == 1 and not redirects and source is None:
             return Pipeline([], [])
         raise UsageError("syntax error: empty command")
-    return Pipeline(segments, redirects)
+    return Pipeline(segments, redirects, source)
 
 
 def execute(ctx: Context, line: str) -> None:
-    """Run one REPL line; output goes to ``ctx.out`` unless piped or redirected."""
+    """Run one REPL line; output goes to ``ctx.out`` unless piped or redirected.
+
+    ``< file`` feeds a local file (it is the user's machine that has it) to the first command,
+    as a stream, so ``write /memfs/big.iso < big.iso`` does not load the file.
+    """
     pipeline = parse_line(line)
-    data: bytes | None = None
-    for index, argv in enumerate(pipeline.segments):
-        captured = index < len(pipeline.segments) - 1 or bool(pipeline.redirects)
-        buffer = io.BytesIO() if captured else ctx.out
-        step = replace(
-            ctx,
-            out=buffer,
-            stdin=data,
-            terminal=ctx.terminal and not captured,
-            color=ctx.color and not captured,
-            progress=ctx.progress and not captured,
-        )
-        try:
-            run_command(step, argv)
-        finally:
-            ctx.cwd = step.cwd
-        data = buffer.getvalue() if captured else None
+    with ExitStack() as stack:
+        data: bytes | BinaryIO | None = None
+        if pipeline.source is not None:
+            data = stack.enter_context(open(local_path(pipeline.source), "rb"))
+        for index, argv in enumerate(pipeline.segments):
+            captured = index < len(pipeline.segments) - 1 or bool(pipeline.redirects)
+            buffer = io.BytesIO() if captured else ctx.out
+            step = replace(
+                ctx,
+                out=buffer,
+                stdin=data,
+                terminal=ctx.terminal and not captured,
+                color=ctx.color and not captured,
+                progress=ctx.progress and not captured,
+            )
+            try:
+                run_command(step, argv)
+            finally:
+                ctx.cwd = step.cwd
+            data = buffer.getvalue() if captured else None
     message = ""
     for number, (op, target) in enumerate(pipeline.redirects):
         if number and not message:
@@ -152,6 +179,12 @@ def run_line(ctx: Context, line: str) -> bool:
     except (FSError, OSError, UsageError) as exc:
         ctx.flush()
         print(error_line(name, exc), file=sys.stderr, flush=True)
+        return False
+    except (ExitShell, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a bug in one command must not end the session
+        log.debug("command failed", exc_info=True)
+        print(f"{name}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return False
     finally:
         ctx.flush()
