@@ -358,3 +358,38 @@ def test_sh_script_parsing_errors_and_chained_redirection(pfs, d):
     assert proc.stdout.startswith("q\nkept\nmore\n")
     names = [line.split()[-1] for line in proc.stdout.splitlines()[3:]]
     assert sorted(names) == ["a", "keep"]  # nothing was written by the failed lines
+
+
+def test_wildcards_expand_against_the_listing(pfs, d):
+    for name in ("a.txt", "b.txt", "c.log"):
+        ok(pfs("write", f"{d}/{name}", name))
+    listing = ok(pfs("ls", "-1", d + "/*.txt"))
+    assert listing.split() == [f"{d}/a.txt:", "a.txt", f"{d}/b.txt:", "b.txt"]
+    assert ok(pfs("cat", d + "/?.txt")) == "a.txtb.txt"
+    ok(pfs("rm", d + "/*.txt"))
+    assert ok(pfs("ls", "-1", d)).split() == ["c.log"]
+    missing = pfs("rm", d + "/*.none")
+    assert missing.returncode == 1 and missing.stderr == f"pfs rm: no match: {d}/*.none\n"
+
+
+def test_tail_follow_prints_appended_data(shell_server, d):
+    from pfs.client import Client
+
+    with Client(shell_server.url) as client:
+        client.write(d + "/log", "old 1\nold 2\n")
+        env = {**os.environ, "PFS_API_URL": shell_server.url}
+        proc = subprocess.Popen(
+            [*PFS, "tail", "-f", "-n", "1", d + "/log"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            assert proc.stdout.readline() == b"old 2\n"
+            client.write(d + "/log", b"new 3\n", flags=["append"])
+            assert proc.stdout.readline() == b"new 3\n"
+        finally:
+            proc.terminate()
+            proc.wait(30)
+            proc.stdout.close()
+            proc.stderr.close()

@@ -66,6 +66,13 @@ class Repl:
         self.child.expect(re.escape(f"pfs:{self.cwd}>"))
         return ANSI.sub("", self.child.before)
 
+    def run_raw(self, line: str) -> str:
+        """Like ``run`` but with the escape sequences (colours) kept."""
+        self.child.sendline(line)
+        self.child.expect("\n")
+        self.child.expect(re.escape(f"pfs:{self.cwd}>"))
+        return self.child.before
+
     def close(self) -> None:
         self.child.sendline("exit")
         self.child.expect("Goodbye!")
@@ -136,6 +143,7 @@ def test_memfs_navigation_redirection_and_pipes(repl):
     repl.run("mkdir -p sub/deeper")
     repl.run("cd sub/deeper", cwd=f"{base}/sub/deeper")
     repl.run("cd ../..", cwd=base)
+    assert "\x1b[1;34msub/\x1b[0m" in repl.run_raw("ls")  # directories in colour
     listing = repl.run("ls -l")
     assert listing.splitlines()[0].startswith("drwxr-xr-x        0 ")
     assert listing.splitlines()[0].endswith(" sub/")
@@ -224,6 +232,16 @@ def test_s3fs_transcript(repl, tmp_path):
         repl.run("unmount /s3/mybucket")
     finally:
         moto.close()
+
+
+def test_watch_repeats_until_interrupted(repl):
+    repl.run("echo 1 > /memfs/counter")
+    repl.child.sendline("watch -n 0.2 cat /memfs/counter")
+    repl.child.expect("Every 0.2s: cat /memfs/counter")
+    repl.child.expect("Every 0.2s: cat /memfs/counter")  # it ran again
+    repl.child.sendintr()
+    repl.child.expect(re.escape("pfs:/>"))
+    assert repl.run("pwd") == "/\n"  # the session goes on
 
 
 def test_httpfs_transcript(repl, tmp_path):

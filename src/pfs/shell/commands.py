@@ -766,6 +766,29 @@ def cd(ctx: Context, ns: argparse.Namespace) -> None:
     ctx.cwd = path
 
 
+def _watch_configure(p):
+    p.add_argument("-n", "--interval", type=float, default=2.0, help="seconds between runs")
+    p.add_argument("words", nargs=argparse.REMAINDER, metavar="command …")
+
+
+@command("watch", "Repeat a command every few seconds until Ctrl-C", repl_only=True)
+@args(_watch_configure)
+def watch(ctx: Context, ns: argparse.Namespace) -> None:
+    if not ns.words or ns.words[0] in ("watch", "sh"):
+        raise UsageError("watch: give a command to repeat, e.g. watch -n 1 ls /queuefs")
+    if ns.interval <= 0:
+        raise UsageError("watch: the interval must be positive")
+    while True:
+        ctx.write(b"\x1b[2J\x1b[H")  # clear the screen, cursor home
+        ctx.echo(f"Every {ns.interval:g}s: {' '.join(ns.words)}\n")
+        try:
+            run_command(ctx, ns.words)
+        except FSError as exc:
+            ctx.echo(f"{ns.words[0]}: {exc}")
+        ctx.flush()
+        time.sleep(ns.interval)
+
+
 @command("pwd", "Print the current directory", repl_only=True)
 def pwd(ctx: Context, ns: argparse.Namespace) -> None:
     ctx.echo(ctx.cwd)
