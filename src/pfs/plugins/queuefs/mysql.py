@@ -62,6 +62,8 @@ class MySQLBackend(QueueBackend):
         #: (queue, visibility) → futures of dequeue requests waiting for the next transaction.
         self._waiting: dict[tuple[str, float], list[asyncio.Future]] = {}
         self._runners: dict[tuple[str, float], int] = {}
+        #: Running dequeue tasks (the loop keeps only weak references to tasks).
+        self._tasks: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         await self.db.open()
@@ -118,7 +120,9 @@ class MySQLBackend(QueueBackend):
         self._waiting.setdefault(key, []).append(future)
         if self._runners.get(key, 0) < RUNNERS:
             self._runners[key] = self._runners.get(key, 0) + 1
-            loop.create_task(self._serve(key))
+            task = loop.create_task(self._serve(key))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return await future
 
     async def _serve(self, key: tuple[str, float]) -> None:
