@@ -236,6 +236,25 @@ def test_dd_conv_notrunc_writes_at_an_offset(mnt, api):
     assert read(api, "/memfs/dd.txt") == b"012XY56789\0\0Z"
 
 
+def test_editor_swap_file_random_writes_and_reads_back(mnt, api):
+    """Like vim's swap file: O_EXCL create, page writes out of order, reads back, fsync."""
+    path = mnt / "memfs/.doc.swp"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.pwrite(fd, b"B" * 4096, 4096)
+        os.pwrite(fd, b"A" * 4096, 0)
+        assert os.pread(fd, 4, 0) == b"AAAA" and os.pread(fd, 4, 4096) == b"BBBB"
+        os.pwrite(fd, b"C" * 10, 100)
+        os.fsync(fd)
+        assert os.fstat(fd).st_size == 8192
+        assert os.pread(fd, 12, 99) == b"A" + b"C" * 10 + b"A"
+    finally:
+        os.close(fd)
+    assert read(api, "/memfs/.doc.swp") == b"A" * 100 + b"C" * 10 + b"A" * 3986 + b"B" * 4096
+    with pytest.raises(FileExistsError):
+        os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL)
+
+
 def test_append_truncate_and_empty_redirect(mnt, api):
     sh("echo one > memfs/app.txt && echo two >> memfs/app.txt", mnt)
     assert read(api, "/memfs/app.txt") == b"one\ntwo\n"
