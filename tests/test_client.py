@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -342,3 +344,12 @@ async def test_async_server_not_running():
     async with AsyncClient(f"http://127.0.0.1:{free_port()}") as c:
         with pytest.raises(ServerNotRunning, match="server not running"):
             await c.health()
+
+
+def test_clients_never_import_the_server():
+    code = (
+        "import sys, pfs.client, pfs.shell.cli, pfs.shell.repl\n"
+        "loaded = [m for m in sys.modules if m.startswith('pfs.server') or m == 'pfs.plugins']\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
