@@ -186,6 +186,20 @@ def test_dynamic_mounting_transcript(repl):
     assert repl.run("cat /serverinfofs/version").strip()
 
 
+def test_sqlfs_dynamic_mount_transcript(repl, tmp_path):
+    db = tmp_path / "test.db"
+    assert repl.run(f"mount sqlfs /test/db backend=sqlite db_path={db}") == "  plugin mounted\n"
+    try:
+        repl.run('write /test/db/local.txt "local data"')
+        assert repl.run("cat /test/db/local.txt") == "local data\n"
+        repl.run("mkdir /test/db/data")
+        repl.run("""write /test/db/data/config.json '{"key": "value"}'""")
+        assert repl.run("cat /test/db/data/config.json") == '{"key": "value"}\n'
+    finally:
+        assert repl.run("unmount /test/db") == "Unmounted plugin at /test/db\n"
+    assert db.exists()
+
+
 def test_localfs_transcript(repl, tmp_path):
     local = tmp_path / "localdir"
     local.mkdir()
