@@ -24,7 +24,14 @@ from fsspec.utils import stringify_path
 
 from pfs._mounts import crosses_mounts
 from pfs.client import Client
-from pfs.fs.errors import AlreadyExists, FSError, InvalidArgument, NotADirectory, NotFound
+from pfs.fs.errors import (
+    AlreadyExists,
+    FSError,
+    InvalidArgument,
+    IsADirectory,
+    NotADirectory,
+    NotFound,
+)
 from pfs.fs.fileinfo import FileInfo
 
 DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024
@@ -240,10 +247,10 @@ class PFSFileSystem(AbstractFileSystem):
     def cp_file(self, path1: str, path2: str, **kwargs: Any) -> None:
         path1, path2 = self._strip_protocol(path1), self._strip_protocol(path2)
         with builtin_errors(path1):
-            if self.client.stat(path1).is_dir:
-                self.client.mkdir(path2, parents=True)
-                return
-            self.client.copy(path1, path2)
+            try:
+                self.client.copy(path1, path2)
+            except IsADirectory:
+                self.client.mkdir(path2, parents=True)  # fsspec copies trees entry by entry
 
     def mv(
         self,
