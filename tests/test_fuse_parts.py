@@ -59,8 +59,10 @@ def test_inode_table_rename_over_an_existing_name():
     src = table.remember("/m/new")
     old = table.remember("/m/old")
     table.rename("/m/new", "/m/old")
-    assert table.peek("/m/old") == src
-    assert table.path(old) == "/m/old"  # kept until the kernel forgets it, no longer named
+    assert table.peek("/m/old") == src and table.path(src) == "/m/old"
+    with pytest.raises(KeyError):  # the replaced file has no name: its handles fail
+        table.path(old)
+    table.forget(old, 1)
     table.unlink("/m/old")
     assert table.peek("/m/old") is None
 

@@ -69,8 +69,12 @@ class InodeTable:
             del self._inode_of[path]
 
     def unlink(self, path: str) -> None:
-        """The name is gone; its inode lives on (unnamed) until the kernel forgets it."""
-        self._inode_of.pop(path, None)
+        """The name is gone. Its inode stays counted until the kernel forgets it, but has no path
+        any more: an open handle on it fails (ENOENT) instead of recreating the file or reaching
+        a new file of the same name."""
+        inode = self._inode_of.pop(path, None)
+        if inode is not None and inode != ROOT:
+            self._path_of.pop(inode, None)
 
     def rename(self, old: str, new: str) -> None:
         """Move ``old`` and everything below it to ``new`` (a replaced target loses its name)."""
