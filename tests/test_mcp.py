@@ -40,7 +40,8 @@ async def test_every_tool_through_the_sdk_client(pfs_server, tmp_path):
     """Start `pfs mcp`, list the tools, call each one, and see the results on the server."""
     params = StdioServerParameters(
         command=str(Path(sys.executable).parent / "pfs"),
-        args=["mcp", "--server", pfs_server.url],
+        args=["mcp"],
+        env={"PFS_SERVER_URL": pfs_server.url},  # the original pfs-mcp's variable
     )
     with open(tmp_path / "mcp.log", "w") as errlog:
         async with stdio_client(params, errlog=errlog) as (read, write):
