@@ -118,10 +118,15 @@ class PFSOperations(pyfuse3.Operations):
         attr.st_mtime_ns = attr.st_ctime_ns = attr.st_atime_ns = mtime
         return attr
 
-    def _changed(self, path: str) -> None:
-        self.attrs.drop_tree(path)
+    def _changed(self, path: str, *, tree: bool = False) -> None:
+        """Forget cached answers about ``path`` (and below it, for a renamed or removed tree)."""
         self.listings.drop(parent_of(path))
-        self.listings.drop_tree(path)
+        if tree:
+            self.attrs.drop_tree(path)
+            self.listings.drop_tree(path)
+        else:
+            self.attrs.drop(path)
+            self.listings.drop(path)
 
     async def _send_pending(self, inode: int) -> None:
         for handle in list(self.files.values()):
@@ -248,8 +253,8 @@ class PFSOperations(pyfuse3.Operations):
             await self.client.rm(new)
             await self.client.mv(old, new)
         self.inodes.rename(old, new)
-        self._changed(old)
-        self._changed(new)
+        self._changed(old, tree=True)
+        self._changed(new, tree=True)
 
     # Files.
 
