@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 
 import pytest
 
@@ -100,3 +101,22 @@ async def test_write_behind_buffer_is_bounded_and_sends_offsets(server):
         assert not handle.dirty
         assert await client.cat("/memfs/wb.bin") == data
         await client.rm("/memfs/wb.bin")
+
+
+async def test_random_and_sequential_reads_mixed_return_the_right_bytes(server):
+    """Seeks in the middle of read-ahead and prefetch never serve bytes from the wrong place."""
+    data = os.urandom(9 << 20)
+    rng = random.Random(8)
+    async with AsyncClient(server.url) as client:
+        await client.write("/memfs/mixed.bin", data)
+        handle = OpenFile(client, 2, lambda _: "/memfs/mixed.bin", os.O_RDONLY,
+                          live=False, whole_writes=False, size=len(data))  # fmt: skip
+        offset = 0
+        for _ in range(200):
+            if rng.random() < 0.2:
+                offset = rng.randrange(len(data) + 10)
+            size = rng.choice([4096, 131072, 1 << 20])
+            assert await handle.read(offset, size) == data[offset : offset + size]
+            offset += size
+        handle.drop_buffers()
+        await client.rm("/memfs/mixed.bin")

@@ -10,7 +10,8 @@ Two read modes, chosen at open:
   ``GET ?stream=true`` and each kernel read returns the next bytes as they arrive (at most one
   chunk is held back per handle), so ``cat /mnt/streamfs/live | player`` follows the stream.
 * **ranged** (page cache): ordinary files, read with ``GET offset/size`` through a read-ahead
-  window that doubles on sequential reads up to ``READ_AHEAD_MAX`` (one window per handle).
+  window that doubles on sequential reads up to ``READ_AHEAD_MAX``; while the kernel copies one
+  window the next is already being fetched (at most two windows per handle).
 
 Writes are collected in one contiguous write-behind buffer per handle (at most ``WRITE_BUFFER``
 bytes) and sent on flush (``close``), fsync, release, a non-contiguous write or a full buffer. The
@@ -27,7 +28,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 
 from pfs.client import AsyncClient
-from pfs.fs.errors import TooLarge
+from pfs.fs.errors import FSError, TooLarge
 
 READ_AHEAD_MIN = 128 * 1024
 READ_AHEAD_MAX = 4 * 1024 * 1024
@@ -73,6 +74,8 @@ class OpenFile:
         self._window = b""
         self._read_ahead = READ_AHEAD_MIN
         self._last_read_end = -1
+        self._prefetched: asyncio.Future[bytes] | None = None
+        self._prefetch_offset = self._prefetch_size = 0
         self._pending = bytearray()
         self._pending_offset = 0
         self.wrote = False
@@ -127,22 +130,55 @@ class OpenFile:
             self._last_read_end = offset + size
             return window[offset - start : offset - start + size]
         sequential = offset == self._last_read_end
-        self._read_ahead = (
-            min(self._read_ahead * 2, READ_AHEAD_MAX) if sequential else READ_AHEAD_MIN
-        )
+        if sequential:
+            self._read_ahead = min(self._read_ahead * 2, READ_AHEAD_MAX)
+        else:
+            self._read_ahead = READ_AHEAD_MIN
         want = max(size, self._read_ahead)
-        data = await self.client.cat(self.path, offset, want)
+        data = await self._take_prefetched(offset)
+        # A prefetched window shorter than asked for is the end of the file; otherwise it must
+        # cover this read.
+        if data is None or (len(data) < size and len(data) == self._prefetch_size):
+            data = await self.client.cat(self.path, offset, want)
         self._window_start, self._window = offset, data
         self._last_read_end = offset + min(size, len(data))
+        if sequential and len(data) >= want:
+            # Fetch the next window while the kernel copies this one: at most two per handle.
+            self._prefetch(offset + len(data), self._read_ahead)
         # A short answer means end of file: keep it, later reads there will be served empty.
         return data[:size]
+
+    def _prefetch(self, offset: int, size: int) -> None:
+        self._prefetch_offset, self._prefetch_size = offset, size
+        task = asyncio.ensure_future(self.client.cat(self.path, offset, size))
+        # A prefetch nobody awaits (seek, close) must not log "exception never retrieved".
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._prefetched = task
+
+    async def _take_prefetched(self, offset: int) -> bytes | None:
+        task, self._prefetched = self._prefetched, None
+        if task is None:
+            return None
+        if self._prefetch_offset != offset:
+            task.cancel()
+            return None
+        try:
+            return await task
+        except FSError:
+            return None  # asked again below, where the error reaches the reader
+
+    def drop_buffers(self) -> None:
+        self._window = b""
+        self._live_content = None
+        if self._prefetched is not None:
+            self._prefetched.cancel()
+            self._prefetched = None
 
     # Writes.
 
     async def write(self, offset: int, data: bytes) -> int:
         async with self.lock:
-            self._window = b""
-            self._live_content = None
+            self.drop_buffers()
             self.wrote = True
             # O_APPEND data goes to the end whatever offset the kernel computed from its i_size.
             contiguous = self.append or offset == self._pending_offset + len(self._pending)

@@ -324,6 +324,7 @@ class PFSOperations(pyfuse3.Operations):
 
     async def release(self, fh):
         handle = self.files.pop(fh)
+        handle.drop_buffers()
         await handle.close_stream()
         try:
             await handle.flush()
