@@ -14,7 +14,8 @@ Two read modes, chosen at open:
   window the next is already being fetched (at most two windows per handle).
 
 Writes are collected in one contiguous write-behind buffer per handle (at most ``WRITE_BUFFER``
-bytes) and sent on flush (``close``), fsync, release, a non-contiguous write or a full buffer. The
+bytes) and sent on flush (``close``), fsync, release, a non-contiguous write or a full buffer (a
+full one goes out in the background while the next fills: two buffers per handle at most). The
 first send of a handle whose file is empty or was opened with ``O_TRUNC`` is a plain ``PUT``
 (create or replace), so ``echo x > /queuefs/q/enqueue`` is one enqueue and never a truncate;
 later sends carry ``offset`` (or ``flags=append`` for ``O_APPEND``), so random writes change only
@@ -77,6 +78,7 @@ class OpenFile:
         self._prefetched: asyncio.Future[bytes] | None = None
         self._prefetch_offset = self._prefetch_size = 0
         self._pending = bytearray()
+        self._sending: asyncio.Future[None] | None = None
         self._pending_offset = 0
         self.wrote = False
 
@@ -190,7 +192,7 @@ class OpenFile:
             end = self.known_size + len(data) if self.append else offset + len(data)
             self.known_size = max(self.known_size, end)
             if len(self._pending) >= WRITE_BUFFER:
-                await self._send_pending()
+                await self._send_pending(background=True)
             return len(data)
 
     async def flush(self) -> None:
@@ -200,15 +202,31 @@ class OpenFile:
                 await self.client.write(self.path, b"")
             self._truncate_on_flush = False
 
-    async def _send_pending(self) -> None:
+    async def _send_pending(self, *, background: bool = False) -> None:
+        """Send the buffered bytes; in the background the next buffer fills meanwhile.
+
+        Sends stay in order (each waits for the one before), so at most two buffers exist per
+        handle, and a failed background send is reported by the next write, read or close.
+        """
+        sending, self._sending = self._sending, None
+        if sending is not None:
+            await sending
         if not self._pending:
             return
         data, offset = bytes(self._pending), self._pending_offset
         self._pending.clear()
-        if self.whole_writes or (self.replace and offset == 0):
+        if background:
+            self._sending = asyncio.ensure_future(self._send(data, offset))
+        else:
+            await self._send(data, offset)
+
+    async def _send(self, data: bytes, offset: int) -> None:
+        replace, self.replace = self.replace, False
+        self._truncate_on_flush = False
+        if self.whole_writes or (replace and offset == 0):
             # Live files (enqueue) take each send as one whole write; never offsets or truncates.
             await self.client.write(self.path, data)
-        elif self.replace:
+        elif replace:
             # Opened with O_TRUNC but first written past the start: empty it, then write there.
             await self.client.write(self.path, b"")
             await self.client.write(self.path, data, offset=offset)
@@ -216,9 +234,7 @@ class OpenFile:
             await self.client.write(self.path, data, flags=["append"])
         else:
             await self.client.write(self.path, data, offset=offset)
-        self.replace = False
-        self._truncate_on_flush = False
 
     @property
     def dirty(self) -> bool:
-        return bool(self._pending) or self._truncate_on_flush
+        return bool(self._pending) or self._truncate_on_flush or self._sending is not None
