@@ -46,27 +46,33 @@ BATCH_BYTES = 4 * CHUNK_SIZE
 
 
 class Reader:
-    """One ``GET ?stream=true`` client: a bounded queue of chunks the stream pushes into."""
+    """One ``GET ?stream=true`` client: a bounded queue of chunks the stream pushes into.
 
-    __slots__ = ("id", "limit", "chunks", "queued", "wakeup", "ended", "overrun")
+    The queue starts with the history (chunks shared with the ring, so they cost no extra
+    memory); only live data counts against ``limit``, so a late joiner of a busy stream is not
+    cut off merely for having a full history still to read.
+    """
 
-    def __init__(self, reader_id: str, limit: int) -> None:
+    __slots__ = ("id", "limit", "chunks", "queued", "history", "wakeup", "ended", "overrun")
+
+    def __init__(self, reader_id: str, limit: int, history: list[bytes]) -> None:
         self.id = reader_id
         self.limit = limit
-        self.chunks: deque[bytes] = deque()
-        self.queued = 0
+        self.chunks: deque[bytes] = deque(history)
+        self.history = sum(map(len, history))
+        self.queued = self.history
         self.wakeup = asyncio.Event()
         self.ended = False
         self.overrun = False
 
     def offer(self, chunks: list[bytes], size: int) -> bool:
-        """Queue one write's ``chunks``; False (and the queue freed) when a full channel's
-        worth is still unread. One write always fits, so the queue holds at most the limit plus
-        one write (≤ 1 MiB for a PUT, one received piece for a chunked PUT)."""
-        if self.queued >= self.limit:
+        """Queue one write's ``chunks``; False (and the queue freed) when a full channel of live
+        data is still unread. One write always fits, so the live part of the queue holds at most
+        the limit plus one write (≤ 1 MiB for a PUT, one received piece for a chunked PUT)."""
+        if self.queued - self.history >= self.limit:
             self.overrun = True
             self.chunks.clear()
-            self.queued = 0
+            self.queued = self.history = 0
             self.wakeup.set()
             return False
         self.chunks.extend(chunks)
@@ -87,6 +93,7 @@ class Reader:
             parts.append(chunk)
             size += len(chunk)
         self.queued -= size
+        self.history = max(self.history - size, 0)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
@@ -137,7 +144,6 @@ class Stream:
 
     def attach(self, queue_limit: int) -> Reader:
         self._next_reader += 1
-        reader = Reader(f"reader_{self._next_reader}_{time.time_ns()}", queue_limit)
         # As much of the most recent history as fits the reader's queue, oldest first.
         history: list[bytes] = []
         size = 0
@@ -146,8 +152,8 @@ class Stream:
                 break
             history.append(chunk)
             size += len(chunk)
-        reader.chunks.extend(reversed(history))
-        reader.queued = size
+        history.reverse()
+        reader = Reader(f"reader_{self._next_reader}_{time.time_ns()}", queue_limit, history)
         if self.closed:
             reader.end()
         else:
