@@ -59,3 +59,19 @@ def test_warns_loudly_on_non_loopback_without_auth():
         assert "without auth" not in quiet.log()
     finally:
         quiet.close()
+
+
+def test_sigterm_ends_live_stream_readers(start_server):
+    srv = start_server({"plugins": {"streamfs": {"enabled": True, "path": "/s"}}})
+    httpx.put(srv.api + "/files", params={"path": "/s/live"}, content=b"hello")
+    with httpx.stream("GET", srv.api + "/files", params={"path": "/s/live", "stream": "true"},
+                      timeout=60) as resp:
+        it = resp.iter_bytes()
+        assert next(it) == b"hello"
+        stopper = threading.Thread(target=srv.stop, args=(signal.SIGTERM, 30.0))
+        stopper.start()
+        rest = b"".join(it)  # ends when the server ends the stream
+        stopper.join()
+    assert rest == b""
+    assert srv.proc.returncode == 0, srv.log()
+    assert "unmounted /s" in srv.log()

@@ -173,6 +173,14 @@ class MountTable(FileSystem):
         await mount.fs.shutdown()
         log.info("unmounted %s", path)
 
+    async def end_streams(self) -> None:
+        """End every live stream of every mount (the server is stopping)."""
+        for mount in list(self._mounts.values()):
+            try:
+                await mount.fs.end_streams()
+            except Exception:
+                log.exception("ending the streams of %s failed", mount.path)
+
     async def shutdown(self) -> None:
         for mount in list(self._mounts.values()):
             try:

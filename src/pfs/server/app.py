@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -75,7 +78,31 @@ class Server:
         from pfs.server.startup import mount_configured
 
         await mount_configured(self)
+        self._end_streams_on_stop_signals()
         self.started = True
+
+    def _end_streams_on_stop_signals(self) -> None:
+        """On SIGINT/SIGTERM end live streams (e.g. streamfs readers), which would otherwise keep
+        their responses open forever and hold the server's graceful stop.
+
+        The handler is chained in front of whatever the ASGI server installed, which still runs.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+
+        def end_streams() -> None:
+            loop.create_task(self.fs.end_streams())
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.getsignal(signum)
+
+            def handler(num: int, frame: Any, previous: Any = previous) -> None:
+                loop.call_soon_threadsafe(end_streams)
+                if callable(previous):
+                    previous(num, frame)
+
+            signal.signal(signum, handler)
 
     async def shutdown(self) -> None:
         await self.fs.shutdown()
