@@ -183,7 +183,9 @@ class Server:
                         return
             response = await handler(self, req)
         except FSError as exc:
-            response = error_response(exc.status, exc.message)
+            # A refused body is left unread: tell the client not to reuse the connection.
+            headers = [(b"connection", b"close")] if exc.status == 413 else None
+            response = error_response(exc.status, exc.message, headers)
         except ClientGone:
             return
         except Exception as exc:
