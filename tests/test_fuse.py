@@ -264,6 +264,14 @@ def test_append_truncate_and_empty_redirect(mnt, api):
     assert read(api, "/memfs/app.txt") == b""
 
 
+def test_chmod_and_touch(mnt, api):
+    """chmod reaches the plugin; touch of an existing file succeeds and keeps the content."""
+    sh("echo data > memfs/perm.txt && chmod 600 memfs/perm.txt && touch memfs/perm.txt", mnt)
+    assert api.get("/stat", params={"path": "/memfs/perm.txt"}).json()["mode"] == 0o600
+    assert sh("stat -c %a memfs/perm.txt", mnt).stdout.strip() == "600"
+    assert read(api, "/memfs/perm.txt") == b"data\n"
+
+
 def test_tar_round_trip(mnt, tmp_path):
     """tar out of a local tree into the mount and back gives the same files."""
     src = tmp_path / "src"
