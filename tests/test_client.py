@@ -353,3 +353,20 @@ def test_clients_never_import_the_server():
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_error_kind_tells_apart_errors_with_one_status(server):
+    """409 is both NotEmpty and AlreadyExists; the kind header picks the exact class."""
+    from pfs.client import Client
+    from pfs.fs.errors import AlreadyExists, CrossMount, NotEmpty
+
+    with Client(server.url) as c:
+        c.mkdir("/memfs/kind-test")
+        c.write("/memfs/kind-test/f", b"x")
+        with pytest.raises(NotEmpty):
+            c.rm("/memfs/kind-test")
+        with pytest.raises(AlreadyExists):
+            c.mkdir("/memfs/kind-test")
+        with pytest.raises(CrossMount):
+            c.mv("/memfs/kind-test/f", "/kvfs/keys/f")
+        c.rm("/memfs/kind-test", recursive=True)

@@ -228,8 +228,9 @@ def write_message(body: bytes) -> str:
 # Errors.
 
 
-def error_from_response(status: int, body: bytes) -> FSError:
-    """The typed error for a non-2xx answer; the server's ``error`` text is kept verbatim."""
+def error_from_response(status: int, body: bytes, kind: str | None = None) -> FSError:
+    """The typed error for a non-2xx answer; the server's ``error`` text is kept verbatim and
+    its ``X-PFS-Error-Kind`` header, when present, picks the exact class."""
     message = ""
     try:
         obj = json.loads(body)
@@ -241,13 +242,15 @@ def error_from_response(status: int, body: bytes) -> FSError:
         message = _FALLBACK_MESSAGES.get(status, f"HTTP error {status}")
     if status == 401:  # missing or wrong token: the caller may not do this
         return PermissionDenied(message)
-    return error_for_status(status, message)
+    return error_for_status(status, message, kind)
 
 
 def check_response(response: httpx.Response) -> None:
     """Raise the typed error for an error answer whose body has been read."""
     if response.status_code >= 400:
-        raise error_from_response(response.status_code, response.content)
+        raise error_from_response(
+            response.status_code, response.content, response.headers.get("x-pfs-error-kind")
+        )
 
 
 def translate_transport_error(

@@ -122,9 +122,29 @@ _BY_STATUS: dict[int, type[FSError]] = {
 }
 
 
-def error_for_status(status: int, message: str) -> FSError:
-    """The error class a remote PFS answer with ``status`` stands for (used by proxies)."""
-    return _BY_STATUS.get(status, FSError)(message)
+_BY_KIND: dict[str, type[FSError]] = {
+    cls.__name__: cls
+    for cls in (FSError, NotFound, AlreadyExists, NotADirectory, IsADirectory, NotEmpty,
+                PermissionDenied, ReadOnly, InvalidArgument, NotSupported, CrossMount, TooLarge,
+                Unavailable, Timeout, BadGateway)
+}
+
+
+def error_kind(exc: FSError) -> str:
+    """The name of the most specific class of this tree ``exc`` is (sent as ``kind`` on the wire,
+    so clients can tell NotEmpty from AlreadyExists although both are 409)."""
+    for cls in type(exc).__mro__:
+        if _BY_KIND.get(cls.__name__) is cls:
+            return cls.__name__
+    return "FSError"
+
+
+def error_for_status(status: int, message: str, kind: str | None = None) -> FSError:
+    """The error an HTTP answer stands for: by its ``kind`` when given, else by its status."""
+    cls = _BY_KIND.get(kind) if kind else None
+    if cls is None:
+        cls = _BY_STATUS.get(status, FSError)
+    return cls(message)
 
 
 __all__ = [
@@ -144,4 +164,5 @@ __all__ = [
     "Timeout",
     "Unavailable",
     "error_for_status",
+    "error_kind",
 ]

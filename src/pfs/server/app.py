@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from pfs.fs.base import Buffered
-from pfs.fs.errors import FSError, InvalidArgument
+from pfs.fs.errors import FSError, InvalidArgument, error_kind
 from pfs.fs.mounts import MountTable
 from pfs.plugins.registry import Registry, builtin_registry
 from pfs.server import admin, docs, files, search
@@ -183,8 +183,10 @@ class Server:
                         return
             response = await handler(self, req)
         except FSError as exc:
-            # A refused body is left unread: tell the client not to reuse the connection.
-            headers = [(b"connection", b"close")] if exc.status == 413 else None
+            # The kind header lets clients tell e.g. NotEmpty from AlreadyExists (both 409).
+            headers = [(b"x-pfs-error-kind", error_kind(exc).encode())]
+            if exc.status == 413:  # a refused body is left unread: do not reuse the connection
+                headers.append((b"connection", b"close"))
             response = error_response(exc.status, exc.message, headers)
         except ClientGone:
             return

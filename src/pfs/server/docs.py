@@ -163,7 +163,9 @@ def openapi_document() -> dict[str, Any]:
                              ["Name", "Type", "Content"])},
                 ["name", "size", "mode", "modTime", "isDir", "meta"])},
             "responses": {
-                "Error": {"description": "error", "content": {"application/json": {
+                "Error": {"description": "error", "headers": {"X-PFS-Error-Kind": {
+                    "description": "the error's class, e.g. NotFound, NotEmpty, AlreadyExists",
+                    "schema": {"type": "string"}}}, "content": {"application/json": {
                     "schema": _obj({"error": {"type": "string"}}, ["error"])}}},
                 "Message": {"description": "done", "content": {"application/json": {
                     "schema": _obj({"message": {"type": "string"}}, ["message"])}}},
