@@ -10,11 +10,13 @@ Run: .venv/bin/python bench/queuefs.py [--seconds N] [--skip-mysql]
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -118,6 +120,47 @@ def split_run(servers: list[ServerProcess], producers_each: int, consumers_each:
     }
 
 
+def mariadb_ceiling(db: MariaDB, database: str, workers: int, seconds: int) -> float:
+    """msg/s of the same SQL as the mysql backend, straight from asyncmy (no HTTP, no pfs):
+    autocommitted INSERT, then SELECT … FOR UPDATE SKIP LOCKED + DELETE + COMMIT."""
+    import asyncmy
+
+    async def run() -> float:
+        args = {"host": db.host, "port": db.port, "user": db.user, "password": db.password,
+                "db": database}
+        setup = await asyncmy.connect(autocommit=True, **args)
+        async with setup.cursor() as cur:
+            await cur.execute("CREATE TABLE ceiling (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
+                              "q VARCHAR(255), data LONGBLOB, KEY (q, id))")
+        setup.close()
+        done = 0
+
+        async def worker() -> None:
+            nonlocal done
+            ins = await asyncmy.connect(autocommit=True, **args)
+            tx = await asyncmy.connect(autocommit=False, **args)
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                async with ins.cursor() as cur:
+                    await cur.execute("INSERT INTO ceiling (q, data) VALUES ('q', %s)",
+                                      (b"q" * PAYLOAD,))
+                async with tx.cursor() as cur:
+                    await cur.execute("SELECT id, data FROM ceiling WHERE q = 'q' ORDER BY id "
+                                      "LIMIT 1 FOR UPDATE SKIP LOCKED")
+                    row = await cur.fetchone()
+                    if row:
+                        await cur.execute("DELETE FROM ceiling WHERE id = %s", (row[0],))
+                await tx.commit()
+                done += 1 if row else 0
+            ins.close()
+            tx.close()
+
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        return done / seconds
+
+    return asyncio.run(run())
+
+
 def config(queue_config: dict) -> dict:
     return {"plugins": {
         "memfs": {"enabled": True, "path": "/memfs"},
@@ -160,6 +203,9 @@ def main() -> None:
                     ServerProcess(config(mysql_config)) as two:
                 mixed = queue_run([one, two], 4, args.seconds)
                 split = split_run([one, two], 8, 4, args.seconds)
+            ceiling = mariadb_ceiling(db, database, 8, args.seconds)
+        rows.append(["MariaDB direct, same SQL (anchor)", "asyncmy, 8 workers, no HTTP",
+                     f"{ceiling:,.0f} msg/s", "", "", ""])
         rows.append(["queuefs mysql (MariaDB)", "2 servers, 4 conns each",
                      f"{mixed['msgs']:,.0f} msg/s", f"{mixed['p50']:.2f}",
                      f"{mixed['p99']:.2f}",
