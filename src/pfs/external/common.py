@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
+from pfs.fs.base import WriteFlag
 from pfs.fs.config import Field
-from pfs.fs.errors import FSError, InvalidArgument
+from pfs.fs.errors import FSError, InvalidArgument, NotFound, NotSupported
 from pfs.fs.paths import normalize
 
 #: Words that make the original server answer a failed Initialize with 400 instead of 500.
@@ -110,3 +111,15 @@ class ExternalPlugin:
 
     def _filesystem(self, config: dict[str, Any]) -> Any:
         raise NotImplementedError
+
+
+def refuse_partial_write(fstype: str, path: str, offset: int, flags: WriteFlag) -> None:
+    """The external ABIs only replace whole files: refuse offsets, append and exclusive."""
+    if offset or flags & (WriteFlag.APPEND | WriteFlag.EXCLUSIVE):
+        raise NotSupported(
+            f"write: {path}: {fstype} only replaces whole files (no offset or append)"
+        )
+
+
+def no_streaming(config: dict[str, Any], path: str) -> NotFound:
+    return NotFound(f"filesystem does not support streaming: {full_path(config, path)}")

@@ -21,9 +21,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pfs.external.common import ExternalPlugin, config_json, full_path, initialize_error
+from pfs.external.common import (
+    ExternalPlugin,
+    config_json,
+    initialize_error,
+    no_streaming,
+    refuse_partial_write,
+)
 from pfs.fs.base import REPLACE, FileSystem, WriteFlag
-from pfs.fs.errors import FSError, InvalidArgument, NotFound, NotSupported, TooLarge
+from pfs.fs.errors import FSError, InvalidArgument, TooLarge
 from pfs.fs.fileinfo import FileInfo, Meta
 
 log = logging.getLogger("pfs.external")
@@ -283,15 +289,12 @@ class NativeFS(FileSystem):
         return self.plugin.read(path, offset, size)
 
     async def open_stream(self, path: str):
-        raise NotFound(f"filesystem does not support streaming: {full_path(self.config, path)}")
+        raise no_streaming(self.config, path)
 
     async def write(
         self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
     ) -> str:
-        if offset or flags & (WriteFlag.APPEND | WriteFlag.EXCLUSIVE):
-            raise NotSupported(
-                f"write: {path}: {self.fstype} only replaces whole files (no offset or append)"
-            )
+        refuse_partial_write(self.fstype, path, offset, flags)
         return self.plugin.write(path, data)
 
     async def stat(self, path: str) -> FileInfo:

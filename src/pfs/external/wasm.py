@@ -36,9 +36,15 @@ try:  # the C-API bindings wasmtime-py is built on; used for fast guest calls
 except ImportError:  # pragma: no cover - other wasmtime-py layouts
     _ffi = None
 
-from pfs.external.common import ExternalPlugin, config_json, full_path, initialize_error
+from pfs.external.common import (
+    ExternalPlugin,
+    config_json,
+    initialize_error,
+    no_streaming,
+    refuse_partial_write,
+)
 from pfs.fs.base import REPLACE, FileSystem, WriteFlag
-from pfs.fs.errors import FSError, InvalidArgument, NotFound, NotSupported, Timeout
+from pfs.fs.errors import FSError, InvalidArgument, Timeout
 from pfs.fs.fileinfo import FileInfo, Meta, parse_time_ns
 from pfs.fs.gotime import format_rfc3339nano
 from pfs.fs.paths import normalize
@@ -795,15 +801,12 @@ class WasmFS(FileSystem):
         return await self._call(work)
 
     async def open_stream(self, path: str):
-        raise NotFound(f"filesystem does not support streaming: {full_path(self.config, path)}")
+        raise no_streaming(self.config, path)
 
     async def write(
         self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
     ) -> str:
-        if offset or flags & (WriteFlag.APPEND | WriteFlag.EXCLUSIVE):
-            raise NotSupported(
-                f"write: {path}: {self.fstype} only replaces whole files (no offset or append)"
-            )
+        refuse_partial_write(self.fstype, path, offset, flags)
         func = self._func("fs_write")
         plugin = self.plugin
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from pfs.fs.base import CHUNK_SIZE, REPLACE, Buffered, FileSystem, WriteFlag, apply_write, read_range
+from pfs.fs.base import (
+    CHUNK_SIZE,
+    REPLACE,
+    Buffered,
+    FileSystem,
+    WriteFlag,
+    apply_write,
+    read_range,
+)
 from pfs.fs.config import Field, parse_size, validate_config
 from pfs.fs.errors import *  # noqa: F403
 from pfs.fs.errors import __all__ as _error_names

@@ -36,7 +36,8 @@ class Field:
     """One config key of a plugin.
 
     ``type`` is one of ``string``, ``int``, ``number``, ``bool``, ``list``, ``map``, ``size``
-    (a size string such as ``"10MB"`` or a byte count) and ``port`` (an integer or a numeric string).
+    (a size string such as ``"10MB"`` or a byte count) and ``port`` (an integer or a numeric
+    string).
     """
 
     key: str

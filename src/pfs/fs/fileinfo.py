@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from pfs.fs.gotime import format_rfc3339nano
@@ -95,7 +95,7 @@ def parse_time_ns(text: str) -> int:
                     break
         base = datetime.fromisoformat(head)
         if tail in ("Z", "z", ""):
-            tz = timezone.utc
+            tz = UTC
         else:
             sign = 1 if tail[0] == "+" else -1
             hh, mm = tail[1:].split(":")

@@ -74,7 +74,7 @@ class Server:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def startup(self) -> None:
-        """Mount every configured plugin; any failure aborts start-up (no half-configured server)."""
+        """Mount every configured plugin; any failure aborts start-up (never half-configured)."""
         from pfs.server.startup import mount_configured
 
         await mount_configured(self)
