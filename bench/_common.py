@@ -56,16 +56,16 @@ def put_script(body_size: int = 1024) -> str:
     return path
 
 
-class BareRSGI:
-    """The Granian RSGI anchor app on a free port."""
+class BareApp:
+    """A bare Granian anchor app (``bare_rsgi:app`` or ``bare_asgi:app``) on a free port."""
 
-    def __init__(self) -> None:
+    def __init__(self, target: str = "bare_rsgi:app", interface: str = "rsgi") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "granian", "--interface", "rsgi", "--host", "127.0.0.1",
+            [sys.executable, "-m", "granian", "--interface", interface, "--host", "127.0.0.1",
              "--port", str(self.port), "--loop", "uvloop", "--workers", "1", "--no-ws",
-             "bare_rsgi:app"],
+             target],
             cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 15
@@ -75,7 +75,7 @@ class BareRSGI:
                 return
             except httpx.HTTPError:
                 time.sleep(0.05)
-        raise RuntimeError("bare RSGI app did not start")
+        raise RuntimeError(f"bare app {target} did not start")
 
     def close(self) -> None:
         self.proc.terminate()

@@ -14,7 +14,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import BareRSGI, print_table, put_script, wrk  # noqa: E402
+from _common import BareApp, print_table, put_script, wrk  # noqa: E402
 
 from pfs.testing.server import ServerProcess  # noqa: E402
 
@@ -22,7 +22,8 @@ TARGETS = {"read": 0.75, "write": 0.60, "stat": 0.70, "ls": 0.70}
 
 
 def throughput(seconds: int) -> None:
-    bare = BareRSGI()
+    bare = BareApp()
+    bare_asgi = BareApp("bare_asgi:app", "asgi")
     config = {"plugins": {"memfs": {"enabled": True, "path": "/memfs"}}}
     with ServerProcess(config) as srv:
         api = httpx.Client(base_url=srv.api)
@@ -31,6 +32,11 @@ def throughput(seconds: int) -> None:
         for i in range(10):
             api.put("/files", params={"path": f"/memfs/dir/f{i}"}, content=b"x")
         anchor_rps, anchor_p99 = wrk(bare.url, seconds=seconds)
+        asgi_runs = {
+            "bare Granian ASGI GET 1 KiB": wrk(bare_asgi.url, seconds=seconds),
+            "bare Granian ASGI PUT 1 KiB (reads body)": wrk(bare_asgi.url, seconds=seconds,
+                                                           script=put_script(1024)),
+        }
         runs = {
             "read": wrk(f"{srv.api}/files?path=/memfs/1k", seconds=seconds),
             "write": wrk(f"{srv.api}/files?path=/memfs/w1k", seconds=seconds,
@@ -39,7 +45,10 @@ def throughput(seconds: int) -> None:
             "ls": wrk(f"{srv.api}/directories?path=/memfs/dir", seconds=seconds),
         }
     bare.close()
+    bare_asgi.close()
     rows = [["bare Granian RSGI (anchor)", f"{anchor_rps:,.0f}", f"{anchor_p99:.2f}", "100%", ""]]
+    for name, (rps, p99) in asgi_runs.items():
+        rows.append([name, f"{rps:,.0f}", f"{p99:.2f}", f"{rps / anchor_rps:.0%}", "ceiling"])
     for name, (rps, p99) in runs.items():
         ratio = rps / anchor_rps
         verdict = "ok" if ratio >= TARGETS[name] else "MISSED"
