@@ -89,7 +89,8 @@ def _text(ptr: int | None) -> str:
 
 def _low32(value: int) -> int:
     """The plugin's 32-bit ``int`` out-parameter inside our zeroed 8-byte slot."""
-    return ctypes.c_int32(value & 0xFFFFFFFF).value
+    value &= 0xFFFFFFFF
+    return value - 0x1_0000_0000 if value & 0x8000_0000 else value
 
 
 def _meta_content(ptr: int | None) -> dict[str, str]:
@@ -142,6 +143,9 @@ class NativePlugin(ExternalPlugin):
         if not handle:
             raise FSError("failed to create plugin wrapper: PluginNew returned null pointer")
         self.handle = c_void_p(handle)
+        self._fs_read = self.fn.get("FSRead")
+        self._read_len = ctypes.c_int64(0)
+        self._read_len_ref = ctypes.byref(self._read_len)
         name = _text(self.fn["PluginName"](self.handle)) if "PluginName" in self.fn else ""
         # The original registered a nameless plugin as fstype "": use the file name instead.
         super().__init__(key, name or Path(key).stem.removeprefix("lib"))
@@ -205,10 +209,13 @@ class NativePlugin(ExternalPlugin):
             raise FSError(error)
 
     def read(self, path: str, offset: int, size: int) -> bytes:
-        out_len = ctypes.c_int64(0)
-        ptr = self._require("FSRead")(
-            self.handle, path.encode(), offset, size, ctypes.byref(out_len)
-        )
+        # Reads are the hot call: one reused out-slot (calls run one at a time on the loop).
+        read = self._fs_read
+        if read is None:
+            raise FSError("not implemented")
+        out_len = self._read_len
+        out_len.value = 0
+        ptr = read(self.handle, path.encode(), offset, size, self._read_len_ref)
         length = _low32(out_len.value)
         if length < 0:
             raise FSError(_text(ptr) or "read failed")
