@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         uvicorn.run(server, host=host, port=int(port), log_level="warning", lifespan="on")
         return 0
     from granian import Granian
-    from granian.constants import Interfaces, Loops
+    from granian.constants import HTTPModes, Interfaces, Loops
 
     Granian(
         "pfs.server.cli:app_from_env",
@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         loop=Loops.uvloop,
         log_level=settings.log_level if settings.log_level != "warning" else "warn",
         backpressure=1024,
+        http=HTTPModes.http1,
+        websockets=False,
     ).serve()
     return 0
 

@@ -81,10 +81,14 @@ async def files(server: Server, req: Request) -> Response | StreamResponse:
 
 async def _read(server: Server, req: Request) -> Response | StreamResponse:
     path = required_path(req)
-    if req.query.get("stream") == "true":
-        return StreamResponse(await server.fs.open_stream(path))
-    offset = max(int_param(req, "offset", 0), 0)
-    size = int_param(req, "size", -1)
+    query = req.query
+    if len(query) > 1:  # anything beyond ``path``: the common plain read skips these checks
+        if query.get("stream") == "true":
+            return StreamResponse(await server.fs.open_stream(path))
+        offset = max(int_param(req, "offset", 0), 0)
+        size = int_param(req, "size", -1)
+    else:
+        offset, size = 0, -1
     range_header = req.header(b"range")
     if range_header is not None:
         return await range_response(server.fs, path, range_header.decode("latin-1"))

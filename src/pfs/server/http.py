@@ -28,7 +28,7 @@ class ClientGone(Exception):
 
 
 class Request:
-    __slots__ = ("scope", "receive", "method", "path", "_query", "_headers", "_consumed")
+    __slots__ = ("scope", "receive", "method", "path", "_query", "_consumed")
 
     def __init__(self, scope: dict[str, Any], receive: Any) -> None:
         self.scope = scope
@@ -36,7 +36,6 @@ class Request:
         self.method: str = scope["method"]
         self.path: str = scope["path"]
         self._query: dict[str, str] | None = None
-        self._headers: dict[bytes, bytes] | None = None
         self._consumed = False
 
     @property
@@ -46,9 +45,11 @@ class Request:
         return self._query
 
     def header(self, name: bytes) -> bytes | None:
-        if self._headers is None:
-            self._headers = {k.lower(): v for k, v in self.scope.get("headers", ())}
-        return self._headers.get(name)
+        """The first value of a header; ``name`` lower-case (ASGI servers lower-case names)."""
+        for key, value in self.scope.get("headers", ()):
+            if key == name:
+                return value
+        return None
 
     def content_length(self) -> int | None:
         value = self.header(b"content-length")
