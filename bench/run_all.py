@@ -12,7 +12,11 @@ HERE = Path(__file__).resolve().parent
 def main() -> int:
     failed = []
     for script in sorted(HERE.glob("*.py")):
-        if script.name.startswith("_") or script.name in ("run_all.py", "bare_rsgi.py", "bare_asgi.py"):
+        if script.name.startswith("_") or script.name in (
+            "run_all.py",
+            "bare_rsgi.py",
+            "bare_asgi.py",
+        ):
             continue
         print(f"\n=== {script.name} ===", flush=True)
         if subprocess.run([sys.executable, str(script)], cwd=HERE.parent).returncode != 0:

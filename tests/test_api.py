@@ -34,7 +34,9 @@ def test_write_read_roundtrip(api, d):
     assert r.headers["content-type"] == "application/octet-stream"
     assert r.content == b"hello world"
     assert api.get("/files", params={"path": f"{d}/a.txt", "offset": 6}).content == b"world"
-    assert api.get("/files", params={"path": f"{d}/a.txt", "offset": 2, "size": 3}).content == b"llo"
+    assert (
+        api.get("/files", params={"path": f"{d}/a.txt", "offset": 2, "size": 3}).content == b"llo"
+    )
     assert api.get("/files", params={"path": f"{d}/a.txt", "size": 0}).content == b""
     assert api.get("/files", params={"path": f"{d}/a.txt", "offset": 99}).content == b""
     assert api.get("/files", params={"path": f"{d}/a.txt", "offset": -5}).content == b"hello world"
@@ -118,8 +120,14 @@ def test_missing_file_is_404(api, d):
 
 
 def test_path_required(api):
-    for method, url in [("GET", "/files"), ("PUT", "/files"), ("POST", "/files"),
-                        ("DELETE", "/files"), ("GET", "/stat"), ("POST", "/directories")]:
+    for method, url in [
+        ("GET", "/files"),
+        ("PUT", "/files"),
+        ("POST", "/files"),
+        ("DELETE", "/files"),
+        ("GET", "/stat"),
+        ("POST", "/directories"),
+    ]:
         r = api.request(method, url)
         assert r.status_code == 400, (method, url)
         assert r.json() == {"error": "path parameter is required"}
@@ -161,10 +169,13 @@ def test_grep(api, d):
     api.post("/directories", params={"path": f"{d}/sub"})
     api.put("/files", params={"path": f"{d}/sub/two.txt"}, content=b"no\nbeta here")
     r = api.post("/grep", json={"path": f"{d}/one.txt", "pattern": "beta"})
-    assert r.json() == {"matches": [{"file": f"{d}/one.txt", "line": 3, "content": "gamma beta"}],
-                        "count": 1}
-    r = api.post("/grep", json={"path": f"{d}/one.txt", "pattern": "beta",
-                                "case_insensitive": True})
+    assert r.json() == {
+        "matches": [{"file": f"{d}/one.txt", "line": 3, "content": "gamma beta"}],
+        "count": 1,
+    }
+    r = api.post(
+        "/grep", json={"path": f"{d}/one.txt", "pattern": "beta", "case_insensitive": True}
+    )
     assert [m["line"] for m in r.json()["matches"]] == [2, 3]
     assert r.json()["matches"][0]["content"] == "Beta"
     r = api.post("/grep", json={"path": d, "pattern": "beta"})
@@ -223,14 +234,19 @@ def test_kvfs(api):
     key = f"/kvfs/keys/k{uuid.uuid4().hex[:6]}"
     assert api.put("/files", params={"path": key}, content=b"v1").json() == {"message": ""}
     assert api.get("/files", params={"path": key}).content == b"v1"
-    names = [f["name"] for f in api.get("/directories", params={"path": "/kvfs/keys"}).json()["files"]]
+    names = [
+        f["name"] for f in api.get("/directories", params={"path": "/kvfs/keys"}).json()["files"]
+    ]
     assert key.rsplit("/", 1)[1] in names
-    assert [f["name"] for f in api.get("/directories", params={"path": "/kvfs"}).json()["files"]] == [
-        "README", "keys"]
+    assert [
+        f["name"] for f in api.get("/directories", params={"path": "/kvfs"}).json()["files"]
+    ] == ["README", "keys"]
     r = api.put("/files", params={"path": "/kvfs/other"}, content=b"x")
     assert r.status_code == 400 and "keys must be under /keys/" in r.json()["error"]
     r = api.post("/directories", params={"path": "/kvfs/dir"})
-    assert r.status_code == 501 and r.json() == {"error": "cannot create directories in kvfs service"}
+    assert r.status_code == 501 and r.json() == {
+        "error": "cannot create directories in kvfs service"
+    }
     assert api.delete("/files", params={"path": key}).status_code == 200
     assert api.get("/files", params={"path": key}).status_code == 404
 
@@ -239,7 +255,9 @@ def test_hellofs_and_serverinfofs(api):
     assert api.get("/files", params={"path": "/hellofs/hello"}).content == b"Hello, World!\n"
     r = api.put("/files", params={"path": "/hellofs/hello"}, content=b"x")
     assert r.status_code == 403 and r.json() == {"error": "read-only filesystem"}
-    names = [f["name"] for f in api.get("/directories", params={"path": "/serverinfofs"}).json()["files"]]
+    names = [
+        f["name"] for f in api.get("/directories", params={"path": "/serverinfofs"}).json()["files"]
+    ]
     assert names == ["README", "server_info", "uptime", "version", "stats"]
     assert api.get("/files", params={"path": "/serverinfofs/version"}).content == b"1.0.0\n"
     info = api.get("/files", params={"path": "/serverinfofs/server_info"}).json()
@@ -247,7 +265,9 @@ def test_hellofs_and_serverinfofs(api):
     for mount in ("/memfs", "/kvfs", "/hellofs", "/serverinfofs"):
         readme = api.get("/files", params={"path": f"{mount}/README"})
         assert readme.status_code == 200 and len(readme.content) > 20, mount
-        listed = {f["name"]: f for f in api.get("/directories", params={"path": mount}).json()["files"]}
+        listed = {
+            f["name"]: f for f in api.get("/directories", params={"path": mount}).json()["files"]
+        }
         assert listed["README"]["size"] == len(readme.content), mount
 
 

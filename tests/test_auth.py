@@ -13,11 +13,15 @@ def auth_server():
     from pfs.testing.server import ServerProcess
 
     config = {
-        "server": {"auth": {"tokens": [
-            {"token": TOKENS["read"], "role": "read"},
-            {"token_env": "PFS_TEST_WRITE_TOKEN", "role": "write"},
-            {"token": TOKENS["admin"], "role": "admin"},
-        ]}},
+        "server": {
+            "auth": {
+                "tokens": [
+                    {"token": TOKENS["read"], "role": "read"},
+                    {"token_env": "PFS_TEST_WRITE_TOKEN", "role": "write"},
+                    {"token": TOKENS["admin"], "role": "admin"},
+                ]
+            }
+        },
         "plugins": {"memfs": {"enabled": True, "path": "/memfs"}},
     }
     with ServerProcess(config, env={"PFS_TEST_WRITE_TOKEN": TOKENS["write"]}) as proc:
@@ -37,11 +41,13 @@ def test_no_or_bad_token_is_401(auth_server):
     r = client(auth_server).get("/directories", params={"path": "/"})
     assert r.status_code == 401 and "authentication required" in r.json()["error"]
     assert r.headers["www-authenticate"].startswith("Bearer")
-    r = httpx.get(auth_server.api + "/stat", params={"path": "/"},
-                  headers={"Authorization": "Bearer wrong"})
+    r = httpx.get(
+        auth_server.api + "/stat", params={"path": "/"}, headers={"Authorization": "Bearer wrong"}
+    )
     assert r.status_code == 401 and r.json() == {"error": "invalid token"}
-    r = httpx.get(auth_server.api + "/stat", params={"path": "/"},
-                  headers={"Authorization": "Basic abc"})
+    r = httpx.get(
+        auth_server.api + "/stat", params={"path": "/"}, headers={"Authorization": "Basic abc"}
+    )
     assert r.status_code == 401
 
 
@@ -49,7 +55,14 @@ def test_no_or_bad_token_is_401(auth_server):
     ("role", "method", "url", "params", "body", "allowed"),
     [
         ("read", "GET", "/directories", {"path": "/memfs"}, None, True),
-        ("read", "POST", "/grep", None, {"path": "/memfs", "pattern": "x", "recursive": True}, True),
+        (
+            "read",
+            "POST",
+            "/grep",
+            None,
+            {"path": "/memfs", "pattern": "x", "recursive": True},
+            True,
+        ),
         ("read", "PUT", "/files", {"path": "/memfs/f"}, b"x", False),
         ("read", "POST", "/mount", None, {"fstype": "memfs", "path": "/x"}, False),
         ("write", "PUT", "/files", {"path": "/memfs/f"}, b"x", True),

@@ -8,13 +8,18 @@ import httpx
 
 
 def test_boundary_routing_and_nested_mounts(start_server):
-    srv = start_server({"plugins": {
-        "memfs": [
-            {"name": "a", "enabled": True, "path": "/mnt"},
-            {"name": "b", "enabled": True, "path": "/mnt-foo"},
-            {"name": "c", "enabled": True, "path": "/mnt/inner"},
-            {"name": "d", "enabled": True, "path": "/deep/x/y"},
-        ]}})
+    srv = start_server(
+        {
+            "plugins": {
+                "memfs": [
+                    {"name": "a", "enabled": True, "path": "/mnt"},
+                    {"name": "b", "enabled": True, "path": "/mnt-foo"},
+                    {"name": "c", "enabled": True, "path": "/mnt/inner"},
+                    {"name": "d", "enabled": True, "path": "/deep/x/y"},
+                ]
+            }
+        }
+    )
     api = httpx.Client(base_url=srv.api)
     api.put("/files", params={"path": "/mnt/file"}, content=b"outer")
     api.put("/files", params={"path": "/mnt-foo/file"}, content=b"foo")
@@ -25,15 +30,21 @@ def test_boundary_routing_and_nested_mounts(start_server):
     # /mnt-foo is not /mnt: nothing of the other mount leaks in
     names = {f["name"] for f in api.get("/directories", params={"path": "/mnt"}).json()["files"]}
     assert names == {"README", "file", "inner"}
-    inner = [f for f in api.get("/directories", params={"path": "/mnt"}).json()["files"]
-             if f["name"] == "inner"][0]
+    inner = [
+        f
+        for f in api.get("/directories", params={"path": "/mnt"}).json()["files"]
+        if f["name"] == "inner"
+    ][0]
     assert inner["isDir"] and inner["meta"]["Type"] == "mount-point"
     root = api.get("/directories", params={"path": "/"}).json()["files"]
     assert {f["name"] for f in root} == {"mnt", "mnt-foo", "deep"}
-    assert all(f["meta"] == {"Name": "rootfs", "Type": "mount-point", "Content": None}
-               for f in root)
+    assert all(
+        f["meta"] == {"Name": "rootfs", "Type": "mount-point", "Content": None} for f in root
+    )
     # virtual parents of /deep/x/y
-    assert [f["name"] for f in api.get("/directories", params={"path": "/deep"}).json()["files"]] == ["x"]
+    assert [
+        f["name"] for f in api.get("/directories", params={"path": "/deep"}).json()["files"]
+    ] == ["x"]
     st = api.get("/stat", params={"path": "/deep/x"}).json()
     assert st["isDir"] and st["name"] == "x" and st["meta"]["Type"] == "mount-point"
     assert api.get("/stat", params={"path": "/"}).json()["meta"]["Type"] == "root"
@@ -59,13 +70,18 @@ def test_boundary_routing_and_nested_mounts(start_server):
 def test_mount_and_unmount_at_run_time(start_server):
     srv = start_server({"plugins": {"memfs": {"enabled": True, "path": "/memfs"}}})
     api = httpx.Client(base_url=srv.api)
-    r = api.post("/mount", json={"fstype": "kvfs", "path": "/kv2/", "config": {
-        "initial_data": {"a": "1", "b": 2}}})
+    r = api.post(
+        "/mount",
+        json={"fstype": "kvfs", "path": "/kv2/", "config": {"initial_data": {"a": "1", "b": 2}}},
+    )
     assert r.status_code == 200 and r.json() == {"message": "plugin mounted"}
     assert api.get("/files", params={"path": "/kv2/keys/b"}).content == b"2"
     mounts = {m["path"]: m for m in api.get("/mounts").json()["mounts"]}
-    assert mounts["/kv2"] == {"path": "/kv2", "pluginName": "kvfs",
-                              "config": {"initial_data": {"a": "1", "b": 2}}}
+    assert mounts["/kv2"] == {
+        "path": "/kv2",
+        "pluginName": "kvfs",
+        "config": {"initial_data": {"a": "1", "b": 2}},
+    }
     assert mounts["/memfs"] == {"path": "/memfs", "pluginName": "memfs"}
     r = api.post("/mount", json={"fstype": "kvfs", "path": "/kv2"})
     assert r.status_code == 409 and r.json() == {"error": "mount already exists: /kv2"}

@@ -30,17 +30,23 @@ def test_pypfs_calls(pypfs):
     r = pypfs("POST", "/directories", params={"path": d, "mode": "755"})
     assert r.status_code == 201 and isinstance(r.json(), dict)
     # create(path)
-    assert pypfs("POST", "/files", params={"path": f"{d}/empty"}).json() == {"message": "file created"}
+    assert pypfs("POST", "/files", params={"path": f"{d}/empty"}).json() == {
+        "message": "file created"
+    }
     # write(path, data) — body, no Content-Type; reads "message"
     r = pypfs("PUT", "/files", params={"path": f"{d}/a.txt"}, data=b"line one\nline two\n")
     r.raise_for_status()
     assert r.json().get("message", "OK") == ""
     # cat(path) / cat(path, offset, size) — offset only if > 0, size only if >= 0
     assert pypfs("GET", "/files", params={"path": f"{d}/a.txt"}).content == b"line one\nline two\n"
-    assert pypfs("GET", "/files", params={"path": f"{d}/a.txt", "offset": 5, "size": 3}).content == b"one"
+    assert (
+        pypfs("GET", "/files", params={"path": f"{d}/a.txt", "offset": 5, "size": 3}).content
+        == b"one"
+    )
     # cat(path, stream=True) → iter_content
-    r = session_stream = pypfs("GET", "/files", params={"path": f"{d}/a.txt", "stream": "true"},
-                               stream=True)
+    r = session_stream = pypfs(
+        "GET", "/files", params={"path": f"{d}/a.txt", "stream": "true"}, stream=True
+    )
     assert b"".join(session_stream.iter_content(8192)) == b"line one\nline two\n"
     assert r.status_code == 200
     # ls(path) → "files" (null → [])
@@ -53,19 +59,43 @@ def test_pypfs_calls(pypfs):
     st = pypfs("GET", "/stat", params={"path": f"{d}/a.txt"}).json()
     assert st["isDir"] is False and st["size"] == 18 and st["name"] == "a.txt"
     # mv(old, new): JSON {"newPath"}
-    assert pypfs("POST", "/rename", params={"path": f"{d}/empty"},
-                 json={"newPath": f"{d}/moved"}).json() == {"message": "renamed"}
+    assert pypfs(
+        "POST", "/rename", params={"path": f"{d}/empty"}, json={"newPath": f"{d}/moved"}
+    ).json() == {"message": "renamed"}
     # chmod(path, mode:int)
-    assert pypfs("POST", "/chmod", params={"path": f"{d}/moved"},
-                 json={"mode": 420}).json() == {"message": "permissions changed"}
+    assert pypfs("POST", "/chmod", params={"path": f"{d}/moved"}, json={"mode": 420}).json() == {
+        "message": "permissions changed"
+    }
     # grep(...) non-stream → matches, count
-    g = pypfs("POST", "/grep", json={"path": d, "pattern": "two", "recursive": True,
-                                     "case_insensitive": False, "stream": False}).json()
-    assert g["count"] == 1 and g["matches"][0] == {"file": f"{d}/a.txt", "line": 2,
-                                                   "content": "line two"}
+    g = pypfs(
+        "POST",
+        "/grep",
+        json={
+            "path": d,
+            "pattern": "two",
+            "recursive": True,
+            "case_insensitive": False,
+            "stream": False,
+        },
+    ).json()
+    assert g["count"] == 1 and g["matches"][0] == {
+        "file": f"{d}/a.txt",
+        "line": 2,
+        "content": "line two",
+    }
     # grep stream → NDJSON lines, summary with count
-    r = pypfs("POST", "/grep", json={"path": d, "pattern": "line", "recursive": True,
-                                     "case_insensitive": False, "stream": True}, stream=True)
+    r = pypfs(
+        "POST",
+        "/grep",
+        json={
+            "path": d,
+            "pattern": "line",
+            "recursive": True,
+            "case_insensitive": False,
+            "stream": True,
+        },
+        stream=True,
+    )
     objects = [json.loads(line) for line in r.iter_lines() if line]
     assert objects[-1] == {"count": 2, "type": "summary"}
     assert all({"file", "line", "content"} <= set(o) for o in objects[:-1])
@@ -73,19 +103,28 @@ def test_pypfs_calls(pypfs):
     dg = pypfs("POST", "/digest", json={"algorithm": "xxh3", "path": f"{d}/a.txt"}).json()
     assert set(dg) == {"algorithm", "path", "digest"} and len(dg["digest"]) == 16
     # mount(fstype, path, config) with numbers/booleans as the CLI parses k=v
-    r = pypfs("POST", "/mount", json={"fstype": "serverinfofs", "path": f"/info-{d[-6:]}",
-                                      "config": {"version": "9.9"}})
+    r = pypfs(
+        "POST",
+        "/mount",
+        json={"fstype": "serverinfofs", "path": f"/info-{d[-6:]}", "config": {"version": "9.9"}},
+    )
     assert r.json()["message"] == "plugin mounted"
     mounts = pypfs("GET", "/mounts").json()["mounts"]
-    assert any(m["path"] == f"/info-{d[-6:]}" and m["pluginName"] == "serverinfofs"
-               and m["config"] == {"version": "9.9"} for m in mounts)
+    assert any(
+        m["path"] == f"/info-{d[-6:]}"
+        and m["pluginName"] == "serverinfofs"
+        and m["config"] == {"version": "9.9"}
+        for m in mounts
+    )
     assert pypfs("POST", "/unmount", json={"path": f"/info-{d[-6:]}"}).json() == {
-        "message": "plugin unmounted"}
+        "message": "plugin unmounted"
+    }
     # list_plugins() → loaded_plugins
     assert pypfs("GET", "/plugins").json()["loaded_plugins"] == []
     # rm(path, recursive=True)
     assert pypfs("DELETE", "/files", params={"path": d, "recursive": "true"}).json() == {
-        "message": "deleted"}
+        "message": "deleted"
+    }
     # errors: JSON {"error"} that PFSClientError shows verbatim; raise_for_status sees >= 400
     r = pypfs("GET", "/stat", params={"path": d})
     assert r.status_code >= 400 and r.json()["error"]
@@ -96,9 +135,17 @@ def test_go_client_quirks(pypfs):
     recursive=false explicitly; mode as octal text."""
     d = f"/memfs/go-{uuid.uuid4().hex[:6]}"
     assert pypfs("POST", "/directories", params={"path": d, "mode": "750"}).status_code == 201
-    r = pypfs("PUT", "/files", params={"path": f"{d}/j"}, data=b'{"raw": true}',
-              headers={"Content-Type": "application/json"})
+    r = pypfs(
+        "PUT",
+        "/files",
+        params={"path": f"{d}/j"},
+        data=b'{"raw": true}',
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status_code == 200
     assert pypfs("GET", "/files", params={"path": f"{d}/j"}).content == b'{"raw": true}'
-    assert pypfs("DELETE", "/files", params={"path": f"{d}/j", "recursive": "false"}).status_code == 200
+    assert (
+        pypfs("DELETE", "/files", params={"path": f"{d}/j", "recursive": "false"}).status_code
+        == 200
+    )
     assert pypfs("DELETE", "/files", params={"path": d, "recursive": "false"}).status_code == 200

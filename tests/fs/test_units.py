@@ -10,11 +10,23 @@ from pfs.fs.fileinfo import parse_time_ns
 from pfs.fs.gotime import format_duration, format_rfc3339nano
 
 
-@pytest.mark.parametrize(("raw", "clean"), [
-    ("", "/"), ("/", "/"), ("a", "/a"), ("/a/", "/a"), ("//a//b", "/a/b"), ("/a/./b", "/a/b"),
-    ("/a/../b", "/b"), ("/../../etc", "/etc"), ("/..", "/"), ("../x/..", "/"), ("/.hidden", "/.hidden"),
-    ("///", "/"),
-])
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("", "/"),
+        ("/", "/"),
+        ("a", "/a"),
+        ("/a/", "/a"),
+        ("//a//b", "/a/b"),
+        ("/a/./b", "/a/b"),
+        ("/a/../b", "/b"),
+        ("/../../etc", "/etc"),
+        ("/..", "/"),
+        ("../x/..", "/"),
+        ("/.hidden", "/.hidden"),
+        ("///", "/"),
+    ],
+)
 def test_normalize(raw, clean):
     assert normalize(raw) == clean
 
@@ -24,11 +36,14 @@ def test_normalize_refuses_nul():
         normalize("/a\x00b")
 
 
-@pytest.mark.parametrize(("ns", "text"), [
-    (1736908245_000000000, "2025-01-15T02:30:45Z"),
-    (1736908245_500000000, "2025-01-15T02:30:45.5Z"),
-    (1736908245_123456789, "2025-01-15T02:30:45.123456789Z"),
-])
+@pytest.mark.parametrize(
+    ("ns", "text"),
+    [
+        (1736908245_000000000, "2025-01-15T02:30:45Z"),
+        (1736908245_500000000, "2025-01-15T02:30:45.5Z"),
+        (1736908245_123456789, "2025-01-15T02:30:45.123456789Z"),
+    ],
+)
 def test_rfc3339nano_utc(monkeypatch, ns, text):
     monkeypatch.setenv("TZ", "UTC")
     import time
@@ -38,18 +53,33 @@ def test_rfc3339nano_utc(monkeypatch, ns, text):
     assert parse_time_ns(text) == ns
 
 
-@pytest.mark.parametrize(("ns", "text"), [
-    (0, "0s"), (999, "999ns"), (250_000, "250µs"), (1_500_000, "1.5ms"),
-    (42_123456789, "42.123456789s"), (3_723_500_000_000, "1h2m3.5s"),
-    (3_605_000_000_000, "1h0m5s"), (330_000_000_001, "5m30.000000001s"),
-])
+@pytest.mark.parametrize(
+    ("ns", "text"),
+    [
+        (0, "0s"),
+        (999, "999ns"),
+        (250_000, "250µs"),
+        (1_500_000, "1.5ms"),
+        (42_123456789, "42.123456789s"),
+        (3_723_500_000_000, "1h2m3.5s"),
+        (3_605_000_000_000, "1h0m5s"),
+        (330_000_000_001, "5m30.000000001s"),
+    ],
+)
 def test_go_duration(ns, text):
     assert format_duration(ns) == text
 
 
-@pytest.mark.parametrize(("text", "size"), [
-    ("10MB", 10 << 20), ("512 kb", 512 << 10), ("1.5GB", 3 << 29), (4096, 4096), ("7", 7),
-])
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("10MB", 10 << 20),
+        ("512 kb", 512 << 10),
+        ("1.5GB", 3 << 29),
+        (4096, 4096),
+        ("7", 7),
+    ],
+)
 def test_parse_size(text, size):
     assert parse_size(text) == size
 
@@ -59,25 +89,38 @@ def test_parse_size_rejects():
         parse_size("lots")
 
 
-SCHEMA = (Field("name", "string", required=True), Field("count", "int", default=3),
-          Field("on", "bool", default=False), Field("port", "port", default=80),
-          Field("kind", "string", default="a", choices=("a", "b")))
+SCHEMA = (
+    Field("name", "string", required=True),
+    Field("count", "int", default=3),
+    Field("on", "bool", default=False),
+    Field("port", "port", default=80),
+    Field("kind", "string", default="a", choices=("a", "b")),
+)
 
 
 def test_validate_config_fills_defaults():
     assert validate_config("demo", SCHEMA, {"name": "x", "port": "8080"}) == {
-        "mount_path": "", "name": "x", "count": 3, "on": False, "port": 8080, "kind": "a"}
+        "mount_path": "",
+        "name": "x",
+        "count": 3,
+        "on": False,
+        "port": 8080,
+        "kind": "a",
+    }
 
 
-@pytest.mark.parametrize(("config", "message"), [
-    ({}, "demo: name is required in configuration"),
-    ({"name": "x", "extra": 1}, "demo: unknown configuration parameter 'extra'"),
-    ({"name": 5}, "demo: config key 'name' must be a string, got int 5"),
-    ({"name": "x", "count": 1.5}, "config key 'count' must be an integer"),
-    ({"name": "x", "on": "yes"}, "config key 'on' must be a boolean"),
-    ({"name": "x", "port": 70000}, "config key 'port' must be a port number"),
-    ({"name": "x", "kind": "c"}, "config key 'kind' must be one of a, b"),
-])
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({}, "demo: name is required in configuration"),
+        ({"name": "x", "extra": 1}, "demo: unknown configuration parameter 'extra'"),
+        ({"name": 5}, "demo: config key 'name' must be a string, got int 5"),
+        ({"name": "x", "count": 1.5}, "config key 'count' must be an integer"),
+        ({"name": "x", "on": "yes"}, "config key 'on' must be a boolean"),
+        ({"name": "x", "port": 70000}, "config key 'port' must be a port number"),
+        ({"name": "x", "kind": "c"}, "config key 'kind' must be one of a, b"),
+    ],
+)
 def test_validate_config_rejects(config, message):
     with pytest.raises(InvalidArgument, match=message.replace(".", r"\.")):
         validate_config("demo", SCHEMA, config)
