@@ -22,6 +22,7 @@ run: install
 	$(VENV)/bin/pfs-server $(ARGS)
 
 test: system-deps install
+	$(VENV)/bin/ruff check src tests bench
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: system-deps install
