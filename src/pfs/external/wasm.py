@@ -95,21 +95,30 @@ class WasmRuntime:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _c_function(name: str, restype: Any, *argtypes: Any) -> Any:
-    """A private prototype of a wasmtime C function (plain ints in and out, no type checks)."""
+def _c_function(name: str, restype: Any, *argtypes: Any, keep_gil: bool = False) -> Any:
+    """A private prototype of a wasmtime C function (plain ints in and out, no type checks).
+
+    ``keep_gil``: for calls that cannot run guest code; releasing the GIL around a sub-µs call
+    only lets the server's I/O threads contend for it. Guest calls must release it, or the
+    epoch ticker thread could never interrupt a runaway guest.
+    """
     if _ffi is None:
         return None
+    prototype = ctypes.PYFUNCTYPE if keep_gil else ctypes.CFUNCTYPE
     try:
-        return ctypes.CFUNCTYPE(restype, *argtypes)((name, _ffi.dll))
+        return prototype(restype, *argtypes)((name, _ffi.dll))
     except (AttributeError, OSError):
         return None
 
 
 _vp, _size = ctypes.c_void_p, ctypes.c_size_t
 _func_call = _c_function("wasmtime_func_call_unchecked", _vp, _vp, _vp, _vp, _size, _vp)
-_memory_data = _c_function("wasmtime_memory_data", _vp, _vp, _vp)
-_memory_size = _c_function("wasmtime_memory_data_size", _size, _vp, _vp)
-_FAST = None not in (_func_call, _memory_data, _memory_size)
+_memory_data = _c_function("wasmtime_memory_data", _vp, _vp, _vp, keep_gil=True)
+_memory_size = _c_function("wasmtime_memory_data_size", _size, _vp, _vp, keep_gil=True)
+_set_deadline = _c_function(
+    "wasmtime_context_set_epoch_deadline", None, _vp, ctypes.c_uint64, keep_gil=True
+)
+_FAST = None not in (_func_call, _memory_data, _memory_size, _set_deadline)
 #: ``wasmtime_val_raw_t`` is a 16-byte union: one value per two int64 slots, low bytes first.
 _RAW_SLOTS = 2
 
@@ -422,7 +431,10 @@ class WasmPlugin(ExternalPlugin):
         with self.lock:
             outermost = not any(f.plugin is self for f in stack)
             if outermost:
-                self.store.set_epoch_deadline(self.runtime.deadline_ticks)
+                if _FAST:
+                    _set_deadline(self._st, self.runtime.deadline_ticks)
+                else:
+                    self.store.set_epoch_deadline(self.runtime.deadline_ticks)
             stack.append(frame)
             try:
                 return work(self._st)
