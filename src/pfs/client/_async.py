@@ -45,7 +45,7 @@ class AsyncClient:
     async def _send(self, call: Call) -> Any:
         try:
             response = await self._http.request(
-                call.method, call.endpoint, params=call.params, json=call.json
+                call.method, B.call_url(self.base_url, call), json=call.json
             )
         except httpx.HTTPError as exc:
             raise B.translate_transport_error(exc, self.base_url, self.timeout) from exc

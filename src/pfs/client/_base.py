@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
@@ -52,6 +52,15 @@ def resolve_base_url(base_url: str | None) -> str:
     if not url.endswith(API_PREFIX):
         url += API_PREFIX
     return url
+
+
+def call_url(api_url: str, call: Call) -> httpx.URL:
+    """The absolute URL of ``call``, built once: httpx would otherwise re-parse the base URL, the
+    endpoint and the parameters on every request (most of the client's time on small requests)."""
+    url = api_url + call.endpoint
+    if call.params:
+        url += "?" + urlencode(call.params, quote_via=quote)
+    return httpx.URL(url)
 
 
 def server_root(api_url: str) -> str:

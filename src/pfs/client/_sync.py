@@ -55,7 +55,7 @@ class Client:
     def _send(self, call: Call) -> Any:
         try:
             response = self._http.request(
-                call.method, call.endpoint, params=call.params, json=call.json
+                call.method, B.call_url(self.base_url, call), json=call.json
             )
         except httpx.HTTPError as exc:
             raise B.translate_transport_error(exc, self.base_url, self.timeout) from exc
