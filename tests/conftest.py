@@ -34,7 +34,8 @@ def server():
 
 @pytest.fixture
 def api(server):
-    with httpx.Client(base_url=server.api, timeout=30) as client:
+    """An HTTP client for ``server``; a module that overrides ``server`` gets one for its own."""
+    with httpx.Client(base_url=server.api, timeout=60) as client:
         yield client
 
 

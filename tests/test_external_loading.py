@@ -25,15 +25,9 @@ ADMIN, READER = "admin-token-x", "read-token-y"
 
 
 @pytest.fixture(scope="module")
-def srv(plugin_files):
+def server(plugin_files):
     with ServerProcess(external_config(allow_url_load=False)) as proc:
         yield proc
-
-
-@pytest.fixture
-def api(srv):
-    with httpx.Client(base_url=srv.api, timeout=30) as client:
-        yield client
 
 
 def load(api, path, **kwargs):
@@ -139,8 +133,8 @@ def test_url_loading_is_off_unless_enabled(api):
 
 
 def test_pfs_url_loading_when_enabled(start_server, plugin_files):
-    srv = start_server(external_config(allow_url_load=True))
-    api = httpx.Client(base_url=srv.api, timeout=30)
+    server = start_server(external_config(allow_url_load=True))
+    api = httpx.Client(base_url=server.api, timeout=30)
     api.put("/files", params={"path": "/memfs/libhello.so"},
             content=plugin_files["hellofs-c"].read_bytes())
     r = load(api, "pfs://memfs/libhello.so")
@@ -164,17 +158,17 @@ def test_pfs_url_loading_when_enabled(start_server, plugin_files):
 
 
 def test_runtime_loading_off_by_default(start_server, plugin_files):
-    srv = start_server({"plugins": {"memfs": {"enabled": True, "path": "/memfs"}}})
-    api = httpx.Client(base_url=srv.api, timeout=30)
+    server = start_server({"plugins": {"memfs": {"enabled": True, "path": "/memfs"}}})
+    api = httpx.Client(base_url=server.api, timeout=30)
     assert api.get("/plugins").json() == {"loaded_plugins": []}
     for call in (load, unload):
         r = call(api, plugin_files["hellofs-c"])
         assert r.status_code == 403
         assert "run-time plugin loading is not enabled" in r.json()["error"]
     # Enabled section, but run-time loading not allowed: config-listed plugins still load.
-    srv = start_server({"external_plugins": {"enabled": True,
+    server = start_server({"external_plugins": {"enabled": True,
                                              "plugin_paths": [str(plugin_files["hellofs-c"])]}})
-    api = httpx.Client(base_url=srv.api, timeout=30)
+    api = httpx.Client(base_url=server.api, timeout=30)
     assert api.get("/plugins").json() == {"loaded_plugins": [str(plugin_files["hellofs-c"])]}
     assert load(api, plugin_files["errfs"]).status_code == 403
 
@@ -183,8 +177,8 @@ def test_loading_needs_the_admin_token(start_server, plugin_files):
     config = external_config()
     config["server"] = {"auth": {"tokens": [{"token": ADMIN, "role": "admin"},
                                             {"token": READER, "role": "read"}]}}
-    srv = start_server(config)
-    api = httpx.Client(base_url=srv.api, timeout=30)
+    server = start_server(config)
+    api = httpx.Client(base_url=server.api, timeout=30)
     assert load(api, plugin_files["hellofs-c"]).status_code == 401
     reader = {"Authorization": f"Bearer {READER}"}
     assert load(api, plugin_files["hellofs-c"], headers=reader).status_code == 403
@@ -207,13 +201,13 @@ def test_plugin_dir_auto_load(start_server, plugin_files, tmp_path):
         "plugins": {"hellofs-c": {"enabled": True, "path": "/c"},
                     "hellofs-wasm": {"enabled": True, "path": "/w"}},
     }
-    srv = start_server(config)
-    api = httpx.Client(base_url=srv.api, timeout=30)
+    server = start_server(config)
+    api = httpx.Client(base_url=server.api, timeout=30)
     assert api.get("/plugins").json() == {"loaded_plugins": [
         str(tmp_path / "libhellofs-c.so"), str(tmp_path / "sub" / "hellofs.wasm")]}
     assert api.get("/files", params={"path": "/c/hello"}).content == HELLO_C
     assert api.get("/files", params={"path": "/w/hello.txt"}).content == b"Hello World\n"
-    assert "broken.so" in srv.log()
+    assert "broken.so" in server.log()
 
 
 def _run_server(config_path) -> subprocess.CompletedProcess:

@@ -30,19 +30,13 @@ HELLO_STAT = {
 
 
 @pytest.fixture(scope="module")
-def srv(plugin_files):
+def server(plugin_files):
     config = external_config(
         [plugin_files["hellofs-c"]],
         {"hellofs-c": {"enabled": True, "path": "/helloc"}},
     )
     with ServerProcess(config) as proc:
         yield proc
-
-
-@pytest.fixture
-def api(srv):
-    with httpx.Client(base_url=srv.api, timeout=30) as client:
-        yield client
 
 
 def load(api, path) -> httpx.Response:

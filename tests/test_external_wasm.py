@@ -21,7 +21,7 @@ NO_META = {"Name": "", "Type": "", "Content": None}
 
 
 @pytest.fixture(scope="module")
-def srv(plugin_files):
+def server(plugin_files):
     config = external_config(
         [plugin_files["hellofs-wasm"], plugin_files["badwasm"]],
         {
@@ -33,12 +33,6 @@ def srv(plugin_files):
     )
     with ServerProcess(config) as proc:
         yield proc
-
-
-@pytest.fixture
-def api(srv):
-    with httpx.Client(base_url=srv.api, timeout=30) as client:
-        yield client
 
 
 def test_listed_in_plugins(api, plugin_files):
@@ -156,11 +150,11 @@ def test_bad_host_paths_config(api):
     assert "host_paths' must be a list of absolute PFS paths" in r.json()["error"]
 
 
-def test_infinite_loop_ends_with_an_error_and_others_keep_working(api, srv):
+def test_infinite_loop_ends_with_an_error_and_others_keep_working(api, server):
     results = {}
 
     def run_loop():
-        with httpx.Client(base_url=srv.api, timeout=60) as client:
+        with httpx.Client(base_url=server.api, timeout=60) as client:
             results["loop"] = client.get("/files", params={"path": "/bad/loop"})
 
     looping = threading.Thread(target=run_loop)
@@ -258,8 +252,8 @@ def test_inline_calls_mode(start_server, plugin_files):
          "badwasm": {"enabled": True, "path": "/bad"}},
         wasm={"call_timeout": "300ms", "inline_calls": True},
     )
-    srv = start_server(config)
-    api = httpx.Client(base_url=srv.api, timeout=30)
+    server = start_server(config)
+    api = httpx.Client(base_url=server.api, timeout=30)
     assert api.get("/files", params={"path": "/hw/hello.txt"}).content == b"Hello World\n"
     r = api.get("/files", params={"path": "/bad/loop"})
     assert (r.status_code, r.json()) == (504, {

@@ -101,12 +101,6 @@ def mnt(server, tmp_path_factory):
     assert not os.path.ismount(mount.path)
 
 
-@pytest.fixture
-def api(server):
-    with httpx.Client(base_url=server.api, timeout=60) as client:
-        yield client
-
-
 def read(api: httpx.Client, path: str) -> bytes:
     response = api.get("/files", params={"path": path})
     assert response.status_code == 200, response.text

@@ -8,7 +8,6 @@ import stat
 import threading
 from pathlib import Path
 
-import httpx
 import pytest
 
 from pfs.fs.fileinfo import parse_time_ns
@@ -41,12 +40,6 @@ def server(dirs):
     }}
     with ServerProcess(config) as proc:
         yield proc
-
-
-@pytest.fixture
-def api(server):
-    with httpx.Client(base_url=server.api, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture

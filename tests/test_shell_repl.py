@@ -220,7 +220,6 @@ def test_localfs_transcript(repl, tmp_path):
 
 
 def test_s3fs_transcript(repl, tmp_path):
-    pytest.importorskip("moto")
     from pfs.testing.moto import ACCESS_KEY, REGION, SECRET_KEY, MotoServer
 
     moto = MotoServer()

@@ -31,12 +31,6 @@ def server():
         yield proc
 
 
-@pytest.fixture
-def api(server):
-    with httpx.Client(base_url=server.api, timeout=30) as client:
-        yield client
-
-
 def block(index: int, size: int = 16 << 10) -> bytes:
     """A block whose bytes say which block it is, so order and gaps show."""
     return (f"<{index:08d}>".encode() * (size // 10 + 1))[:size]

@@ -40,12 +40,6 @@ def server(local_dir):
         yield proc
 
 
-@pytest.fixture
-def api(server):
-    with httpx.Client(base_url=server.api, timeout=60) as client:
-        yield client
-
-
 def data_blocks(count: int, seed: int = 7) -> Iterator[bytes]:
     """``count`` distinct 1 MiB blocks, made cheaply: one random block stamped with its index."""
     base = bytearray(os.urandom(BLOCK))

@@ -1,4 +1,5 @@
-"""Fixtures shared by the data-plugin tests: a throw-away MariaDB database."""
+"""Fixtures shared by the data-plugin tests: a memfs-only server per module (the root
+conftest's ``api`` talks to it) and a throw-away MariaDB database."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import uuid
 
 import pytest
 
+from pfs.testing.server import ServerProcess
+
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ServerProcess({"plugins": {"memfs": {"enabled": True, "path": "/memfs"}}}) as proc:
+        yield proc
 
 
 def _mysql_reachable() -> bool:

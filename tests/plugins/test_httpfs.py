@@ -13,19 +13,6 @@ import pytest
 from pfs.testing.server import ServerProcess, free_port
 
 
-@pytest.fixture(scope="module")
-def pfs():
-    config = {"plugins": {"memfs": {"enabled": True, "path": "/memfs"}}}
-    with ServerProcess(config) as server:
-        yield server
-
-
-@pytest.fixture
-def api(pfs):
-    with httpx.Client(base_url=pfs.api, timeout=30) as client:
-        yield client
-
-
 @pytest.fixture
 def site(api):
     """A tree under /memfs/site-N served by an httpfs mount; yields (mount path, http base URL)."""

@@ -13,25 +13,11 @@ import pytest
 from pfs.testing.moto import MotoServer
 from pfs.testing.server import ServerProcess, free_port
 
-pytest.importorskip("moto", reason="s3fs tests need moto[server] (pip install 'moto[server]')")
-
 
 @pytest.fixture(scope="module")
 def moto():
     with MotoServer() as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def pfs():
-    with ServerProcess({"plugins": {"memfs": {"enabled": True, "path": "/memfs"}}}) as server:
-        yield server
-
-
-@pytest.fixture
-def api(pfs):
-    with httpx.Client(base_url=pfs.api, timeout=60) as client:
-        yield client
 
 
 def make_bucket(moto: MotoServer) -> str:
@@ -166,7 +152,7 @@ def peak_rss(server: ServerProcess) -> int:
     raise AssertionError("no VmHWM")
 
 
-def test_large_upload_is_multipart_with_bounded_memory(api, pfs, moto, mounted):
+def test_large_upload_is_multipart_with_bounded_memory(api, server, moto, mounted):
     """A 50 MiB streamed PUT goes up in parts; the server's peak memory grows far less."""
     root, bucket = mounted
     piece = os.urandom(1 << 20)
@@ -179,11 +165,11 @@ def test_large_upload_is_multipart_with_bounded_memory(api, pfs, moto, mounted):
             yield piece
 
     api.put("/files", params={"path": f"{root}/warmup"}, content=b"w" * (9 << 20))
-    before = peak_rss(pfs)
+    before = peak_rss(server)
     r = api.put("/files", params={"path": f"{root}/big.bin"}, content=body())
     assert r.status_code == 200, r.text
     assert r.json()["message"] == f"Written {50 << 20} bytes to big.bin"
-    growth = peak_rss(pfs) - before
+    growth = peak_rss(server) - before
     assert growth < 30 << 20, f"peak RSS grew by {growth >> 20} MiB for a 50 MiB upload"
     head = moto.client().head_object(Bucket=bucket, Key="big.bin")
     assert head["ContentLength"] == 50 << 20

@@ -13,18 +13,6 @@ import pytest
 from pfs.testing.server import ServerProcess, free_port
 
 
-@pytest.fixture(scope="module")
-def pfs():
-    with ServerProcess({"plugins": {"memfs": {"enabled": True, "path": "/memfs"}}}) as server:
-        yield server
-
-
-@pytest.fixture
-def api(pfs):
-    with httpx.Client(base_url=pfs.api, timeout=60) as client:
-        yield client
-
-
 @pytest.fixture(params=["sqlite", "mysql"])
 def backend_config(request, tmp_path):
     """An sqlfs config for each back end (MariaDB: a fresh database, dropped afterwards)."""
