@@ -1,22 +1,21 @@
 """proxyfs: a remote PFS server mounted as a subtree (federation).
 
-Every operation goes to the remote through the project SDK's :class:`~pfs.client.AsyncClient`
-(one per mount), sending over aiohttp's connection pool (see ``_aiohttp_transport``). Reads
-and writes stream through chunk by chunk; the remote's errors come back with its status and
-message; a remote that is down or hangs is a 503/504 naming it within ``timeout``, never a hang.
+Requests are the SDK's own (``pfs.client._base``: the same endpoints, parameters, answer parsing
+and error table as ``AsyncClient``), sent over a lean pooled HTTP/1.1 client (``_http1``) because
+the outbound request's cost bounds every proxied operation. Reads and writes stream through chunk
+by chunk; the remote's errors come back with its status and message; a remote that is down or
+hangs is a 503/504 naming it within ``timeout``, never a hang.
 """
 
 from __future__ import annotations
 
-import logging
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
-import httpx
-
-from pfs.client import AsyncClient
+from pfs.client import _base as sdk
 from pfs.fs import (
     REPLACE,
     Field,
@@ -29,15 +28,14 @@ from pfs.fs import (
     WriteFlag,
 )
 from pfs.fs.base import Buffered
-from pfs.plugins._aiohttp_transport import AiohttpTransport
-
-log = logging.getLogger("pfs.plugins.proxyfs")
-# httpx logs every request at INFO: one log line per proxied operation is noise, not news.
-logging.getLogger("httpx").setLevel(logging.WARNING)
+from pfs.fs.errors import Timeout
+from pfs.plugins import _http1
 
 RELOAD_PATH = "/reload"
 RELOAD_TEXT = b"Write to this file to reload the proxy connection\n"
 RELOAD_DESCRIPTION = "Write to this file to reload the proxy connection"
+#: Reads up to this size are taken whole and answered as one plain response.
+BUFFERED_READ = 256 << 10
 _FLAG_NAMES = (
     (WriteFlag.APPEND, "append"),
     (WriteFlag.CREATE, "create"),
@@ -70,69 +68,106 @@ class ProxyFS(FileSystem):
         self.base_url = normalize_base_url(config["base_url"])
         self.timeout = float(config.get("timeout") or 10)
         self.remote = self.base_url[: -len("/api/v1")]
-        self._client: AsyncClient | None = None
+        self._api_path = urlsplit(self.base_url).path
+        # The SDK's behaviour: a PFS_TOKEN in the environment is sent as the bearer token.
+        self._headers = tuple(sdk.auth_headers(None).items())
+        self._json_headers = (*self._headers, ("Content-Type", "application/json"))
+        self._pool: _http1.Pool | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def _new_client(self) -> AsyncClient:
-        # Every read, streamed or not, is bounded by ``timeout`` per chunk; the transport lifts
-        # that for live streams (``stream=true``), which may idle as long as their producer does.
-        return AsyncClient(
-            self.base_url,
-            timeout=self.timeout,
-            stall_timeout=self.timeout,
-            transport=AiohttpTransport(),
-        )
-
-    async def _connect(self) -> AsyncClient:
-        client = self._new_client()
+    async def _connect(self) -> _http1.Pool:
+        pool = _http1.Pool(self.base_url, connect_timeout=self.timeout)
         try:
-            await client.health()
-        except Exception as exc:
-            await client.aclose()
-            detail = exc.message if isinstance(exc, FSError) else str(exc)
+            await self._send(sdk.health(), pool)
+        except FSError as exc:
+            await pool.aclose()
+            cause = exc.__cause__
+            detail = str(cause) if isinstance(cause, _http1.HTTPError) else exc.message
             raise Unavailable(
                 f"failed to connect to remote PFS server at {self.remote}: {detail}"
             ) from exc
-        return client
+        return pool
 
     async def start(self) -> None:
-        self._client = await self._connect()
+        self._pool = await self._connect()
 
     async def shutdown(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
 
     async def reload(self) -> str:
-        """Rebuild the HTTP client and check the remote again (``echo > /reload``)."""
+        """Rebuild the connection pool and check the remote again (``echo > /reload``)."""
         try:
             fresh = await self._connect()
         except Unavailable as exc:
             raise Unavailable(f"reload failed: {exc.message}") from exc
-        old, self._client = self._client, fresh
+        old, self._pool = self._pool, fresh
         if old is not None:
             await old.aclose()
         return "ProxyFS reloaded successfully"
 
     @property
-    def client(self) -> AsyncClient:
-        if self._client is None:
+    def pool(self) -> _http1.Pool:
+        if self._pool is None:
             raise Unavailable(f"proxyfs: not connected to {self.remote}")
-        return self._client
+        return self._pool
 
-    def _transport_error(self, exc: FSError) -> FSError:
-        """An SDK error raised because the remote could not be talked to names the remote;
-        errors the remote answered with pass through untouched."""
-        if isinstance(exc.__cause__, httpx.HTTPError):
-            return type(exc)(f"remote PFS server {self.remote}: {exc.message}")
-        return exc
+    # -- talking to the remote -------------------------------------------------------------
 
-    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    def _target(self, endpoint: str, params: dict[str, str]) -> str:
+        target = self._api_path + endpoint
+        return target + "?" + urlencode(params, quote_via=quote) if params else target
+
+    def _wire_error(self, exc: _http1.HTTPError) -> FSError:
+        """A failure to talk to the remote, naming it (the remote's answers pass as they are)."""
+        message = f"remote PFS server {self.remote}: {exc}"
+        return Timeout(message) if isinstance(exc, _http1.TimedOut) else Unavailable(message)
+
+    async def _open(
+        self,
+        method: str,
+        endpoint: str,
+        params: dict[str, str],
+        body: _http1.Body = None,
+        *,
+        json_body: bool = False,
+        live: bool = False,
+        pool: _http1.Pool | None = None,
+    ) -> _http1.Response:
+        """Send a request and return its answer once it is a success; an error answer is raised
+        as the typed error of the remote's status, message and error kind."""
         try:
-            return await getattr(self.client, method)(*args, **kwargs)
-        except FSError as exc:
-            raise self._transport_error(exc) from exc
+            response = await (pool or self.pool).request(
+                method,
+                self._target(endpoint, params),
+                self._json_headers if json_body else self._headers,
+                body,
+                timeout=self.timeout,
+            )
+            if response.status >= 400:
+                raise sdk.error_from_response(
+                    response.status,
+                    await response.read(self.timeout),
+                    response.headers.get("x-pfs-error-kind"),
+                )
+        except _http1.HTTPError as exc:
+            raise self._wire_error(exc) from exc
+        return response
+
+    async def _read_all(self, response: _http1.Response) -> bytes:
+        try:
+            return await response.read(self.timeout)
+        except _http1.HTTPError as exc:
+            raise self._wire_error(exc) from exc
+
+    async def _send(self, call: sdk.Call, pool: _http1.Pool | None = None) -> Any:
+        body = None if call.json is None else json.dumps(call.json).encode()
+        response = await self._open(
+            call.method, call.endpoint, call.params, body, json_body=body is not None, pool=pool
+        )
+        return call.parse(await self._read_all(response))
 
     # -- the reload control file -----------------------------------------------------------
 
@@ -151,94 +186,84 @@ class ProxyFS(FileSystem):
     async def stat(self, path: str) -> FileInfo:
         if path == RELOAD_PATH:
             return self._reload_info()
-        info: FileInfo = await self._call("stat", path)
+        info: FileInfo = await self._send(sdk.stat(path))
         info.meta.content = {**(info.meta.content or {}), "remote-url": self.base_url}
         return info
 
     async def readdir(self, path: str) -> list[FileInfo]:
-        entries: list[FileInfo] = await self._call("ls", path)
+        entries: list[FileInfo] = await self._send(sdk.ls(path))
         if path == "/" and not any(e.name == "reload" for e in entries):
             # The original copies the first entry's time (and panics on an empty root).
             entries.append(self._reload_info(entries[0].mtime_ns if entries else None))
         return entries
 
     async def create(self, path: str) -> None:
-        await self._call("create", path)
+        await self._send(sdk.create(path))
 
     async def mkdir(self, path: str, mode: int = 0o755) -> None:
-        await self._call("mkdir", path, mode or 0o755)
+        await self._send(sdk.mkdir(path, mode or 0o755))
 
     async def remove(self, path: str, recursive: bool = False) -> None:
-        await self._call("rm", path, recursive)
+        await self._send(sdk.rm(path, recursive))
 
     async def rename(self, old: str, new: str) -> None:
-        await self._call("mv", old, new)
+        await self._send(sdk.mv(old, new))
 
     async def chmod(self, path: str, mode: int) -> None:
-        await self._call("chmod", path, mode)
+        await self._send(sdk.chmod(path, mode))
 
     # -- read ------------------------------------------------------------------------------
 
     async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
         if path == RELOAD_PATH:
             return RELOAD_TEXT[max(offset, 0) :][: None if size < 0 else size]
-        return await self._call("cat", path, offset, size)
+        return await self._send(sdk.cat(path, offset, size))
 
     async def read_stream(self, path: str, offset: int = 0, size: int = -1) -> AsyncIterator[bytes]:
-        """The remote's body relayed chunk by chunk. The first chunk is awaited here so a
-        remote error is raised at open; a one-chunk file becomes a plain response."""
+        """The remote's body relayed chunk by chunk; a small answer becomes a plain response."""
         if path == RELOAD_PATH:
             return Buffered(await self.read(path, offset, size))
-        chunks = self.client.iter_cat(path, offset, size)
-        first = await self._next(chunks)
-        if first is None:
-            return Buffered(b"")
-        second = await self._next(chunks)
-        if second is None:
-            return Buffered(first)
-        return self._relay(chunks, [first, second])
+        response = await self._open("GET", "/files", sdk.read_params(path, offset, size))
+        length = response.headers.get("content-length")
+        if response.complete or (length is not None and int(length) <= BUFFERED_READ):
+            return Buffered(await self._read_all(response))
+        return self._relay(response, self.timeout)
 
     async def open_stream(self, path: str) -> AsyncIterator[bytes]:
-        """A live pass-through of the remote's ``stream=true`` answer. A stat first makes a
-        missing path fail at open (a live stream may not send a first chunk for a long time)."""
-        await self._call("stat", path)
-        return self._relay(self.client.iter_cat(path, stream=True), [])
+        """A live pass-through of the remote's ``stream=true`` answer, which may pause as long
+        as its producer does. A stat first makes a missing path fail at open."""
+        await self._send(sdk.stat(path))
+        response = await self._open("GET", "/files", sdk.stream_params(path))
+        return self._relay(response, None)
 
-    async def _next(self, chunks: Any) -> bytes | None:
+    async def _relay(
+        self, response: _http1.Response, timeout: float | None
+    ) -> AsyncIterator[bytes]:
         try:
-            return await chunks.__anext__()
-        except StopAsyncIteration:
-            return None
-        except FSError as exc:
-            await chunks.aclose()
-            raise self._transport_error(exc) from exc
-
-    async def _relay(self, chunks: Any, head: list[bytes]) -> AsyncIterator[bytes]:
-        try:
-            for chunk in head:
+            async for chunk in response.chunks(timeout):
                 yield chunk
-            while (chunk := await self._next(chunks)) is not None:
-                yield chunk
-        finally:
-            await chunks.aclose()
+        except _http1.HTTPError as exc:
+            raise self._wire_error(exc) from exc
 
     # -- write -----------------------------------------------------------------------------
 
     @staticmethod
-    def _write_args(offset: int, flags: WriteFlag) -> dict[str, Any]:
+    def _write_params(path: str, offset: int, flags: WriteFlag) -> dict[str, str]:
         if offset == 0 and flags == REPLACE:
-            return {}  # a plain PUT: what every server understands
-        return {
-            "offset": offset,
-            "flags": [name for flag, name in _FLAG_NAMES if flags & flag],
-        }
+            return {"path": path}  # a plain PUT: what every server understands
+        names = [name for flag, name in _FLAG_NAMES if flags & flag]
+        return sdk.write_params(path, offset, names)
+
+    async def _put(self, path: str, body: _http1.Body, offset: int, flags: WriteFlag) -> str:
+        response = await self._open("PUT", "/files", self._write_params(path, offset, flags), body)
+        return sdk.write_message(await self._read_all(response))
 
     async def write(
         self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
     ) -> str:
         if path == RELOAD_PATH:
             return await self.reload()
-        return await self._call("write", path, data, **self._write_args(offset, flags))
+        return await self._put(path, bytes(data), offset, flags)
 
     async def write_stream(
         self,
@@ -253,4 +278,4 @@ class ProxyFS(FileSystem):
             async for _ in chunks:
                 pass
             return await self.reload()
-        return await self._call("write", path, chunks, **self._write_args(offset, flags))
+        return await self._put(path, chunks, offset, flags)
