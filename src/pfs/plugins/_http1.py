@@ -24,6 +24,8 @@ HIGH_WATER = 1 << 20
 #: Seconds a pooled connection may sit unused before it is closed rather than reused (servers drop
 #: idle keep-alive connections on their own schedule).
 IDLE_TIMEOUT = 30.0
+#: Seconds between checks of overdue answers: timeouts fire at most this late.
+SWEEP = 0.1
 
 
 class HTTPError(Exception):
@@ -46,14 +48,15 @@ Body = bytes | AsyncIterator[bytes] | None
 
 
 class Response:
-    """An answer's status and headers; its body is read with :meth:`read` or :meth:`chunks`.
+    """An answer's status and headers (lower-case names, as bytes); its body is read with
+    :meth:`read` or :meth:`chunks`.
 
     Every response must end in :meth:`read`, a finished :meth:`chunks`, or :meth:`close`: only
     then does its connection go back to the pool (or get closed when the body was abandoned)."""
 
     __slots__ = ("status", "headers", "_conn", "_chunks", "_buffered", "_done", "_error", "_waiter")
 
-    def __init__(self, conn: _Connection, status: int, headers: dict[str, str]) -> None:
+    def __init__(self, conn: _Connection, status: int, headers: dict[bytes, bytes]) -> None:
         self.status = status
         self.headers = headers
         self._conn: _Connection | None = conn
@@ -147,7 +150,10 @@ class _Connection(asyncio.Protocol):
         self.counted = True
         self._paused = False
         self._writable: asyncio.Future[None] | None = None
-        self._headers: dict[str, str] = {}
+        self._headers: dict[bytes, bytes] = {}
+        #: When the awaited head or body piece is overdue (``loop.time()``), else ``None``.
+        self.deadline: float | None = None
+        self._awaited: asyncio.Future[Any] | None = None
         self._head: asyncio.Future[Response] | None = None
         self.response: Response | None = None
 
@@ -182,7 +188,7 @@ class _Connection(asyncio.Protocol):
     # -- httptools callbacks ------------------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        self._headers[name.lower()] = value
 
     def on_headers_complete(self) -> None:
         response = Response(self, self.parser.get_status_code(), self._headers)
@@ -210,19 +216,24 @@ class _Connection(asyncio.Protocol):
             self.response._finish(error)
 
     async def wait(self, future: asyncio.Future[Any], timeout: float | None) -> Any:
-        """``await future``; after ``timeout`` seconds without it, the connection is closed."""
+        """``await future``; after ``timeout`` seconds without it, the connection is closed.
+        The pool's sweeper enforces the deadline (a timer per wait costs more than a request)."""
         if timeout is None or future.done():
             return await future
-        timer = self.loop.call_later(timeout, self._time_out, future, timeout)
+        self.deadline = self.loop.time() + timeout
+        self._awaited = future
+        self.pool.watch(self)
         try:
             return await future
         finally:
-            timer.cancel()
+            self.deadline = None
+            self._awaited = None
 
-    def _time_out(self, future: asyncio.Future[Any], timeout: float) -> None:
-        if not future.done():
+    def time_out(self) -> None:
+        future = self._awaited
+        if future is not None and not future.done():
             self.close()
-            future.set_exception(TimedOut(f"no answer within {timeout:g}s"))
+            future.set_exception(TimedOut("no answer within the timeout"))
 
     def pause_reading(self) -> None:
         if not self._paused and self.transport is not None and not self.closed:
@@ -304,6 +315,8 @@ class Pool:
         self._open = 0
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._closed = False
+        self._watched: set[_Connection] = set()
+        self._sweeper: asyncio.TimerHandle | None = None
 
     async def request(
         self,
@@ -400,6 +413,22 @@ class Pool:
             conn.counted = False
             self._open -= 1
 
+    def watch(self, conn: _Connection) -> None:
+        """Have ``conn``'s deadline checked, within ``SWEEP`` seconds of passing."""
+        self._watched.add(conn)
+        if self._sweeper is None:
+            self._sweeper = self.loop.call_later(SWEEP, self._sweep)
+
+    def _sweep(self) -> None:
+        now = self.loop.time()
+        for conn in list(self._watched):
+            if conn.deadline is None:
+                self._watched.discard(conn)
+            elif conn.deadline <= now:
+                self._watched.discard(conn)
+                conn.time_out()
+        self._sweeper = self.loop.call_later(SWEEP, self._sweep) if self._watched else None
+
     def _wake_one(self) -> None:
         while self._waiters:
             waiter = self._waiters.popleft()
@@ -409,6 +438,9 @@ class Pool:
 
     async def aclose(self) -> None:
         self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         while self._idle:
             self._idle.pop()[0].close()
         for waiter in self._waiters:

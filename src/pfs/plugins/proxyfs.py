@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
 
 from pfs.client import _base as sdk
 from pfs.fs import (
@@ -53,6 +53,11 @@ def normalize_base_url(raw: str) -> str:
             f"invalid base_url format: {raw!r} (expected http://host:port[/api/v1])"
         )
     return url if url.endswith("/api/v1") else url + "/api/v1"
+
+
+def error_kind(response: _http1.Response) -> str | None:
+    kind = response.headers.get(b"x-pfs-error-kind")
+    return None if kind is None else kind.decode("latin-1")
 
 
 class ProxyFS(FileSystem):
@@ -118,7 +123,9 @@ class ProxyFS(FileSystem):
 
     def _target(self, endpoint: str, params: dict[str, str]) -> str:
         target = self._api_path + endpoint
-        return target + "?" + urlencode(params, quote_via=quote) if params else target
+        if not params:
+            return target
+        return target + "?" + "&".join(f"{k}={quote(v, safe='/')}" for k, v in params.items())
 
     def _wire_error(self, exc: _http1.HTTPError) -> FSError:
         """A failure to talk to the remote, naming it (the remote's answers pass as they are)."""
@@ -150,7 +157,7 @@ class ProxyFS(FileSystem):
                 raise sdk.error_from_response(
                     response.status,
                     await response.read(self.timeout),
-                    response.headers.get("x-pfs-error-kind"),
+                    error_kind(response),
                 )
         except _http1.HTTPError as exc:
             raise self._wire_error(exc) from exc
@@ -224,7 +231,7 @@ class ProxyFS(FileSystem):
         if path == RELOAD_PATH:
             return Buffered(await self.read(path, offset, size))
         response = await self._open("GET", "/files", sdk.read_params(path, offset, size))
-        length = response.headers.get("content-length")
+        length = response.headers.get(b"content-length")
         if response.complete or (length is not None and int(length) <= BUFFERED_READ):
             return Buffered(await self._read_all(response))
         return self._relay(response, self.timeout)
