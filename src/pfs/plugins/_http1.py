@@ -365,10 +365,16 @@ class Pool:
             if not conn.closed and now - since < self.idle_timeout:
                 return conn
             conn.close()
+            self.forget(conn)
         while self._open >= self.limit:
             waiter = self.loop.create_future()
             self._waiters.append(waiter)
-            await waiter
+            try:
+                await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()  # woken, then cancelled: the turn passes to the next
+                raise
             if self._idle:
                 return await self._acquire()
         self._open += 1
@@ -412,6 +418,7 @@ class Pool:
         if conn.counted:
             conn.counted = False
             self._open -= 1
+            self._wake_one()
 
     def watch(self, conn: _Connection) -> None:
         """Have ``conn``'s deadline checked, within ``SWEEP`` seconds of passing."""
