@@ -59,7 +59,8 @@ def put_script(body_size: int = 1024) -> str:
 class BareApp:
     """A bare Granian anchor app (``bare_rsgi:app`` or ``bare_asgi:app``) on a free port."""
 
-    def __init__(self, target: str = "bare_rsgi:app", interface: str = "rsgi") -> None:
+    def __init__(self, target: str = "bare_rsgi:app", interface: str = "rsgi",
+                 env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.proc = subprocess.Popen(
@@ -67,6 +68,7 @@ class BareApp:
              "--port", str(self.port), "--loop", "uvloop", "--workers", "1", "--no-ws",
              target],
             cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
         )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:

@@ -1,6 +1,7 @@
 """Data plugins through a real pfs-server: 1 KiB read req/s and 100 MiB streamed MB/s for sqlfs
 (SQLite, MariaDB), s3fs (moto_server) and proxyfs (to a second server's memfs), each next to
-direct memfs on the same server in the same run (the anchor).
+direct memfs on the same server in the same run (the anchor). A bare ASGI proxy on proxyfs's own
+HTTP pool (bare_proxy.py) fetching the same remote file shows what any proxy built this way can do.
 
 Run: .venv/bin/python bench/data_plugins.py [--seconds N] [--mib N]
 """
@@ -20,12 +21,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import print_table, wrk  # noqa: E402
+from _common import BareApp, print_table, wrk  # noqa: E402
 
 from pfs.testing.moto import MotoServer  # noqa: E402
 from pfs.testing.server import ServerProcess  # noqa: E402
 
 PROXY_TARGET = 0.50
+CEILING = "bare ASGI proxy, same pool → memfs"
 MEMFS = {"plugins": {"memfs": {"enabled": True, "path": "/memfs"}}}
 
 
@@ -124,6 +126,16 @@ def main() -> None:
                     rps, p99 = wrk(f"{srv.api}/files?path={root}/1k", seconds=args.seconds)
                     up, down = stream_mb_s(api, f"{root}/big.bin", args.mib)
                     results[name] = (rps, p99, up, down)
+            # The same remote file through the thinnest ASGI proxy on proxyfs's own pool.
+            ceiling = BareApp(
+                "bare_proxy:app",
+                "asgi",
+                env={"REMOTE": remote.url, "REMOTE_PATH": "/api/v1/files?path=/memfs/1k"},
+            )
+            try:
+                results[CEILING] = (*wrk(ceiling.url, seconds=args.seconds), 0.0, 0.0)
+            finally:
+                ceiling.close()
         finally:
             if database:
                 drop_database(database)
@@ -135,17 +147,9 @@ def main() -> None:
         target = ""
         if name.startswith("proxyfs"):
             target = f"≥{PROXY_TARGET:.0%} {'ok' if rps / anchor >= PROXY_TARGET else 'MISSED'}"
-        rows.append(
-            [
-                name,
-                f"{rps:,.0f}",
-                f"{p99:.1f}",
-                f"{rps / anchor:.0%}",
-                target,
-                f"{up:,.0f}",
-                f"{down:,.0f}",
-            ]
-        )
+            target += f"; {rps / results[CEILING][0]:.0%} of the bare proxy"
+        transfer = ["", ""] if name == CEILING else [f"{up:,.0f}", f"{down:,.0f}"]
+        rows.append([name, f"{rps:,.0f}", f"{p99:.1f}", f"{rps / anchor:.0%}", target, *transfer])
     print_table(
         f"Data plugins: 1 KiB GET (wrk, 64 connections, {args.seconds}s) and "
         f"{args.mib} MiB streamed PUT/GET",
