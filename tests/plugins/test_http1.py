@@ -269,6 +269,19 @@ async def test_silent_server_times_out():
         assert pool._open == 0
 
 
+async def test_server_that_stops_reading_an_upload_times_out():
+    async def read_head_only(reader, writer) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(3600)  # never reads the body: the socket buffers fill up
+
+    async with raw_server(read_head_only) as raw, open_pool(raw.url) as pool:
+        start = time.monotonic()
+        with pytest.raises(_http1.TimedOut):
+            await asyncio.wait_for(pool.request("PUT", "/", body=pieces(1 << 30), timeout=0.3), 10)
+        assert time.monotonic() - start < 5
+        assert pool._open == 0
+
+
 async def test_answer_that_is_not_http_breaks_the_connection():
     async def garbage(reader, writer) -> None:
         await read_request(reader)

@@ -267,15 +267,16 @@ class _Connection(asyncio.Protocol):
             self.transport.writelines((head, body))
         else:
             self.transport.write(head)
-            await self._send_chunked(body)
+            await self._send_chunked(body, timeout)
         try:
             return await self.wait(head_future, timeout)
         finally:
             self._head = None
 
-    async def _send_chunked(self, body: AsyncIterator[bytes]) -> None:
-        """The body as chunked transfer coding; stops early if the server already answered
-        (a 413 or an error before the end), and then the connection is not reused."""
+    async def _send_chunked(self, body: AsyncIterator[bytes], timeout: float | None) -> None:
+        """The body as chunked transfer coding, at the pace the server reads it (a server that
+        stops reading for ``timeout`` seconds times out); stops early if the server already
+        answered (a 413 or an error before the end), and then the connection is not reused."""
         assert self.transport is not None
         async for piece in body:
             if self.closed or self.response is not None:
@@ -284,7 +285,7 @@ class _Connection(asyncio.Protocol):
             if piece:
                 self.transport.writelines((b"%x\r\n" % len(piece), piece, b"\r\n"))
             if self._writable is not None:
-                await self._writable
+                await self.wait(self._writable, timeout)
         if not self.closed:
             self.transport.write(b"0\r\n\r\n")
 
