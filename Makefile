@@ -7,6 +7,7 @@ ARGS    ?=
 .PHONY: install run test bench system-deps clean
 
 $(STAMP): pyproject.toml
+	bash scripts/system-deps.sh --build
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
