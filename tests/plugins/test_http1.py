@@ -8,10 +8,12 @@ import contextlib
 import hashlib
 import json
 import os
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+import trustme
 
 from pfs.plugins import _http1
 from pfs.testing.server import free_port
@@ -162,11 +164,15 @@ class RawServer:
 
 
 @contextlib.asynccontextmanager
-async def raw_server(handle: Handler) -> AsyncIterator[RawServer]:
-    """A ``RawServer`` on a free loopback port (``.url``), stopped with its handlers after."""
+async def raw_server(
+    handle: Handler, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[RawServer]:
+    """A ``RawServer`` on a free loopback port (``.url``; HTTPS with ``tls``), stopped with its
+    handlers after."""
     raw = RawServer(handle)
-    server = await asyncio.start_server(raw.serve, "127.0.0.1", 0)
-    raw.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    server = await asyncio.start_server(raw.serve, "127.0.0.1", 0, ssl=tls)
+    scheme = "https" if tls else "http"
+    raw.url = f"{scheme}://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     try:
         yield raw
     finally:
@@ -292,6 +298,24 @@ async def test_answer_that_is_not_http_breaks_the_connection():
         with pytest.raises(_http1.ConnectionBroken, match="invalid HTTP answer"):
             await asyncio.wait_for(pool.request("GET", "/"), 2)
         assert pool._open == 0
+
+
+async def test_https_verifies_the_server_certificate(tmp_path, monkeypatch):
+    """TLS to a remote whose certificate chains to a trusted CA works (keep-alive included);
+    an untrusted one fails to connect, naming the verification failure."""
+    ca = trustme.CA()
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(tls)
+    async with raw_server(keep_alive, tls) as raw:
+        async with open_pool(raw.url) as pool:
+            with pytest.raises(_http1.ConnectFailed, match="certificate verify failed"):
+                await pool.request("GET", "/")
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+        async with open_pool(raw.url) as pool:
+            for _ in range(3):
+                await ok(pool)
+            assert raw.accepted == 1  # the refused handshake never got this far; one kept alive
 
 
 async def test_nothing_listening_fails_to_connect():
