@@ -402,6 +402,41 @@ async def test_early_answer_and_reset_end_a_streamed_upload_without_hanging():
             assert produced < 64 * MiB
 
 
+def stall_the_first_answer() -> Handler:
+    """The first request gets a head and half its body, then nothing; later ones ``ok``."""
+    answered = 0
+
+    async def handle(reader, writer) -> None:
+        nonlocal answered
+        await read_request(reader)
+        answered += 1
+        if answered == 1:
+            writer.write(b"HTTP/1.1 200 X\r\nContent-Length: 100\r\n\r\n" + b"h" * 50)
+            await asyncio.sleep(3600)
+        writer.write(answer())
+        await keep_alive(reader, writer)
+
+    return handle
+
+
+@pytest.mark.parametrize("abandon", ["unstarted chunks closed", "read cancelled"])
+async def test_abandoned_answer_frees_its_connection(abandon):
+    """A body given up half way (its iterator closed before the first piece, as a server does
+    with a stream it never sends, or its read cancelled) must not keep the pool's only slot."""
+    async with raw_server(stall_the_first_answer()) as raw, open_pool(raw.url, limit=1) as pool:
+        response = await pool.request("GET", "/", timeout=2)
+        if abandon == "read cancelled":
+            reading = asyncio.ensure_future(response.read())
+            await asyncio.sleep(0.05)
+            reading.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await reading
+        else:
+            await response.chunks(timeout=2).aclose()
+        await ok(pool)
+        assert pool._open == 1
+
+
 async def test_aclose_closes_idle_connections():
     async with raw_server(keep_alive) as raw:
         pool = _http1.Pool(raw.url)

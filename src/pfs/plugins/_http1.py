@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -111,17 +111,24 @@ class Response:
         return data
 
     async def read(self, timeout: float | None = None) -> bytes:
+        """The whole body; on any failure (a cancel included) the connection is closed."""
         pieces = []
-        while (data := await self._next(timeout)) is not None:
-            pieces.append(data)
-        return b"".join(pieces)
-
-    async def chunks(self, timeout: float | None = None) -> AsyncIterator[bytes]:
         try:
             while (data := await self._next(timeout)) is not None:
-                yield data
-        finally:
+                pieces.append(data)
+        except BaseException:
             self.close()
+            raise
+        return b"".join(pieces)
+
+    def chunks(
+        self,
+        timeout: float | None = None,
+        errors: Callable[[HTTPError], Exception] | None = None,
+    ) -> BodyReader:
+        """The body piece by piece, each within ``timeout``; ``errors`` turns a failure into the
+        exception the caller wants raised."""
+        return BodyReader(self, timeout, errors)
 
     def close(self) -> None:
         """Done with the answer: an unread rest of the body closes the connection."""
@@ -133,6 +140,45 @@ class Response:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.finish_response()
+
+
+class BodyReader:
+    """An answer's body as an async iterator. Closing it frees the connection, also when it
+    never started (a server that drops an unread stream calls ``aclose`` only: a generator's
+    ``finally`` would not run then and the connection would stay taken)."""
+
+    __slots__ = ("_response", "_timeout", "_errors")
+
+    def __init__(
+        self,
+        response: Response,
+        timeout: float | None,
+        errors: Callable[[HTTPError], Exception] | None,
+    ) -> None:
+        self._response = response
+        self._timeout = timeout
+        self._errors = errors
+
+    def __aiter__(self) -> BodyReader:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            data = await self._response._next(self._timeout)
+        except HTTPError as exc:
+            self._response.close()
+            if self._errors is None:
+                raise
+            raise self._errors(exc) from exc
+        except BaseException:
+            self._response.close()
+            raise
+        if data is None:
+            raise StopAsyncIteration
+        return data
+
+    async def aclose(self) -> None:
+        self._response.close()
 
 
 class _Connection(asyncio.Protocol):

@@ -234,23 +234,14 @@ class ProxyFS(FileSystem):
         length = response.headers.get(b"content-length")
         if response.complete or (length is not None and int(length) <= BUFFERED_READ):
             return Buffered(await self._read_all(response))
-        return self._relay(response, self.timeout)
+        return response.chunks(self.timeout, self._wire_error)
 
     async def open_stream(self, path: str) -> AsyncIterator[bytes]:
         """A live pass-through of the remote's ``stream=true`` answer, which may pause as long
         as its producer does. A stat first makes a missing path fail at open."""
         await self._send(sdk.stat(path))
         response = await self._open("GET", "/files", sdk.stream_params(path))
-        return self._relay(response, None)
-
-    async def _relay(
-        self, response: _http1.Response, timeout: float | None
-    ) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in response.chunks(timeout):
-                yield chunk
-        except _http1.HTTPError as exc:
-            raise self._wire_error(exc) from exc
+        return response.chunks(None, self._wire_error)
 
     # -- write -----------------------------------------------------------------------------
 
