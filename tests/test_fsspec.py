@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from pfs.fsspec import PFSFileSystem
-from pfs.testing.server import ServerProcess
+from pfs.testing.fixtures import server_fixture
 
 CONFIG = {
     "plugins": {
@@ -24,10 +24,7 @@ CONFIG = {
 }
 
 
-@pytest.fixture(scope="module")
-def pfs_server():
-    with ServerProcess(CONFIG) as proc:
-        yield proc
+pfs_server = server_fixture(CONFIG)
 
 
 @pytest.fixture

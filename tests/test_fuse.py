@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pfs.testing.server import ServerProcess
+from pfs.testing.fixtures import server_fixture
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists("/dev/fuse") or os.geteuid() != 0,
@@ -86,10 +86,7 @@ def sh(script: str, cwd: Path, check: bool = True) -> subprocess.CompletedProces
     )
 
 
-@pytest.fixture(scope="module")
-def server():
-    with ServerProcess(CONFIG) as proc:
-        yield proc
+server = server_fixture(CONFIG)
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-from pfs.testing.server import ServerProcess
+from pfs.testing.fixtures import server_fixture
 
 CONFIG = {
     "plugins": {
@@ -25,10 +24,7 @@ ORIGINAL_TOOLS = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def pfs_server():
-    with ServerProcess(CONFIG) as proc:
-        yield proc
+pfs_server = server_fixture(CONFIG)
 
 
 def text(result) -> str:

@@ -15,24 +15,14 @@ import pytest
 
 from pfs.shell.cli import main
 from pfs.shell.formatting import parse_config_value
-from pfs.testing.server import ServerProcess, free_port
+from pfs.testing.fixtures import server_fixture
+from pfs.testing.server import free_port
+from tests.shell_helpers import SHELL_CONFIG
 
-SHELL_CONFIG = {
-    "plugins": {
-        "serverinfofs": {"enabled": True, "path": "/serverinfofs"},
-        "memfs": {"enabled": True, "path": "/memfs"},
-        "kvfs": {"enabled": True, "path": "/kvfs"},
-        "queuefs": {"enabled": True, "path": "/queuefs"},
-        "streamfs": {"enabled": True, "path": "/streamfs"},
-    }
-}
 PFS = [sys.executable, "-m", "pfs.shell.cli"]
 
 
-@pytest.fixture(scope="module")
-def shell_server():
-    with ServerProcess(SHELL_CONFIG) as proc:
-        yield proc
+shell_server = server_fixture(SHELL_CONFIG)
 
 
 @pytest.fixture

@@ -11,25 +11,15 @@ import httpx
 import pexpect
 import pytest
 
-from pfs.testing.server import ServerProcess, free_port
+from pfs.testing.fixtures import server_fixture
+from pfs.testing.server import free_port
+from tests.shell_helpers import SHELL_CONFIG
 
-REPL_CONFIG = {
-    "plugins": {
-        "serverinfofs": {"enabled": True, "path": "/serverinfofs"},
-        "memfs": {"enabled": True, "path": "/memfs"},
-        "kvfs": {"enabled": True, "path": "/kvfs"},
-        "queuefs": {"enabled": True, "path": "/queuefs"},
-        "streamfs": {"enabled": True, "path": "/streamfs"},
-    }
-}
 # prompt_toolkit redraws with escape sequences; compare the text a user sees.
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
 
 
-@pytest.fixture(scope="module")
-def repl_server():
-    with ServerProcess(REPL_CONFIG) as proc:
-        yield proc
+repl_server = server_fixture(SHELL_CONFIG)
 
 
 class Repl:

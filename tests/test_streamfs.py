@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 
+from pfs.testing.fixtures import server_fixture
 from pfs.testing.server import ServerProcess
 
 RING = 256 << 10
@@ -25,10 +26,7 @@ CONFIG = {
 WAIT = 30.0
 
 
-@pytest.fixture(scope="module")
-def server():
-    with ServerProcess(CONFIG) as proc:
-        yield proc
+server = server_fixture(CONFIG)
 
 
 def block(index: int, size: int = 16 << 10) -> bytes:

@@ -10,15 +10,12 @@ import uuid
 
 import pytest
 
-from pfs.testing.server import ServerProcess
+from pfs.testing.fixtures import MEMFS_ONLY, server_fixture
 
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 
 
-@pytest.fixture(scope="module")
-def server():
-    with ServerProcess({"plugins": {"memfs": {"enabled": True, "path": "/memfs"}}}) as proc:
-        yield proc
+server = server_fixture(MEMFS_ONLY)
 
 
 def _mysql_reachable() -> bool:

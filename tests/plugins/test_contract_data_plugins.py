@@ -19,8 +19,8 @@ from pfs.testing.contract import (
     RenameTests,
     StreamTests,
 )
+from pfs.testing.fixtures import MEMFS_ONLY, server_fixture
 from pfs.testing.moto import MotoServer
-from pfs.testing.server import ServerProcess
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +29,7 @@ def moto():
         yield server
 
 
-@pytest.fixture(scope="module")
-def remote():
-    with ServerProcess({"plugins": {"memfs": {"enabled": True, "path": "/memfs"}}}) as server:
-        yield server
+remote = server_fixture(MEMFS_ONLY)
 
 
 async def started(fs):

@@ -10,21 +10,16 @@ import httpx
 import pytest
 
 from pfs.client import Client
+from pfs.testing.fixtures import server_fixture
 from pfs.testing.server import ServerProcess, free_port
 
 MEMFS = {"plugins": {"memfs": {"enabled": True, "path": "/memfs"}}}
 
 
-@pytest.fixture(scope="module")
-def remote_a():
-    with ServerProcess(MEMFS) as server:
-        yield server
+remote_a = server_fixture(MEMFS)
 
 
-@pytest.fixture(scope="module")
-def remote_b():
-    with ServerProcess(MEMFS) as server:
-        yield server
+remote_b = server_fixture(MEMFS)
 
 
 @pytest.fixture(scope="module")

@@ -48,6 +48,25 @@ class SymlinkRefused(PermissionDenied):
     """A path crosses a symlink; localfs never follows one."""
 
 
+#: errno → (error class, message template); the wording is the original server's.
+_OS_ERRORS: dict[int, tuple[type[FSError], str]] = {
+    errno.ENOENT: (NotFound, "no such file or directory: {path}"),
+    errno.EEXIST: (AlreadyExists, "file already exists: {path}"),
+    errno.ENOTEMPTY: (NotEmpty, "directory not empty: {path}"),
+    errno.EISDIR: (IsADirectory, "is a directory: {path}"),
+    errno.ENOTDIR: (NotADirectory, "not a directory: {path}"),
+    errno.ELOOP: (SymlinkRefused, "{op}: {path}: refusing to follow a symlink"),
+    **dict.fromkeys(
+        (errno.EACCES, errno.EPERM, errno.EROFS),
+        (PermissionDenied, "{op}: {path}: permission denied"),
+    ),
+    **dict.fromkeys(
+        (errno.EINVAL, errno.ENAMETOOLONG, errno.EXDEV),
+        (InvalidArgument, "invalid argument {path}: {reason}"),
+    ),
+}
+
+
 @contextmanager
 def os_errors(path: str, op: str) -> Iterator[None]:
     """Translate OSError from the local file system into the PFS error tree."""
@@ -56,24 +75,8 @@ def os_errors(path: str, op: str) -> Iterator[None]:
     except FSError:
         raise
     except OSError as exc:
-        code = exc.errno
-        if code == errno.ENOENT:
-            raise NotFound(f"no such file or directory: {path}") from exc
-        if code == errno.EEXIST:
-            raise AlreadyExists(f"file already exists: {path}") from exc
-        if code == errno.ENOTEMPTY:
-            raise NotEmpty(f"directory not empty: {path}") from exc
-        if code == errno.EISDIR:
-            raise IsADirectory(f"is a directory: {path}") from exc
-        if code == errno.ENOTDIR:
-            raise NotADirectory(f"not a directory: {path}") from exc
-        if code == errno.ELOOP:
-            raise SymlinkRefused(f"{op}: {path}: refusing to follow a symlink") from exc
-        if code in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise PermissionDenied(f"{op}: {path}: permission denied") from exc
-        if code in (errno.EINVAL, errno.ENAMETOOLONG, errno.EXDEV):
-            raise InvalidArgument(f"invalid argument {path}: {exc.strerror}") from exc
-        raise FSError(f"{op}: {path}: {exc.strerror}") from exc
+        error, template = _OS_ERRORS.get(exc.errno, (FSError, "{op}: {path}: {reason}"))
+        raise error(template.format(op=op, path=path, reason=exc.strerror)) from exc
 
 
 def _components(path: str) -> list[str]:
@@ -105,8 +108,9 @@ class LocalFS(FileSystem):
         except NotADirectoryError:
             raise InvalidArgument(f"base path is not a directory: {self.base}") from None
         except OSError as exc:
-            raise InvalidArgument(f"base path cannot be opened: {self.base}: {exc.strerror}") \
-                from None
+            raise InvalidArgument(
+                f"base path cannot be opened: {self.base}: {exc.strerror}"
+            ) from None
 
     async def shutdown(self) -> None:
         if self.base_fd >= 0:
@@ -245,8 +249,9 @@ class LocalFS(FileSystem):
 
     async def create(self, path: str) -> None:
         with self._parent(path, "create") as (dir_fd, name), os_errors(path, "create"):
-            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FILE_FLAGS, 0o666,
-                         dir_fd=dir_fd)
+            fd = os.open(
+                name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FILE_FLAGS, 0o666, dir_fd=dir_fd
+            )
             os.close(fd)
 
     async def mkdir(self, path: str, mode: int = 0o755) -> None:
@@ -271,8 +276,11 @@ class LocalFS(FileSystem):
                 os.rmdir(name, dir_fd=dir_fd)
 
     async def rename(self, old: str, new: str) -> None:
-        with self._parent(old, "rename") as (old_fd, old_name), \
-                self._parent(new, "rename") as (new_fd, new_name), os_errors(old, "rename"):
+        with (
+            self._parent(old, "rename") as (old_fd, old_name),
+            self._parent(new, "rename") as (new_fd, new_name),
+            os_errors(old, "rename"),
+        ):
             os.stat(old_name, dir_fd=old_fd, follow_symlinks=False)
             os.rename(old_name, new_name, src_dir_fd=old_fd, dst_dir_fd=new_fd)
 
@@ -284,9 +292,7 @@ class LocalFS(FileSystem):
             parts.append(chunk)
         return b"".join(parts)
 
-    async def read_stream(
-        self, path: str, offset: int = 0, size: int = -1
-    ) -> AsyncIterator[bytes]:
+    async def read_stream(self, path: str, offset: int = 0, size: int = -1) -> AsyncIterator[bytes]:
         if not _components(path):
             raise IsADirectory(f"is a directory: {path}")
         fd = self._open_file(path, os.O_RDONLY, "open", missing="no such file")
@@ -306,8 +312,11 @@ class LocalFS(FileSystem):
         limit: int = 64 << 20,
     ) -> str:
         # Written straight to disk, so the body limit for buffering plugins does not apply.
-        if flags & WriteFlag.TRUNCATE and not flags & (WriteFlag.APPEND | WriteFlag.EXCLUSIVE) \
-                and offset <= 0:
+        if (
+            flags & WriteFlag.TRUNCATE
+            and not flags & (WriteFlag.APPEND | WriteFlag.EXCLUSIVE)
+            and offset <= 0
+        ):
             total = await self._replace(path, chunks, flags)
         else:
             total = await self._write_in_place(path, chunks, max(offset, 0), flags)
@@ -332,8 +341,9 @@ class LocalFS(FileSystem):
                     raise PermissionDenied(f"write: {path}: not a regular file")
                 mode = st.S_IMODE(old.st_mode)
             temp = f".{name}.pfs-upload-{secrets.token_hex(4)}"
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FILE_FLAGS, 0o600,
-                         dir_fd=dir_fd)
+            fd = os.open(
+                temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FILE_FLAGS, 0o600, dir_fd=dir_fd
+            )
             try:
                 try:
                     total = await _write_pieces(fd, chunks, 0)

@@ -536,14 +536,19 @@ def report(ctx: Context, text: str) -> None:
         ctx.echo(text)
 
 
-def _upload_configure(p):
-    p.add_argument("local")
-    p.add_argument("remote")
-    p.add_argument("-r", "-R", "--recursive", action="store_true")
+def _transfer(source: str, target: str) -> Callable[[argparse.ArgumentParser], None]:
+    """The arguments of upload and download: a source, a target, and ``-r``."""
+
+    def configure(p: argparse.ArgumentParser) -> None:
+        p.add_argument(source)
+        p.add_argument(target)
+        p.add_argument("-r", "-R", "--recursive", action="store_true")
+
+    return configure
 
 
 @command("upload", "Upload a local file or directory (-r)")
-@args(_upload_configure)
+@args(_transfer("local", "remote"))
 def upload(ctx: Context, ns: argparse.Namespace) -> None:
     src = local_path(ns.local)
     dst = into_dir(ctx, src.name, ctx.resolve(ns.remote), ns.remote)
@@ -552,14 +557,8 @@ def upload(ctx: Context, ns: argparse.Namespace) -> None:
     report(ctx, f"Uploaded {src} -> {dst} ({sent} bytes)")
 
 
-def _download_configure(p):
-    p.add_argument("remote")
-    p.add_argument("local")
-    p.add_argument("-r", "-R", "--recursive", action="store_true")
-
-
 @command("download", "Download a file or directory (-r) to the local disk")
-@args(_download_configure)
+@args(_transfer("remote", "local"))
 def download(ctx: Context, ns: argparse.Namespace) -> None:
     src = ctx.resolve(ns.remote)
     dst = local_path(ns.local)

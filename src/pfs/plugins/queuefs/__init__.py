@@ -120,6 +120,13 @@ class QueueFS(FileSystem):
             return _check_name("/".join(parts[:-1])), parts[-1]
         return "/".join(parts), ""
 
+    def _split_control(self, path: str) -> tuple[str, str]:
+        """``_split`` for reads and writes, which only control files take."""
+        queue, control = self._split(path)
+        if not control:
+            raise IsADirectory(f"is a directory: {path}")
+        return queue, control
+
     async def _visibility(self, queue: str) -> float:
         own = await self.backend.get_visibility(queue)
         return self.default_visibility if own is None else own
@@ -129,9 +136,7 @@ class QueueFS(FileSystem):
     async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
         if path == "/README":
             return read_range(self.readme, offset, size)
-        queue, control = self._split(path)
-        if not control:
-            raise IsADirectory(f"is a directory: {path}")
+        queue, control = self._split_control(path)
         if control in _WRITE_ONLY:
             raise PermissionDenied(f"permission denied: {path} is write-only")
         if control == "dequeue":
@@ -149,7 +154,10 @@ class QueueFS(FileSystem):
     async def stat(self, path: str) -> FileInfo:
         if path == "/":
             return FileInfo(
-                "/", 0, 0o755, is_dir=True,
+                "/",
+                0,
+                0o755,
+                is_dir=True,
                 meta=Meta("queuefs", "queue", {"backend": self.backend_name}),
             )
         if path == "/README":
@@ -179,7 +187,7 @@ class QueueFS(FileSystem):
         if count == 0:
             prefix = queue + "/"
             children = dict.fromkeys(
-                name[len(prefix):].split("/", 1)[0] for name in names if name.startswith(prefix)
+                name[len(prefix) :].split("/", 1)[0] for name in names if name.startswith(prefix)
             )
             if children:
                 return [_queue_info(child) for child in children]
@@ -194,9 +202,7 @@ class QueueFS(FileSystem):
     async def write(
         self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
     ) -> str:
-        queue, control = self._split(path)
-        if not control:
-            raise IsADirectory(f"is a directory: {path}")
+        queue, control = self._split_control(path)
         if control in _READ_ONLY:
             raise InvalidArgument(f"cannot write to: {path}")
         if control == "enqueue":
@@ -223,8 +229,10 @@ class QueueFS(FileSystem):
         if not text.isdigit():
             raise InvalidArgument(f"invalid argument: {path}: expected a message id, got {text!r}")
         if not await self.backend.ack(queue, int(text)):
-            raise NotFound(f"message not in flight: {text} (queue {queue}): unknown id, "
-                           "already acked, or dequeued without a visibility timeout")
+            raise NotFound(
+                f"message not in flight: {text} (queue {queue}): unknown id, "
+                "already acked, or dequeued without a visibility timeout"
+            )
         return "OK"
 
     async def create(self, path: str) -> None:
@@ -245,9 +253,7 @@ class QueueFS(FileSystem):
                 raise NotADirectory(f"cannot remove: {path} is not a directory")
             raise PermissionDenied(f"cannot remove control files: {path}")
         if not recursive:
-            raise InvalidArgument(
-                "cannot remove directory with Remove: use RemoveAll instead"
-            )
+            raise InvalidArgument("cannot remove directory with Remove: use RemoveAll instead")
         await self.backend.remove_queues(queue)
 
     async def rename(self, old: str, new: str) -> None:
