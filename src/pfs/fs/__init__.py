@@ -14,7 +14,7 @@ from pfs.fs.base import (
 from pfs.fs.config import Field, parse_size, validate_config
 from pfs.fs.errors import *  # noqa: F403
 from pfs.fs.errors import __all__ as _error_names
-from pfs.fs.fileinfo import FileInfo, Meta
+from pfs.fs.fileinfo import FileInfo, Meta, ReadEffect
 from pfs.fs.paths import normalize
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "FileInfo",
     "FileSystem",
     "Meta",
+    "ReadEffect",
     "WriteFlag",
     "apply_write",
     "normalize",

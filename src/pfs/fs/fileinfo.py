@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -26,6 +27,22 @@ class Meta:
         return {"Name": self.name, "Type": self.type, "Content": self.content}
 
 
+class ReadEffect(enum.StrEnum):
+    """What reading a file does besides returning bytes; walkers read only ``NONE`` files.
+
+    A plugin declares it on the FileInfo of every ``stat`` and ``readdir`` answer, and it travels
+    on the wire as ``readEffect`` (omitted for ``NONE``), so remote clients (FUSE, fsspec, the
+    shell, proxyfs) skip such files too. A file marked ``CONSUMES`` must refuse partial reads
+    (``offset``/``size``) with InvalidArgument rather than consume a message and return a part.
+    """
+
+    NONE = ""
+    #: Reading takes data away (a queue's ``dequeue``).
+    CONSUMES = "consumes"
+    #: A read never ends on its own (a live stream).
+    ENDLESS = "endless"
+
+
 @dataclass(slots=True)
 class FileInfo:
     """What ``stat`` returns for one entry.
@@ -37,6 +54,7 @@ class FileInfo:
         mtime_ns: modification time, nanoseconds since the Unix epoch.
         is_dir: whether the entry is a directory.
         meta: plugin metadata.
+        read_effect: what reading does besides returning bytes (see ReadEffect).
     """
 
     name: str
@@ -45,10 +63,11 @@ class FileInfo:
     mtime_ns: int = field(default_factory=time.time_ns)
     is_dir: bool = False
     meta: Meta = field(default_factory=Meta)
+    read_effect: ReadEffect = ReadEffect.NONE
 
     def to_json(self) -> dict[str, Any]:
         meta = self.meta
-        return {
+        obj = {
             "name": self.name,
             "size": self.size,
             "mode": self.mode,
@@ -56,6 +75,9 @@ class FileInfo:
             "isDir": self.is_dir,
             "meta": {"Name": meta.name, "Type": meta.type, "Content": meta.content},
         }
+        if self.read_effect:
+            obj["readEffect"] = self.read_effect.value
+        return obj
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> FileInfo:
@@ -71,7 +93,19 @@ class FileInfo:
                 type=meta.get("Type", "") or "",
                 content=meta.get("Content"),
             ),
+            read_effect=_read_effect(obj.get("readEffect")),
         )
+
+
+def _read_effect(raw: Any) -> ReadEffect:
+    """A peer's ``readEffect``; one this version does not know is treated as consuming, the
+    cautious reading for a walker."""
+    if not raw:
+        return ReadEffect.NONE
+    try:
+        return ReadEffect(raw)
+    except ValueError:
+        return ReadEffect.CONSUMES
 
 
 def parse_time_ns(text: str) -> int:

@@ -376,7 +376,10 @@ class MountTable(FileSystem):
             mount.leave()
 
     async def walk_files(self, path: str) -> AsyncIterator[str]:
-        """Every file below ``path`` depth-first in listing order (errors skipped), for grep."""
+        """Every file below ``path`` depth-first in listing order (errors skipped), for grep.
+
+        Files whose read has an effect (a queue's ``dequeue``, a live stream) are never yielded.
+        """
         try:
             entries = await self.readdir(path)
         except Exception as exc:  # the original skips unreadable directories
@@ -387,5 +390,5 @@ class MountTable(FileSystem):
             if entry.is_dir:
                 async for sub in self.walk_files(child):
                     yield sub
-            else:
+            elif not entry.read_effect:
                 yield child

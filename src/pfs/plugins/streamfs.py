@@ -31,6 +31,7 @@ from pfs.fs import (
     NotFound,
     NotSupported,
     PermissionDenied,
+    ReadEffect,
     Unavailable,
     WriteFlag,
     read_range,
@@ -175,7 +176,7 @@ class Stream:
         }
         return FileInfo(
             self.name.lstrip("/"), self.total_written, 0o644, self.mtime_ns, False,
-            Meta("streamfs", "stream", content),
+            Meta("streamfs", "stream", content), ReadEffect.ENDLESS,
         )
 
 

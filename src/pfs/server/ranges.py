@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from pfs.fs.base import FileSystem
+from pfs.fs.errors import InvalidArgument
 from pfs.httprange import parse_range
 from pfs.server.http import OCTET_TYPE, Response, StreamResponse, error_response
 
 
 async def range_response(fs: FileSystem, path: str, header: str) -> Response | StreamResponse:
     info = await fs.stat(path)
+    if info.read_effect:
+        raise InvalidArgument(
+            f"read: {path}: this file is read whole (a range of it would consume or wait for "
+            "data that the rest of the read then loses)"
+        )
     try:
         span = parse_range(header, info.size)
     except ValueError:

@@ -11,6 +11,7 @@ import re2
 import xxhash
 
 from pfs.fs.errors import FSError, InvalidArgument
+from pfs.fs.fileinfo import ReadEffect
 from pfs.server.files import body_field
 from pfs.server.http import Request, Response, StreamResponse, json_bytes, json_response
 
@@ -35,6 +36,11 @@ class _Xxh3Low64:
         return format(self._h.intdigest() & (2**64 - 1), "016x")
 
 
+_EFFECT_WORDS = {
+    ReadEffect.CONSUMES: "consumes data",
+    ReadEffect.ENDLESS: "never ends",
+}
+
 _DIGESTS = {"xxh3": _Xxh3Low64, "md5": hashlib.md5}
 
 
@@ -49,6 +55,11 @@ async def digest(server: Server, req: Request) -> Response:
         raise InvalidArgument("path is required")
     hasher = factory()
     try:
+        info = await server.fs.stat(path)
+        if info.read_effect:
+            raise InvalidArgument(
+                f"{path}: reading this file {_EFFECT_WORDS[info.read_effect]}, so it is not digested"
+            )
         chunks = await server.fs.read_stream(path)
         async for chunk in chunks:
             hasher.update(chunk)

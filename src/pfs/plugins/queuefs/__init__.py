@@ -21,6 +21,7 @@ from pfs.fs import (
     NotFound,
     NotSupported,
     PermissionDenied,
+    ReadEffect,
     TooLarge,
     WriteFlag,
     read_range,
@@ -42,6 +43,8 @@ def _control_info(name: str, size: int = 0, mtime_ns: int | None = None) -> File
     mode = 0o222 if name in _WRITE_ONLY else 0o444 if name in _READ_ONLY else 0o644
     kind = "status" if name in ("size", "visibility_timeout") else "control"
     info = FileInfo(name, size, mode, meta=Meta("queuefs", kind))
+    if name == "dequeue":
+        info.read_effect = ReadEffect.CONSUMES
     if mtime_ns is not None:
         info.mtime_ns = mtime_ns
     return info
@@ -140,6 +143,12 @@ class QueueFS(FileSystem):
         if control in _WRITE_ONLY:
             raise PermissionDenied(f"permission denied: {path} is write-only")
         if control == "dequeue":
+            if offset > 0 or size >= 0:
+                # A part would consume the whole message and lose the rest of it.
+                raise InvalidArgument(
+                    f"read: {path}: dequeue is read whole (offset and size are refused: "
+                    "reading consumes the message)"
+                )
             message = await self.backend.dequeue(queue, await self._visibility(queue))
             data = EMPTY if message is None else message.render()
         elif control == "peek":
