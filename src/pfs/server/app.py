@@ -67,7 +67,7 @@ class Server:
         self.settings = settings
         self.registry = registry or builtin_registry()
         self.fs = MountTable()
-        self.auth = Auth(settings.auth_tokens)
+        self.auth = Auth(settings.auth_tokens, settings.admin_without_auth)
         self.external: Any = None  # the external-plugin loader, when configured
         self.started = False
 
@@ -178,9 +178,13 @@ class Server:
                     return
                 if self.auth.enabled:
                     denied = self.auth.check(req.header(b"authorization"), role)
-                    if denied is not None:
-                        await denied(send, receive)
-                        return
+                elif role is Role.ADMIN:
+                    denied = await self.auth.check_admin_peer(scope)
+                else:
+                    denied = None
+                if denied is not None:
+                    await denied(send, receive)
+                    return
             response = await handler(self, req)
         except FSError as exc:
             # The kind header lets clients tell e.g. NotEmpty from AlreadyExists (both 409).

@@ -1,12 +1,21 @@
-"""Optional bearer-token auth with three roles: read (GET), write (+ changes), admin (+ mounts)."""
+"""Optional bearer-token auth with three roles: read (GET), write (+ changes), admin (+ mounts).
+
+Without tokens, admin operations (mount, unmount, plugin loading) still are not open to everyone:
+a mount of localfs at / would hand any local user the server's files. They are accepted from the
+peers ``server.admin_without_auth`` names, by default the server's own user on this machine.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import hmac
+import os
 from dataclasses import dataclass
+from typing import Any
 
 from pfs.server.http import Response, error_response
+from pfs.server.peer_owner import is_loopback, tcp_peer_uid
 
 
 class Role(enum.IntEnum):
@@ -21,13 +30,29 @@ class TokenEntry:
     role: Role
 
 
+class AdminWithoutAuth(enum.StrEnum):
+    """Who may mount, unmount and load plugins when no tokens are configured."""
+
+    OWNER = "owner"  # loopback peers running as the server's own user
+    LOCAL = "local"  # any loopback peer (every user of this machine)
+    ANYONE = "anyone"  # every peer (the original's behaviour)
+
+
 _UNAUTHORIZED_HEADERS = [(b"www-authenticate", b'Bearer realm="pfs"')]
+_HOW_TO_ALLOW = (
+    "configure server.auth.tokens and send an admin token, or set server.admin_without_auth"
+)
 
 
 class Auth:
-    def __init__(self, tokens: list[TokenEntry]) -> None:
+    def __init__(
+        self,
+        tokens: list[TokenEntry],
+        admin_without_auth: AdminWithoutAuth = AdminWithoutAuth.OWNER,
+    ) -> None:
         self._tokens = [(entry.token.encode(), entry.role) for entry in tokens]
         self.enabled = bool(tokens)
+        self.admin_without_auth = admin_without_auth
 
     def role_of(self, header: bytes | None) -> Role | None:
         if header is None:
@@ -58,3 +83,30 @@ class Auth:
                 f"(needs '{needed.name.lower()}')",
             )
         return None
+
+    async def check_admin_peer(self, scope: dict[str, Any]) -> Response | None:
+        """Without tokens: None when the connection's peer may do admin operations, else 403."""
+        policy = self.admin_without_auth
+        if policy is AdminWithoutAuth.ANYONE:
+            return None
+        client, server = scope.get("client"), scope.get("server")
+        if not client or not server or not is_loopback(client[0]):
+            return _admin_denied(
+                f"without auth, admin operations are accepted only over loopback "
+                f"(server.admin_without_auth: {policy})"
+            )
+        if policy is AdminWithoutAuth.LOCAL:
+            return None
+        # ASGI servers differ in giving ports as int or str
+        uid = await asyncio.to_thread(tcp_peer_uid, client[0], int(client[1]), int(server[1]))
+        if uid != os.geteuid():
+            found = "cannot be told" if uid is None else f"is uid {uid}"
+            return _admin_denied(
+                f"without auth, admin operations are accepted only from the user running the "
+                f"server (uid {os.geteuid()}); this connection's user {found}"
+            )
+        return None
+
+
+def _admin_denied(reason: str) -> Response:
+    return error_response(403, f"permission denied: {reason}; to allow others, {_HOW_TO_ALLOW}")

@@ -15,14 +15,14 @@ from pfs.fs.config import parse_size, validate_config
 from pfs.fs.errors import InvalidArgument
 from pfs.plugins.registry import Registry
 from pfs.server.admin import split_mount_options
-from pfs.server.auth import Role, TokenEntry
+from pfs.server.auth import AdminWithoutAuth, Role, TokenEntry
 from pfs.server.settings import Settings
 
 log = logging.getLogger("pfs.config")
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
-_SERVER_KEYS = {"address", "log_level", "max_body_bytes", "auth"}
+_SERVER_KEYS = {"address", "log_level", "max_body_bytes", "auth", "admin_without_auth"}
 _EXTERNAL_KEYS = {
     "enabled", "plugin_dir", "auto_load", "plugin_paths", "wasi_mount_path",
     "allow_runtime_load", "allow_url_load", "wasm", "python_entry_points",
@@ -98,6 +98,16 @@ def _tokens(auth: Any) -> list[TokenEntry]:
             raise ConfigError(f"{where}: needs a non-empty 'token' or 'token_env'")
         tokens.append(TokenEntry(token, Role[role_name.upper()]))
     return tokens
+
+
+def _admin_without_auth(value: Any) -> AdminWithoutAuth:
+    try:
+        return AdminWithoutAuth(value)
+    except (ValueError, TypeError):
+        choices = ", ".join(choice.value for choice in AdminWithoutAuth)
+        raise ConfigError(
+            f"server.admin_without_auth: must be one of {choices}, got {value!r}"
+        ) from None
 
 
 def _mount_entries(
@@ -178,6 +188,7 @@ def settings_from_dict(raw: Any, registry: Registry, address: str | None = None)
         except ValueError as exc:
             raise ConfigError(f"server.max_body_bytes: {exc}") from None
     settings.auth_tokens = _tokens(server.get("auth"))
+    settings.admin_without_auth = _admin_without_auth(server.get("admin_without_auth", "owner"))
     external = raw.get("external_plugins") or {}
     if not isinstance(external, dict):
         raise ConfigError("external_plugins: must be a mapping")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pfs.server.auth import TokenEntry
+from pfs.server.auth import AdminWithoutAuth, TokenEntry
 
 
 @dataclass
@@ -19,6 +19,8 @@ class Settings:
     #: Bodies and reads up to this size skip the streaming machinery.
     inline_read_bytes: int = 1 << 20
     auth_tokens: list[TokenEntry] = field(default_factory=list)
+    #: Who may mount/unmount/load plugins when ``auth_tokens`` is empty.
+    admin_without_auth: AdminWithoutAuth = AdminWithoutAuth.OWNER
     #: Mounts to create at start-up: dicts with fstype, path, config, read_only, name.
     mounts: list[dict[str, Any]] = field(default_factory=list)
     #: The ``external_plugins`` section, kept for the external-plugin loader.
