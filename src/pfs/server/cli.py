@@ -119,9 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(settings.log_level)
     host, _, port = settings.address.rpartition(":")
     if not _is_loopback(host) and not settings.auth_tokens:
+        anyone_mounts = settings.admin_without_auth == "anyone"
+        can = "read, write and mount" if anyone_mounts else "read and write"
         log.warning(
-            "!!! listening on %s without auth: anyone who can reach this address can read, "
-            "write and mount. Set server.auth.tokens. !!!", settings.address)
+            "!!! listening on %s without auth: anyone who can reach this address can %s. "
+            "Set server.auth.tokens. !!!", settings.address, can)
     os.environ[_ENV_CONFIG] = json.dumps(raw)
     os.environ[_ENV_ADDR] = settings.address
     if args.server == "uvicorn":
