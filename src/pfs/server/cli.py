@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
+import errno
 import json
 import logging
 import os
+import socket
 import sys
 from typing import Any
 
 import yaml
+from granian import Granian
+from granian._granian import SocketHolder
+from granian.constants import HTTPModes, Interfaces, Loops
 
 from pfs import __version__
 from pfs.fs.config import sample_config
+from pfs.listen import is_loopback, listen_exclusive
 from pfs.plugins.registry import Registry, builtin_registry
 from pfs.server.app import Server
 from pfs.server.config import DEFAULT_CONFIG, ConfigError, load_file, settings_from_dict
@@ -76,13 +81,37 @@ def print_sample_config(registry: Registry) -> None:
     sys.stdout.write(yaml.safe_dump(sample_tree, sort_keys=False))
 
 
-def _is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return host == "localhost"
+class GranianOnSocket(Granian):
+    """Granian serving the socket ``listen_exclusive`` bound instead of binding its own.
+
+    Granian has no public option for this. Its main process keeps the socket it shares with its
+    workers in ``_shd``/``_sfd``/``_sso`` (the path it takes where SO_REUSEPORT is missing); on
+    Linux it would leave them empty and let each worker bind with SO_REUSEPORT, which lets a second
+    server join the address. Filling them in makes the workers accept on our socket.
+    """
+
+    def __init__(self, *args: Any, sock: socket.socket, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._own_socket = sock
+
+    def _init_shared_socket(self) -> None:
+        sock = self._own_socket
+        sock.set_inheritable(True)
+        self._ssp = None
+        self._shd = SocketHolder(sock.fileno(), False, self.backlog)
+        self._sfd = sock.fileno()
+        self._sso = sock  # Granian closes it at shutdown
+
+
+def _listen(address: str) -> socket.socket | None:
+    """The server's listening socket, or None after a one-line error on stderr."""
+    host, _, port = address.rpartition(":")
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+        return listen_exclusive(host, int(port))
+    except OSError as exc:
+        reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"is unusable: {exc}"
+        print(f"pfs-server: address {address} {reason}", file=sys.stderr)
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,11 +119,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-c", "--config", help="YAML config file (default: built-in mounts)")
     parser.add_argument("-addr", "--addr", dest="addr", help="listen address, :8080 or host:port")
     parser.add_argument("-print-sample-config", "--print-sample-config", action="store_true")
-    parser.add_argument("-log-level", "--log-level", dest="log_level",
-                        choices=["debug", "info", "warn", "warning", "error"])
+    parser.add_argument(
+        "-log-level",
+        "--log-level",
+        dest="log_level",
+        choices=["debug", "info", "warn", "warning", "error"],
+    )
     parser.add_argument("-version", "--version", action="store_true")
-    parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian",
-                        help="ASGI server to run the app under")
+    parser.add_argument(
+        "--server",
+        choices=["granian", "uvicorn"],
+        default="granian",
+        help="ASGI server to run the app under",
+    )
     args = parser.parse_args(argv)
 
     if args.version:
@@ -109,35 +146,43 @@ def main(argv: list[str] | None = None) -> int:
     try:
         raw = load_file(args.config) if args.config else DEFAULT_CONFIG
         if args.log_level:
-            raw = {**(raw or {}), "server": {**((raw or {}).get("server") or {}),
-                                             "log_level": args.log_level}}
+            raw = {
+                **(raw or {}),
+                "server": {**((raw or {}).get("server") or {}), "log_level": args.log_level},
+            }
         server = build_server(raw, args.addr, registry)
     except ConfigError as exc:
         print(f"pfs-server: {exc}", file=sys.stderr)
         return 2
     settings = server.settings
     _setup_logging(settings.log_level)
-    host, _, port = settings.address.rpartition(":")
-    if not _is_loopback(host) and not settings.auth_tokens:
+    sock = _listen(settings.address)
+    if sock is None:
+        return 1
+    host = settings.address.rpartition(":")[0]
+    if not is_loopback(host) and not settings.auth_tokens:
         anyone_mounts = settings.admin_without_auth == "anyone"
         can = "read, write and mount" if anyone_mounts else "read and write"
         log.warning(
             "!!! listening on %s without auth: anyone who can reach this address can %s. "
-            "Set server.auth.tokens. !!!", settings.address, can)
+            "Set server.auth.tokens. !!!",
+            settings.address,
+            can,
+        )
     os.environ[_ENV_CONFIG] = json.dumps(raw)
     os.environ[_ENV_ADDR] = settings.address
     if args.server == "uvicorn":
         import uvicorn
 
-        uvicorn.run(server, host=host, port=int(port), log_level="warning", lifespan="on")
+        config = uvicorn.Config(server, log_level="warning", lifespan="on")
+        uvicorn.Server(config).run(sockets=[sock])
         return 0
-    from granian import Granian
-    from granian.constants import HTTPModes, Interfaces, Loops
-
-    Granian(
+    host, port = sock.getsockname()[:2]
+    GranianOnSocket(
         "pfs.server.cli:app_from_env",
+        sock=sock,
         address=host,
-        port=int(port),
+        port=port,
         interface=Interfaces.ASGI,
         factory=True,
         workers=1,
