@@ -5,11 +5,18 @@ and error table as ``AsyncClient``), sent over a lean pooled HTTP/1.1 client (``
 the outbound request's cost bounds every proxied operation. Reads and writes stream through chunk
 by chunk; the remote's errors come back with its status and message; a remote that is down or
 hangs is a 503/504 naming it within ``timeout``, never a hang.
+
+A mount names any URL, so the plugin must not turn into a tool against other hosts: it sends no
+credential but the token its own config names, and every way of failing to reach a remote (refused,
+reset, unreachable, unresolvable, TLS, not a PFS server) reads the same, so errors do not tell
+open ports from closed ones.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -31,6 +38,8 @@ from pfs.fs.base import Buffered
 from pfs.fs.errors import Timeout
 from pfs.plugins import _http1
 
+log = logging.getLogger("pfs.proxyfs")
+
 RELOAD_PATH = "/reload"
 RELOAD_TEXT = b"Write to this file to reload the proxy connection\n"
 RELOAD_DESCRIPTION = "Write to this file to reload the proxy connection"
@@ -44,15 +53,59 @@ _FLAG_NAMES = (
 )
 
 
-def normalize_base_url(raw: str) -> str:
-    """``http://h:p/`` → ``http://h:p/api/v1`` (the original's rule), checked to be a URL."""
-    url = raw.strip().rstrip("/")
+#: What every failure to reach the remote says (the detail goes to the log only).
+CANNOT_CONNECT = "cannot connect"
+
+
+def _base_url_problem(url: str) -> str | None:
+    """Why ``url`` is not a plain ``http(s)://host[:port][/path]``, or None."""
+    if not url.isascii() or not url.isprintable() or " " in url:
+        return "it contains spaces, control or non-ASCII characters"
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts.scheme not in ("http", "https"):
+        return "the scheme must be http or https"
+    if "@" in parts.netloc:
+        return "credentials in the URL are not allowed (use the token or token_env keys)"
+    if "?" in url or "#" in url:
+        return "a query or fragment is not allowed"
+    if not parts.hostname:
+        return "it has no host"
+    try:  # .port raises for a port that is no number in 0-65535
+        valid = parts.port != 0 and bool(parts.hostname.encode("idna"))
+    except (ValueError, UnicodeError):
+        valid = False
+    return None if valid else "the host or port is invalid"
+
+
+def normalize_base_url(raw: str) -> str:
+    """``http://h:p/`` → ``http://h:p/api/v1`` (the original's rule), checked to name a server
+    and nothing else: http(s), a host, an optional port and path; no user:password@, query or
+    fragment."""
+    url = raw.strip().rstrip("/")
+    problem = _base_url_problem(url)
+    if problem is not None:
+        shown = "" if "@" in url else f" {raw!r}"  # never echo a password
         raise InvalidArgument(
-            f"invalid base_url format: {raw!r} (expected http://host:port[/api/v1])"
+            f"invalid base_url format{shown}: {problem} (expected http://host:port[/api/v1])"
         )
     return url if url.endswith("/api/v1") else url + "/api/v1"
+
+
+def bearer_header(config: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The Authorization header for the token the mount's config names (``token``, or the
+    server's environment variable ``token_env``); none when it names none."""
+    token, env = config.get("token"), config.get("token_env")
+    if token and env:
+        raise InvalidArgument("set either token or token_env, not both")
+    if env:
+        token = os.environ.get(env)
+        if not token:
+            raise InvalidArgument(f"token_env: environment variable {env} is not set or empty")
+    if not token:
+        return ()
+    if not token.isascii() or not token.isprintable():
+        raise InvalidArgument("token: must be printable ASCII (it is sent as a header)")
+    return (("Authorization", f"Bearer {token}"),)
 
 
 def error_kind(response: _http1.Response) -> str | None:
@@ -65,6 +118,8 @@ class ProxyFS(FileSystem):
     config_schema = (
         Field("base_url", "string", required=True, help="remote server, e.g. http://host:8080"),
         Field("timeout", "number", default=10, help="seconds for a request or a stream's pause"),
+        Field("token", "string", help="bearer token sent to the remote (default: none)"),
+        Field("token_env", "string", help="server environment variable holding that token"),
     )
     random_write = True
 
@@ -74,24 +129,27 @@ class ProxyFS(FileSystem):
         self.timeout = float(config.get("timeout") or 10)
         self.remote = self.base_url[: -len("/api/v1")]
         self._api_path = urlsplit(self.base_url).path
-        # The SDK's behaviour: a PFS_TOKEN in the environment is sent as the bearer token.
-        self._headers = tuple(sdk.auth_headers(None).items())
+        # Only the mount's own token: never the server's PFS_TOKEN or any other credential.
+        self._headers = bearer_header(config)
         self._json_headers = (*self._headers, ("Content-Type", "application/json"))
         self._pool: _http1.Pool | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def _connect(self) -> _http1.Pool:
+        """A pool to the remote once its health check answers as a PFS server's does."""
         pool = _http1.Pool(self.base_url, connect_timeout=self.timeout)
         try:
-            await self._send(sdk.health(), pool)
+            health = await self._send(sdk.health(), pool)
+            if health.get("status") != "healthy":
+                raise FSError(f"health check answered {health!r:.200}")
         except FSError as exc:
             await pool.aclose()
-            cause = exc.__cause__
-            detail = str(cause) if isinstance(cause, _http1.HTTPError) else exc.message
-            raise Unavailable(
-                f"failed to connect to remote PFS server at {self.remote}: {detail}"
-            ) from exc
+            failed = f"failed to connect to remote PFS server at {self.remote}"
+            if isinstance(exc.__cause__, _http1.TimedOut):
+                raise Timeout(f"{failed}: {exc.__cause__}") from exc
+            log.info("%s: %s", failed, exc.__cause__ or exc)
+            raise Unavailable(f"{failed}: {CANNOT_CONNECT}") from exc
         return pool
 
     async def start(self) -> None:
@@ -107,7 +165,7 @@ class ProxyFS(FileSystem):
         try:
             fresh = await self._connect()
         except Unavailable as exc:
-            raise Unavailable(f"reload failed: {exc.message}") from exc
+            raise type(exc)(f"reload failed: {exc.message}") from exc
         old, self._pool = self._pool, fresh
         if old is not None:
             await old.aclose()
@@ -129,8 +187,10 @@ class ProxyFS(FileSystem):
 
     def _wire_error(self, exc: _http1.HTTPError) -> FSError:
         """A failure to talk to the remote, naming it (the remote's answers pass as they are)."""
-        message = f"remote PFS server {self.remote}: {exc}"
-        return Timeout(message) if isinstance(exc, _http1.TimedOut) else Unavailable(message)
+        if isinstance(exc, _http1.TimedOut):
+            return Timeout(f"remote PFS server {self.remote}: {exc}")
+        log.debug("remote PFS server %s: %s", self.remote, exc)
+        return Unavailable(f"remote PFS server {self.remote}: {CANNOT_CONNECT}")
 
     async def _open(
         self,
