@@ -176,14 +176,24 @@ class AsyncClient:
         return await self._send(B.unmount(path))
 
     async def grep(
-        self, path: str, pattern: str, recursive: bool = False, case_insensitive: bool = False
+        self,
+        path: str,
+        pattern: str,
+        recursive: bool = False,
+        case_insensitive: bool = False,
+        limit: int = 0,
     ) -> dict[str, Any]:
-        return await self._send(B.grep(path, pattern, recursive, case_insensitive))
+        return await self._send(B.grep(path, pattern, recursive, case_insensitive, limit))
 
     async def iter_grep(
-        self, path: str, pattern: str, recursive: bool = False, case_insensitive: bool = False
+        self,
+        path: str,
+        pattern: str,
+        recursive: bool = False,
+        case_insensitive: bool = False,
+        limit: int = 0,
     ) -> AsyncIterator[dict[str, Any]]:
-        body = B.grep_body(path, pattern, recursive, case_insensitive, True)
+        body = B.grep_body(path, pattern, recursive, case_insensitive, True, limit)
         async with self._stream("POST", "/grep", json=body) as response:
             async for line in response.aiter_lines():
                 obj = B.parse_ndjson_line(line)

@@ -143,15 +143,18 @@ def stream_params(path: str) -> dict[str, str]:
 
 
 def grep_body(
-    path: str, pattern: str, recursive: bool, case_insensitive: bool, stream: bool
+    path: str, pattern: str, recursive: bool, case_insensitive: bool, stream: bool, limit: int = 0
 ) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "path": path,
         "pattern": pattern,
         "recursive": recursive,
         "case_insensitive": case_insensitive,
         "stream": stream,
     }
+    if limit > 0:  # sent only when set, like the original SDK
+        body["limit"] = limit
+    return body
 
 
 # Per-endpoint calls.  Names follow the client methods.
@@ -208,8 +211,8 @@ def unmount(path: str) -> Call:
     return Call("POST", "/unmount", json={"path": path})
 
 
-def grep(path: str, pattern: str, recursive: bool, case_insensitive: bool) -> Call:
-    body = grep_body(path, pattern, recursive, case_insensitive, False)
+def grep(path: str, pattern: str, recursive: bool, case_insensitive: bool, limit: int = 0) -> Call:
+    body = grep_body(path, pattern, recursive, case_insensitive, False, limit)
     return Call("POST", "/grep", json=body, parse=_grep_result)
 
 

@@ -199,16 +199,27 @@ class Client:
         return self._send(B.unmount(path))
 
     def grep(
-        self, path: str, pattern: str, recursive: bool = False, case_insensitive: bool = False
+        self,
+        path: str,
+        pattern: str,
+        recursive: bool = False,
+        case_insensitive: bool = False,
+        limit: int = 0,
     ) -> dict[str, Any]:
-        """``{"matches": [{"file", "line", "content"}, ...], "count": n}``."""
-        return self._send(B.grep(path, pattern, recursive, case_insensitive))
+        """``{"matches": [{"file", "line", "content"}, ...], "count": n}``; at most ``limit``
+        matches when it is > 0."""
+        return self._send(B.grep(path, pattern, recursive, case_insensitive, limit))
 
     def iter_grep(
-        self, path: str, pattern: str, recursive: bool = False, case_insensitive: bool = False
+        self,
+        path: str,
+        pattern: str,
+        recursive: bool = False,
+        case_insensitive: bool = False,
+        limit: int = 0,
     ) -> Iterator[dict[str, Any]]:
         """Matches as the server finds them, then the ``{"type": "summary", "count"}`` line."""
-        body = B.grep_body(path, pattern, recursive, case_insensitive, True)
+        body = B.grep_body(path, pattern, recursive, case_insensitive, True, limit)
         with self._stream("POST", "/grep", json=body) as response:
             for line in response.iter_lines():
                 obj = B.parse_ndjson_line(line)

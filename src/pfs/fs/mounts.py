@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -379,16 +379,25 @@ class MountTable(FileSystem):
         """Every file below ``path`` depth-first in listing order (errors skipped), for grep.
 
         Files whose read has an effect (a queue's ``dequeue``, a live stream) are never yielded.
+        The walk keeps its own stack, so no depth of directories exhausts Python's recursion.
         """
-        try:
-            entries = await self.readdir(path)
-        except Exception as exc:  # the original skips unreadable directories
-            log.debug("walk %s: %s", path, exc)
-            return
-        for entry in entries:
-            child = join(path, entry.name)
+
+        async def listing(directory: str) -> Iterator[FileInfo]:
+            try:
+                return iter(await self.readdir(directory))
+            except Exception as exc:  # the original skips unreadable directories
+                log.debug("walk %s: %s", directory, exc)
+                return iter(())
+
+        stack = [(path, await listing(path))]
+        while stack:
+            directory, entries = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                continue
+            child = join(directory, entry.name)
             if entry.is_dir:
-                async for sub in self.walk_files(child):
-                    yield sub
+                stack.append((child, await listing(child)))
             elif not entry.read_effect:
                 yield child

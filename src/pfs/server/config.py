@@ -22,7 +22,12 @@ log = logging.getLogger("pfs.config")
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
-_SERVER_KEYS = {"address", "log_level", "max_body_bytes", "auth", "admin_without_auth"}
+_SERVER_KEYS = {
+    "address", "log_level", "max_body_bytes", "auth", "admin_without_auth", "grep_max_scan_bytes",
+    "grep_max_answer_bytes",
+}
+#: Server settings given as sizes (``64MB``).
+_SIZE_KEYS = ("max_body_bytes", "grep_max_scan_bytes", "grep_max_answer_bytes")
 _EXTERNAL_KEYS = {
     "enabled", "plugin_dir", "auto_load", "plugin_paths", "wasi_mount_path",
     "allow_runtime_load", "allow_url_load", "wasm", "python_entry_points",
@@ -182,11 +187,12 @@ def settings_from_dict(raw: Any, registry: Registry, address: str | None = None)
     if level not in _LOG_LEVELS:
         raise ConfigError(f"server.log_level: must be one of {', '.join(_LOG_LEVELS)}")
     settings.log_level = level
-    if "max_body_bytes" in server:
-        try:
-            settings.max_body_bytes = parse_size(server["max_body_bytes"])
-        except ValueError as exc:
-            raise ConfigError(f"server.max_body_bytes: {exc}") from None
+    for key in _SIZE_KEYS:
+        if key in server:
+            try:
+                setattr(settings, key, parse_size(server[key]))
+            except ValueError as exc:
+                raise ConfigError(f"server.{key}: {exc}") from None
     settings.auth_tokens = _tokens(server.get("auth"))
     settings.admin_without_auth = _admin_without_auth(server.get("admin_without_auth", "owner"))
     external = raw.get("external_plugins") or {}

@@ -18,6 +18,11 @@ class Settings:
     max_json_bytes: int = 1 << 20
     #: Bodies and reads up to this size skip the streaming machinery.
     inline_read_bytes: int = 1 << 20
+    #: Bytes one grep request may read; past it the answer is what was found, ``truncated``
+    #: (0 = no cap).
+    grep_max_scan_bytes: int = 0
+    #: Matches one non-stream grep answer may hold; past it 413 (stream=true has no cap).
+    grep_max_answer_bytes: int = 32 << 20
     auth_tokens: list[TokenEntry] = field(default_factory=list)
     #: Who may mount/unmount/load plugins when ``auth_tokens`` is empty.
     admin_without_auth: AdminWithoutAuth = AdminWithoutAuth.OWNER
