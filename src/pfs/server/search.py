@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import xxhash
 
-from pfs.fs.config import format_size
 from pfs.fs.errors import FSError, InvalidArgument, TooLarge
 from pfs.fs.fileinfo import ReadEffect
 from pfs.server.files import body_field
@@ -242,7 +241,7 @@ async def _collect(found: AsyncIterator[list[dict[str, Any]]], cap: int) -> list
                 held += len(match["content"]) + len(match["file"]) + 32
             if cap > 0 and held > cap:
                 raise TooLarge(
-                    f"grep answer too large: over {format_size(cap)} of matches "
+                    f"grep answer too large: over {cap} bytes of matches "
                     f"(server.grep_max_answer_bytes) after {len(matches) + len(batch)} matches; "
                     "narrow the search, pass limit, or use stream=true"
                 )
