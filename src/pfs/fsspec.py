@@ -24,6 +24,7 @@ from fsspec.utils import stringify_path
 
 from pfs._mounts import crosses_mounts
 from pfs.client import Client
+from pfs.client._base import walkable
 from pfs.fs.errors import (
     AlreadyExists,
     FSError,
@@ -101,7 +102,7 @@ class PFSFileSystem(AbstractFileSystem):
     # Listing and metadata.
 
     def _entry(self, path: str, info: FileInfo) -> dict[str, Any]:
-        return {
+        entry = {
             "name": path,
             "size": info.size,
             "type": "directory" if info.is_dir else "file",
@@ -109,12 +110,19 @@ class PFSFileSystem(AbstractFileSystem):
             "mtime": info.mtime_ns / 1e9,
             "meta": info.meta.to_json(),
         }
+        if info.read_effect:
+            entry["read_effect"] = info.read_effect.value
+        return entry
 
-    def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
+    def ls(self, path: str, detail: bool = True, walking: bool = False, **kwargs: Any) -> list[Any]:
+        """List ``path``; ``walking`` (set by walk, so find, du, glob, get and copy) leaves out
+        the files a walker must not read (see ``pfs.client._base.walkable``)."""
         path = self._strip_protocol(path)
         with builtin_errors(path):
             try:
                 children = self.client.ls(path)
+                if walking:
+                    children = walkable(children)
             except (InvalidArgument, NotADirectory):
                 # fsspec lists a file as itself.
                 info = self.client.stat(path)
@@ -128,6 +136,13 @@ class PFSFileSystem(AbstractFileSystem):
                 entries = [self._entry(f"{base}/{child.name}", child) for child in children]
         entries.sort(key=lambda entry: entry["name"])
         return entries if detail else [entry["name"] for entry in entries]
+
+    def walk(self, path: str, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        """fsspec's walk, which find, du, glob, expand_path (get, copy, rm) build on, without
+        the files whose read has an effect (a queue's ``dequeue``, a live stream) or that are
+        write-only: they never show up in what a tree operation reads."""
+        kwargs["walking"] = True  # reaches ls, and the nested walks through fsspec's recursion
+        return super().walk(path, *args, **kwargs)
 
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
         path = self._strip_protocol(path)

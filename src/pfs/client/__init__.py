@@ -2,14 +2,15 @@
 
 Errors are the typed ``pfs.fs.errors`` classes carrying the server's message verbatim
 (``NotFound``, ``AlreadyExists``, ``PermissionDenied``, ...), plus ``ServerNotRunning`` when
-nothing answers at the URL and ``StallTimeout`` when a stream delivers nothing for
-``stall_timeout`` seconds.
+nothing answers at the URL, ``StallTimeout`` when a stream delivers nothing for
+``stall_timeout`` seconds and ``IncompleteDownload`` when a download's answer ends short.
 """
 
 from __future__ import annotations
 
 from pfs.client._async import AsyncClient, AsyncRemoteFile
 from pfs.client._base import ServerNotRunning, StallTimeout
+from pfs.client._download import IncompleteDownload
 from pfs.client._sync import Client, RemoteFile
 from pfs.fs.errors import (
     AlreadyExists,
@@ -31,6 +32,7 @@ __all__ = [
     "Client",
     "FSError",
     "FileInfo",
+    "IncompleteDownload",
     "InvalidArgument",
     "IsADirectory",
     "NotADirectory",

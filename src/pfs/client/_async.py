@@ -14,6 +14,7 @@ import httpx
 from pfs.client import _base as B
 from pfs.client._base import CHUNK_SIZE, Call, ProgressCallback
 from pfs.client._content import async_content
+from pfs.client._download import PartialDownload, already_downloaded
 from pfs.fs.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound
 from pfs.fs.fileinfo import FileInfo
 
@@ -249,6 +250,7 @@ class AsyncClient:
         local_path: str | os.PathLike[str],
         *,
         recursive: bool = False,
+        resume: bool = False,
         progress: ProgressCallback | None = None,
     ) -> int:
         info = await self.stat(remote_path)
@@ -258,24 +260,28 @@ class AsyncClient:
                 raise IsADirectory(f"{remote_path} is a directory (use recursive=True)")
             local.mkdir(parents=True, exist_ok=True)
             total = 0
-            for entry in await self.ls(remote_path):
+            for entry in B.walkable(await self.ls(remote_path)):
                 total += await self.download(
                     B.join_path(remote_path, entry.name),
                     local / entry.name,
                     recursive=True,
+                    resume=resume,
                     progress=progress,
                 )
             return total
-        done = 0
-        with open(local, "wb") as file:
-            if progress:
-                progress(remote_path, 0, info.size)
-            async for chunk in self.iter_cat(remote_path, chunk_size=None):
-                file.write(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(remote_path, done, info.size)
-        return done
+        if already_downloaded(local, info, resume):
+            return info.size
+        partial = PartialDownload.plan(remote_path, local, info, resume)
+        if not partial.needs_request:
+            return partial.finish(info.size)
+        params = B.read_params(remote_path)
+        async with self._stream(
+            "GET", "/files", params=params, headers=partial.headers()
+        ) as response:
+            with partial.receive(response.status_code, response.headers, progress) as sink:
+                async for chunk in response.aiter_bytes():
+                    sink.write(chunk)
+        return sink.done
 
     async def copy(
         self,
@@ -291,7 +297,7 @@ class AsyncClient:
                 raise IsADirectory(f"{src} is a directory (use recursive=True)")
             await self.mkdir(dst, parents=True)
             total = 0
-            for entry in await self.ls(src):
+            for entry in B.walkable(await self.ls(src)):
                 total += await self.copy(
                     B.join_path(src, entry.name),
                     B.join_path(dst, entry.name),

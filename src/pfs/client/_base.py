@@ -299,6 +299,19 @@ def parse_ndjson_line(line: str) -> dict[str, Any] | None:
     return obj
 
 
+def walkable(entries: Iterable[FileInfo]) -> list[FileInfo]:
+    """The entries a recursive walker (download, copy, fsspec find) visits: directories and the
+    files it may read. Skipped: files whose read has an effect (a queue's ``dequeue`` would lose a
+    message, a live stream never ends) and write-only files (a queue's ``enqueue``: a control
+    file to write to, holding nothing to read)."""
+    return [entry for entry in entries if entry.is_dir or _readable(entry)]
+
+
+def _readable(info: FileInfo) -> bool:
+    write_only = info.mode & 0o222 and not info.mode & 0o444
+    return not info.read_effect and not write_only
+
+
 def join_path(parent: str, name: str) -> str:
     return parent.rstrip("/") + "/" + name
 

@@ -14,6 +14,7 @@ import httpx
 from pfs.client import _base as B
 from pfs.client._base import CHUNK_SIZE, Call, ProgressCallback
 from pfs.client._content import sync_content
+from pfs.client._download import PartialDownload, already_downloaded
 from pfs.fs.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound
 from pfs.fs.fileinfo import FileInfo
 
@@ -276,9 +277,17 @@ class Client:
         local_path: str | os.PathLike[str],
         *,
         recursive: bool = False,
+        resume: bool = False,
         progress: ProgressCallback | None = None,
     ) -> int:
-        """Copy a remote file (or tree, with ``recursive``) to ``local_path``; returns bytes."""
+        """Copy a remote file (or tree, with ``recursive``) to ``local_path``; returns the bytes
+        of the downloaded files.
+
+        A file is written to ``.NAME.pfs-partial`` and renamed to ``NAME`` when complete, so an
+        interrupted download never looks complete. ``resume`` continues such a partial file
+        with a ranged request (and keeps targets that already have the remote size). A tree
+        skips files whose read has an effect and write-only files (see ``walkable``).
+        """
         info = self.stat(remote_path)
         local = Path(local_path)
         if info.is_dir:
@@ -290,20 +299,24 @@ class Client:
                     B.join_path(remote_path, entry.name),
                     local / entry.name,
                     recursive=True,
+                    resume=resume,
                     progress=progress,
                 )
-                for entry in self.ls(remote_path)
+                for entry in B.walkable(self.ls(remote_path))
             )
-        done = 0
-        with open(local, "wb") as file:
-            if progress:
-                progress(remote_path, 0, info.size)
-            for chunk in self.iter_cat(remote_path, chunk_size=None):
-                file.write(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(remote_path, done, info.size)
-        return done
+        if already_downloaded(local, info, resume):
+            return info.size
+        partial = PartialDownload.plan(remote_path, local, info, resume)
+        if not partial.needs_request:
+            return partial.finish(info.size)
+        params = B.read_params(remote_path)
+        with (
+            self._stream("GET", "/files", params=params, headers=partial.headers()) as response,
+            partial.receive(response.status_code, response.headers, progress) as sink,
+        ):
+            for chunk in response.iter_bytes():
+                sink.write(chunk)
+        return sink.done
 
     def copy(
         self,
@@ -313,7 +326,8 @@ class Client:
         recursive: bool = False,
         progress: ProgressCallback | None = None,
     ) -> int:
-        """Copy within PFS, streaming the bytes through this client; returns bytes copied."""
+        """Copy within PFS, streaming the bytes through this client; returns bytes copied. A tree
+        skips the files ``download`` skips."""
         info = self.stat(src)
         if info.is_dir:
             if not recursive:
@@ -326,7 +340,7 @@ class Client:
                     recursive=True,
                     progress=progress,
                 )
-                for entry in self.ls(src)
+                for entry in B.walkable(self.ls(src))
             )
         self._ensure_parent(dst)
         counter = _Counter(self.iter_cat(src, chunk_size=None))
