@@ -43,6 +43,8 @@ def _where_to_look(host: str, port: int) -> list[tuple[str, str]]:
 
 
 def is_loopback(host: str) -> bool:
+    """Whether a peer address is loopback, also in the ::ffff:127.x form a dual-stack server
+    reports (which ``ipaddress`` before 3.13 does not call loopback)."""
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
