@@ -242,3 +242,190 @@ def test_config_file_mount(tmp_path):
     with ServerProcess(config) as server:
         httpx.put(server.api + "/files", params={"path": "/memfs/x.txt"}, content=b"x")
         assert httpx.get(f"http://127.0.0.1:{port}/x.txt").content == b"x"
+
+
+def _mount_httpfs(api, config: dict) -> tuple[str, str]:
+    """Mount httpfs on a free port with ``config``; (mount path, base URL)."""
+    port = free_port()
+    mount = f"/web-{port}"
+    r = api.post(
+        "/mount", json={"fstype": "httpfs", "path": mount, "config": {**config, "port": port}}
+    )
+    assert r.status_code == 200, r.text
+    return mount, f"http://127.0.0.1:{port}"
+
+
+def _reuseport_listener() -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock
+
+
+@pytest.mark.parametrize("holder", ["reuseport socket", "pfs-server"])
+def test_port_held_by_anyone_fails_the_mount(api, server, holder):
+    """Whoever listens on the port, even with SO_REUSEPORT (Granian does), the mount is a 409."""
+    with _reuseport_listener() as sock:
+        port = server.port if holder == "pfs-server" else sock.getsockname()[1]
+        r = api.post(
+            "/mount",
+            json={
+                "fstype": "httpfs",
+                "path": "/held",
+                "config": {"pfs_path": "/memfs", "port": port},
+            },
+        )
+    assert r.status_code == 409, r.text
+    assert f"cannot listen on 127.0.0.1:{port}: address already in use" in r.json()["error"]
+
+
+def test_no_socket_can_join_a_mounted_port(api):
+    mount, url = _mount_httpfs(api, {"pfs_path": "/memfs"})
+    port = int(url.rsplit(":", 1)[1])
+    with socket.socket() as joiner:
+        joiner.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        joiner.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        with pytest.raises(OSError):
+            joiner.bind(("127.0.0.1", port))
+    api.post("/unmount", json={"path": mount})
+
+
+def test_bearer_token(api):
+    """With ``token`` every request needs ``Authorization: Bearer <token>``; others get 401."""
+    api.put("/files", params={"path": "/memfs/secret.txt"}, content=b"classified")
+    mount, url = _mount_httpfs(api, {"pfs_path": "/memfs", "token": "s3cret"})
+    for method in ("GET", "HEAD"):
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic czNjcmV0"}):
+            r = httpx.request(method, url + "/secret.txt", headers=headers)
+            assert r.status_code == 401, (method, headers)
+            assert b"classified" not in r.content
+            assert r.headers["www-authenticate"] == 'Bearer realm="httpfs"'
+    good = {"Authorization": "Bearer s3cret"}
+    assert httpx.get(url + "/secret.txt", headers=good).content == b"classified"
+    assert httpx.get(url + "/", headers=good).status_code == 200
+    status = api.get("/files", params={"path": mount}).text
+    assert "HTTP Auth:       bearer token\n" in status and "s3cret" not in status
+    api.post("/unmount", json={"path": mount})
+
+
+def test_basic_auth_and_either_form(api):
+    """basic_user + basic_password is HTTP basic auth; with a token too, either one is accepted."""
+    api.put("/files", params={"path": "/memfs/secret.txt"}, content=b"classified")
+    mount, url = _mount_httpfs(
+        api, {"pfs_path": "/memfs", "basic_user": "alice", "basic_password": "pässword"}
+    )
+    denied = httpx.get(url + "/secret.txt", auth=("alice", "wrong"))
+    assert denied.status_code == 401
+    assert denied.headers["www-authenticate"] == 'Basic realm="httpfs", charset="UTF-8"'
+    assert httpx.get(url + "/secret.txt", auth=("bob", "pässword")).status_code == 401
+    assert httpx.get(url + "/secret.txt", auth=("alice", "pässword")).content == b"classified"
+    api.post("/unmount", json={"path": mount})
+    mount, url = _mount_httpfs(
+        api, {"pfs_path": "/memfs", "token": "t", "basic_user": "alice", "basic_password": "pw"}
+    )
+    denied = httpx.get(url + "/secret.txt")
+    assert denied.headers.get_list("www-authenticate") == [
+        'Bearer realm="httpfs"',
+        'Basic realm="httpfs", charset="UTF-8"',
+    ]
+    assert httpx.get(url + "/secret.txt", auth=("alice", "pw")).status_code == 200
+    assert httpx.get(url + "/secret.txt", headers={"Authorization": "bearer t"}).status_code == 200
+    api.post("/unmount", json={"path": mount})
+
+
+def test_token_from_the_environment(start_server):
+    proc = start_server(
+        {"plugins": {"memfs": {"enabled": True, "path": "/memfs"}}},
+        env={"HTTPFS_TEST_TOKEN": "from-env"},
+    )
+    with httpx.Client(base_url=proc.api) as api:
+        api.put("/files", params={"path": "/memfs/x.txt"}, content=b"x")
+        _, url = _mount_httpfs(api, {"pfs_path": "/memfs", "token_env": "HTTPFS_TEST_TOKEN"})
+        assert httpx.get(url + "/x.txt").status_code == 401
+        assert (
+            httpx.get(url + "/x.txt", headers={"Authorization": "Bearer from-env"}).content == b"x"
+        )
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (
+            {"token_env": "HTTPFS_NO_SUCH_VARIABLE"},
+            "environment variable HTTPFS_NO_SUCH_VARIABLE is empty",
+        ),
+        ({"token": "a", "token_env": "B"}, "give token or token_env, not both"),
+        ({"basic_user": "alice"}, "basic_user and basic_password go together"),
+        ({"basic_password": "pw"}, "basic_user and basic_password go together"),
+        ({"basic_user": "a:b", "basic_password": "pw"}, "without ':'"),
+    ],
+)
+def test_bad_auth_config(api, config, message):
+    port = free_port()
+    r = api.post(
+        "/mount",
+        json={
+            "fstype": "httpfs",
+            "path": "/bad-auth",
+            "config": {"pfs_path": "/memfs", "port": port, **config},
+        },
+    )
+    assert r.status_code == 400 and message in r.json()["error"], r.text
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5)
+
+
+def test_no_auth_is_stated_in_the_status_file(api, site):
+    mount, url, _ = site
+    status = api.get("/files", params={"path": mount}).text
+    assert "HTTP Auth:       none (anyone who can reach it reads the files)\n" in status
+    assert httpx.get(url + "/README").status_code == 200
+
+
+@pytest.fixture
+def queue_and_stream(api):
+    """queuefs and streamfs mounted at fresh paths: a queue holding 2 messages, a live stream."""
+    port = free_port()
+    queues, streams = f"/queues-{port}", f"/streams-{port}"
+    for fstype, path in (("queuefs", queues), ("streamfs", streams)):
+        assert api.post("/mount", json={"fstype": fstype, "path": path}).status_code == 200
+    api.post("/directories", params={"path": f"{queues}/jobs"})
+    for message in ("one", "two"):
+        api.put("/files", params={"path": f"{queues}/jobs/enqueue"}, content=message)
+    api.put("/files", params={"path": f"{streams}/live"}, content=b"chunk")
+    yield queues, streams
+    for path in (queues, streams):
+        api.post("/unmount", json={"path": path})
+
+
+def test_files_whose_read_has_an_effect_are_never_served(api, queue_and_stream):
+    """GET/HEAD (ranged too) of a queue's dequeue is 403 and the queue keeps both messages; the
+    listing shows dequeue without a link; a live stream is 403 instead of an endless answer."""
+    queues, streams = queue_and_stream
+
+    def size() -> int:
+        return int(api.get("/files", params={"path": f"{queues}/jobs/size"}).text)
+
+    mount, url = _mount_httpfs(api, {"pfs_path": queues})
+    for method, headers in (("GET", {}), ("HEAD", {}), ("GET", {"Range": "bytes=0-3"})):
+        r = httpx.request(method, url + "/jobs/dequeue", headers=headers, timeout=10)
+        assert r.status_code == 403, (method, headers)
+        assert b"one" not in r.content
+    assert "has an effect (consumes)" in httpx.get(url + "/jobs/dequeue").text
+    listing = httpx.get(url + "/jobs/")
+    assert listing.status_code == 200
+    page = LinkParser()
+    page.feed(listing.text)
+    assert "/jobs/dequeue" not in page.links and "/jobs/peek" in page.links
+    assert ">dequeue</td>" in listing.text
+    assert httpx.get(url + "/jobs/peek").json()["data"] == "one"
+    assert size() == 2
+    api.post("/unmount", json={"path": mount})
+
+    mount, url = _mount_httpfs(api, {"pfs_path": streams})
+    r = httpx.get(url + "/live", timeout=10)
+    assert r.status_code == 403 and "has an effect (endless)" in r.text
+    api.post("/unmount", json={"path": mount})
+    assert size() == 2

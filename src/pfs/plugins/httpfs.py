@@ -6,17 +6,25 @@ read through the mount table at request time (``root_fs``, handed over by the mo
 the class sets ``wants_root_fs``), so whatever is mounted under ``pfs_path`` is served.
 
 Inside PFS the mount point is one read-only status file.
+
+Without ``token``/``token_env`` or ``basic_user``+``basic_password`` anyone who can reach
+``host:port`` reads every file served. Files whose read has an effect (a queue's ``dequeue``, a live
+stream) are never read: GET/HEAD of one answers 403 and listings show it without a link.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import errno
+import hmac
 import html
 import logging
 import mimetypes
+import os
 import posixpath
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import formatdate
 from typing import Any, ClassVar
@@ -30,6 +38,7 @@ from pfs.fs import (
     FileSystem,
     InvalidArgument,
     Meta,
+    ReadEffect,
     ReadOnly,
     WriteFlag,
     read_range,
@@ -37,6 +46,7 @@ from pfs.fs import (
 from pfs.fs.gotime import format_duration
 from pfs.fs.paths import join, normalize
 from pfs.httprange import parse_range
+from pfs.listen import is_loopback, listen_exclusive
 
 log = logging.getLogger("pfs.plugins.httpfs")
 
@@ -84,6 +94,75 @@ def _clock(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
 
 
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a client must send in ``Authorization``: either accepted form; none set: nothing."""
+
+    token: str | None = None
+    basic_user: str | None = None
+    basic_password: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.token is not None or self.basic_user is not None
+
+    def allow(self, header: str | None) -> bool:
+        if not self:
+            return True
+        scheme, _, value = (header or "").partition(" ")
+        sent = value.strip().encode("latin-1")  # the header's bytes as received
+        scheme = scheme.lower()
+        if scheme == "bearer" and self.token is not None:
+            return hmac.compare_digest(sent, self.token.encode())
+        if scheme == "basic" and self.basic_user is not None:
+            pair = f"{self.basic_user}:{self.basic_password}".encode()
+            return hmac.compare_digest(sent, base64.b64encode(pair))
+        return False
+
+    def challenges(self) -> list[tuple[str, str]]:
+        """``WWW-Authenticate`` headers of a 401, one per accepted scheme."""
+        offered = []
+        if self.token is not None:
+            offered.append(("WWW-Authenticate", 'Bearer realm="httpfs"'))
+        if self.basic_user is not None:
+            offered.append(("WWW-Authenticate", 'Basic realm="httpfs", charset="UTF-8"'))
+        return offered
+
+    def describe(self) -> str:
+        kinds = []
+        if self.token is not None:
+            kinds.append("bearer token")
+        if self.basic_user is not None:
+            kinds.append(f"basic (user {self.basic_user})")
+        return " or ".join(kinds) or "none (anyone who can reach it reads the files)"
+
+
+def _secret(config: dict[str, Any], key: str, env_key: str) -> str | None:
+    """``config[key]``, or the environment variable named by ``config[env_key]``.
+
+    An empty ``key`` arrives as None (unset) from config validation; an empty or missing variable
+    is refused, so a typo in ``env_key`` never silently turns auth off.
+    """
+    value, env = config.get(key), config.get(env_key)
+    if value is not None and env is not None:
+        raise InvalidArgument(f"httpfs: give {key} or {env_key}, not both")
+    if env is not None:
+        value = os.environ.get(env)
+        if not value:
+            raise InvalidArgument(f"httpfs: {env_key}: environment variable {env} is empty")
+    return value
+
+
+def _credentials(config: dict[str, Any]) -> Credentials:
+    token = _secret(config, "token", "token_env")
+    user = config.get("basic_user")
+    password = _secret(config, "basic_password", "basic_password_env")
+    if (user is None) != (password is None):
+        raise InvalidArgument("httpfs: basic_user and basic_password go together")
+    if user is not None and (not user or ":" in user):
+        raise InvalidArgument("httpfs: basic_user must be non-empty and without ':'")
+    return Credentials(token, user, password)
+
+
 class HTTPFS(FileSystem):
     fstype = "httpfs"
     config_schema = (
@@ -91,6 +170,16 @@ class HTTPFS(FileSystem):
         Field("host", "string", default="127.0.0.1", help="address to listen on (0.0.0.0: all)"),
         Field("port", "port", default=None, help="port to listen on (default 8000)"),
         Field("http_port", "port", default=None, help="alias of port"),
+        Field("token", "string", default=None, help="bearer token clients must send"),
+        Field("token_env", "string", default=None, help="environment variable holding token"),
+        Field("basic_user", "string", default=None, help="HTTP basic auth user (with password)"),
+        Field("basic_password", "string", default=None, help="HTTP basic auth password"),
+        Field(
+            "basic_password_env",
+            "string",
+            default=None,
+            help="environment variable holding basic_password",
+        ),
     )
     wants_root_fs: ClassVar[bool] = True
 
@@ -106,6 +195,7 @@ class HTTPFS(FileSystem):
             8000 if port is None and alias is None else int(port if port is not None else alias)
         )
         self.mount_path = config.get("mount_path") or ""
+        self.credentials = _credentials(config)
         self.started_ns = time.time_ns()
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
@@ -116,9 +206,8 @@ class HTTPFS(FileSystem):
         if self.root_fs is None:
             raise InvalidArgument("httpfs: no root filesystem was handed to the plugin")
         try:
-            self._server = await asyncio.start_server(
-                self._serve_connection, self.host, self.port, reuse_address=True
-            )
+            # Like pfs-server: no SO_REUSEPORT, so a port anyone listens on fails the mount.
+            sock = listen_exclusive(self.host, self.port)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise AlreadyExists(
@@ -127,9 +216,18 @@ class HTTPFS(FileSystem):
             raise InvalidArgument(
                 f"httpfs: cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
             ) from exc
-        self.port = self._server.sockets[0].getsockname()[1]
+        self._server = await asyncio.start_server(self._serve_connection, sock=sock)
+        self.port = sock.getsockname()[1]
         self.started_ns = time.time_ns()
         log.info("httpfs serving %s on http://%s:%d", self.pfs_path, self.host, self.port)
+        if not self.credentials and not is_loopback(self.host):
+            log.warning(
+                "!!! httpfs on %s:%d has no auth: anyone who can reach it reads %s. "
+                "Set token, token_env or basic_user/basic_password. !!!",
+                self.host,
+                self.port,
+                self.pfs_path,
+            )
 
     async def shutdown(self) -> None:
         if self._server is None:
@@ -157,6 +255,7 @@ class HTTPFS(FileSystem):
             f"{'HTTP Host:':<17}{self.host}",
             f"{'HTTP Port:':<17}{self.port}",
             f"{'HTTP Endpoint:':<17}{endpoint}",
+            f"{'HTTP Auth:':<17}{self.credentials.describe()}",
             "",
             f"{'Server Status:':<17}{'Running' if self._server is not None else 'Stopped'}",
             f"{'Start Time:':<17}{_clock(self.started_ns)}",
@@ -256,6 +355,17 @@ class HTTPFS(FileSystem):
         root = self.root_fs
         assert root is not None
         head_only = method == "HEAD"
+        if not self.credentials.allow(headers.get("authorization")):
+            await _send(
+                writer,
+                401,
+                b"401 unauthorized\n",
+                "text/plain; charset=utf-8",
+                keep_alive,
+                head_only,
+                self.credentials.challenges(),
+            )
+            return
         try:
             url_path, source = self._source_path(target)
             info = await root.stat(source)
@@ -284,6 +394,16 @@ class HTTPFS(FileSystem):
                 )
                 return
             await _send(writer, 200, page, "text/html; charset=utf-8", keep_alive, head_only)
+            return
+        if info.read_effect:
+            await _send(
+                writer,
+                403,
+                _not_served(url_path, info.read_effect).encode(),
+                "text/plain; charset=utf-8",
+                keep_alive,
+                head_only,
+            )
             return
         await self._send_file(writer, source, info, headers.get("range"), keep_alive, head_only)
 
@@ -367,13 +487,19 @@ class HTTPFS(FileSystem):
         readme: FileInfo | None = None
         for entry in entries:
             shown = entry.name + ("/" if entry.is_dir else "")
-            href = html.escape(quote(base + shown))
             size = "-" if entry.is_dir else str(entry.size)
-            rows.append(
-                f'<tr><td><a href="{href}">{html.escape(shown)}</a></td>'
-                f"<td>{size}</td><td>{_clock(entry.mtime_ns)}</td></tr>"
-            )
-            if not entry.is_dir and entry.name in ("README", "README.md", "README.txt"):
+            if entry.read_effect:  # listed so the tree is complete, but with nothing to follow
+                why = html.escape(_not_served(base + shown, entry.read_effect).strip())
+                name = f'<td title="{why}">{html.escape(shown)}</td>'
+            else:
+                href = html.escape(quote(base + shown))
+                name = f'<td><a href="{href}">{html.escape(shown)}</a></td>'
+            rows.append(f"<tr>{name}<td>{size}</td><td>{_clock(entry.mtime_ns)}</td></tr>")
+            if (
+                not entry.is_dir
+                and not entry.read_effect
+                and entry.name in ("README", "README.md", "README.txt")
+            ):
                 readme = readme or entry
         readme_html = ""
         if readme is not None and readme.size <= README_INLINE_LIMIT:
@@ -395,6 +521,12 @@ class HTTPFS(FileSystem):
             "</body>\n</html>\n"
         )
         return page.encode("utf-8")
+
+
+def _not_served(url_path: str, effect: ReadEffect) -> str:
+    return (
+        f"403 forbidden: reading {url_path} has an effect ({effect.value}), so httpfs never does\n"
+    )
 
 
 def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]] | None:
@@ -429,6 +561,8 @@ _REASONS = {
     200: "OK",
     206: "Partial Content",
     400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     416: "Range Not Satisfiable",
     500: "Internal Server Error",
