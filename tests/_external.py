@@ -34,6 +34,9 @@ def build_plugins(dest: Path) -> dict[str, Path]:
         "minimal": dest / "libminimal.so",
         "nonew": dest / "libnonew.so",
         "badwasm": dest / "badwasm.wasm",
+        "agfsfs": dest / "libagfsfs.so",
+        "badfs": dest / "libbadfs.so",
+        "slowload": dest / "libslowload.so",
     }
     _make("-C", str(EXAMPLES / "hellofs-c"), f"OUT={built['hellofs-c']}")
     _make("-C", str(EXAMPLES / "hellofs-wasm"), f"OUT={built['hellofs-wasm']}")

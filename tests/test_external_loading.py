@@ -72,20 +72,21 @@ def test_files_that_are_not_plugins(api, tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("just some text\n")
     r = load(api, text)
-    assert (r.status_code, r.json()) == (500, {"error": "unsupported plugin type: unknown"})
+    assert (r.status_code, r.json()) == (400, {"error": "unsupported plugin type: unknown"})
     fake_so = tmp_path / "libfake.so"
     fake_so.write_text("not an ELF file\n")
     r = load(api, fake_so)
-    assert r.status_code == 500
+    assert r.status_code == 400
     assert r.json()["error"].startswith(f"failed to open library {fake_so}: ")
     bad_wasm = tmp_path / "broken.wasm"
     bad_wasm.write_bytes(b"\x00asm\x01\x00\x00\x00garbage")
     r = load(api, bad_wasm)
-    assert r.status_code == 500
+    assert r.status_code == 400
     assert r.json()["error"].startswith("failed to compile WASM module: ")
     missing = tmp_path / "missing.so"
     r = load(api, missing)
-    assert r.json() == {"error": f"failed to detect plugin type: plugin file not found: {missing}"}
+    assert (r.status_code, r.json()) == (
+        404, {"error": f"failed to detect plugin type: plugin file not found: {missing}"})
     tiny = tmp_path / "tiny.bin"
     tiny.write_bytes(b"\x7f")
     assert load(api, tiny).json() == {"error": "unsupported plugin type: unknown"}
@@ -96,7 +97,7 @@ def test_wasm_module_without_plugin_new(api, tmp_path):
     module = tmp_path / "empty.wasm"
     module.write_bytes(wasmtime.wat2wasm('(module (memory (export "memory") 1))'))
     r = load(api, module)
-    assert (r.status_code, r.json()) == (500, {"error": "failed to create WASM plugin wrapper: "
+    assert (r.status_code, r.json()) == (400, {"error": "failed to create WASM plugin wrapper: "
                                               "WASM module missing required function: plugin_new"})
     no_result = tmp_path / "noresult.wasm"
     no_result.write_bytes(wasmtime.wat2wasm(
@@ -107,7 +108,7 @@ def test_wasm_module_without_plugin_new(api, tmp_path):
     unknown_import.write_bytes(wasmtime.wat2wasm(
         '(module (import "evil" "syscall" (func)) (memory (export "memory") 1))'))
     r = load(api, unknown_import)
-    assert r.status_code == 500
+    assert r.status_code == 400
     assert r.json()["error"].startswith("failed to instantiate WASM module: ")
 
 

@@ -220,7 +220,7 @@ def test_plugin_with_only_plugin_new(api, plugin_files):
 
 def test_library_without_plugin_new(api, plugin_files):
     r = load(api, plugin_files["nonew"])
-    assert (r.status_code, r.json()) == (500, {
+    assert (r.status_code, r.json()) == (400, {
         "error": "failed to create plugin wrapper: plugin missing required PluginNew function"})
     assert str(plugin_files["nonew"]) not in api.get("/plugins").json()["loaded_plugins"]
 
@@ -232,7 +232,7 @@ def test_unload_errors(api, plugin_files, tmp_path):
     missing = tmp_path / "gone.so"
     r = unload(api, missing)
     assert (r.status_code, r.json()) == (
-        500, {"error": f"failed to detect plugin type: plugin file not found: {missing}"})
+        404, {"error": f"failed to detect plugin type: plugin file not found: {missing}"})
     r = api.post("/plugins/unload", json={"library_path": ""})
     assert (r.status_code, r.json()) == (400, {"error": "library_path is required"})
     r = api.post("/plugins/load", json={})

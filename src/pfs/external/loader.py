@@ -1,5 +1,11 @@
 """``server.external``: loads native and WASM plugins from the config and at run time
-(``/plugins/load``, ``/plugins/unload``) and registers each as a mountable fstype."""
+(``/plugins/load``, ``/plugins/unload``) and registers each as a mountable fstype.
+
+Everything that may block (reading and copying files, dlopen and the library's constructors,
+compiling WASM) runs in a worker thread: a slow disk or plugin never stalls the event loop.
+Files the loader makes (copies, downloads) live in a private directory (mode 0700), created with
+O_EXCL and without following links, so nobody else can plant or swap them.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,11 @@ import os
 import re
 import shutil
 import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from pfs.external.common import ExternalPlugin
-from pfs.external.detect import NATIVE, WASM, detect_type
+from pfs.external.detect import NATIVE, WASM, check_native_header, detect_type, kind_of, read_header
 from pfs.external.native import NativePlugin
 from pfs.fs.config import parse_size
 from pfs.fs.errors import FSError, PermissionDenied
@@ -86,6 +91,14 @@ def wasm_limits(section: Any) -> WasmLimits:
     return WasmLimits(call_timeout=timeout, memory_limit=memory, inline_calls=inline)
 
 
+def _read_wasm(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise FSError(f"failed to read WASM file {path}: {exc.strerror}") from None
+
+
 class ExternalPlugins:
     """The loaded external plugins of one server, keyed by (absolute) library path."""
 
@@ -106,6 +119,8 @@ class ExternalPlugins:
         self._suffix_counters: dict[str, int] = {}
         self._runtime: WasmRuntime | None = None
         self._lock = asyncio.Lock()
+        #: The private directory of copies and downloads (made on first use, removed at stop).
+        self._files_dir: str | None = None
 
     # -- what admin.py calls -----------------------------------------------------------------
 
@@ -126,7 +141,7 @@ class ExternalPlugins:
                 raise RuntimeError(f"external_plugins.plugin_paths: {path}: {exc}") from exc
             log.info("loaded external plugin %s as %s", path, result["plugin_name"])
         if self.auto_load and self.plugin_dir:
-            for path in self._discover(self.plugin_dir):
+            for path in await asyncio.to_thread(self._discover, self.plugin_dir):
                 if path in self._plugins:
                     continue
                 try:
@@ -147,6 +162,9 @@ class ExternalPlugins:
         if self._runtime is not None:
             self._runtime.close()
             self._runtime = None
+        if self._files_dir is not None:
+            shutil.rmtree(self._files_dir, ignore_errors=True)
+            self._files_dir = None
 
     async def load(self, library_path: str) -> dict[str, Any]:
         scheme = urlparse(library_path).scheme.lower()
@@ -156,8 +174,9 @@ class ExternalPlugins:
                     "loading plugins from URLs is not enabled "
                     "(set external_plugins.allow_url_load: true)"
                 )
-            path = await (self._download(library_path) if scheme != "pfs" else
-                          self._from_pfs(library_path))
+            path = await (
+                self._download(library_path) if scheme != "pfs" else self._from_pfs(library_path)
+            )
             try:
                 return await self._load_file(path, downloaded=True)
             except BaseException:
@@ -172,7 +191,7 @@ class ExternalPlugins:
             if duplicate and key in self._plugins and not os.path.exists(key):
                 kind = WASM
             else:
-                kind = detect_type(key)
+                kind = await asyncio.to_thread(detect_type, key)
             plugin = self._plugins.get(key)
             if plugin is None or plugin.kind != kind:
                 prefix = "WASM plugin" if kind == WASM else "plugin"
@@ -192,19 +211,20 @@ class ExternalPlugins:
 
     async def _load_file(self, path: str, downloaded: bool = False) -> dict[str, Any]:
         async with self._lock:
-            kind = detect_type(path)
-            if kind == NATIVE:
-                key = self._native_key(path)
-                try:
-                    plugin: ExternalPlugin = NativePlugin.open(key)
-                except BaseException:
-                    if key != path:
-                        self._remove_owned(key)
-                    raise
-                if key != path:
-                    plugin.owned_file = key
-            else:
-                plugin = await self._open_wasm(path)
+            header = await asyncio.to_thread(read_header, path)
+            kind = kind_of(path, header)
+            try:
+                if kind == NATIVE:
+                    check_native_header(path, header)
+                    plugin = await self._open_native(path)
+                else:
+                    plugin = await self._open_wasm(path)
+            except FSError:
+                raise
+            except Exception as exc:
+                # Third-party code (ctypes, wasmtime) failing in a way we did not foresee.
+                log.exception("loading plugin %s failed", path)
+                raise FSError(f"failed to load plugin {path}: {exc}") from None
             if downloaded and plugin.owned_file is None:
                 plugin.owned_file = path
             name = plugin.original_name
@@ -218,19 +238,43 @@ class ExternalPlugins:
         result["renamed"] = fstype != name
         return result
 
-    def _native_key(self, path: str) -> str:
-        """The path to dlopen: a second load of the same file opens a copy (own globals)."""
+    async def _open_native(self, path: str) -> ExternalPlugin:
+        """dlopen ``path``; a second load of the same file opens a copy (own globals)."""
         if path not in self._plugins:
-            return path
+            return await asyncio.to_thread(NativePlugin.open, path)
+        copy = await asyncio.to_thread(self._copy, path)
+        try:
+            plugin = await asyncio.to_thread(NativePlugin.open, copy)
+        except BaseException:
+            self._remove_owned(copy)
+            raise
+        plugin.owned_file = copy
+        return plugin
+
+    def _private_dir(self) -> str:
+        if self._files_dir is None:
+            self._files_dir = tempfile.mkdtemp(prefix="pfs-plugins-")  # mode 0700
+        return self._files_dir
+
+    def _copy(self, path: str) -> str:
+        """Copy ``path`` to a new ``<stem>.<n><ext>`` in the private directory (blocking)."""
         stem, ext = os.path.splitext(os.path.basename(path))
+        directory = self._private_dir()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         n = 1
         while True:
-            copy = os.path.join(tempfile.gettempdir(), f"{stem}.{n}{ext}")
-            if not os.path.exists(copy):
+            copy = os.path.join(directory, f"{stem}.{n}{ext}")
+            try:
+                fd = os.open(copy, flags, 0o700)
                 break
-            n += 1
-        shutil.copyfile(path, copy)
-        os.chmod(copy, 0o755)
+            except FileExistsError:
+                n += 1
+        try:
+            with open(path, "rb") as source, os.fdopen(fd, "wb") as target:
+                shutil.copyfileobj(source, target)
+        except OSError as exc:
+            os.unlink(copy)
+            raise FSError(f"failed to copy plugin {path}: {exc.strerror}") from None
         return copy
 
     async def _open_wasm(self, path: str) -> ExternalPlugin:
@@ -241,10 +285,7 @@ class ExternalPlugins:
         while key in self._plugins:
             key = f"{path}#{n}"
             n += 1
-        try:
-            wasm = Path(path).read_bytes()
-        except OSError as exc:
-            raise FSError(f"failed to read WASM file {path}: {exc.strerror}") from None
+        wasm = await asyncio.to_thread(_read_wasm, path)
         if self._runtime is None:
             self._runtime = WasmRuntime(self.limits)
         loop = asyncio.get_running_loop()
@@ -295,16 +336,16 @@ class ExternalPlugins:
         found = []
         for root, dirs, files in os.walk(os.path.abspath(directory)):
             dirs.sort()
-            found += [os.path.join(root, f) for f in sorted(files)
-                      if f.lower().endswith(_PLUGIN_SUFFIXES)]
+            found += [
+                os.path.join(root, f) for f in sorted(files) if f.lower().endswith(_PLUGIN_SUFFIXES)
+            ]
         return found
 
     # -- remote sources ----------------------------------------------------------------------
 
-    @staticmethod
-    def _temp_path(source: str, ext: str) -> str:
+    def _temp_path(self, source: str, ext: str) -> str:
         digest = hashlib.sha256(source.encode()).hexdigest()[:16]
-        return os.path.join(tempfile.gettempdir(), f"pfs-plugin-{digest}{ext}")
+        return os.path.join(self._private_dir(), f"pfs-plugin-{digest}{ext}")
 
     async def _download(self, url: str) -> str:
         import httpx
@@ -312,7 +353,7 @@ class ExternalPlugins:
         try:
             async with httpx.AsyncClient(timeout=60, follow_redirects=True) as client:
                 response = await client.get(url)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise FSError(f"failed to download plugin: {exc}") from None
         if response.status_code != 200:
             raise FSError(
@@ -320,25 +361,29 @@ class ExternalPlugins:
                 f"HTTP {response.status_code}"
             )
         ext = os.path.splitext(urlparse(url).path)[1] or ".so"
-        return self._save(self._temp_path(url, ext), response.content)
+        return await asyncio.to_thread(self._save, self._temp_path(url, ext), response.content)
 
     @staticmethod
     def _save(path: str, data: bytes) -> str:
-        """Write via a new file and rename: a library loaded from ``path`` before stays mapped
-        to its own (old) file instead of being overwritten under the running code."""
+        """Write via a new file and rename (blocking): a library loaded from ``path`` before
+        stays mapped to its own (old) file instead of being overwritten under the running code."""
         fd, partial = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".pfs-plugin-")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(partial, 0o755)
-        os.replace(partial, path)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(partial, path)
+        except OSError as exc:
+            os.unlink(partial)
+            raise FSError(f"failed to save plugin {path}: {exc.strerror}") from None
         return path
 
     async def _from_pfs(self, source: str) -> str:
-        inner = source[len("pfs://"):].strip("/")
+        inner = source[len("pfs://") :].strip("/")
         if not inner:
             raise FSError(f"failed to read plugin from PFS: invalid pfs path: {source}")
         try:
             data = await self.server.fs.read("/" + inner)
         except FSError as exc:
             raise FSError(f"failed to read plugin from PFS: {exc}") from None
-        return self._save(self._temp_path(source, os.path.splitext(inner)[1]), data)
+        path = self._temp_path(source, os.path.splitext(inner)[1])
+        return await asyncio.to_thread(self._save, path, data)

@@ -3,13 +3,19 @@
 See ``pfs_plugin.h`` and NATIVE_ABI.md. Calls run directly on the event loop (a call costs about a
 microsecond, far less than a thread hop), which also serialises them per instance: the original
 called plugins concurrently without a lock. Every pointer a plugin returns is plugin-owned; we copy
-and never free. Differences from the original, where it crashes or leaks:
+(through ``plugin_memory``, so a bad pointer or length is an error, not a crash) and never free.
+Differences from the original, where it crashes or leaks:
 
 * ``out_len``/``out_count`` are 32-bit ``int`` in every plugin but an 8-byte slot in the original
   host: we read the low 32 bits as signed, so ``-1`` is an error, not a 4 GiB copy.
 * unmount never frees the shared instance; ``PluginFree`` runs once, at unload.
-* ``FSWrite`` cannot report an error (its text arrives as a 200 message, as in the original); a
-  plugin may export ``FSWriteEx`` instead, which has an error flag and a 64-bit length.
+* ``FSWrite`` exists in two ABIs with the same symbol names: the original's returns a message
+  pointer, AGFS's (AGFS.md §6) a 64-bit byte count. It is called with AGFS's prototype (a v1
+  function ignores the extra arguments and returns its pointer in the same register) and the result
+  tells them apart; a value is read as a message only when it is no byte count and points to
+  readable memory.
+* the original ``FSWrite`` cannot report an error (its text arrives as a 200 message, as in the
+  original); a plugin may export ``FSWriteEx`` instead, which has an error flag and a 64-bit length.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from pfs.external.common import (
     no_streaming,
     refuse_partial_write,
 )
+from pfs.external.plugin_memory import CHECKED, read_bytes, read_text
 from pfs.fs.base import REPLACE, FileSystem, WriteFlag
 from pfs.fs.errors import FSError, InvalidArgument, TooLarge
 from pfs.fs.fileinfo import FileInfo, Meta
@@ -71,7 +78,11 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "FSRemove": (c_void_p, [c_void_p, c_char_p]),
     "FSRemoveAll": (c_void_p, [c_void_p, c_char_p]),
     "FSRead": (c_void_p, [c_void_p, c_char_p, ctypes.c_int64, ctypes.c_int64, c_void_p]),
-    "FSWrite": (c_void_p, [c_void_p, c_char_p, c_char_p, ctypes.c_int]),
+    # AGFS's prototype (see the module doc): data_len 64-bit, offset, flags; returns int64.
+    "FSWrite": (
+        ctypes.c_int64,
+        [c_void_p, c_char_p, c_char_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint32],
+    ),
     # PFS extension: FSWrite with a 64-bit length and an error flag (the original ABI has none).
     "FSWriteEx": (c_void_p, [c_void_p, c_char_p, c_char_p, ctypes.c_int64, c_void_p]),
     "FSReadDir": (c_void_p, [c_void_p, c_char_p, c_void_p]),
@@ -81,10 +92,21 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
 }
 
 _MAX_WRITE = (1 << 31) - 1  # the C prototype's ``int data_len``
+#: What AGFS passes to FSWrite for every HTTP write: no position, CREATE | TRUNCATE.
+_AGFS_WRITE_OFFSET = -1
+_AGFS_WRITE_FLAGS = 2 | 8
+#: More entries than any listing needs: a garbage count is an error before any copy.
+_MAX_ENTRIES = 1 << 20
 
-
-def _text(ptr: int | None) -> str:
-    return ctypes.string_at(ptr).decode("utf-8", "replace") if ptr else ""
+# dlopen through a foreign call that releases the GIL: ctypes' own dlopen holds it while a
+# library's constructors run, which would stall the event loop even from a worker thread.
+_dl = ctypes.CDLL(None)
+_dlopen = _dl.dlopen
+_dlopen.restype = c_void_p
+_dlopen.argtypes = [c_char_p, ctypes.c_int]
+_dlerror = _dl.dlerror
+_dlerror.restype = c_char_p
+_dlerror.argtypes = []
 
 
 def _low32(value: int) -> int:
@@ -93,12 +115,10 @@ def _low32(value: int) -> int:
     return value - 0x1_0000_0000 if value & 0x8000_0000 else value
 
 
-def _meta_content(ptr: int | None) -> dict[str, str]:
+def _meta_content(ptr: int | None, what: str) -> dict[str, str]:
     """``MetaContent`` JSON → string map; anything unusable is ``{}`` (never null)."""
-    if not ptr:
-        return {}
     try:
-        parsed = json.loads(ctypes.string_at(ptr))
+        parsed = json.loads(read_text(ptr, what) or "{}")
     except ValueError:
         return {}
     if not isinstance(parsed, dict):
@@ -106,17 +126,37 @@ def _meta_content(ptr: int | None) -> dict[str, str]:
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in parsed.items()}
 
 
-def file_info(record: FileInfoC) -> FileInfo:
+def file_info(record: FileInfoC, what: str) -> FileInfo:
     return FileInfo(
-        name=_text(record.Name),
+        name=read_text(record.Name, f"{what} Name"),
         size=record.Size,
         mode=record.Mode,
         mtime_ns=record.ModTime * 1_000_000_000,
         is_dir=record.IsDir != 0,
         meta=Meta(
-            _text(record.MetaName), _text(record.MetaType), _meta_content(record.MetaContent)
+            read_text(record.MetaName, f"{what} MetaName"),
+            read_text(record.MetaType, f"{what} MetaType"),
+            _meta_content(record.MetaContent, f"{what} MetaContent"),
         ),
     )
+
+
+def _write_answer(result: int, length: int) -> str:
+    """The write's message from FSWrite's result, whichever ABI the plugin has."""
+    if result < 0:  # AGFS: an error, with no text channel
+        raise FSError("write failed")
+    if result == 0:  # the original's NULL (empty message), or AGFS's "nothing written"
+        return ""
+    if result <= length:  # AGFS: bytes written (its server's wording)
+        return f"Written {result} bytes"
+    # Only the original's message pointer is larger than the data (or a wrong AGFS count).
+    try:
+        return read_text(result, "FSWrite")
+    except FSError:
+        raise FSError(
+            f"write failed: FSWrite returned {result}, neither a byte count of at most {length} "
+            "nor a readable message"
+        ) from None
 
 
 class NativePlugin(ExternalPlugin):
@@ -136,7 +176,7 @@ class NativePlugin(ExternalPlugin):
             func.argtypes = argtypes
             self.fn[symbol] = func
         if "PluginNew" not in self.fn:
-            raise FSError(
+            raise InvalidArgument(
                 "failed to create plugin wrapper: plugin missing required PluginNew function"
             )
         handle = self.fn["PluginNew"]()
@@ -146,47 +186,55 @@ class NativePlugin(ExternalPlugin):
         self._fs_read = self.fn.get("FSRead")
         self._read_len = ctypes.c_int64(0)
         self._read_len_ref = ctypes.byref(self._read_len)
-        name = _text(self.fn["PluginName"](self.handle)) if "PluginName" in self.fn else ""
+        name = self._text_call("PluginName")
         # The original registered a nameless plugin as fstype "": use the file name instead.
         super().__init__(key, name or Path(key).stem.removeprefix("lib"))
 
     @classmethod
     def open(cls, key: str) -> NativePlugin:
-        """dlopen ``key`` (never closed: code may still be referenced) and create the instance."""
-        try:
-            # PyDLL keeps the GIL across calls: they run on the event loop thread anyway, and
-            # dropping the GIL for each ~1 µs call let the server's I/O threads contend for it
-            # on every request.
-            library = ctypes.PyDLL(key, mode=os.RTLD_NOW | os.RTLD_LOCAL)
-        except OSError as exc:
-            raise FSError(f"failed to open library {key}: {exc}") from None
-        return cls(key, library)
+        """dlopen ``key`` (never closed: code may still be referenced) and create the instance.
+
+        Blocking (the library's constructors, ``PluginNew``): the loader calls it in a thread.
+        """
+        if not CHECKED:
+            log.warning(
+                "%s: plugin results cannot be checked on this system (no "
+                "process_vm_readv): a bad pointer from the plugin crashes the server",
+                key,
+            )
+        handle = _dlopen(os.fsencode(key), os.RTLD_NOW | os.RTLD_LOCAL)
+        if not handle:
+            reason = (_dlerror() or b"unknown error").decode("utf-8", "replace")
+            raise FSError(f"failed to open library {key}: {reason}")
+        # PyDLL keeps the GIL across calls: they run on the event loop thread anyway, and
+        # dropping the GIL for each ~1 µs call let the server's I/O threads contend for it on
+        # every request.
+        return cls(key, ctypes.PyDLL(key, handle=handle))
 
     def readme(self) -> str:
-        func = self.fn.get("PluginGetReadme")
-        return _text(func(self.handle)) if func else ""
+        return self._text_call("PluginGetReadme")
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def _err_call(self, symbol: str, *args: Any) -> str:
-        """Call an err-string function; the error text, or "" on success (or when absent)."""
+    def _text_call(self, symbol: str, *args: Any) -> str:
+        """Call a string function (an err-string: "" on success); "" when absent."""
         func = self.fn.get(symbol)
         if func is None:
             return ""
-        return _text(func(self.handle, *args))
+        return read_text(func(self.handle, *args), symbol)
 
     def _validate(self, config: dict[str, Any]) -> None:
-        error = self._err_call("PluginValidate", config_json(config))
+        error = self._text_call("PluginValidate", config_json(config))
         if error:
             raise InvalidArgument(error)
 
     def _initialize(self, config: dict[str, Any]) -> None:
-        error = self._err_call("PluginInitialize", config_json(config))
+        error = self._text_call("PluginInitialize", config_json(config))
         if error:
             raise initialize_error(error)
 
     def _shutdown(self) -> None:
-        error = self._err_call("PluginShutdown")
+        error = self._text_call("PluginShutdown")
         if error:
             log.warning("%s: PluginShutdown: %s", self.fstype, error)
 
@@ -207,7 +255,7 @@ class NativePlugin(ExternalPlugin):
         return func
 
     def _checked(self, symbol: str, *args: Any) -> None:
-        error = _text(self._require(symbol)(self.handle, *args))
+        error = read_text(self._require(symbol)(self.handle, *args), symbol)
         if error:
             raise FSError(error)
 
@@ -221,30 +269,42 @@ class NativePlugin(ExternalPlugin):
         ptr = read(self.handle, path.encode(), offset, size, self._read_len_ref)
         length = _low32(out_len.value)
         if length < 0:
-            raise FSError(_text(ptr) or "read failed")
+            raise FSError(read_text(ptr, "FSRead") or "read failed")
         if not ptr:
             return b""
-        return ctypes.string_at(ptr, length)
+        if 0 < size < length:
+            raise FSError(f"FSRead returned {length} bytes for a read of at most {size}")
+        return read_bytes(ptr, length, "FSRead")
 
     def write(self, path: str, data: bytes) -> str:
         extended = self.fn.get("FSWriteEx")
         if extended is not None:
             out_err = ctypes.c_int64(0)
-            ptr = extended(self.handle, path.encode(), data or None, len(data),
-                           ctypes.byref(out_err))
+            ptr = extended(
+                self.handle, path.encode(), data or None, len(data), ctypes.byref(out_err)
+            )
+            message = read_text(ptr, "FSWriteEx")
             if _low32(out_err.value):
-                raise FSError(_text(ptr) or "write failed")
-            return _text(ptr)
+                raise FSError(message or "write failed")
+            return message
         if len(data) > _MAX_WRITE:
             raise TooLarge(f"write: {path}: native plugins take at most {_MAX_WRITE} bytes")
-        ptr = self._require("FSWrite")(self.handle, path.encode(), data or None, len(data))
-        return _text(ptr)
+        result = self._require("FSWrite")(
+            self.handle,
+            path.encode(),
+            data or None,
+            len(data),
+            _AGFS_WRITE_OFFSET,
+            _AGFS_WRITE_FLAGS,
+        )
+        return _write_answer(result, len(data))
 
     def stat(self, path: str) -> FileInfo:
         ptr = self._require("FSStat")(self.handle, path.encode())
         if not ptr:
             raise FSError("stat failed")
-        return file_info(FileInfoC.from_address(ptr))
+        record = FileInfoC.from_buffer_copy(read_bytes(ptr, ctypes.sizeof(FileInfoC), "FSStat"))
+        return file_info(record, "FSStat")
 
     def readdir(self, path: str) -> list[FileInfo]:
         out_count = ctypes.c_int64(0)
@@ -253,11 +313,15 @@ class NativePlugin(ExternalPlugin):
         # A negative count is the plugin's error; the original answers an empty listing.
         if not ptr or count <= 0:
             return []
-        items = FileInfoArray.from_address(ptr).Items
+        if count > _MAX_ENTRIES:
+            raise FSError(f"FSReadDir returned a count of {count} (at most {_MAX_ENTRIES})")
+        array = read_bytes(ptr, ctypes.sizeof(FileInfoArray), "FSReadDir")
+        items = FileInfoArray.from_buffer_copy(array).Items
         if not items:
             return []
-        records = (FileInfoC * count).from_address(items)
-        return [file_info(record) for record in records]
+        raw = read_bytes(items, count * ctypes.sizeof(FileInfoC), "FSReadDir Items")
+        records = (FileInfoC * count).from_buffer_copy(raw)
+        return [file_info(record, "FSReadDir") for record in records]
 
     def create(self, path: str) -> None:
         self._checked("FSCreate", path.encode())

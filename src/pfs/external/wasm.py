@@ -347,7 +347,7 @@ class WasmPlugin(ExternalPlugin):
         try:
             module = wasmtime.Module(engine, wasm)
         except wasmtime.WasmtimeError as exc:
-            raise FSError(f"failed to compile WASM module: {_first_line(exc)}") from None
+            raise InvalidArgument(f"failed to compile WASM module: {_first_line(exc)}") from None
         self.store = wasmtime.Store(engine)
         self.store.set_limits(memory_size=runtime.limits.memory_limit)
         self.store.set_epoch_deadline(runtime.deadline_ticks)
@@ -364,12 +364,16 @@ class WasmPlugin(ExternalPlugin):
         try:
             instance = linker.instantiate(self.store, module)
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
-            raise FSError(f"failed to instantiate WASM module: {_first_line(exc)}") from None
+            raise InvalidArgument(
+                f"failed to instantiate WASM module: {_first_line(exc)}"
+            ) from None
         exports = instance.exports(self.store)
         self.exports: dict[str, Any] = {name: item for name, item in exports.items()}
         memory = self.exports.get("memory")
         if not isinstance(memory, wasmtime.Memory):
-            raise FSError("failed to create WASM plugin wrapper: WASM module exports no memory")
+            raise InvalidArgument(
+                "failed to create WASM plugin wrapper: WASM module exports no memory"
+            )
         self.memory = GuestMemory(memory)
         self.funcs = {
             n: GuestFunc(f, self.store)
@@ -383,12 +387,12 @@ class WasmPlugin(ExternalPlugin):
     def _init_module(self) -> None:
         new = self.funcs.get("plugin_new")
         if new is None:
-            raise FSError(
+            raise InvalidArgument(
                 "failed to create WASM plugin wrapper: "
                 "WASM module missing required function: plugin_new"
             )
         if not new.nresults:
-            raise FSError(
+            raise InvalidArgument(
                 "failed to create WASM plugin wrapper: plugin_new returned no results"
             )
         # Reactor modules need _initialize; a command's _start would run main() and exit.
