@@ -10,6 +10,8 @@
  *     results must be freed by the plugin itself (e.g. on its next call).
  *     "Err-string" results: NULL or "" = success, otherwise the error text (HTTP 500).
  *     Calls are serialised per loaded instance: a plugin needs no locking of its own.
+ *     The plugin runs inside the server process (no isolation); the server checks that every
+ *     pointer and length it returns is readable memory (a bad one answers 500, not a crash).
  *
  *   WASM (.wasm, run in wasmtime with a per-call deadline and a memory cap)
  *     Build with PFS_PLUGIN_WASM defined (clang --target=wasm32 ...); see the second half.
@@ -68,7 +70,10 @@ const char *FSRemoveAll(void *plugin, const char *path);
  * return the error message (or NULL for "read failed"). size < 0 means "to the end". */
 const char *FSRead(void *plugin, const char *path, int64_t offset, int64_t size, int *out_len);
 /* Returns the write's response message (NULL = ""); there is no error channel. data is not
- * NUL-terminated and is NULL for an empty body. */
+ * NUL-terminated and is NULL for an empty body. Plugins built for AGFS's ABI v2 (int64_t FSWrite(
+ * plugin, path, data, data_len, int64_t offset, uint32_t flags) returning the bytes written,
+ * negative = error) load unchanged: the server calls FSWrite that way (offset -1, flags 10) and
+ * reads a result larger than data_len as this message. */
 const char *FSWrite(void *plugin, const char *path, const char *data, int data_len);
 /* PFS extension (optional; used instead of FSWrite when exported): a 64-bit length and an error
  * flag. Set *out_is_error non-zero to make the returned text an error (HTTP 500). */
