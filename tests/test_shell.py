@@ -383,3 +383,35 @@ def test_tail_follow_prints_appended_data(shell_server, d):
             proc.wait(30)
             proc.stdout.close()
             proc.stderr.close()
+
+
+@pytest.fixture
+def queue(pfs):
+    """A queue holding the messages "first" and "second"; removed afterwards."""
+    path = f"/queuefs/s{uuid.uuid4().hex[:8]}"
+    ok(pfs("mkdir", path))
+    for message in ("first", "second"):
+        ok(pfs("write", path + "/enqueue", message))
+    yield path
+    pfs("rm", "-r", path)
+
+
+def test_walkers_never_take_a_message(pfs, queue, tmp_path):
+    """Trees and wildcards skip the queue's dequeue (and its write-only control files)."""
+    readable = ["peek", "size", "visibility_timeout"]
+    ok(pfs("download", "-r", queue, str(tmp_path / "down")))
+    assert sorted(p.name for p in (tmp_path / "down").iterdir()) == readable
+    ok(pfs("cp", "-r", queue, "local:" + str(tmp_path / "copied")))
+    assert sorted(p.name for p in (tmp_path / "copied").iterdir()) == readable
+    backup = f"/memfs/q-{uuid.uuid4().hex[:8]}"
+    ok(pfs("cp", "-r", queue, backup))
+    assert ok(pfs("ls", "-1", backup)).split() == readable
+    # [dp]* matches dequeue and peek: only peek is read.
+    assert '"data":"first"' in ok(pfs("cat", queue + "/[dp]*")).replace(" ", "")
+    assert ok(pfs("grep", "first", queue + "/[dp]*")).startswith(f"{queue}/peek:1:")
+    assert ok(pfs("digest", queue + "/[dp]*")).split()[1] == f"{queue}/peek"
+    assert ok(pfs("grep", "-c", "-r", "second", queue)) == "0\n"
+    tree = ok(pfs("tree", queue))  # lists every entry, reads none
+    assert "dequeue (" in tree and "enqueue (" in tree
+    assert ok(pfs("cat", queue + "/size")) == "2"
+    ok(pfs("rm", "-r", backup))

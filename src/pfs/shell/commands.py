@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pfs.client import AlreadyExists, FileInfo, FSError, InvalidArgument, NotFound
-from pfs.client._base import CHUNK_SIZE
+from pfs.client._base import CHUNK_SIZE, walkable
 from pfs.fs.errors import NotSupported
 from pfs.shell import formatting as fmt
 from pfs.shell.context import LOCAL_PREFIX, Context, ExitShell, UnknownCommand, UsageError
@@ -102,8 +102,13 @@ def has_glob(path: str) -> bool:
     return any(ch in posixpath.basename(path) for ch in "*?[")
 
 
-def expand(ctx: Context, paths: list[str]) -> list[str]:
-    """Resolve each path; ``*``/``?`` in the last component expand against the parent listing."""
+def expand(ctx: Context, paths: list[str], *, reading: bool = False) -> list[str]:
+    """Resolve each path; ``*``/``?`` in the last component expand against the parent listing.
+
+    For a command that reads the files (``reading``), a pattern never matches a file whose read
+    has an effect or a write-only one (``cat /queuefs/jobs/*`` must not take a message); naming
+    such a file outright still reads it.
+    """
     result = []
     for raw in paths:
         path = ctx.resolve(raw)
@@ -111,9 +116,10 @@ def expand(ctx: Context, paths: list[str]) -> list[str]:
             result.append(path)
             continue
         parent, pattern = posixpath.split(path)
-        names = sorted(
-            e.name for e in ctx.client.ls(parent) if fnmatch.fnmatchcase(e.name, pattern)
-        )
+        entries = ctx.client.ls(parent)
+        if reading:
+            entries = walkable(entries)
+        names = sorted(e.name for e in entries if fnmatch.fnmatchcase(e.name, pattern))
         if not names:
             raise NotFound(f"no match: {raw}")
         result.extend(posixpath.join(parent, name) for name in names)
@@ -256,7 +262,7 @@ def cat(ctx: Context, ns: argparse.Namespace) -> None:
         ctx.write(piped_bytes(ctx))
         return
     last = b""
-    for path in expand(ctx, ns.paths):
+    for path in expand(ctx, ns.paths, reading=True):
         with no_stall_limit(ctx, ns.stream):
             for chunk in ctx.client.iter_cat(path, stream=ns.stream, chunk_size=None):
                 ctx.write(chunk)
@@ -522,7 +528,7 @@ def copy_one(ctx: Context, src_raw: str, dst_raw: str, recursive: bool, progress
         got = ctx.client.download(src, dst, recursive=recursive, progress=progress)
         report(ctx, f"Downloaded {src} -> {dst} ({got} bytes)")
     else:
-        for src in expand(ctx, [src_raw]):
+        for src in expand(ctx, [src_raw], reading=True):
             dst = into_dir(ctx, src, ctx.resolve(dst_raw), dst_raw)
             copied = ctx.client.copy(src, dst, recursive=recursive, progress=progress)
             if ctx.interactive or ctx.json:
@@ -536,13 +542,23 @@ def report(ctx: Context, text: str) -> None:
         ctx.echo(text)
 
 
-def _transfer(source: str, target: str) -> Callable[[argparse.ArgumentParser], None]:
-    """The arguments of upload and download: a source, a target, and ``-r``."""
+def _transfer(
+    source: str, target: str, resumable: bool = False
+) -> Callable[[argparse.ArgumentParser], None]:
+    """The arguments of upload and download: a source, a target, ``-r`` (and ``-c``)."""
 
     def configure(p: argparse.ArgumentParser) -> None:
         p.add_argument(source)
         p.add_argument(target)
         p.add_argument("-r", "-R", "--recursive", action="store_true")
+        if resumable:
+            p.add_argument(
+                "-c",
+                "--continue",
+                dest="resume",
+                action="store_true",
+                help="resume an interrupted download from its .NAME.pfs-partial file",
+            )
 
     return configure
 
@@ -557,15 +573,17 @@ def upload(ctx: Context, ns: argparse.Namespace) -> None:
     report(ctx, f"Uploaded {src} -> {dst} ({sent} bytes)")
 
 
-@command("download", "Download a file or directory (-r) to the local disk")
-@args(_transfer("remote", "local"))
+@command("download", "Download a file or directory (-r) to the local disk (-c resumes)")
+@args(_transfer("remote", "local", resumable=True))
 def download(ctx: Context, ns: argparse.Namespace) -> None:
     src = ctx.resolve(ns.remote)
     dst = local_path(ns.local)
     if dst.is_dir():
         dst = dst / (posixpath.basename(src) or "root")
     with transfer_progress(ctx.progress) as progress:
-        got = ctx.client.download(src, dst, recursive=ns.recursive, progress=progress)
+        got = ctx.client.download(
+            src, dst, recursive=ns.recursive, resume=ns.resume, progress=progress
+        )
     report(ctx, f"Downloaded {src} -> {dst} ({got} bytes)")
 
 
@@ -590,7 +608,7 @@ def grep(ctx: Context, ns: argparse.Namespace) -> None:
             raise UsageError("grep: a path is required")
         filter_lines(ctx, ns)
         return
-    paths = expand(ctx, [ns.path])
+    paths = expand(ctx, [ns.path], reading=True)
     matches: list[dict[str, Any]] = []
     for path in paths:
         if ns.stream and not ctx.json and not ns.count:
@@ -635,7 +653,7 @@ def _digest_configure(p):
 @command("digest", "Print a file's xxh3 (default) or md5 digest")
 @args(_digest_configure)
 def digest(ctx: Context, ns: argparse.Namespace) -> None:
-    for path in expand(ctx, ns.paths):
+    for path in expand(ctx, ns.paths, reading=True):
         value = ctx.client.digest(path, ns.algorithm)
         if ctx.json:
             dump_json(ctx, {"algorithm": ns.algorithm, "path": path, "digest": value})
