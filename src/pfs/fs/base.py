@@ -34,6 +34,25 @@ class WriteFlag(enum.IntFlag):
 REPLACE = WriteFlag.CREATE | WriteFlag.TRUNCATE
 
 
+def replaces(offset: int, flags: WriteFlag) -> bool:
+    """Whether a write swaps in whole new content (which a plugin can stage and switch to
+    atomically) rather than changing the file in place."""
+    return (
+        offset <= 0
+        and bool(flags & WriteFlag.TRUNCATE)
+        and not flags & (WriteFlag.APPEND | WriteFlag.EXCLUSIVE)
+    )
+
+
+def written_size(old_size: int | None, length: int, offset: int, flags: WriteFlag) -> int:
+    """The size a file of ``old_size`` bytes (None: missing) has after writing ``length`` bytes at
+    ``offset`` with ``flags``: what a plugin checks against its size limit before allocating."""
+    old = 0 if old_size is None or flags & WriteFlag.TRUNCATE else old_size
+    if flags & WriteFlag.APPEND:
+        return old + length
+    return max(old, max(offset, 0) + length)
+
+
 def apply_write(old: bytes | bytearray | None, data: bytes, offset: int, flags: WriteFlag) -> bytes:
     """New content of a file after writing ``data`` at ``offset`` with ``flags``.
 

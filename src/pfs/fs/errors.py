@@ -12,6 +12,7 @@
      ├── NotSupported            501  ENOTSUP
      ├── CrossMount              400  EXDEV
      ├── TooLarge                413  EFBIG
+     ├── RequestTimeout          408  ETIMEDOUT (the client stopped sending the request body)
      ├── Unavailable             503  EAGAIN   (a backend is down or busy)
      │    └── Timeout            504  ETIMEDOUT
      └── BadGateway              502  EIO      (a remote PFS or service answered wrongly)
@@ -94,6 +95,11 @@ class TooLarge(FSError):
     errno = _errno.EFBIG
 
 
+class RequestTimeout(FSError):
+    status = 408
+    errno = _errno.ETIMEDOUT
+
+
 class Unavailable(FSError):
     status = 503
     errno = _errno.EAGAIN
@@ -116,6 +122,7 @@ _BY_STATUS: dict[int, type[FSError]] = {
     400: InvalidArgument,
     501: NotSupported,
     413: TooLarge,
+    408: RequestTimeout,
     503: Unavailable,
     504: Timeout,
     502: BadGateway,
@@ -126,7 +133,7 @@ _BY_KIND: dict[str, type[FSError]] = {
     cls.__name__: cls
     for cls in (FSError, NotFound, AlreadyExists, NotADirectory, IsADirectory, NotEmpty,
                 PermissionDenied, ReadOnly, InvalidArgument, NotSupported, CrossMount, TooLarge,
-                Unavailable, Timeout, BadGateway)
+                RequestTimeout, Unavailable, Timeout, BadGateway)
 }
 
 
@@ -160,6 +167,7 @@ __all__ = [
     "NotSupported",
     "PermissionDenied",
     "ReadOnly",
+    "RequestTimeout",
     "TooLarge",
     "Timeout",
     "Unavailable",

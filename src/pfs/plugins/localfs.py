@@ -32,8 +32,10 @@ from pfs.fs import (
     NotEmpty,
     NotFound,
     PermissionDenied,
+    TooLarge,
     WriteFlag,
 )
+from pfs.fs.base import replaces
 from pfs.plugins.gomode import go_file_mode, unix_mode_bits
 
 #: Bytes moved per thread hand-off; large enough that the hand-off cost disappears.
@@ -56,6 +58,7 @@ _OS_ERRORS: dict[int, tuple[type[FSError], str]] = {
     errno.EISDIR: (IsADirectory, "is a directory: {path}"),
     errno.ENOTDIR: (NotADirectory, "not a directory: {path}"),
     errno.ELOOP: (SymlinkRefused, "{op}: {path}: refusing to follow a symlink"),
+    errno.EFBIG: (TooLarge, "{op}: {path}: file too large"),
     **dict.fromkeys(
         (errno.EACCES, errno.EPERM, errno.EROFS),
         (PermissionDenied, "{op}: {path}: permission denied"),
@@ -312,11 +315,7 @@ class LocalFS(FileSystem):
         limit: int = 64 << 20,
     ) -> str:
         # Written straight to disk, so the body limit for buffering plugins does not apply.
-        if (
-            flags & WriteFlag.TRUNCATE
-            and not flags & (WriteFlag.APPEND | WriteFlag.EXCLUSIVE)
-            and offset <= 0
-        ):
+        if replaces(offset, flags):
             total = await self._replace(path, chunks, flags)
         else:
             total = await self._write_in_place(path, chunks, max(offset, 0), flags)
@@ -363,21 +362,30 @@ class LocalFS(FileSystem):
     async def _write_in_place(
         self, path: str, chunks: AsyncIterator[bytes], offset: int, flags: WriteFlag
     ) -> int:
-        open_flags = os.O_WRONLY
-        if flags & WriteFlag.CREATE:
-            open_flags |= os.O_CREAT
-        if flags & WriteFlag.EXCLUSIVE:
-            open_flags |= os.O_CREAT | os.O_EXCL
-        if flags & WriteFlag.TRUNCATE:
-            open_flags |= os.O_TRUNC
-        fd = self._open_file(path, open_flags, "write")
+        fd, created = self._open_for_write(path, flags)
         try:
             if flags & WriteFlag.APPEND:
                 offset = os.fstat(fd).st_size
             with os_errors(path, "write"):
                 return await _write_pieces(fd, chunks, offset)
+        except BaseException:
+            if created:  # a failed write leaves no new empty file behind
+                with self._parent(path, "write") as (dir_fd, name), os_errors(path, "write"):
+                    os.unlink(name, dir_fd=dir_fd)
+            raise
         finally:
             os.close(fd)
+
+    def _open_for_write(self, path: str, flags: WriteFlag) -> tuple[int, bool]:
+        """The file opened for an in-place write, and whether this call created it."""
+        open_flags = os.O_WRONLY | (os.O_TRUNC if flags & WriteFlag.TRUNCATE else 0)
+        if not flags & WriteFlag.EXCLUSIVE:
+            try:
+                return self._open_file(path, open_flags, "write"), False
+            except NotFound:
+                if not flags & WriteFlag.CREATE:
+                    raise
+        return self._open_file(path, open_flags | os.O_CREAT | os.O_EXCL, "write"), True
 
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:

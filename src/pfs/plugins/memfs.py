@@ -21,12 +21,18 @@ from pfs.fs import (
     NotEmpty,
     NotFound,
     PermissionDenied,
+    TooLarge,
     WriteFlag,
 )
+from pfs.fs.base import written_size
 from pfs.fs.paths import split_parent
 
 _FILE_META = Meta("memfs", "file")
 _DIR_META = Meta("memfs", "dir")
+
+#: Default of ``max_file_size``: a write (even a sparse one far past the end) may not make a
+#: file larger than this, so one request cannot make the server allocate unbounded memory.
+DEFAULT_MAX_FILE_SIZE = 1 << 30
 
 #: Reads up to this size are answered from one copy instead of a stream of slices.
 SMALL_READ = 1 << 20
@@ -53,11 +59,18 @@ class MemFS(FileSystem):
     fstype = "memfs"
     config_schema = (
         Field("init_dirs", "list", default=[], help="directories created at mount, in order"),
+        Field(
+            "max_file_size",
+            "size",
+            default=DEFAULT_MAX_FILE_SIZE,
+            help="largest file; writes that would grow a file past it are refused (413)",
+        ),
     )
     random_write = True
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
+        self.max_file_size = int(config.get("max_file_size") or DEFAULT_MAX_FILE_SIZE)
         self.root = Node("/", True, 0o755)
         readme = Node("README", False, 0o444)
         readme.data = bytearray(self.load_readme("pfs.plugins.docs", "memfs.md").encode())
@@ -174,37 +187,55 @@ class MemFS(FileSystem):
             yield bytes(memoryview(node.data)[position : position + step])
             position += step
 
-    def _target(self, path: str, flags: WriteFlag) -> Node:
+    def _existing(self, path: str, flags: WriteFlag) -> tuple[Node, str, Node | None]:
+        """Parent, name and current node of a write's target, checked against ``flags``; a
+        missing file is created only when the write is applied."""
         parent, name = self._parent(path)
         node = parent.children.get(name)  # type: ignore[union-attr]
         if node is None:
             if not flags & WriteFlag.CREATE:
                 raise NotFound(f"no such file or directory: {path}")
-            node = Node(name, False, 0o644)
-            parent.children[name] = node  # type: ignore[index]
         elif flags & WriteFlag.EXCLUSIVE:
             raise AlreadyExists(f"file already exists: {path}")
-        if node.is_dir:
+        elif node.is_dir:
             raise IsADirectory(f"is a directory: {path}")
-        return node
+        return parent, name, node
 
-    @staticmethod
-    def _put(node: Node, data: bytes, offset: int, flags: WriteFlag) -> None:
+    def _too_large(self, size: int | str) -> TooLarge:
+        return TooLarge(
+            f"file would be {size} bytes, over the max_file_size of "
+            f"{self.max_file_size} bytes"
+        )
+
+    def _apply(self, path: str, data: bytes | bytearray, offset: int, flags: WriteFlag) -> None:
+        """Check the resulting size, then create the file if needed and write: a refused write
+        changes nothing and leaves no empty file behind."""
+        parent, name, node = self._existing(path, flags)
+        old = None if node is None else len(node.data)
+        size = written_size(old, len(data), offset, flags)
+        if size > self.max_file_size:
+            raise self._too_large(size)
+        if node is None:
+            node = Node(name, False, 0o644)
+            parent.children[name] = node  # type: ignore[index]
+            parent.mtime_ns = time.time_ns()
         if flags & WriteFlag.TRUNCATE:
-            node.data = bytearray(data)
+            if offset > 0 and not flags & WriteFlag.APPEND:
+                data = bytearray(offset) + data
+            node.data = data if isinstance(data, bytearray) else bytearray(data)
         else:
             buf = node.data
             if flags & WriteFlag.APPEND:
                 offset = len(buf)
             if offset > len(buf):
-                buf.extend(b"\x00" * (offset - len(buf)))
+                buf.extend(bytes(offset - len(buf)))
             buf[offset : offset + len(data)] = data
         node.mtime_ns = time.time_ns()
 
     async def write(
         self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
     ) -> str:
-        self._put(self._target(path, flags), data, max(offset, 0), flags)
+        self._apply(path, data, max(offset, 0), flags)
         return ""
 
     async def write_stream(
@@ -215,20 +246,18 @@ class MemFS(FileSystem):
         flags: WriteFlag = REPLACE,
         limit: int = 64 << 20,
     ) -> str:
-        # memfs keeps the data anyway, so the buffering limit does not apply; a truncating
-        # upload fills a fresh buffer and swaps it in only when the body is complete.
-        node = self._target(path, flags)
-        if flags & WriteFlag.TRUNCATE:
-            buf = bytearray()
-            async for chunk in chunks:
-                buf += chunk
-            node.data = buf
-            node.mtime_ns = time.time_ns()
-            return ""
-        position = len(node.data) if flags & WriteFlag.APPEND else max(offset, 0)
+        # memfs keeps the data anyway, so the server's buffering limit does not apply (its own
+        # max_file_size does). The body is gathered whole and applied only once complete, so an
+        # abandoned upload changes nothing and a replacement swaps its buffer in without a copy.
+        self._existing(path, flags)  # refuse a missing parent or an exclusive clash up front
+        offset = max(offset, 0)
+        base = 0 if flags & WriteFlag.APPEND else offset
+        buf = bytearray()
         async for chunk in chunks:
-            self._put(node, chunk, position, WriteFlag.NONE)
-            position += len(chunk)
+            buf += chunk
+            if base + len(buf) > self.max_file_size:
+                raise self._too_large(f"more than {self.max_file_size}")
+        self._apply(path, buf, offset, flags)
         return ""
 
     async def rename(self, old: str, new: str) -> None:

@@ -163,7 +163,7 @@ class Server:
                 return
 
     async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        req = Request(scope, receive)
+        req = Request(scope, receive, self.settings.body_timeout)
         route = ROUTES.get(req.path)
         if route is None:
             await _NOT_FOUND(send, receive)
@@ -189,7 +189,7 @@ class Server:
         except FSError as exc:
             # The kind header lets clients tell e.g. NotEmpty from AlreadyExists (both 409).
             headers = [(b"x-pfs-error-kind", error_kind(exc).encode())]
-            if exc.status == 413:  # a refused body is left unread: do not reuse the connection
+            if req.body_pending():  # a refused, late or broken body: do not reuse the connection
                 headers.append((b"connection", b"close"))
             response = error_response(exc.status, exc.message, headers)
         except ClientGone:

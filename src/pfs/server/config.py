@@ -23,8 +23,8 @@ log = logging.getLogger("pfs.config")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 _SERVER_KEYS = {
-    "address", "log_level", "max_body_bytes", "auth", "admin_without_auth", "grep_max_scan_bytes",
-    "grep_max_answer_bytes",
+    "address", "log_level", "max_body_bytes", "body_timeout", "auth", "admin_without_auth",
+    "grep_max_scan_bytes", "grep_max_answer_bytes",
 }
 #: Server settings given as sizes (``64MB``).
 _SIZE_KEYS = ("max_body_bytes", "grep_max_scan_bytes", "grep_max_answer_bytes")
@@ -115,6 +115,12 @@ def _admin_without_auth(value: Any) -> AdminWithoutAuth:
         ) from None
 
 
+def _body_timeout(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
+        raise ConfigError(f"server.body_timeout: must be seconds between 0 and 3600, got {value!r}")
+    return float(value)
+
+
 def _mount_entries(
     registry: Registry, plugins: Any, external_enabled: bool = False
 ) -> list[dict[str, Any]]:
@@ -193,6 +199,8 @@ def settings_from_dict(raw: Any, registry: Registry, address: str | None = None)
                 setattr(settings, key, parse_size(server[key]))
             except ValueError as exc:
                 raise ConfigError(f"server.{key}: {exc}") from None
+    if "body_timeout" in server:
+        settings.body_timeout = _body_timeout(server["body_timeout"])
     settings.auth_tokens = _tokens(server.get("auth"))
     settings.admin_without_auth = _admin_without_auth(server.get("admin_without_auth", "owner"))
     external = raw.get("external_plugins") or {}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from pfs.fs.base import REPLACE, WriteFlag
+from pfs.fs.base import REPLACE, WriteFlag, replaces
 from pfs.fs.errors import InvalidArgument
+from pfs.fs.paths import normalize
 from pfs.server.http import OCTET_TYPE, Request, Response, StreamResponse, json_response
 from pfs.server.ranges import range_response
+from pfs.server.staging import staged
 
 if TYPE_CHECKING:
     from pfs.server.app import Server
@@ -29,14 +32,26 @@ def required_path(req: Request) -> str:
     return path
 
 
-def int_param(req: Request, name: str, default: int) -> int:
+#: Offsets and sizes are int64 on the wire, as in the original; anything larger is refused
+#: before a plugin could try to allocate or seek that far.
+INT64_MAX = (1 << 63) - 1
+_DECIMAL = re.compile(r"[+-]?[0-9]+")
+
+
+def int_param(req: Request, name: str, default: int, minimum: int = -INT64_MAX - 1) -> int:
+    """A decimal int64 query parameter no smaller than ``minimum``; ``default`` when absent."""
     raw = req.query.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidArgument(f"invalid {name} parameter") from None
+    if not _DECIMAL.fullmatch(raw):
+        raise InvalidArgument(f"invalid {name} parameter")
+    # Past 19 digits it is out of range anyway (and int() of thousands of digits is slow).
+    value = int(raw) if len(raw.lstrip("+-0")) <= 19 else None
+    if value is None or not minimum <= value <= INT64_MAX:
+        raise InvalidArgument(
+            f"invalid {name} parameter: {raw[:40]} is out of range ({minimum} to {INT64_MAX})"
+        )
+    return value
 
 
 def parse_flags(req: Request) -> WriteFlag:
@@ -99,17 +114,26 @@ async def _read(server: Server, req: Request) -> Response | StreamResponse:
 
 async def _write(server: Server, req: Request) -> Response:
     path = required_path(req)
-    offset = int_param(req, "offset", 0)
-    if offset < 0:
-        raise InvalidArgument("invalid offset parameter")
+    offset = int_param(req, "offset", 0, minimum=0)
     flags = parse_flags(req)
     length = req.content_length()
     limit = server.settings.max_body_bytes
     if length is not None and length <= server.settings.inline_read_bytes:
         message = await server.fs.write(path, await req.body(limit), offset, flags)
-    else:
+    elif replaces(offset, flags) or not _writes_in_place(server, path):
         message = await server.fs.write_stream(path, req.stream(), offset, flags, limit)
+    else:
+        async with staged(req.stream()) as body:
+            message = await server.fs.write_stream(path, body, offset, flags, limit)
     return json_response({"message": message})
+
+
+def _writes_in_place(server: Server, path: str) -> bool:
+    """Whether the plugin serving ``path`` applies offset and append writes as the body arrives
+    (those get their body staged). Plugins without random writes refuse such writes, except
+    streamfs, which forwards every piece to its readers at once and must not wait for the end."""
+    found = server.fs.find(normalize(path))
+    return found is not None and found[0].fs.random_write
 
 
 async def delete(server: Server, req: Request) -> Response:
@@ -168,4 +192,3 @@ def body_field(body: dict, name: str, kind: type, message: str):
                 raise InvalidArgument(f"{message}: {name} must be {kind.__name__}")
             return value
     return None
-

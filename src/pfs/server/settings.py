@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pfs.server.auth import AdminWithoutAuth, TokenEntry
+from pfs.server.http import BODY_TIMEOUT
 
 
 @dataclass
@@ -16,6 +17,8 @@ class Settings:
     max_body_bytes: int = 64 << 20
     #: JSON request bodies (mount, rename, grep …) are small; anything bigger is refused.
     max_json_bytes: int = 1 << 20
+    #: Longest pause (seconds) between two pieces of a request body before it is refused (408).
+    body_timeout: float = BODY_TIMEOUT
     #: Bodies and reads up to this size skip the streaming machinery.
     inline_read_bytes: int = 1 << 20
     #: Bytes one grep request may read; past it the answer is what was found, ``truncated``

@@ -17,12 +17,17 @@ from pfs.fs import (
     NotADirectory,
     NotFound,
     NotSupported,
+    TooLarge,
     WriteFlag,
     apply_write,
     read_range,
 )
+from pfs.fs.base import written_size
 from pfs.plugins.kvfs.store import KVStore, MemoryStore, key_not_found
 from pfs.sql import MYSQL_BACKENDS, SQL_CONFIG_FIELDS, SQLITE_BACKENDS, mysql_options, sqlite_path
+
+#: Default of ``max_value_size``: the server's default body limit (kvfs values are buffered whole).
+DEFAULT_MAX_VALUE_SIZE = 64 << 20
 
 
 class KVFS(FileSystem):
@@ -38,6 +43,12 @@ class KVFS(FileSystem):
         ),
         Field("namespace", "string", default="default",
               help="sqlite/mysql: mounts naming the same namespace share their keys"),
+        Field(
+            "max_value_size",
+            "size",
+            default=DEFAULT_MAX_VALUE_SIZE,
+            help="largest value; writes that would grow a value past it are refused (413)",
+        ),
         *SQL_CONFIG_FIELDS,
     )
     random_write = True
@@ -46,6 +57,7 @@ class KVFS(FileSystem):
         super().__init__(config)
         self.readme = self.load_readme("pfs.plugins.docs", "kvfs.md").encode()
         self.backend_name = config.get("backend") or "memory"
+        self.max_value_size = int(config.get("max_value_size") or DEFAULT_MAX_VALUE_SIZE)
         self.store = self._make_store(config)
         self.initial = {
             str(key): _scalar_text(value).encode()
@@ -131,6 +143,12 @@ class KVFS(FileSystem):
                 raise key_not_found(key)
             if old is not None and flags & WriteFlag.EXCLUSIVE:
                 raise AlreadyExists(f"key already exists: {key}")
+            size = written_size(None if old is None else len(old), len(data), offset, flags)
+            if size > self.max_value_size:
+                raise TooLarge(
+                    f"value would be {size} bytes, over the max_value_size of "
+                    f"{self.max_value_size} bytes"
+                )
             return apply_write(old, data, offset, flags)
 
         await self.store.update(key, new_value)

@@ -27,7 +27,7 @@ from pfs.fs import (
     WriteFlag,
     apply_write,
 )
-from pfs.fs.base import Buffered
+from pfs.fs.base import Buffered, written_size
 from pfs.fs.paths import split_parent
 from pfs.plugins.sqlfs.cache import MetaCache
 from pfs.plugins.sqlfs.store import Store, like_prefix
@@ -378,6 +378,9 @@ class SQLFS(FileSystem):
         self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
     ) -> str:
         row = await self._check_write(path, flags)
+        size = written_size(None if row is None else int(row[2]), len(data), offset, flags)
+        if size > self.max_file_size:  # checked before a sparse write fills its gap
+            raise self._too_large(str(size))
         if (
             row is not None
             and (offset > 0 or flags & WriteFlag.APPEND)
