@@ -86,8 +86,10 @@ class FileLines:
         self._max_line = max_line
         self._tail = b""  # the unfinished last line
         self._next_number = 1  # of the first line of the next block
-        # The current block: whole lines joined by newlines (no final one), None when scanned.
+        # The current block: whole lines in _block[:_end] (a newline at _end), None when scanned.
+        # Bounds instead of slices spare a copy of each piece.
         self._block: bytes | None = None
+        self._end = 0
         self._pos = 0  # start of the next line to scan
         self._counted = 0  # offset up to which newlines are counted into _number
         self._number = 0
@@ -98,7 +100,7 @@ class FileLines:
 
     @property
     def block_size(self) -> int:
-        return len(self._block) if self._block is not None else 0
+        return self._end if self._block is not None else 0
 
     def feed(self, piece: bytes, room: int) -> list[tuple[int, str]]:
         data = self._tail + piece if self._tail else piece
@@ -109,31 +111,35 @@ class FileLines:
             self._tail = data
             return []
         self._tail = data[newline + 1 :]
-        complete = data[: newline + 1]
-        if len(self._tail) > self._max_line or _has_long_line(complete, self._max_line):
+        if _has_long_line(data, self._max_line):
             raise _too_long()
-        self._start(complete)
+        self._start(data, newline)
         return self.hits(room)
 
     def end(self, room: int) -> list[tuple[int, str]]:
         """The file ended: its unfinished line (if any) is its last line."""
         if not self._tail:
             return []
-        self._start(self._tail + b"\n")
+        data = self._tail + b"\n"
         self._tail = b""
+        self._start(data, len(data) - 1)
         return self.hits(room)
 
-    def _start(self, complete: bytes) -> None:
-        """Make ``complete`` (whole lines, each with its newline) the block to scan."""
-        if b"\r" in complete:
-            complete = complete.replace(b"\r\n", b"\n")
-        if not complete.isascii():
-            # Valid UTF-8 from here on: RE2 then sees what a decoded line shows (U+FFFD).
-            complete = complete.decode("utf-8", "replace").encode()
-        self._block = complete[:-1]
-        self._pos = self._counted = 0
+    def _start(self, data: bytes, end: int) -> None:
+        """Make the lines of ``data[:end]`` (``data[end]`` is a newline) the block to scan."""
         self._number = self._next_number
-        self._next_number += complete.count(b"\n")
+        self._next_number += data.count(b"\n", 0, end) + 1
+        if b"\r" in data or not data.isascii():
+            lines = data[: end + 1]
+            if b"\r" in lines:
+                lines = lines.replace(b"\r\n", b"\n")
+            if not lines.isascii():
+                # Valid UTF-8 from here on: RE2 then sees what a decoded line shows (U+FFFD).
+                lines = lines.decode("utf-8", "replace").encode()
+            data, end = lines, len(lines) - 1
+        self._block = data
+        self._end = end
+        self._pos = self._counted = 0
 
     def hits(self, room: int) -> list[tuple[int, str]]:
         """Up to ``room`` more hits of the current block; ``pending`` stays true while lines of
@@ -144,17 +150,17 @@ class FileLines:
         found: list[tuple[int, str]] = []
         checks = 0
         pos = self._pos
-        end_of_block = len(block)
+        end_of_block = self._end
         while pos <= end_of_block and len(found) < room and checks < _CHECKS_PER_CALL:
             if self._pattern.block is not None:
-                hit = self._pattern.block.search(block, pos)
+                hit = self._pattern.block.search(block, pos, end_of_block)
                 if hit is None:
                     pos = end_of_block + 1
                     break
                 match_start, match_end = hit.span()
                 before = block.rfind(b"\n", pos, match_start)
                 start = pos if before < 0 else before + 1
-                end = block.find(b"\n", match_start)
+                end = block.find(b"\n", match_start, end_of_block)
                 end = end_of_block if end < 0 else end
                 matched = match_end <= end
                 if not matched:  # the hit spans lines: ask the line alone
@@ -162,7 +168,7 @@ class FileLines:
                     matched = self._pattern.line.search(block[start:end]) is not None
             else:
                 start = pos
-                end = block.find(b"\n", pos)
+                end = block.find(b"\n", pos, end_of_block)
                 end = end_of_block if end < 0 else end
                 checks += 1
                 matched = self._pattern.line.search(block[start:end]) is not None
