@@ -88,7 +88,7 @@ async def test_sqlite_missing_directory_is_unavailable(tmp_path):
 
 async def test_mysql_unreachable_names_host_and_port():
     port = free_port()
-    db = MySQLDatabase(mysql_options({"port": port}, "x"), connect_timeout=2)
+    db = MySQLDatabase(mysql_options({"port": port, "connect_timeout": 2}, "x"))
     with pytest.raises(Unavailable) as failed:
         await db.open()
     assert f"127.0.0.1:{port}" in str(failed.value)

@@ -31,13 +31,24 @@ def parse_size(value: Any) -> int:
     return int(float(number) * _UNITS[(unit or "B").upper()])
 
 
+def format_size(size: float) -> str:
+    """Bytes as the largest unit that divides them exactly (``1GB``, ``1536KB``, ``100B``): the
+    inverse of :func:`parse_size`, for messages."""
+    size = int(size)
+    for unit in ("TB", "GB", "MB", "KB"):
+        if size and size % _UNITS[unit] == 0:
+            return f"{size // _UNITS[unit]}{unit}"
+    return f"{size}B"
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     """One config key of a plugin.
 
     ``type`` is one of ``string``, ``int``, ``number``, ``bool``, ``list``, ``map``, ``size``
     (a size string such as ``"10MB"`` or a byte count) and ``port`` (an integer or a numeric
-    string).
+    string). ``min`` and ``max`` bound the value of a numeric key (inclusive; sizes in bytes):
+    a value that is the right type but out of range is refused like a wrong type.
     """
 
     key: str
@@ -46,6 +57,8 @@ class Field:
     required: bool = False
     help: str = ""
     choices: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
 
 
 _EXPECTED = {
@@ -116,6 +129,26 @@ def _coerce(plugin: str, field: Field, value: Any) -> Any:
     raise AssertionError(f"unknown field type {kind}")
 
 
+def _check_range(plugin: str, field: Field, value: Any, given: Any) -> None:
+    """Refuse ``value`` (``given`` as written in the config) outside ``field``'s min/max."""
+    low, high = field.min, field.max
+    # Written so that NaN (YAML's .nan) fails every comparison and is refused.
+    if (low is None or value >= low) and (high is None or value <= high):
+        return
+    show = format_size if field.type == "size" else _number_text
+    if low is not None and high is not None:
+        allowed = f"between {show(low)} and {show(high)}"
+    elif low is not None:
+        allowed = f"at least {show(low)}"
+    else:
+        allowed = f"at most {show(high)}"
+    raise InvalidArgument(f"{plugin}: config key '{field.key}' must be {allowed}, got {given!r}")
+
+
+def _number_text(number: float) -> str:
+    return str(int(number)) if number == int(number) else str(number)
+
+
 def validate_config(
     plugin: str, schema: tuple[Field, ...], config: Mapping[str, Any] | None
 ) -> dict[str, Any]:
@@ -123,7 +156,7 @@ def validate_config(
 
     Raises:
         InvalidArgument: naming the plugin, the key and what was expected, for unknown keys,
-            missing required keys and wrong types.
+            missing required keys, wrong types and values out of range.
     """
     config = dict(config or {})
     if not isinstance(config, dict):
@@ -147,6 +180,7 @@ def validate_config(
             result[field.key] = field.default
             continue
         result[field.key] = _coerce(plugin, field, value)
+        _check_range(plugin, field, result[field.key], value)
     return result
 
 

@@ -81,8 +81,13 @@ def translate_sqlite_error(exc: sqlite3.Error, path: str) -> FSError:
         return Unavailable(f"sqlite: database {path} is busy: {text}")
     if code == sqlite3.SQLITE_TOOBIG or isinstance(exc, sqlite3.DataError):
         return TooLarge(f"sqlite: value too large for {path}: {text}")
-    if code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_FULL,
-                sqlite3.SQLITE_IOERR, sqlite3.SQLITE_PERM):
+    if code in (
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_PERM,
+    ):
         return Unavailable(f"sqlite: database {path} is unavailable: {text}")
     if isinstance(exc, sqlite3.ProgrammingError | sqlite3.InterfaceError):
         return InvalidArgument(f"sqlite: {text}")

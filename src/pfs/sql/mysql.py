@@ -4,6 +4,12 @@
 and lock-wait timeouts; :meth:`MySQLDatabase.execute` / :meth:`fetchone` / :meth:`fetchall` run one
 autocommitted statement. Every driver error leaves as a PFS error naming ``host:port``; a lost
 connection is dropped from the pool, so the next call reconnects once the server is back.
+
+A server that accepts connections but stops answering (frozen, overloaded, a dead link that never
+resets) would otherwise hold every request for as long as it lasts: each call has a deadline of
+``query_timeout`` seconds (waiting for a pooled connection included), opening the pool one of
+``connect_timeout``; past it the call fails with :class:`~pfs.fs.errors.Timeout` (504) naming
+``host:port`` and its connection is closed, since it is half way through a reply.
 """
 
 from __future__ import annotations
@@ -11,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from pfs.fs.errors import FSError, InvalidArgument, NotSupported, Unavailable
+from pfs.fs.errors import FSError, InvalidArgument, NotSupported, Timeout, Unavailable
 from pfs.sql.errors import MYSQL_RETRYABLE, mysql_error_code, mysql_errors, mysql_is_unreachable
 from pfs.sql.options import MySQLOptions
 
@@ -46,23 +53,16 @@ class MySQLDatabase:
     """A pool of connections to one MySQL-compatible database.
 
     Args:
-        options: where to connect (see :func:`pfs.sql.options.mysql_options`).
+        options: where to connect and the timeouts (see :func:`pfs.sql.options.mysql_options`).
         maxsize: most connections held open at once.
-        connect_timeout: seconds to wait for the server when connecting.
         create_database: run ``CREATE DATABASE IF NOT EXISTS`` on :meth:`open`.
     """
 
     def __init__(
-        self,
-        options: MySQLOptions,
-        *,
-        maxsize: int = 32,
-        connect_timeout: float = 5.0,
-        create_database: bool = True,
+        self, options: MySQLOptions, *, maxsize: int = 32, create_database: bool = True
     ) -> None:
         self.options = options
         self.maxsize = maxsize
-        self.connect_timeout = connect_timeout
         self.create_database = create_database
         self._pool: Any = None
         #: Connections with autocommit off, for transactions: the first statement opens one,
@@ -81,7 +81,7 @@ class MySQLDatabase:
             "user": opts.user,
             "password": opts.password,
             "ssl": opts.ssl_context(),
-            "connect_timeout": self.connect_timeout,
+            "connect_timeout": self.options.connect_timeout,
             "charset": "utf8mb4",
             "autocommit": True,
         }
@@ -93,10 +93,22 @@ class MySQLDatabase:
             NotSupported: asyncmy is not installed.
             Unavailable: the server cannot be reached or refuses us (the message names
                 ``host:port``).
+            Timeout: the server accepted the connection but did not answer within
+                ``connect_timeout``.
         """
         if asyncmy is None:
             raise NotSupported("mysql backend needs the asyncmy package (pip install asyncmy)")
         database = check_identifier(self.options.database)
+        try:
+            async with self._deadline(self.options.connect_timeout):
+                await self._open_pools(database)
+            await self.fetchone("SELECT 1")
+        except BaseException:
+            await self.close()  # a failed mount keeps no connection open
+            raise
+        log.info("mysql: connected to %s/%s", self.address, database)
+
+    async def _open_pools(self, database: str) -> None:
         args = self._connect_args()
         with mysql_errors(self.address):
             if self.create_database:
@@ -112,11 +124,12 @@ class MySQLDatabase:
                 minsize=1, maxsize=self.maxsize, db=database, pool_recycle=600, **args
             )
             self._tx_pool = await asyncmy.create_pool(
-                minsize=1, maxsize=self.maxsize, db=database, pool_recycle=600,
+                minsize=1,
+                maxsize=self.maxsize,
+                db=database,
+                pool_recycle=600,
                 **{**args, "autocommit": False},
             )
-            await self.fetchone("SELECT 1")
-        log.info("mysql: connected to %s/%s", self.address, database)
 
     async def close(self) -> None:
         """Close every connection of the pool."""
@@ -132,18 +145,34 @@ class MySQLDatabase:
         pool = self._tx_pool if transactional else self._pool
         if pool is None:
             raise Unavailable(f"mysql: database at {self.address} is not connected")
-        with mysql_errors(self.address):
-            conn = await pool.acquire()
-            try:
-                return await work(conn)
-            except BaseException as exc:
-                # A connection that saw an error (or a cancellation mid-statement) may be
-                # half-way through a reply or a transaction: never hand it to the next caller.
-                if mysql_is_unreachable(exc) or not isinstance(exc, MySQLError | FSError):
-                    conn.close()
-                raise
-            finally:
-                pool.release(conn)
+        async with self._deadline(self.options.query_timeout):
+            with mysql_errors(self.address):
+                conn = await pool.acquire()
+                try:
+                    return await work(conn)
+                except BaseException as exc:
+                    # A connection that saw an error (or a cancellation mid-statement) may be
+                    # half-way through a reply or a transaction: never hand it to the next caller.
+                    if mysql_is_unreachable(exc) or not isinstance(exc, MySQLError | FSError):
+                        conn.close()
+                    raise
+                finally:
+                    pool.release(conn)
+
+    @asynccontextmanager
+    async def _deadline(self, seconds: float) -> AsyncIterator[None]:
+        """Cancel the block after ``seconds`` and raise :class:`Timeout` naming the server.
+
+        A connection cancelled mid-statement closes itself (asyncmy) or is closed by
+        :meth:`_with_connection`, so no half-read reply reaches the next caller.
+        """
+        try:
+            async with asyncio.timeout(seconds):
+                yield
+        except TimeoutError as exc:
+            raise Timeout(
+                f"mysql: database at {self.address} did not answer within {seconds:g}s"
+            ) from exc
 
     async def transaction(self, fn: Callable[[Cursor], Awaitable[T]]) -> T:
         """Run ``await fn(cursor)`` inside one transaction and return its result.
@@ -218,8 +247,12 @@ async def _run_transaction(conn: Any, fn: Callable[[Cursor], Awaitable[T]]) -> T
             result = await fn(cur)
         await conn.commit()
         return result
-    except BaseException:
-        if conn.connected:
+    except BaseException as exc:
+        if isinstance(exc, asyncio.CancelledError):
+            # Past the deadline (or the client left): a ROLLBACK could wait on the same silent
+            # server with nothing left to stop it; closing makes the server roll back instead.
+            conn.close()
+        elif conn.connected:
             try:
                 await conn.rollback()
             except Exception:  # the connection is closed by the caller anyway

@@ -32,6 +32,23 @@ SQL_CONFIG_FIELDS: tuple[Field, ...] = (
     Field("enable_tls", "bool", default=False, help="mysql/tidb: TLS 1.2+"),
     Field("tls_server_name", "string", help="name checked in the server certificate"),
     Field("tls_skip_verify", "bool", default=False, help="do not verify the certificate"),
+    Field(
+        "connect_timeout",
+        "number",
+        default=5,
+        min=0.1,
+        max=300,
+        help="mysql/tidb: seconds to open a connection (TCP, TLS and login)",
+    ),
+    Field(
+        "query_timeout",
+        "number",
+        default=10,
+        min=0.1,
+        max=3600,
+        help="mysql/tidb: seconds a statement or transaction may take, waiting for a pooled "
+        "connection included; then the request fails with 504",
+    ),
 )
 
 
@@ -41,6 +58,8 @@ class MySQLOptions:
 
     ``tls_server_name`` is the name checked in the certificate (default: ``host``).
     ``params`` keeps the DSN's other query parameters (``charset``, ``parseTime``...) for callers.
+    ``connect_timeout`` bounds opening a connection, ``query_timeout`` one statement or
+    transaction (seconds): a database that stops answering fails requests instead of holding them.
     """
 
     host: str = "127.0.0.1"
@@ -52,6 +71,8 @@ class MySQLOptions:
     tls_server_name: str = ""
     tls_skip_verify: bool = False
     params: dict[str, str] = field(default_factory=dict)
+    connect_timeout: float = 5.0
+    query_timeout: float = 10.0
 
     @property
     def address(self) -> str:
@@ -162,7 +183,7 @@ def mysql_options(
     """MySQL settings from a validated plugin config (keys of :data:`SQL_CONFIG_FIELDS`).
 
     ``dsn`` wins over ``host``/``port``/``user``/``password``/``database``; ``enable_tls``,
-    ``tls_server_name`` and ``tls_skip_verify`` apply to both forms.
+    ``tls_server_name``, ``tls_skip_verify`` and the timeouts apply to both forms.
     """
     dsn = config.get("dsn") or ""
     if dsn:
@@ -183,6 +204,8 @@ def mysql_options(
         tls=tls,
         tls_server_name=config.get("tls_server_name") or base.tls_server_name,
         tls_skip_verify=base.tls_skip_verify or bool(config.get("tls_skip_verify")),
+        connect_timeout=float(config.get("connect_timeout") or base.connect_timeout),
+        query_timeout=float(config.get("query_timeout") or base.query_timeout),
     )
 
 

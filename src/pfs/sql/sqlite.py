@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pfs.fs.errors import Unavailable
+from pfs.fs.errors import InvalidArgument, Unavailable
 from pfs.sql.errors import sqlite_errors, translate_sqlite_error
 
 log = logging.getLogger("pfs.sql.sqlite")
@@ -54,21 +54,34 @@ class SQLiteDatabase:
 
     def _connect(self, busy_timeout_ms: int) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        try:
+            conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            conn.execute("PRAGMA journal_mode=WAL")  # the first statement that reads the file
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        except sqlite3.Error as exc:
+            conn.close()
+            if exc.sqlite_errorcode == sqlite3.SQLITE_NOTADB:
+                raise InvalidArgument(
+                    f"sqlite: db_path {self.path} is not a SQLite database"
+                ) from exc
+            raise
         return conn
 
     async def open(self) -> None:
         """Open (creating) the file in WAL mode.
 
         Raises:
+            InvalidArgument: ``path`` is a directory or a file that is not a SQLite database.
             Unavailable: the file cannot be opened (the message names it).
         """
         directory = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(directory):
             raise Unavailable(
                 f"sqlite: cannot open database {self.path}: directory {directory} does not exist"
+            )
+        if os.path.isdir(self.path):
+            raise InvalidArgument(
+                f"sqlite: db_path {self.path} is a directory, not a SQLite database"
             )
         with sqlite_errors(self.path):
             # The writer never sleeps in SQLite's busy handler (that would stall the loop);

@@ -1,5 +1,5 @@
 """The MariaDB/MySQL server tests share (127.0.0.1:3306 by default), plus a TCP relay that lets a
-test cut and restore the connection to it without touching the server others use.
+test cut, freeze and restore the connection to it without touching the server others use.
 
 ``PFS_TEST_MYSQL_HOST`` / ``PFS_TEST_MYSQL_PORT`` / ``PFS_TEST_MYSQL_USER`` /
 ``PFS_TEST_MYSQL_PASSWORD`` point the tests elsewhere.
@@ -43,8 +43,12 @@ class MariaDB:
 
         async def go() -> list[tuple]:
             conn = await asyncmy.connect(
-                host=self.host, port=self.port, user=self.user, password=self.password,
-                connect_timeout=3, autocommit=True,
+                host=self.host,
+                port=self.port,
+                user=self.user,
+                password=self.password,
+                connect_timeout=3,
+                autocommit=True,
             )
             try:
                 async with conn.cursor() as cur:
@@ -74,13 +78,21 @@ class MariaDB:
 
 
 class TcpRelay:
-    """Forward ``127.0.0.1:<port>`` to ``target``; :meth:`cut` drops the listener and every
-    open connection (the database looks unreachable), :meth:`restore` listens again."""
+    """Forward ``127.0.0.1:<port>`` to ``target``.
+
+    :meth:`cut` drops the listener and every open connection (the database looks unreachable),
+    :meth:`restore` listens again. :meth:`freeze` stops forwarding in both directions but keeps
+    every connection open and still accepts new ones (the database looks alive and never
+    answers: a hung server or a silent network); :meth:`thaw` delivers what was held back and
+    forwards again.
+    """
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self.port = free_port()
         self._lock = threading.Lock()
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._sockets: list[socket.socket] = []
         self._listener: socket.socket | None = None
         self.restore()
@@ -106,7 +118,15 @@ class TcpRelay:
                 pass
             sock.close()
 
-    close = cut
+    def freeze(self) -> None:
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
+    def close(self) -> None:
+        self.thaw()  # frozen pumps wake up and end on the closed sockets
+        self.cut()
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -127,12 +147,13 @@ class TcpRelay:
                     return
                 self._sockets += [client, upstream]
             for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pump, args=(src, dst), daemon=True).start()
+                threading.Thread(target=_pump, args=(src, dst, self._flowing), daemon=True).start()
 
 
-def _pump(src: socket.socket, dst: socket.socket) -> None:
+def _pump(src: socket.socket, dst: socket.socket, flowing: threading.Event) -> None:
     try:
         while data := src.recv(65536):
+            flowing.wait()
             dst.sendall(data)
     except OSError:
         pass
