@@ -117,7 +117,14 @@ class ProxyFS(FileSystem):
     fstype = "proxyfs"
     config_schema = (
         Field("base_url", "string", required=True, help="remote server, e.g. http://host:8080"),
-        Field("timeout", "number", default=10, help="seconds for a request or a stream's pause"),
+        Field(
+            "timeout",
+            "number",
+            default=10,
+            min=0.1,
+            max=86400,
+            help="seconds for a request or a stream's pause",
+        ),
         Field("token", "string", help="bearer token sent to the remote (default: none)"),
         Field("token_env", "string", help="server environment variable holding that token"),
     )

@@ -40,6 +40,8 @@ from pfs.fs import (
 log = logging.getLogger("pfs.plugins.streamfs")
 
 DEFAULT_BUFFER = 6 << 20
+#: Allowed buffer sizes: each reader and each stream may hold this much in memory.
+MIN_BUFFER, MAX_BUFFER = 1 << 10, 1 << 30
 #: Writing a stream's name to this file ends the stream (readers drain, then see the end).
 CLOSE_FILE = "/.close"
 #: A reader is handed at most this much in one piece (queued chunks are joined up to it).
@@ -183,13 +185,30 @@ class Stream:
 class StreamFS(FileSystem):
     fstype = "streamfs"
     config_schema = (
-        Field("channel_buffer_size", "size", default=DEFAULT_BUFFER,
-              help="bytes queued per reader before a too-slow reader is cut off"),
-        Field("ring_buffer_size", "size", default=DEFAULT_BUFFER,
-              help="bytes of recent history per stream replayed to new readers"),
-        Field("buffer_size", "size",
-              help="sets both sizes above where they are left at their default "
-                   "(the original README's key)"),
+        Field(
+            "channel_buffer_size",
+            "size",
+            default=DEFAULT_BUFFER,
+            min=MIN_BUFFER,
+            max=MAX_BUFFER,
+            help="bytes queued per reader before a too-slow reader is cut off",
+        ),
+        Field(
+            "ring_buffer_size",
+            "size",
+            default=DEFAULT_BUFFER,
+            min=MIN_BUFFER,
+            max=MAX_BUFFER,
+            help="bytes of recent history per stream replayed to new readers",
+        ),
+        Field(
+            "buffer_size",
+            "size",
+            min=MIN_BUFFER,
+            max=MAX_BUFFER,
+            help="sets both sizes above where they are left at their default "
+            "(the original README's key)",
+        ),
     )
 
     def __init__(self, config: dict[str, Any]) -> None:

@@ -73,9 +73,18 @@ class QueueFS(FileSystem):
             "visibility_timeout",
             "number",
             default=0,
+            min=0,
+            max=MAX_VISIBILITY,
             help="seconds a dequeued message stays in flight until acked (0: destructive read)",
         ),
-        Field("max_message_size", "size", default=16 << 20, help="largest message accepted"),
+        Field(
+            "max_message_size",
+            "size",
+            default=16 << 20,
+            min=1,
+            max=1 << 30,
+            help="largest message accepted",
+        ),
     )
 
     def __init__(self, config: dict[str, Any]) -> None:
@@ -83,11 +92,6 @@ class QueueFS(FileSystem):
         self.readme = self.load_readme("pfs.plugins.docs", "queuefs.md").encode()
         self.backend_name = config.get("backend") or "memory"
         self.default_visibility = float(config.get("visibility_timeout") or 0)
-        if not 0 <= self.default_visibility <= MAX_VISIBILITY:
-            raise InvalidArgument(
-                f"queuefs: config key 'visibility_timeout' must be between 0 and "
-                f"{int(MAX_VISIBILITY)} seconds, got {config.get('visibility_timeout')!r}"
-            )
         self.max_message_size = int(config.get("max_message_size") or 16 << 20)
         self.backend: QueueBackend = self._make_backend(config)
 

@@ -39,9 +39,10 @@ log = logging.getLogger("pfs.plugins.s3fs")
 
 #: Body pieces handed to the HTTP layer (the original's stream chunk size).
 STREAM_CHUNK = 256 * 1024
-#: S3 refuses parts smaller than 5 MiB (except the last); 8 MiB keeps memory bounded per upload.
+#: S3 takes parts of 5 MiB (except the last) to 5 GiB; 8 MiB keeps memory bounded per upload.
 DEFAULT_PART_SIZE = 8 << 20
 MIN_PART_SIZE = 5 << 20
+MAX_PART_SIZE = 5 << 30
 #: DeleteObjects takes at most this many keys per call.
 DELETE_BATCH = 1000
 
@@ -56,9 +57,30 @@ class S3FS(FileSystem):
         Field("endpoint", "string", default="", help="custom endpoint URL (path-style addressing)"),
         Field("prefix", "string", default="", help="key prefix this mount is confined to"),
         Field("disable_ssl", "bool", default=False, help="use http:// for an endpoint without one"),
-        Field("part_size", "size", default=DEFAULT_PART_SIZE, help="multipart upload part size"),
-        Field("connect_timeout", "number", default=5, help="seconds to connect to the endpoint"),
-        Field("read_timeout", "number", default=60, help="seconds to wait for a response"),
+        Field(
+            "part_size",
+            "size",
+            default=DEFAULT_PART_SIZE,
+            min=MIN_PART_SIZE,
+            max=MAX_PART_SIZE,
+            help="multipart upload part size",
+        ),
+        Field(
+            "connect_timeout",
+            "number",
+            default=5,
+            min=0.1,
+            max=300,
+            help="seconds to connect to the endpoint",
+        ),
+        Field(
+            "read_timeout",
+            "number",
+            default=60,
+            min=0.1,
+            max=3600,
+            help="seconds to wait for a response",
+        ),
     )
 
     def __init__(self, config: dict[str, Any]) -> None:
@@ -66,7 +88,7 @@ class S3FS(FileSystem):
         self.bucket: str = config["bucket"]
         self.region: str = config.get("region") or "us-east-1"
         self.prefix: str = (config.get("prefix") or "").strip("/")
-        self.part_size = max(int(config.get("part_size") or DEFAULT_PART_SIZE), MIN_PART_SIZE)
+        self.part_size: int = config["part_size"]
         self._exit = contextlib.AsyncExitStack()
         self._s3: Any = None
 

@@ -54,10 +54,29 @@ class SQLFS(FileSystem):
         Field("backend", "string", default="sqlite", help="sqlite, sqlite3, mysql or tidb"),
         *SQL_CONFIG_FIELDS,
         Field("cache_enabled", "bool", default=True, help="cache stat results and listings"),
-        Field("cache_max_size", "int", default=1000, help="most cached entries"),
-        Field("cache_ttl_seconds", "number", default=5, help="seconds a cached entry lives"),
         Field(
-            "max_file_size", "size", default=256 << 20, help="largest file accepted (e.g. 256MB)"
+            "cache_max_size",
+            "int",
+            default=1000,
+            min=0,
+            max=10_000_000,
+            help="most cached entries (0: no cache)",
+        ),
+        Field(
+            "cache_ttl_seconds",
+            "number",
+            default=5,
+            min=0,
+            max=86400,
+            help="seconds a cached entry lives (0: no cache)",
+        ),
+        Field(
+            "max_file_size",
+            "size",
+            default=256 << 20,
+            min=1,
+            max=1 << 40,
+            help="largest file accepted (e.g. 256MB)",
         ),
     )
     random_write = True
