@@ -80,6 +80,21 @@ MYSQL = {"backend": "mysql", "host": "127.0.0.1", "port": 1}
             "queuefs: config key 'max_message_size' must be between 1B and 1GB, got '2GB'",
         ),
         (
+            "kvfs",
+            {"max_value_size": "2GB"},
+            "kvfs: config key 'max_value_size' must be between 1B and 1GB, got '2GB'",
+        ),
+        (
+            "memfs",
+            {"max_file_size": 0},
+            "memfs: config key 'max_file_size' must be a size",
+        ),
+        (
+            "memfs",
+            {"max_file_size": "1TB"},
+            "memfs: config key 'max_file_size' must be between 1B and 64GB, got '1TB'",
+        ),
+        (
             "s3fs",
             {"bucket": "b", "part_size": "1MB"},
             "s3fs: config key 'part_size' must be between 5MB and 5GB, got '1MB'",

@@ -63,6 +63,8 @@ class MemFS(FileSystem):
             "max_file_size",
             "size",
             default=DEFAULT_MAX_FILE_SIZE,
+            min=1,
+            max=64 << 30,  # files live in memory
             help="largest file; writes that would grow a file past it are refused (413)",
         ),
     )

@@ -47,6 +47,8 @@ class KVFS(FileSystem):
             "max_value_size",
             "size",
             default=DEFAULT_MAX_VALUE_SIZE,
+            min=1,
+            max=1 << 30,  # SQLite's and MySQL's largest value (max_allowed_packet) are ~1 GB
             help="largest value; writes that would grow a value past it are refused (413)",
         ),
         *SQL_CONFIG_FIELDS,
