@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import threading
 
 from pfs.fs.errors import FSError
 
@@ -22,6 +23,9 @@ from pfs.fs.errors import FSError
 MAX_TEXT = 1 << 20
 #: First try at a string: most are short, and a short copy at a page end stops there by itself.
 _FIRST_TEXT_READ = 4096
+#: Above this, a length is first checked at its last byte: a wrong huge one fails before we
+#: allocate for it.
+_PROBE_ABOVE = 1 << 20
 
 
 class _IoVec(ctypes.Structure):
@@ -60,12 +64,29 @@ def _forked() -> None:
 os.register_at_fork(after_in_child=_forked)
 
 
+# One (local, remote) iovec pair per thread, reused: building one per copy costs as much as the
+# system call (plugins are called on the event loop, and loaded in worker threads).
+_per_thread = threading.local()
+
+
 def _copy_into(target: int, address: int, length: int) -> int:
     """Bytes copied from ``address`` to ``target``: fewer than ``length`` at unreadable memory."""
-    iov = (_IoVec * 2)((target, length), (address, length))
-    copied = _readv(
-        _pid, ctypes.addressof(iov), 1, ctypes.addressof(iov) + ctypes.sizeof(_IoVec), 1, 0
-    )
+    try:
+        local, remote, local_address, remote_address = _per_thread.iov
+    except AttributeError:
+        pair = (_IoVec * 2)()
+        base = ctypes.addressof(pair)
+        _per_thread.iov = local, remote, local_address, remote_address = (
+            pair[0],
+            pair[1],
+            base,
+            base + ctypes.sizeof(_IoVec),
+        )
+        _per_thread.keep = pair
+    local.base = target
+    local.len = remote.len = length
+    remote.base = address
+    copied = _readv(_pid, local_address, 1, remote_address, 1, 0)
     return max(copied, 0)
 
 
@@ -91,10 +112,10 @@ def read_bytes(address: int, length: int, what: str) -> bytes:
         raise FSError(f"{what}: {length} bytes at a null pointer")
     if not CHECKED:
         return ctypes.string_at(address, length)
-    # The last byte first: a length far past the buffer fails before we allocate for it.
-    last = ctypes.c_char()
-    if _copy_into(ctypes.addressof(last), address + length - 1, 1) != 1:
-        raise FSError(f"{what}: {length} bytes at {address:#x} are not readable memory")
+    if length > _PROBE_ABOVE:
+        last = ctypes.c_char()
+        if _copy_into(ctypes.addressof(last), address + length - 1, 1) != 1:
+            raise FSError(f"{what}: {length} bytes at {address:#x} are not readable memory")
     data = _new_bytes(None, length)
     if _copy_into(id(data) + _BYTES_DATA_OFFSET, address, length) != length:
         raise FSError(f"{what}: {length} bytes at {address:#x} are not readable memory")
