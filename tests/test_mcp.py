@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from mcp import ClientSession, StdioServerParameters, stdio_client
@@ -32,8 +34,9 @@ def text(result) -> str:
     return result.content[0].text
 
 
-async def test_every_tool_through_the_sdk_client(pfs_server, tmp_path):
-    """Start `pfs mcp`, list the tools, call each one, and see the results on the server."""
+@contextlib.asynccontextmanager
+async def mcp_session(pfs_server, tmp_path: Path) -> AsyncIterator[ClientSession]:
+    """`pfs mcp` started as a subprocess, driven by the SDK's client; no traceback logged."""
     params = StdioServerParameters(
         command=str(Path(sys.executable).parent / "pfs"),
         args=["mcp"],
@@ -43,8 +46,37 @@ async def test_every_tool_through_the_sdk_client(pfs_server, tmp_path):
         async with stdio_client(params, errlog=errlog) as (read, write):
             async with ClientSession(read, write) as session:
                 await session.initialize()
-                await check_tools(session, tmp_path)
+                yield session
     assert "Traceback" not in (tmp_path / "mcp.log").read_text()
+
+
+async def test_every_tool_through_the_sdk_client(pfs_server, tmp_path):
+    """Start `pfs mcp`, list the tools, call each one, and see the results on the server."""
+    async with mcp_session(pfs_server, tmp_path) as session:
+        await check_tools(session, tmp_path)
+
+
+async def test_tree_tools_never_take_a_message(pfs_server, tmp_path):
+    """pfs_cp, pfs_download and pfs_grep over a queue's directory leave its messages alone."""
+    async with mcp_session(pfs_server, tmp_path) as session:
+
+        async def call(name: str, **arguments) -> str:
+            result = await session.call_tool(name, arguments)
+            assert not result.is_error, (name, result.content)
+            return text(result)
+
+        for message in ("first", "second"):
+            await call("pfs_enqueue", queue="/queuefs/walked", data=message)
+        await call("pfs_cp", src="/queuefs/walked", dst="/memfs/walked", recursive=True)
+        copied = {e["name"] for e in json.loads(await call("pfs_ls", path="/memfs/walked"))}
+        assert copied == {"peek", "size", "visibility_timeout"}
+        await call("pfs_download", remote_path="/queuefs/walked",
+                   local_path=str(tmp_path / "walked"), recursive=True)  # fmt: skip
+        assert {p.name for p in (tmp_path / "walked").iterdir()} == copied
+        grep = json.loads(await call("pfs_grep", path="/queuefs/walked", pattern="first",
+                                     recursive=True))  # fmt: skip
+        assert [m["file"] for m in grep["matches"]] == ["/queuefs/walked/peek"]
+        assert await call("pfs_cat", path="/queuefs/walked/size") == "2"
 
 
 async def check_tools(session: ClientSession, tmp_path: Path) -> None:
