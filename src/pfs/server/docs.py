@@ -109,12 +109,14 @@ def openapi_document() -> dict[str, Any]:
                     "matches": {"type": ["array", "null"], "items": _obj({
                         "file": {"type": "string"}, "line": {"type": "integer"},
                         "content": {"type": "string"}})},
-                    "count": {"type": "integer"}}, ["count"])},
+                    "count": {"type": "integer"}, "truncated": {"type": "boolean"}},
+                    ["count"])},
                 "application/x-ndjson": {"schema": {"type": "string"}}}}},
             _json_body(_obj({
                 "path": {"type": "string"}, "pattern": {"type": "string"},
                 "recursive": {"type": "boolean"}, "case_insensitive": {"type": "boolean"},
-                "stream": {"type": "boolean"}}, ["path", "pattern"])))},
+                "stream": {"type": "boolean"}, "limit": {"type": "integer"}},
+                ["path", "pattern"])))},
         "/api/v1/digest": {"post": _op("Hash a file (xxh3 or md5)", [], {"200": {
             "description": "digest", "content": {"application/json": {"schema": _obj({
                 "algorithm": {"type": "string"}, "path": {"type": "string"},
