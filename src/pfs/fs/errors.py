@@ -12,18 +12,25 @@
      ├── NotSupported            501  ENOTSUP
      ├── CrossMount              400  EXDEV
      ├── TooLarge                413  EFBIG
+     ├── InsufficientStorage     507  ENOSPC   (the back end is out of space)
      ├── RequestTimeout          408  ETIMEDOUT (the client stopped sending the request body)
      ├── Unavailable             503  EAGAIN   (a backend is down or busy)
      │    └── Timeout            504  ETIMEDOUT
      └── BadGateway              502  EIO      (a remote PFS or service answered wrongly)
 
 Each class carries its HTTP status and errno; the server, FUSE and fsspec all read these columns
-instead of keeping their own mapping. The message is the text clients show verbatim, so plugins
-keep the original server's wording (``no such file or directory: /a``).
+instead of keeping their own mapping. The message is the text clients show verbatim.
+
+Plugins raise with their mount-relative path; the mount table re-raises every error with
+:meth:`FSError.at`, which names the full path the client sent. The kinds that say everything by
+themselves (``summary``: not found, exists, not a directory, is a directory, not empty) then read
+the same from every plugin (``no such file or directory: /memfs/a``); the others keep the
+plugin's explanation after the full path.
 """
 
 from __future__ import annotations
 
+import copy
 import errno as _errno
 
 
@@ -32,6 +39,8 @@ class FSError(Exception):
 
     status = 500
     errno = _errno.EIO
+    #: The one wording of this kind, for kinds whose name says it all; None keeps the message.
+    summary: str | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -40,30 +49,49 @@ class FSError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def at(self, path: str) -> FSError:
+        """A copy of this error located at the full namespace ``path``, with the message the
+        module docstring describes; raise it ``from`` this one to keep the plugin's traceback."""
+        if self.summary is not None:
+            message = f"{self.summary}: {path}"
+        elif path in self.message:
+            message = self.message
+        else:
+            message = f"{path}: {self.message}"
+        located = copy.copy(self)
+        located.message = message
+        located.args = (message,)
+        return located
+
 
 class NotFound(FSError):
     status = 404
     errno = _errno.ENOENT
+    summary = "no such file or directory"
 
 
 class AlreadyExists(FSError):
     status = 409
     errno = _errno.EEXIST
+    summary = "file already exists"
 
 
 class NotADirectory(FSError):
     status = 400
     errno = _errno.ENOTDIR
+    summary = "not a directory"
 
 
 class IsADirectory(FSError):
     status = 400
     errno = _errno.EISDIR
+    summary = "is a directory"
 
 
 class NotEmpty(FSError):
     status = 409
     errno = _errno.ENOTEMPTY
+    summary = "directory not empty"
 
 
 class PermissionDenied(FSError):
@@ -100,6 +128,11 @@ class RequestTimeout(FSError):
     errno = _errno.ETIMEDOUT
 
 
+class InsufficientStorage(FSError):
+    status = 507
+    errno = _errno.ENOSPC
+
+
 class Unavailable(FSError):
     status = 503
     errno = _errno.EAGAIN
@@ -122,6 +155,7 @@ _BY_STATUS: dict[int, type[FSError]] = {
     400: InvalidArgument,
     501: NotSupported,
     413: TooLarge,
+    507: InsufficientStorage,
     408: RequestTimeout,
     503: Unavailable,
     504: Timeout,
@@ -133,6 +167,7 @@ _BY_KIND: dict[str, type[FSError]] = {
     cls.__name__: cls
     for cls in (FSError, NotFound, AlreadyExists, NotADirectory, IsADirectory, NotEmpty,
                 PermissionDenied, ReadOnly, InvalidArgument, NotSupported, CrossMount, TooLarge,
+                InsufficientStorage,
                 RequestTimeout, Unavailable, Timeout, BadGateway)
 }
 
@@ -159,6 +194,7 @@ __all__ = [
     "BadGateway",
     "CrossMount",
     "FSError",
+    "InsufficientStorage",
     "InvalidArgument",
     "IsADirectory",
     "NotADirectory",

@@ -15,6 +15,7 @@ from pfs.fs.base import REPLACE, Buffered, FileSystem, WriteFlag
 from pfs.fs.errors import (
     AlreadyExists,
     CrossMount,
+    FSError,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -193,7 +194,7 @@ class MountTable(FileSystem):
     def _route(self, op: str, raw: str, path: str) -> tuple[Mount, str]:
         found = self.find(path)
         if found is None:
-            raise NotFound(f"{op}: {raw}: not found")
+            raise NotFound(f"{NotFound.summary}: {raw}")
         return found
 
     def _route_writable(self, op: str, raw: str, path: str) -> tuple[Mount, str]:
@@ -225,11 +226,13 @@ class MountTable(FileSystem):
         if found is None:
             if self._child_mounts(path):
                 return _virtual_dir(path.rsplit("/", 1)[1])
-            raise NotFound(f"stat: {path}: not found")
+            raise NotFound(f"{NotFound.summary}: {path}")
         mount, rel = found
         mount.enter()
         try:
             info = await mount.fs.stat(rel)
+        except FSError as exc:
+            raise exc.at(path) from exc
         finally:
             mount.leave()
         if rel == "/" and info.name in ("/", ""):
@@ -244,12 +247,14 @@ class MountTable(FileSystem):
         found = self.find(path)
         if found is None:
             if not children:
-                raise NotFound(f"readdir: {path}: not found")
+                raise NotFound(f"{NotFound.summary}: {path}")
             return [_virtual_dir(name) for name in children]
         mount, rel = found
         mount.enter()
         try:
             entries = await mount.fs.readdir(rel)
+        except FSError as exc:
+            raise exc.at(path) from exc
         finally:
             mount.leave()
         if children:
@@ -262,6 +267,8 @@ class MountTable(FileSystem):
         mount.enter()
         try:
             return await mount.fs.read(rel, offset, size)
+        except FSError as exc:
+            raise exc.at(path) from exc
         finally:
             mount.leave()
 
@@ -272,8 +279,10 @@ class MountTable(FileSystem):
         mount.enter()
         try:
             chunks = await mount.fs.read_stream(rel, offset, size)
-        except BaseException:
+        except BaseException as exc:
             mount.leave()
+            if isinstance(exc, FSError):
+                raise exc.at(path) from exc
             raise
         if isinstance(chunks, Buffered):
             mount.leave()
@@ -285,8 +294,10 @@ class MountTable(FileSystem):
         mount.enter()
         try:
             chunks = await mount.fs.open_stream(rel)
-        except BaseException:
+        except BaseException as exc:
             mount.leave()
+            if isinstance(exc, FSError):
+                raise exc.at(path) from exc
             raise
         return _InFlight(chunks, mount)
 
@@ -297,6 +308,8 @@ class MountTable(FileSystem):
         mount.enter()
         try:
             return await mount.fs.write(rel, data, offset, flags)
+        except FSError as exc:
+            raise exc.at(path) from exc
         finally:
             mount.leave()
 
@@ -312,6 +325,8 @@ class MountTable(FileSystem):
         mount.enter()
         try:
             return await mount.fs.write_stream(rel, chunks, offset, flags, limit)
+        except FSError as exc:
+            raise exc.at(path) from exc
         finally:
             mount.leave()
 
@@ -320,6 +335,8 @@ class MountTable(FileSystem):
         mount.enter()
         try:
             await mount.fs.create(rel)
+        except FSError as exc:
+            raise exc.at(path) from exc
         finally:
             mount.leave()
 
@@ -328,6 +345,8 @@ class MountTable(FileSystem):
         mount.enter()
         try:
             await mount.fs.mkdir(rel, mode)
+        except FSError as exc:
+            raise exc.at(path) from exc
         finally:
             mount.leave()
 
@@ -347,6 +366,8 @@ class MountTable(FileSystem):
         mount.enter()
         try:
             await mount.fs.remove(rel, recursive)
+        except FSError as exc:
+            raise exc.at(path) from exc
         finally:
             mount.leave()
 
@@ -364,6 +385,10 @@ class MountTable(FileSystem):
         mount.enter()
         try:
             await mount.fs.rename(rel_old, rel_new)
+        except AlreadyExists as exc:
+            raise exc.at(new) from exc
+        except FSError as exc:
+            raise exc.at(old) from exc
         finally:
             mount.leave()
 
@@ -372,6 +397,8 @@ class MountTable(FileSystem):
         mount.enter()
         try:
             await mount.fs.chmod(rel, mode)
+        except FSError as exc:
+            raise exc.at(path) from exc
         finally:
             mount.leave()
 

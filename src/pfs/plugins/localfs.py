@@ -25,6 +25,7 @@ from pfs.fs import (
     FileInfo,
     FileSystem,
     FSError,
+    InsufficientStorage,
     InvalidArgument,
     IsADirectory,
     Meta,
@@ -59,6 +60,10 @@ _OS_ERRORS: dict[int, tuple[type[FSError], str]] = {
     errno.ENOTDIR: (NotADirectory, "not a directory: {path}"),
     errno.ELOOP: (SymlinkRefused, "{op}: {path}: refusing to follow a symlink"),
     errno.EFBIG: (TooLarge, "{op}: {path}: file too large"),
+    **dict.fromkeys(
+        (errno.ENOSPC, errno.EDQUOT),
+        (InsufficientStorage, "{op}: {path}: no space left on the device ({reason})"),
+    ),
     **dict.fromkeys(
         (errno.EACCES, errno.EPERM, errno.EROFS),
         (PermissionDenied, "{op}: {path}: permission denied"),
@@ -181,6 +186,9 @@ class LocalFS(FileSystem):
             except OSError as exc:
                 if exc.errno in (errno.ELOOP, errno.EMLINK) and self._is_link(name, dir_fd):
                     raise SymlinkRefused(f"{op}: {path}: refusing to follow a symlink") from None
+                if exc.errno == errno.ENXIO:
+                    # A FIFO without a reader (O_NONBLOCK write) or a socket: not a file.
+                    raise PermissionDenied(f"{op}: {path}: not a regular file") from None
                 raise
         try:
             info = os.fstat(fd)
@@ -363,15 +371,21 @@ class LocalFS(FileSystem):
         self, path: str, chunks: AsyncIterator[bytes], offset: int, flags: WriteFlag
     ) -> int:
         fd, created = self._open_for_write(path, flags)
+        size_before = os.fstat(fd).st_size
         try:
             if flags & WriteFlag.APPEND:
-                offset = os.fstat(fd).st_size
+                offset = size_before
             with os_errors(path, "write"):
                 return await _write_pieces(fd, chunks, offset)
         except BaseException:
             if created:  # a failed write leaves no new empty file behind
                 with self._parent(path, "write") as (dir_fd, name), os_errors(path, "write"):
                     os.unlink(name, dir_fd=dir_fd)
+            elif not flags & WriteFlag.TRUNCATE:
+                # A failed append (say, out of space) takes back what it added; bytes an offset
+                # write overwrote inside the old size stay written.
+                with os_errors(path, "write"):
+                    os.ftruncate(fd, size_before)
             raise
         finally:
             os.close(fd)

@@ -39,6 +39,12 @@ MAX_NAME_CHARS = 255
 MAX_VISIBILITY = 43200.0
 
 
+class MessageNotInFlight(NotFound):
+    """An ack names no message in flight: the file exists, the id does not (404 all the same)."""
+
+    summary = None
+
+
 def _control_info(name: str, size: int = 0, mtime_ns: int | None = None) -> FileInfo:
     mode = 0o222 if name in _WRITE_ONLY else 0o444 if name in _READ_ONLY else 0o644
     kind = "status" if name in ("size", "visibility_timeout") else "control"
@@ -242,7 +248,7 @@ class QueueFS(FileSystem):
         if not text.isdigit():
             raise InvalidArgument(f"invalid argument: {path}: expected a message id, got {text!r}")
         if not await self.backend.ack(queue, int(text)):
-            raise NotFound(
+            raise MessageNotInFlight(
                 f"message not in flight: {text} (queue {queue}): unknown id, "
                 "already acked, or dequeued without a visibility timeout"
             )

@@ -39,6 +39,8 @@ log = logging.getLogger("pfs.plugins.s3fs")
 
 #: Body pieces handed to the HTTP layer (the original's stream chunk size).
 STREAM_CHUNK = 256 * 1024
+#: S3's longest object key, in UTF-8 bytes.
+MAX_KEY_BYTES = 1024
 #: S3 takes parts of 5 MiB (except the last) to 5 GiB; 8 MiB keeps memory bounded per upload.
 DEFAULT_PART_SIZE = 8 << 20
 MIN_PART_SIZE = 5 << 20
@@ -160,9 +162,13 @@ class S3FS(FileSystem):
 
     def _key(self, path: str) -> str:
         rel = self._rel(path)
-        if self.prefix:
-            return f"{self.prefix}/{rel}" if rel else self.prefix
-        return rel
+        key = (f"{self.prefix}/{rel}" if rel else self.prefix) if self.prefix else rel
+        if len(key.encode()) > MAX_KEY_BYTES:
+            raise InvalidArgument(
+                f"invalid argument path: the S3 key is {len(key.encode())} bytes, over S3's "
+                f"limit of {MAX_KEY_BYTES}"
+            )
+        return key
 
     def _dir_prefix(self, path: str) -> str:
         """Every key inside directory ``path`` starts with this (``""`` for an unprefixed root)."""
