@@ -16,6 +16,7 @@ import orjson
 import pytest
 import re2
 
+from pfs.client import AsyncClient, Client
 from pfs.testing.server import ServerProcess
 
 #: The big file: groups of 1,000 lines of 1,000 bytes, the last line of each holding a needle.
@@ -77,6 +78,18 @@ def test_limit_stops_at_that_many_matches(api, d):
     assert len(streamed) == 8 and streamed[-1] == {"count": 7, "type": "summary"}
     assert _grep(api, d, "hit", recursive=True, limit=0).json()["count"] == 200
     assert _grep(api, d, "hit", limit="5").status_code == 400
+
+
+async def test_sdk_clients_pass_limit(server, api, d):
+    api.put("/files", params={"path": f"{d}/a"}, content=b"hit\n" * 50)
+    with Client(server.url) as client:
+        assert client.grep(f"{d}/a", "hit", limit=3)["count"] == 3
+        assert client.grep(f"{d}/a", "hit")["count"] == 50
+        assert list(client.iter_grep(f"{d}/a", "hit", limit=2))[-1]["count"] == 2
+    async with AsyncClient(server.url) as aclient:
+        assert (await aclient.grep(f"{d}/a", "hit", limit=4))["count"] == 4
+        lines = [line async for line in aclient.iter_grep(f"{d}/a", "hit", limit=1)]
+        assert lines[-1] == {"count": 1, "type": "summary"}
 
 
 def test_scan_cap_answers_what_was_found_flagged_truncated(start_server, local):
