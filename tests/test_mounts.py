@@ -138,3 +138,18 @@ def test_unmount_waits_for_in_flight_stream(start_server):
     assert done.is_set()
     assert bytes(got) == data
     assert api.get("/mounts").json()["mounts"] is None
+
+
+def test_mount_listing_hides_credentials(api):
+    from pfs.testing.server import free_port
+
+    config = {"pfs_path": "/memfs", "port": free_port(), "token": "s3cret-token"}
+    r = api.post("/mount", json={"fstype": "httpfs", "path": "/hidden-http", "config": config})
+    assert r.status_code == 200, r.text
+    try:
+        listed = {m["path"]: m for m in api.get("/mounts").json()["mounts"]}
+        shown = listed["/hidden-http"]["config"]
+        assert shown["token"] == "********" and shown["pfs_path"] == "/memfs"
+        assert "s3cret-token" not in api.get("/mounts").text
+    finally:
+        api.post("/unmount", json={"path": "/hidden-http"})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,9 @@ from pfs.fs.fileinfo import FileInfo, Meta
 from pfs.fs.paths import join, normalize
 
 log = logging.getLogger("pfs.mounts")
+
+#: ``user:password@`` in a DSN (Go style or URL): the password is hidden from listings.
+_DSN_PASSWORD = re.compile(r"^((?:[a-z+]+://)?[^:@/]*):[^@]*@")
 
 #: How long unmount waits for in-flight requests before shutting the plugin down anyway.
 DRAIN_SECONDS = 30.0
@@ -53,8 +57,26 @@ class Mount:
     def public(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"path": self.path, "pluginName": self.fstype}
         if self.config:
-            entry["config"] = self.config
+            entry["config"] = {key: _shown(key, value) for key, value in self.config.items()}
         return entry
+
+
+#: Config keys whose values are credentials; a read-only client listing mounts must not see them.
+_SECRET_WORDS = ("password", "secret", "token")
+_HIDDEN = "********"
+
+
+def _shown(key: str, value: Any) -> Any:
+    """A mount config value as ``GET /mounts`` shows it: credentials hidden (``*_env`` keys only
+    name a variable, so they stay), a DSN's password too."""
+    lowered = key.lower()
+    if lowered.endswith("_env") or not isinstance(value, str):
+        return value
+    if any(word in lowered for word in _SECRET_WORDS):
+        return _HIDDEN if value else value
+    if lowered == "dsn":
+        return _DSN_PASSWORD.sub(rf"\1:{_HIDDEN}@", value)
+    return value
 
 
 class _InFlight:
