@@ -167,6 +167,15 @@ class AsyncClient:
     async def chmod(self, path: str, mode: int) -> str:
         return await self._send(B.chmod(path, mode))
 
+    async def touch(self, path: str) -> str:
+        """Set the modification time to now; create an empty file when ``path`` is missing."""
+        return await self._send(B.touch(path, None))
+
+    async def set_mtime(self, path: str, mtime_ns: int) -> str:
+        """Set the modification time (nanoseconds since the epoch, sent exactly); NotSupported
+        where the plugin stores no times."""
+        return await self._send(B.touch(path, mtime_ns))
+
     async def mounts(self) -> list[dict[str, Any]]:
         return await self._send(B.mounts())
 

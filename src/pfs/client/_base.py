@@ -199,6 +199,20 @@ def chmod(path: str, mode: int) -> Call:
     return Call("POST", "/chmod", {"path": path}, {"mode": int(mode)})
 
 
+def touch(path: str, mtime_ns: int | None) -> Call:
+    params = {"path": path}
+    if mtime_ns is not None:
+        params["mtime"] = unix_seconds(mtime_ns)
+    return Call("POST", "/touch", params)
+
+
+def unix_seconds(ns: int) -> str:
+    """Nanoseconds as exact decimal seconds (``-1.5`` s is ``-1.500000000``, not ``-2.5``)."""
+    sign = "-" if ns < 0 else ""
+    seconds, fraction = divmod(abs(ns), 1_000_000_000)
+    return f"{sign}{seconds}.{fraction:09d}"
+
+
 def mounts() -> Call:
     return Call("GET", "/mounts", parse=lambda body: _json(body).get("mounts") or [])
 

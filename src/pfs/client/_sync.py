@@ -190,6 +190,15 @@ class Client:
     def chmod(self, path: str, mode: int) -> str:
         return self._send(B.chmod(path, mode))
 
+    def touch(self, path: str) -> str:
+        """Set the modification time to now; create an empty file when ``path`` is missing."""
+        return self._send(B.touch(path, None))
+
+    def set_mtime(self, path: str, mtime_ns: int) -> str:
+        """Set the modification time (nanoseconds since the epoch, sent exactly); NotSupported
+        where the plugin stores no times."""
+        return self._send(B.touch(path, mtime_ns))
+
     def mounts(self) -> list[dict[str, Any]]:
         return self._send(B.mounts())
 

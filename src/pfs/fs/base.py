@@ -184,6 +184,11 @@ class FileSystem:
         """Set permission bits."""
         raise NotSupported(f"chmod: {path}: operation not supported by {self.fstype}")
 
+    async def set_mtime(self, path: str, mtime_ns: int) -> None:
+        """Set the modification time of a file or directory (nanoseconds since the epoch),
+        natively: never by reading and rewriting the content. Raises NotFound."""
+        raise NotSupported(f"touch: {path}: operation not supported by {self.fstype}")
+
     # -- derived ---------------------------------------------------------------------------
 
     async def read_stream(

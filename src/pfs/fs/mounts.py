@@ -19,6 +19,7 @@ from pfs.fs.errors import (
     FSError,
     InvalidArgument,
     NotFound,
+    NotSupported,
     PermissionDenied,
     ReadOnly,
 )
@@ -421,6 +422,17 @@ class MountTable(FileSystem):
             await mount.fs.chmod(rel, mode)
         except FSError as exc:
             raise exc.at(path) from exc
+        finally:
+            mount.leave()
+
+    async def set_mtime(self, path: str, mtime_ns: int) -> None:
+        norm = normalize(path)
+        if self.find(norm) is None and self._child_mounts(norm):
+            raise NotSupported(f"touch: {path}: a parent of mounts has no time to set")
+        mount, rel = self._route_writable("touch", path, norm)
+        mount.enter()
+        try:
+            await mount.fs.set_mtime(rel, mtime_ns)
         finally:
             mount.leave()
 

@@ -256,6 +256,21 @@ class LocalFS(FileSystem):
             finally:
                 os.close(fd)
 
+    async def set_mtime(self, path: str, mtime_ns: int) -> None:
+        if not _components(path):
+            os.utime(self.base_fd, ns=(os.fstat(self.base_fd).st_atime_ns, mtime_ns))
+            return
+        with self._parent(path, "touch") as (dir_fd, name), os_errors(path, "touch"):
+            fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+            try:
+                info = os.fstat(fd)
+                if st.S_ISLNK(info.st_mode):
+                    raise SymlinkRefused(f"touch: {path}: refusing to follow a symlink")
+                # As in chmod: the descriptor pins the inode; the access time is kept.
+                os.utime(f"/proc/self/fd/{fd}", ns=(info.st_atime_ns, mtime_ns))
+            finally:
+                os.close(fd)
+
     # -- namespace changes -----------------------------------------------------------------
 
     async def create(self, path: str) -> None:

@@ -284,3 +284,6 @@ class MemFS(FileSystem):
 
     async def chmod(self, path: str, mode: int) -> None:
         self._lookup(path).mode = mode
+
+    async def set_mtime(self, path: str, mtime_ns: int) -> None:
+        self._lookup(path).mtime_ns = mtime_ns

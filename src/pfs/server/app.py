@@ -15,7 +15,7 @@ from pfs.fs.base import Buffered
 from pfs.fs.errors import FSError, InvalidArgument, error_kind
 from pfs.fs.mounts import MountTable
 from pfs.plugins.registry import Registry, builtin_registry
-from pfs.server import admin, docs, files, search
+from pfs.server import admin, docs, files, search, touch
 from pfs.server.auth import Auth, Role
 from pfs.server.http import (
     OCTET_TYPE,
@@ -47,6 +47,7 @@ ROUTES: dict[str, tuple[Handler, dict[str, Role] | None]] = {
     "/api/v1/stat": (files.stat, {"GET": Role.READ}),
     "/api/v1/rename": (files.rename, {"POST": Role.WRITE}),
     "/api/v1/chmod": (files.chmod, {"POST": Role.WRITE}),
+    "/api/v1/touch": (touch.touch, {"POST": Role.WRITE}),
     "/api/v1/grep": (search.grep, {"POST": Role.READ}),
     "/api/v1/digest": (search.digest, {"POST": Role.READ}),
     "/api/v1/mounts": (admin.mounts, {"GET": Role.READ}),

@@ -103,6 +103,10 @@ def openapi_document() -> dict[str, Any]:
                                       _json_body(_obj({"mode": {
                                           "type": "integer", "minimum": 0,
                                           "maximum": 4294967295}})))},
+        "/api/v1/touch": {"post": _op("Set mtime (default: now); create if missing", [
+            _PATH_Q, _q("mtime", "Unix seconds, integer or decimal fraction",
+                        schema={"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"})],
+            {"200": _MSG})},
         "/api/v1/grep": {"post": _op("Search file contents (RE2)", [], {"200": {
             "description": "matches (NDJSON when stream=true)", "content": {
                 "application/json": {"schema": _obj({

@@ -303,6 +303,18 @@ class SQLFS(FileSystem):
         finally:
             self.cache.changed(path)
 
+    async def set_mtime(self, path: str, mtime_ns: int) -> None:
+        if await self.store.query(_ROW, (path,)) == []:
+            raise NotFound(f"touch: {path}: not found")
+        # mod_time holds whole seconds: the finer part is dropped, as on a coarse file system.
+        seconds = mtime_ns // 1_000_000_000
+        try:
+            await self.store.atomic(
+                [("UPDATE files SET mod_time = ? WHERE path = ?", (seconds, path))]
+            )
+        finally:
+            self.cache.changed(path)
+
     # -- read ------------------------------------------------------------------------------
 
     async def _file_row(self, path: str, op: str) -> Row:
