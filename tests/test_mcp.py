@@ -139,7 +139,7 @@ async def check_tools(session: ClientSession, tmp_path: Path) -> None:
     # Errors come back as tool errors carrying the server's message; nothing changes.
     missing = await session.call_tool("pfs_cat", {"path": "/memfs/nope.txt"})
     assert missing.is_error
-    assert text(missing).endswith(": no such file or directory: /nope.txt")
+    assert text(missing).endswith(": no such file or directory: /memfs/nope.txt")
     bad_regex = await session.call_tool("pfs_grep", {"path": "/memfs", "pattern": "("})
     assert bad_regex.is_error and "invalid regex pattern" in text(bad_regex)
     exists = await session.call_tool("pfs_mkdir", {"path": "/memfs/docs"})
