@@ -56,8 +56,13 @@ async def serve(args: argparse.Namespace) -> None:
     ops = PFSOperations(client, ttl=args.ttl)
     pyfuse3.init(ops, args.mountpoint, mount_options(args))
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        pyfuse3.terminate()
+        ops.end_stream_reads()  # the main loop ends only when every request has its answer
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, pyfuse3.terminate)
+        loop.add_signal_handler(sig, stop)
     log.info("mounted %s at %s", client.base_url, args.mountpoint)
     unmounted = False
     try:

@@ -9,6 +9,8 @@ Two read modes, chosen at open:
 * **stream** (direct I/O, not seekable): streamfs streams never end; they are read with
   ``GET ?stream=true`` and each kernel read returns the next bytes as they arrive (at most one
   chunk is held back per handle), so ``cat /mnt/streamfs/live | player`` follows the stream.
+  A read waiting for data answers EINTR when its program is killed or has a signal to handle
+  (see ``interrupts``) and when the mount stops, so neither waits for a writer.
 * **ranged** (page cache): ordinary files, read with ``GET offset/size`` through a read-ahead
   window that doubles on sequential reads up to ``READ_AHEAD_MAX``; while the kernel copies one
   window the next is already being fetched (at most two windows per handle).
@@ -25,17 +27,24 @@ their bytes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import os
 from collections.abc import AsyncIterator, Callable
 
+import pyfuse3
+
 from pfs.client import AsyncClient
 from pfs.fs.errors import FSError, TooLarge
+from pfs.fuse.interrupts import caller_interrupted
 
 READ_AHEAD_MIN = 128 * 1024
 READ_AHEAD_MAX = 4 * 1024 * 1024
 WRITE_BUFFER = 4 * 1024 * 1024
 #: Largest live file kept for one open (a live file is fetched whole).
 LIVE_MAX = 64 * 1024 * 1024
+#: Seconds between checks whether the reader of a stream was interrupted (or the mount stops).
+INTERRUPT_POLL = 0.1
 
 
 class OpenFile:
@@ -52,6 +61,7 @@ class OpenFile:
         whole_writes: bool,
         size: int,
         stream: bool = False,
+        reader_pid: int = 0,
     ) -> None:
         self.client = client
         self.inode = inode
@@ -60,6 +70,10 @@ class OpenFile:
         self.stream = stream
         self._chunks: AsyncIterator[bytes] | None = None
         self._leftover = b""
+        #: The process that opened a stream: its pending signals end a read that waits for data.
+        self.reader_pid = reader_pid
+        self._waiting: asyncio.Future[bytes] | None = None
+        self._ending = False
         self.whole_writes = whole_writes
         self.append = bool(flags & os.O_APPEND)
         truncated = bool(flags & os.O_TRUNC)
@@ -106,19 +120,44 @@ class OpenFile:
         data = self._leftover
         while not data:
             try:
-                data = await anext(self._chunks)
+                data = await self._next_chunk(self._chunks)
             except StopAsyncIteration:
                 return b""
         self._leftover = data[size:]
         return data[:size]
 
+    async def _next_chunk(self, chunks: AsyncIterator[bytes]) -> bytes:
+        """The next chunk, or EINTR once the reader is interrupted or the mount is stopping.
+
+        The wait is cancelled then, which closes the HTTP stream; a later read opens a new one.
+        """
+        waiting = self._waiting = asyncio.ensure_future(anext(chunks))
+        try:
+            while True:
+                done, _ = await asyncio.wait({waiting}, timeout=INTERRUPT_POLL)
+                if done:
+                    return waiting.result()
+                if self._ending or caller_interrupted(self.reader_pid):
+                    break
+        finally:
+            self._waiting = None
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await waiting
+        self._chunks = None
+        raise pyfuse3.FUSEError(errno.EINTR)
+
+    def end_stream_read(self) -> None:
+        """The mount is stopping: a read waiting for stream data answers EINTR at once."""
+        self._ending = True
+
     async def close_stream(self) -> None:
+        self.end_stream_read()
         chunks, self._chunks = self._chunks, None
+        if self._waiting is not None:
+            return  # the waiting read cancels the stream and its connection itself
         if chunks is not None:
-            try:
-                await chunks.aclose()  # type: ignore[attr-defined]
-            except RuntimeError:
-                pass  # a read is still waiting for data; it ends with the connection
+            await chunks.aclose()  # type: ignore[attr-defined]
 
     async def _fetch_live(self) -> bytes:
         content = await self.client.cat(self.path)

@@ -62,6 +62,15 @@ def parent_of(path: str) -> str:
     return path.rsplit("/", 1)[0] or "/"
 
 
+def forget_kernel_attrs(inode: int) -> None:
+    """Make the kernel ask for ``inode``'s attributes again. Attributes only: dropping cached
+    pages could wait for the page locks a write request in progress holds."""
+    try:
+        pyfuse3.invalidate_inode(inode, attr_only=True)
+    except OSError as exc:  # ENOENT: the kernel holds nothing for this inode
+        log.debug("invalidate inode %d: %s", inode, exc)
+
+
 def is_control(info: FileInfo) -> bool:
     """Content made by the plugin on each read, and each write is one whole message."""
     return info.meta.type in LIVE_TYPES or info.meta.name in LIVE_PLUGINS
@@ -119,14 +128,22 @@ class PFSOperations(pyfuse3.Operations):
         return attr
 
     def _changed(self, path: str, *, tree: bool = False) -> None:
-        """Forget cached answers about ``path`` (and below it, for a renamed or removed tree)."""
-        self.listings.drop(parent_of(path))
+        """Forget cached answers about ``path`` (and below it, for a renamed or removed tree) and
+        about its directory, here and in the kernel: a change made through the mount is seen at
+        once, never when a stale time expires (tar: "file changed as we read it")."""
+        parent = parent_of(path)
+        self.listings.drop(parent)
+        self.attrs.drop(parent)
         if tree:
             self.attrs.drop_tree(path)
             self.listings.drop_tree(path)
         else:
             self.attrs.drop(path)
             self.listings.drop(path)
+        for changed in (path, parent):
+            inode = self.inodes.peek(changed)
+            if inode is not None:
+                forget_kernel_attrs(inode)
 
     async def _send_pending(self, inode: int) -> None:
         for handle in list(self.files.values()):
@@ -172,9 +189,20 @@ class PFSOperations(pyfuse3.Operations):
                     handle.known_size = attr.st_size
         if fields.update_mode:
             await self.client.chmod(path, attr.st_mode & 0o7777)
-        # uid/gid/times are not PFS attributes: accepted and ignored, so cp -p and tar work.
+        if fields.update_mtime:
+            await self._set_mtime(inode, path, attr.st_mtime_ns)
+        # uid/gid/atime are not PFS attributes: accepted and ignored, so cp -p and tar work.
         self._changed(path)
         return self._attr(inode, await self._stat(path, fresh=True))
+
+    async def _set_mtime(self, inode: int, path: str, mtime_ns: int) -> None:
+        """rsync -a and cp -p keep times where the plugin stores them; elsewhere the call
+        succeeds and changes nothing, as uid/gid do."""
+        await self._send_pending(inode)  # a later send would move the time again
+        try:
+            await self.client.set_mtime(path, mtime_ns)
+        except NotSupported as exc:
+            log.debug("setattr mtime: %s", exc)
 
     async def _truncate(self, path: str, size: int) -> None:
         info = await self._stat(path, fresh=True)
@@ -271,9 +299,9 @@ class PFSOperations(pyfuse3.Operations):
             raise pyfuse3.FUSEError(errno.EACCES)
         if access != os.O_WRONLY and not info.mode & 0o444:
             raise pyfuse3.FUSEError(errno.EACCES)
-        return self._open_handle(inode, info, flags)
+        return self._open_handle(inode, info, flags, ctx.pid)
 
-    def _open_handle(self, inode: int, info: FileInfo, flags: int) -> pyfuse3.FileInfo:
+    def _open_handle(self, inode: int, info: FileInfo, flags: int, pid: int) -> pyfuse3.FileInfo:
         live = is_live(info)
         # Only readers follow a stream; a writer's data goes out as ordinary PUTs.
         stream = info.meta.type in STREAM_TYPES and flags & os.O_ACCMODE == os.O_RDONLY
@@ -286,6 +314,7 @@ class PFSOperations(pyfuse3.Operations):
             whole_writes=is_control(info),
             size=info.size,
             stream=stream,
+            reader_pid=pid,
         )
         fh = self._new_fh()
         self.files[fh] = handle
@@ -297,7 +326,7 @@ class PFSOperations(pyfuse3.Operations):
         await self._create_file(path)
         info = await self._stat(path, fresh=True)
         inode = self.inodes.remember(path)
-        return self._open_handle(inode, info, flags), self._attr(inode, info)
+        return self._open_handle(inode, info, flags, ctx.pid), self._attr(inode, info)
 
     @fuse_errors
     async def read(self, fh, off, size):
@@ -331,6 +360,11 @@ class PFSOperations(pyfuse3.Operations):
         except (FSError, KeyError) as exc:
             log.warning("data lost on release: %s", exc)
 
+    def end_stream_reads(self) -> None:
+        """The mount is stopping: reads waiting for stream data answer EINTR now."""
+        for handle in self.files.values():
+            handle.end_stream_read()
+
     async def flush_all(self) -> None:
         """Send what open handles still hold (on unmount)."""
         for handle in list(self.files.values()):
@@ -352,7 +386,9 @@ class PFSOperations(pyfuse3.Operations):
             self.attrs.put(join(path, info.name), info)
         fh = self._new_fh()
         # A snapshot per open directory keeps readdir offsets stable while the tree changes.
-        self.dirs[fh] = [(join(path, info.name), info) for info in entries]
+        # Files whose read consumes or never ends are left out, so grep -r, find, tar, cp -r and
+        # rsync never open them; lookup still finds them by name (cat queue/dequeue).
+        self.dirs[fh] = [(join(path, info.name), info) for info in entries if not info.read_effect]
         return fh
 
     @fuse_errors
