@@ -74,7 +74,7 @@ def test_create_and_mkdir(api, d):
     r = api.post("/files", params={"path": f"{d}/new"})
     assert r.status_code == 201 and r.json() == {"message": "file created"}
     r = api.post("/files", params={"path": f"{d}/new"})
-    assert r.status_code == 409 and r.json() == {"error": f"file already exists: {d[6:]}/new"}
+    assert r.status_code == 409 and r.json() == {"error": f"file already exists: {d}/new"}
     r = api.post("/directories", params={"path": f"{d}/sub", "mode": "700"})
     assert r.status_code == 201 and r.json() == {"message": "directory created"}
     info = api.get("/stat", params={"path": f"{d}/sub"}).json()
@@ -104,18 +104,18 @@ def test_delete(api, d):
     api.post("/directories", params={"path": f"{d}/x"})
     api.put("/files", params={"path": f"{d}/x/y"}, content=b"1")
     r = api.delete("/files", params={"path": f"{d}/x"})
-    assert r.status_code == 409 and r.json()["error"] == f"directory not empty: {d[6:]}/x"
+    assert r.status_code == 409 and r.json()["error"] == f"directory not empty: {d}/x"
     r = api.delete("/files", params={"path": f"{d}/x", "recursive": "true"})
     assert r.status_code == 200 and r.json() == {"message": "deleted"}
     r = api.delete("/directories", params={"path": f"{d}/x"})
     assert r.status_code == 404
-    assert r.json() == {"error": f"no such file or directory: {d[6:]}/x"}
+    assert r.json() == {"error": f"no such file or directory: {d}/x"}
 
 
 def test_missing_file_is_404(api, d):
     r = api.get("/files", params={"path": f"{d}/nope"})
     assert r.status_code == 404
-    assert r.json() == {"error": f"no such file or directory: {d[6:]}/nope"}
+    assert r.json() == {"error": f"no such file or directory: {d}/nope"}
     assert api.get("/stat", params={"path": f"{d}/nope"}).status_code == 404
 
 
@@ -245,7 +245,7 @@ def test_kvfs(api):
     assert r.status_code == 400 and "keys must be under /keys/" in r.json()["error"]
     r = api.post("/directories", params={"path": "/kvfs/dir"})
     assert r.status_code == 501 and r.json() == {
-        "error": "cannot create directories in kvfs service"
+        "error": "/kvfs/dir: cannot create directories in kvfs service"
     }
     assert api.delete("/files", params={"path": key}).status_code == 200
     assert api.get("/files", params={"path": key}).status_code == 404
@@ -254,7 +254,7 @@ def test_kvfs(api):
 def test_hellofs_and_serverinfofs(api):
     assert api.get("/files", params={"path": "/hellofs/hello"}).content == b"Hello, World!\n"
     r = api.put("/files", params={"path": "/hellofs/hello"}, content=b"x")
-    assert r.status_code == 403 and r.json() == {"error": "read-only filesystem"}
+    assert r.status_code == 403 and r.json() == {"error": "/hellofs/hello: read-only filesystem"}
     names = [
         f["name"] for f in api.get("/directories", params={"path": "/serverinfofs"}).json()["files"]
     ]

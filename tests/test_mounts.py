@@ -50,11 +50,11 @@ def test_boundary_routing_and_nested_mounts(start_server):
     assert api.get("/stat", params={"path": "/"}).json()["meta"]["Type"] == "root"
     assert api.get("/stat", params={"path": "/mnt"}).json()["name"] == "mnt"
     r = api.get("/files", params={"path": "/deep/x"})
-    assert r.status_code == 404 and r.json() == {"error": "read: /deep/x: not found"}
+    assert r.status_code == 404 and r.json() == {"error": "no such file or directory: /deep/x"}
     r = api.get("/files", params={"path": "/nowhere/f"})
-    assert r.status_code == 404 and r.json() == {"error": "read: /nowhere/f: not found"}
+    assert r.status_code == 404 and r.json() == {"error": "no such file or directory: /nowhere/f"}
     r = api.get("/directories", params={"path": "/nowhere"})
-    assert r.json() == {"error": "readdir: /nowhere: not found"}
+    assert r.json() == {"error": "no such file or directory: /nowhere"}
     # rename across mounts refused, mount points are never deleted
     r = api.post("/rename", params={"path": "/mnt/file"}, json={"newPath": "/mnt-foo/moved"})
     assert r.status_code == 400 and r.json() == {"error": "cannot rename across different mounts"}
