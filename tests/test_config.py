@@ -120,4 +120,7 @@ def test_sample_config_is_valid(tmp_path):
                          capture_output=True, text=True, timeout=30, check=True).stdout
     sample = yaml.safe_load(out)
     assert {"memfs", "kvfs", "hellofs", "serverinfofs"} <= set(sample["plugins"])
-    assert sample["plugins"]["memfs"]["config"] == {"init_dirs": []}
+    assert sample["plugins"]["memfs"]["config"] == {
+        "init_dirs": [],
+        "max_file_size": 1 << 30,
+    }
