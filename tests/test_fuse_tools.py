@@ -50,7 +50,7 @@ def wait_for_readers(api: httpx.Client, path: str, count: int) -> None:
 def wait_for_fuse_request(pid: int) -> None:
     """Until ``pid`` sleeps in the kernel waiting for the FUSE daemon's answer."""
     deadline = time.monotonic() + 20
-    while Path(f"/proc/{pid}/wchan").read_text() != "request_wait_answer":
+    while "wait_answer" not in Path(f"/proc/{pid}/wchan").read_text():
         assert time.monotonic() < deadline
         time.sleep(0.05)
 
@@ -96,6 +96,7 @@ def test_killed_reader_of_an_idle_stream_exits_and_unmount_does_not_wait(server,
         for sig in (signal.SIGINT, signal.SIGKILL):
             reader = subprocess.Popen(["cat", str(mount.path / "streamfs/idle")])
             wait_for_readers(api, "/streamfs/idle", 1)
+            wait_for_fuse_request(reader.pid)
             reader.send_signal(sig)
             started = time.monotonic()
             try:
@@ -114,6 +115,7 @@ def test_killed_reader_of_an_idle_stream_exits_and_unmount_does_not_wait(server,
     reader = subprocess.Popen(["cat", str(mount.path / "streamfs/idle")], stdout=subprocess.PIPE)
     try:
         wait_for_readers(api, "/streamfs/idle", 1)
+        wait_for_fuse_request(reader.pid)
         started = time.monotonic()
         assert mount.stop() == 0, mount.log()
         assert time.monotonic() - started < 5
