@@ -148,7 +148,8 @@ class OpenFile:
         raise pyfuse3.FUSEError(errno.EINTR)
 
     def end_stream_read(self) -> None:
-        """The mount is stopping: a read waiting for stream data answers EINTR at once."""
+        """The mount is stopping: a read waiting for stream data answers EINTR (within
+        ``INTERRUPT_POLL`` seconds)."""
         self._ending = True
 
     async def close_stream(self) -> None:

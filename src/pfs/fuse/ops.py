@@ -361,7 +361,7 @@ class PFSOperations(pyfuse3.Operations):
             log.warning("data lost on release: %s", exc)
 
     def end_stream_reads(self) -> None:
-        """The mount is stopping: reads waiting for stream data answer EINTR now."""
+        """The mount is stopping: reads waiting for stream data answer EINTR."""
         for handle in self.files.values():
             handle.end_stream_read()
 
