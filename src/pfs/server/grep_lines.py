@@ -7,15 +7,17 @@ into the next, so a line matches whole wherever the piece boundaries fall; it ma
 original's error. One file's state is thus a piece plus at most ``MAX_LINE`` bytes.
 
 Matching: RE2 runs once over a block of many lines (the pattern compiled multi-line) instead of once
-per line, ~200x faster on typical text. A hit inside one line is a match of that line as is: ``^``
-and ``$`` mean line edges in multi-line mode, and ``\b`` sees a newline where a lone line sees its
-edge (both non-word). A hit that spans a newline (``\s``, ``[^x]``, ``(?s).``) may not be one, so
-that line is matched again alone. Patterns that mean something else over a block (``\A``, ``\z``,
-a flag group turning multi-line off) are matched line by line.
+per line: ~4x faster on 1,000-byte lines (578 vs 135 MB/s here), more on shorter ones. A hit inside
+one line is a match of that line as is: ``^`` and ``$`` mean line edges in multi-line mode, and
+``\b`` sees a newline where a lone line sees its edge (both non-word). A hit that spans a newline
+(``\s``, ``[^x]``, ``(?s).``) may not be one, so that line is matched again alone. Patterns that
+mean something else over a block (``\A``, ``\z``, a flag group turning multi-line off) are matched
+line by line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
@@ -28,6 +30,11 @@ MAX_LINE = 64 * 1024
 #: Work one ``hits`` call does at most (lines matched alone), so a call stays a few milliseconds
 #: of Python even on a block of tiny lines.
 _CHECKS_PER_CALL = 4096
+
+#: A block is searched (and its newlines counted) this much at a time, whole lines each. RE2
+#: releases the GIL while it searches, so a thread matching a large piece hands the GIL to the
+#: event loop every few hundred microseconds instead of holding it for milliseconds.
+_WINDOW = 64 << 10
 
 #: Pattern text whose meaning changes over a block of lines. Scanned textually, so it may flag a
 #: harmless pattern (``\\A``, an escaped backslash): that only costs speed, never a match.
@@ -56,7 +63,8 @@ class LinePattern:
             raise InvalidArgument(f"invalid regex pattern: {_plain(exc)}") from None
         self.block: Any = None
         if not _BLOCK_UNSAFE.search(text):
-            self.block = re2.compile(b"(?m)" + encoded, options)
+            with contextlib.suppress(re2.error):  # e.g. over RE2's memory budget: go line by line
+                self.block = re2.compile(b"(?m)" + encoded, options)
 
 
 def _has_long_line(data: bytes, limit: int) -> bool:
@@ -128,7 +136,6 @@ class FileLines:
     def _start(self, data: bytes, end: int) -> None:
         """Make the lines of ``data[:end]`` (``data[end]`` is a newline) the block to scan."""
         self._number = self._next_number
-        self._next_number += data.count(b"\n", 0, end) + 1
         if b"\r" in data or not data.isascii():
             lines = data[: end + 1]
             if b"\r" in lines:
@@ -153,10 +160,12 @@ class FileLines:
         end_of_block = self._end
         while pos <= end_of_block and len(found) < room and checks < _CHECKS_PER_CALL:
             if self._pattern.block is not None:
-                hit = self._pattern.block.search(block, pos, end_of_block)
+                window = self._window_end(pos)
+                hit = self._pattern.block.search(block, pos, window)
                 if hit is None:
-                    pos = end_of_block + 1
-                    break
+                    pos = window + 1
+                    self._line_number(pos)  # counted a window at a time, between searches
+                    continue
                 match_start, match_end = hit.span()
                 before = block.rfind(b"\n", pos, match_start)
                 start = pos if before < 0 else before + 1
@@ -177,10 +186,22 @@ class FileLines:
             pos = end + 1
         self._pos = pos
         if pos > end_of_block:
+            self._next_number = self._line_number(end_of_block + 1)
             self._block = None
         return found
 
+    def _window_end(self, pos: int) -> int:
+        """The end (a newline) of the whole lines from ``pos`` on that make up one window."""
+        assert self._block is not None
+        if self._end - pos <= _WINDOW:
+            return self._end
+        end = self._block.rfind(b"\n", pos, pos + _WINDOW)
+        if end < 0:  # one line longer than a window
+            end = self._block.find(b"\n", pos + _WINDOW, self._end)
+        return self._end if end < 0 else end
+
     def _line_number(self, start: int) -> int:
+        """The number of the line starting at ``start``; counts forward from the last call."""
         assert self._block is not None
         self._number += self._block.count(b"\n", self._counted, start)
         self._counted = start
