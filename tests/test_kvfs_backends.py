@@ -64,9 +64,12 @@ def test_file_semantics_are_the_same_on_every_backend(any_kv_config, start_serve
         assert put(api, "name", b"?", flags="append").status_code == 200
         assert get(api, "name").content == b"alice!?"
         r = put(api, "name", b"no", flags="create,exclusive")
-        assert (r.status_code, r.json()["error"]) == (409, "key already exists: name")
+        assert (r.status_code, r.json()["error"]) == (409, "file already exists: /kv/keys/name")
         r = put(api, "ghost", b"no", offset=3, flags="")
-        assert (r.status_code, r.json()["error"]) == (404, "key not found: ghost")
+        assert (r.status_code, r.json()["error"]) == (
+            404,
+            "no such file or directory: /kv/keys/ghost",
+        )
         assert api.post("/files", params={"path": "/kv/keys/empty"}).status_code == 201
         assert api.post("/files", params={"path": "/kv/keys/empty"}).status_code == 409
         r = api.post("/rename", params={"path": "/kv/keys/name"},
@@ -74,12 +77,15 @@ def test_file_semantics_are_the_same_on_every_backend(any_kv_config, start_serve
         assert r.status_code == 200
         r = api.post("/rename", params={"path": "/kv/keys/user"},
                      json={"newPath": "/kv/keys/empty"})
-        assert (r.status_code, r.json()["error"]) == (409, "key already exists: empty")
+        assert (r.status_code, r.json()["error"]) == (409, "file already exists: /kv/keys/empty")
         assert get(api, "user").content == b"alice!?"
         assert get(api, "name").status_code == 404
         assert api.delete("/files", params={"path": "/kv/keys/user"}).status_code == 200
         r = api.delete("/files", params={"path": "/kv/keys/user"})
-        assert (r.status_code, r.json()["error"]) == (404, "key not found: user")
+        assert (r.status_code, r.json()["error"]) == (
+            404,
+            "no such file or directory: /kv/keys/user",
+        )
         assert api.delete("/files", params={"path": "/kv/keys",
                                             "recursive": "true"}).status_code == 200
         assert api.get("/directories", params={"path": "/kv/keys"}).json()["files"] is None

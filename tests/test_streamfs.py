@@ -259,12 +259,14 @@ def test_listing_and_stat(server, api):
          "does not support rename"),
         ("POST", "/chmod", {"path": "/streamfs/bad"}, {"json": {"mode": 420}}, 501,
          "does not support chmod"),
-        ("POST", "/files", {"path": "/streamfs/bad"}, {}, 409, "stream already exists"),
+        ("POST", "/files", {"path": "/streamfs/bad"}, {}, 409,
+         "file already exists: /streamfs/bad"),
         ("PUT", "/files", {"path": "/streamfs/.close"}, {"content": b"nope"}, 404,
-         "stream not found"),
+         "no such file or directory: /streamfs/.close"),
         ("PUT", "/files", {"path": "/streamfs/.close"}, {"content": b""}, 400, "stream name"),
         ("PUT", "/files", {"path": "/streamfs/README"}, {"content": b"x"}, 403, "not a stream"),
-        ("DELETE", "/files", {"path": "/streamfs/missing"}, {}, 404, "stream not found"),
+        ("DELETE", "/files", {"path": "/streamfs/missing"}, {}, 404,
+         "no such file or directory: /streamfs/missing"),
     ],
 )
 def test_bad_requests(api, method, endpoint, params, kwargs, status, message):

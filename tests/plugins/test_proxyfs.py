@@ -93,7 +93,7 @@ def test_every_operation_passes_through(api, remote_a):
 
 
 def test_remote_errors_keep_status_and_message(api, remote_a):
-    """A remote error arrives with the remote's own status and text."""
+    """A remote error arrives with the remote's own status and wording, naming the local path."""
     direct = httpx.Client(base_url=remote_a.api)
     direct.post("/directories", params={"path": "/memfs/errs"})
     for method, endpoint, params in (
@@ -103,8 +103,10 @@ def test_remote_errors_keep_status_and_message(api, remote_a):
         ("POST", "/files", {"path": "/memfs/nodir/x"}),
     ):
         want = direct.request(method, endpoint, params=params)
-        got = api.request(method, endpoint, params={"path": "/remote/a" + params["path"]})
-        assert (got.status_code, got.json()) == (want.status_code, want.json()), params
+        local = "/remote/a" + params["path"]
+        got = api.request(method, endpoint, params={"path": local})
+        want_error = want.json()["error"].replace(params["path"], local)
+        assert (got.status_code, got.json()) == (want.status_code, {"error": want_error}), params
     direct.close()
 
 
@@ -169,7 +171,7 @@ def test_remote_down_is_a_clear_503(start_server):
     assert r.status_code == 503
     assert f"failed to connect to remote PFS server at {remote.url}" in r.json()["error"]
     r = api.put("/files", params={"path": "/r/reload"}, content=b"")
-    assert r.status_code == 503 and r.json()["error"].startswith("reload failed:")
+    assert r.status_code == 503 and r.json()["error"].startswith("/r/reload: reload failed:")
     api.close()
 
 
