@@ -3,7 +3,8 @@
 Every path is resolved from a directory descriptor of ``local_dir`` one component at a time with
 ``O_NOFOLLOW`` (openat-style), so neither ``..``, an absolute path, a symlink inside ``local_dir``
 nor a symlink swapped in during the request reaches anything outside. Symlinks are listed but never
-followed. Large reads and writes move in 1 MiB pieces on worker threads, off the event loop.
+followed. Large reads and writes move in 1 MiB pieces on worker threads, off the event loop, as
+do recursive removes and listings of big directories.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ from pfs.plugins.gomode import go_file_mode, unix_mode_bits
 
 #: Bytes moved per thread hand-off; large enough that the hand-off cost disappears.
 IO_CHUNK = 1 << 20
+#: Directories up to this many entries are listed on the loop (well under a millisecond);
+#: bigger ones on a thread.
+SMALL_LISTING = 256
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: opening a FIFO must not hang the server; only regular files are served anyway.
@@ -229,16 +233,25 @@ class LocalFS(FileSystem):
         with os_errors(path, "readdir"):
             fd = self._open_dir(_components(path), path, "readdir", "no such file or directory")
         try:
-            entries = []
-            with os.scandir(fd) as listing:
-                for entry in listing:
-                    try:
-                        info = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    entries.append(self._info(entry.name, info, None))
+            entries = self._list(fd, SMALL_LISTING)
+            if entries is None:  # a big directory: listed again, whole, on a thread
+                entries = await _on_thread(fd, self._list)
         finally:
             os.close(fd)
+        return entries
+
+    def _list(self, fd: int, limit: int = -1) -> list[FileInfo] | None:
+        """The entries of the directory ``fd`` by name; None when there are more than ``limit``."""
+        entries = []
+        with os.scandir(fd) as listing:
+            for entry in listing:
+                if len(entries) == limit:
+                    return None
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                entries.append(self._info(entry.name, info, None))
         entries.sort(key=lambda e: e.name)
         return entries
 

@@ -26,6 +26,7 @@ from pfs.fs import (
 )
 from pfs.fs.base import written_size
 from pfs.fs.paths import split_parent
+from pfs.fs.turns import map_in_turns
 
 _FILE_META = Meta("memfs", "file")
 _DIR_META = Meta("memfs", "dir")
@@ -129,7 +130,8 @@ class MemFS(FileSystem):
         node = self._lookup(path)
         if node.children is None:
             raise NotADirectory(f"not a directory: {path}")
-        return [child.info() for child in node.children.values()]
+        # The snapshot keeps a big listing consistent while it is built over several loop turns.
+        return await map_in_turns(Node.info, list(node.children.values()))
 
     async def create(self, path: str) -> None:
         parent, name = self._parent(path)
@@ -169,9 +171,7 @@ class MemFS(FileSystem):
         end = len(data) if size < 0 else min(offset + size, len(data))
         return bytes(data[offset:end]) if offset < end else b""
 
-    async def read_stream(
-        self, path: str, offset: int = 0, size: int = -1
-    ) -> AsyncIterator[bytes]:
+    async def read_stream(self, path: str, offset: int = 0, size: int = -1) -> AsyncIterator[bytes]:
         node = self._lookup(path)
         if node.is_dir:
             raise IsADirectory(f"is a directory: {path}")
@@ -205,8 +205,7 @@ class MemFS(FileSystem):
 
     def _too_large(self, size: int | str) -> TooLarge:
         return TooLarge(
-            f"file would be {size} bytes, over the max_file_size of "
-            f"{self.max_file_size} bytes"
+            f"file would be {size} bytes, over the max_file_size of {self.max_file_size} bytes"
         )
 
     def _apply(self, path: str, data: bytes | bytearray, offset: int, flags: WriteFlag) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import threading
 from collections.abc import Awaitable, Callable
@@ -80,6 +81,7 @@ class Server:
 
         await mount_configured(self)
         self._end_streams_on_stop_signals()
+        _log_slow_callbacks()
         self.started = True
 
     def _end_streams_on_stop_signals(self) -> None:
@@ -200,6 +202,16 @@ class Server:
             response = error_response(500, f"internal error: {exc}" if str(exc) else
                                       f"internal error: {type(exc).__name__}")
         await response(send, receive)
+
+
+def _log_slow_callbacks() -> None:
+    """PFS_SLOW_CALLBACK_MS=N (a debugging aid): asyncio's debug mode logs every callback that
+    holds the event loop longer than N ms ("Executing <Task ...> took 0.123 seconds")."""
+    threshold_ms = os.environ.get("PFS_SLOW_CALLBACK_MS")
+    if threshold_ms:
+        loop = asyncio.get_running_loop()
+        loop.set_debug(True)
+        loop.slow_callback_duration = float(threshold_ms) / 1000
 
 
 __all__ = ["ROUTES", "Server", "json_response"]

@@ -5,10 +5,21 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+import orjson
+
 from pfs.fs.base import REPLACE, WriteFlag, replaces
 from pfs.fs.errors import InvalidArgument
+from pfs.fs.fileinfo import FileInfo
 from pfs.fs.paths import normalize
-from pfs.server.http import OCTET_TYPE, Request, Response, StreamResponse, json_response
+from pfs.fs.turns import PER_TURN, map_in_turns
+from pfs.server.http import (
+    OCTET_TYPE,
+    Request,
+    Response,
+    StreamResponse,
+    json_bytes,
+    json_response,
+)
 from pfs.server.ranges import range_response
 from pfs.server.staging import staged
 
@@ -144,12 +155,23 @@ async def delete(server: Server, req: Request) -> Response:
 async def directories(server: Server, req: Request) -> Response:
     if req.method == "GET":
         entries = await server.fs.readdir(req.query.get("path") or "/")
-        return json_response({"files": [e.to_json() for e in entries] or None})
+        return Response(200, await _listing_json(entries))
     if req.method == "POST":
         path = required_path(req)
         await server.fs.mkdir(path, parse_mode(req.query.get("mode")))
         return json_response({"message": "directory created"}, 201)
     return await delete(server, req)
+
+
+async def _listing_json(entries: list[FileInfo]) -> bytes:
+    """``{"files": [...]}`` encoded a slice at a time, so a huge listing shares the loop."""
+    if not entries:
+        return json_bytes({"files": None})
+    slices = [entries[start : start + PER_TURN] for start in range(0, len(entries), PER_TURN)]
+    parts = await map_in_turns(
+        lambda part: orjson.dumps([e.to_json() for e in part])[1:-1], slices, per_turn=1
+    )
+    return b'{"files":[' + b",".join(parts) + b"]}\n"
 
 
 async def stat(server: Server, req: Request) -> Response:

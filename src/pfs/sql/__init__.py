@@ -2,8 +2,8 @@
 
 * :mod:`pfs.sql.options` — the shared config keys (:data:`SQL_CONFIG_FIELDS`), DSN parsing
   (Go ``user:pass@tcp(host:port)/db?tls=true`` and ``mysql://`` URLs) and TLS settings.
-* :mod:`pfs.sql.sqlite` — :class:`SQLiteDatabase`: WAL, one group-committing writer thread,
-  reads on the event loop.
+* :mod:`pfs.sql.sqlite` — :class:`SQLiteDatabase`: WAL, group-committed writes; short statements
+  on the event loop, ``large`` ones (and :meth:`~SQLiteDatabase.scan` reads) on worker threads.
 * :mod:`pfs.sql.mysql` — :class:`MySQLDatabase`: asyncmy pool, retried transactions.
 * :mod:`pfs.sql.errors` — driver errors → PFS errors (an unreachable server is ``Unavailable``,
   503, naming ``host:port``).

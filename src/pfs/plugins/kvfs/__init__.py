@@ -23,6 +23,7 @@ from pfs.fs import (
     read_range,
 )
 from pfs.fs.base import written_size
+from pfs.fs.turns import map_in_turns
 from pfs.plugins.kvfs.store import KVStore, MemoryStore, key_not_found
 from pfs.sql import MYSQL_BACKENDS, SQL_CONFIG_FIELDS, SQLITE_BACKENDS, mysql_options, sqlite_path
 
@@ -41,8 +42,12 @@ class KVFS(FileSystem):
             choices=("memory", *SQLITE_BACKENDS, *MYSQL_BACKENDS),
             help="where pairs live",
         ),
-        Field("namespace", "string", default="default",
-              help="sqlite/mysql: mounts naming the same namespace share their keys"),
+        Field(
+            "namespace",
+            "string",
+            default="default",
+            help="sqlite/mysql: mounts naming the same namespace share their keys",
+        ),
         Field(
             "max_value_size",
             "size",
@@ -104,20 +109,21 @@ class KVFS(FileSystem):
         if not path.startswith("/keys/"):
             raise NotFound(f"invalid path: {path}")
         key = path[len("/keys/") :]
-        value = await self.store.get(key)
-        if value is None:
+        size = await self.store.size(key)
+        if size is None:
             raise key_not_found(key)
-        return FileInfo(key.rsplit("/", 1)[-1], len(value), 0o644, meta=Meta("kvfs", "file"))
+        return FileInfo(key.rsplit("/", 1)[-1], size, 0o644, meta=Meta("kvfs", "file"))
 
     async def readdir(self, path: str) -> list[FileInfo]:
         if path == "/":
             return [await self.stat("/README"), await self.stat("/keys")]
         if path == "/keys":
             now = time.time_ns()
-            return [
-                FileInfo(k.rsplit("/", 1)[-1], size, 0o644, now, meta=Meta("kvfs", "file"))
-                for k, size in await self.store.sizes()
-            ]
+            meta = Meta("kvfs", "file")
+            return await map_in_turns(
+                lambda pair: FileInfo(pair[0].rsplit("/", 1)[-1], pair[1], 0o644, now, meta=meta),
+                await self.store.sizes(),
+            )
         raise NotADirectory(f"not a directory: {path}")
 
     async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
@@ -153,7 +159,7 @@ class KVFS(FileSystem):
                 )
             return apply_write(old, data, offset, flags)
 
-        await self.store.update(key, new_value)
+        await self.store.update(key, new_value, len(data))
         return ""
 
     async def create(self, path: str) -> None:

@@ -15,6 +15,8 @@ from pfs.sql import MySQLDatabase, MySQLOptions, SQLiteDatabase
 #: Longest key (characters) the MySQL primary key can index together with the namespace.
 MAX_KEY_CHARS = 575
 MAX_NAMESPACE_CHARS = 191
+#: Values past this size are read, written and removed off the event loop (SQLite).
+LARGE_VALUE = 1 << 20
 
 
 def check_key(key: str) -> str:
@@ -63,9 +65,35 @@ class SQLiteStore(KVStore):
         return None if row is None else bytes(row[0])
 
     async def get(self, key: str) -> bytes | None:
-        return self.db.read(lambda conn: self._get(conn, key))
+        # One query on the loop answers a small value; length() reads no blob content, so a
+        # large value costs nothing here and is read on a worker thread.
+        row = self.db.read(
+            lambda conn: conn.execute(
+                "SELECT length(v), CASE WHEN length(v) <= ? THEN v END FROM kvfs_entries "
+                "WHERE namespace = ? AND k = ?",
+                (LARGE_VALUE, self.ns, key),
+            ).fetchone()
+        )
+        if row is None:
+            return None
+        if row[1] is not None:
+            return bytes(row[1])
+        return await self.db.scan(lambda conn: self._get(conn, key))
 
-    async def update(self, key: str, fn: Updater) -> None:
+    async def size(self, key: str) -> int | None:
+        return self.db.read(lambda conn: self._size(conn, key))
+
+    def _size(self, conn: sqlite3.Connection, key: str) -> int | None:
+        row = conn.execute(
+            "SELECT length(v) FROM kvfs_entries WHERE namespace = ? AND k = ?", (self.ns, key)
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def _large(self, key: str, incoming: int = 0) -> bool:
+        """Whether a write of ``key`` moves enough bytes to belong off the loop."""
+        return incoming + (self.db.read(lambda conn: self._size(conn, key)) or 0) > LARGE_VALUE
+
+    async def update(self, key: str, fn: Updater, incoming: int = 0) -> None:
         check_key(key)
 
         def work(conn: sqlite3.Connection) -> None:
@@ -76,7 +104,7 @@ class SQLiteStore(KVStore):
                 (self.ns, key, value),
             )
 
-        await self.db.write(work)
+        await self.db.write(work, large=self._large(key, incoming))
 
     async def create(self, key: str) -> None:
         check_key(key)
@@ -99,16 +127,16 @@ class SQLiteStore(KVStore):
             if cursor.rowcount == 0:
                 raise key_not_found(key)
 
-        await self.db.write(work)
+        await self.db.write(work, large=self._large(key))
 
     async def clear(self) -> None:
         def work(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM kvfs_entries WHERE namespace = ?", (self.ns,))
 
-        await self.db.write(work)
+        await self.db.write(work, large=True)
 
     async def sizes(self) -> list[tuple[str, int]]:
-        return self.db.read(
+        return await self.db.scan(
             lambda conn: conn.execute(
                 "SELECT k, length(v) FROM kvfs_entries WHERE namespace = ?", (self.ns,)
             ).fetchall()
@@ -118,15 +146,16 @@ class SQLiteStore(KVStore):
         check_key(new)
 
         def work(conn: sqlite3.Connection) -> None:
-            if self._get(conn, old) is None:
+            if self._size(conn, old) is None:
                 raise key_not_found(old)
-            if self._get(conn, new) is not None:
+            if self._size(conn, new) is not None:
                 raise key_exists(new)
             conn.execute(
                 "UPDATE kvfs_entries SET k = ? WHERE namespace = ? AND k = ?", (new, self.ns, old)
             )
 
-        await self.db.write(work)
+        # The row is rewritten whole, value included.
+        await self.db.write(work, large=self._large(old))
 
 
 class MySQLStore(KVStore):
@@ -160,7 +189,13 @@ class MySQLStore(KVStore):
         )
         return None if row is None else bytes(row[0])
 
-    async def update(self, key: str, fn: Updater) -> None:
+    async def size(self, key: str) -> int | None:
+        row = await self.db.fetchone(
+            "SELECT LENGTH(v) FROM kvfs_entries WHERE namespace = %s AND k = %s", (self.ns, key)
+        )
+        return None if row is None else int(row[0])
+
+    async def update(self, key: str, fn: Updater, incoming: int = 0) -> None:
         check_key(key)
 
         async def work(cur) -> None:

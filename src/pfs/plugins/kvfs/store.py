@@ -27,7 +27,13 @@ class KVStore:
     async def get(self, key: str) -> bytes | None:
         raise NotImplementedError
 
-    async def update(self, key: str, fn: Updater) -> None:
+    async def size(self, key: str) -> int | None:
+        """The length of ``key``'s value (None: no such key), without reading the value."""
+        raise NotImplementedError
+
+    async def update(self, key: str, fn: Updater, incoming: int = 0) -> None:
+        """Replace ``key``'s value with ``fn(old)``; ``incoming`` is the size of the data the
+        new value is made from (a SQL store runs a large update off the event loop)."""
         raise NotImplementedError
 
     async def create(self, key: str) -> None:
@@ -71,7 +77,11 @@ class MemoryStore(KVStore):
     async def get(self, key: str) -> bytes | None:
         return self.data.get(key)
 
-    async def update(self, key: str, fn: Updater) -> None:
+    async def size(self, key: str) -> int | None:
+        value = self.data.get(key)
+        return None if value is None else len(value)
+
+    async def update(self, key: str, fn: Updater, incoming: int = 0) -> None:
         self.data[key] = fn(self.data.get(key))
 
     async def create(self, key: str) -> None:

@@ -1,7 +1,8 @@
 """The sqlite backend: one database file, WAL, group-committed writes (see pfs.sql.sqlite).
 
-Every change runs in the single writer thread, so a dequeue (select the first visible message,
-then delete or hide it) is atomic; in-flight state is a column, so it survives restarts.
+Every change runs on the single writer connection, so a dequeue (select the first visible
+message, then delete or hide it) is atomic; in-flight state is a column, so it survives restarts.
+What grows with the number of messages (counting, listing queues, clearing) runs off the loop.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class SQLiteBackend(QueueBackend):
 
     async def start(self) -> None:
         await self.db.open()
+
         def work(conn: sqlite3.Connection) -> None:
             # One statement at a time: executescript would commit the writer's transaction.
             for statement in filter(str.strip, _SCHEMA.split(";")):
@@ -83,10 +85,10 @@ class SQLiteBackend(QueueBackend):
                 )
 
         self._known.clear()
-        await self.db.write(work)
+        await self.db.write(work, large=True)
 
     async def queue_names(self) -> list[str]:
-        rows = self.db.read(
+        rows = await self.db.scan(
             lambda conn: conn.execute(
                 "SELECT name FROM queuefs_queues UNION "
                 "SELECT DISTINCT queue_name FROM queuefs_messages"
@@ -139,7 +141,7 @@ class SQLiteBackend(QueueBackend):
         return None if row is None else Message(row[0], bytes(row[1]), row[2])
 
     async def size(self, name: str) -> int:
-        return self.db.read(
+        return await self.db.scan(
             lambda conn: conn.execute(
                 "SELECT COUNT(*) FROM queuefs_messages WHERE queue_name = ? AND visible_at_ns <= ?",
                 (name, time.time_ns()),
@@ -150,15 +152,17 @@ class SQLiteBackend(QueueBackend):
         def work(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM queuefs_messages WHERE queue_name = ?", (name,))
 
-        await self.db.write(work)
+        await self.db.write(work, large=True)
 
     async def ack(self, name: str, message_id: int) -> bool:
         return await self.db.write(
-            lambda conn: conn.execute(
-                "DELETE FROM queuefs_messages WHERE id = ? AND queue_name = ? AND deliveries > 0",
-                (message_id, name),
-            ).rowcount
-            > 0
+            lambda conn: (
+                conn.execute(
+                    "DELETE FROM queuefs_messages WHERE id = ? AND queue_name = ? AND deliveries > 0",
+                    (message_id, name),
+                ).rowcount
+                > 0
+            )
         )
 
     async def last_enqueue_ns(self, name: str) -> int | None:

@@ -61,11 +61,12 @@ class MySQLStore(Store):
     async def close(self) -> None:
         await self.db.close()
 
-    async def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+    # ``large`` changes nothing here: the database works in its own process, never on the loop.
+    async def query(self, sql: str, args: Sequence[Any] = (), large: bool = False) -> list[tuple]:
         return await self.db.fetchall(_placeholders(sql), args)
 
     async def atomic(
-        self, statements: Sequence[Statement], check: Check | None = None
+        self, statements: Sequence[Statement], check: Check | None = None, large: bool = False
     ) -> list[int]:
         async def run(cur: Any) -> list[int]:
             counts = [await cur.execute(_placeholders(sql), args) for sql, args in statements]

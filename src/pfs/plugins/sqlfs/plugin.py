@@ -6,6 +6,7 @@ directions; every change is one transaction, so a failed write leaves the old co
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -29,6 +30,7 @@ from pfs.fs import (
 )
 from pfs.fs.base import Buffered, written_size
 from pfs.fs.paths import split_parent
+from pfs.fs.turns import map_in_turns
 from pfs.plugins.sqlfs.cache import MetaCache
 from pfs.plugins.sqlfs.store import Store, like_prefix
 from pfs.sql import MYSQL_BACKENDS, SQL_CONFIG_FIELDS, SQLITE_BACKENDS, mysql_options, sqlite_path
@@ -130,7 +132,8 @@ class SQLFS(FileSystem):
                     "(SELECT blob_id FROM files WHERE blob_id IS NOT NULL)",
                     (),
                 )
-            ]
+            ],
+            large=True,
         )
 
     async def shutdown(self) -> None:
@@ -186,12 +189,13 @@ class SQLFS(FileSystem):
             "SELECT path, is_dir, mode, size, mod_time, blob_id FROM files "
             "WHERE path LIKE ? ESCAPE '!' AND path NOT LIKE ? ESCAPE '!' AND path <> '/'",
             (below, below + "/%"),
+            large=True,
         )
         meta = Meta("sqlfs")
-        entries = [
-            self._info(self.store.text(r[0]).rsplit("/", 1)[1], tuple(r[1:]), meta)  # type: ignore[arg-type]
-            for r in rows
-        ]
+        entries = await map_in_turns(
+            lambda r: self._info(self.store.text(r[0]).rsplit("/", 1)[1], tuple(r[1:]), meta),  # type: ignore[arg-type]
+            rows,
+        )
         self.cache.put("list", path, tuple(entries), version)
         return entries
 
@@ -234,12 +238,15 @@ class SQLFS(FileSystem):
                 raise NotFound(f"remove: {path}: not found")
             if row[0][0]:
                 below = await self.store.query(
-                    "SELECT 1 FROM files WHERE path LIKE ? ESCAPE '!' LIMIT 1", (like_prefix(path),)
+                    "SELECT 1 FROM files WHERE path LIKE ? ESCAPE '!' LIMIT 1",
+                    (like_prefix(path),),
+                    large=True,  # LIKE scans the table
                 )
                 if below:
                     raise NotEmpty(f"directory not empty: {path}")
             await self.store.atomic(
-                [(_DELETE_BLOB_OF, (path,)), ("DELETE FROM files WHERE path = ?", (path,))]
+                [(_DELETE_BLOB_OF, (path,)), ("DELETE FROM files WHERE path = ?", (path,))],
+                large=row[0][4] is not None,  # a chunked file: many megabytes to free
             )
         finally:
             self.cache.changed(path, subtree=recursive)
@@ -249,7 +256,8 @@ class SQLFS(FileSystem):
         if path == "/":
             self.cache.clear()
             await self.store.atomic(
-                [("DELETE FROM file_chunks", ()), ("DELETE FROM files WHERE path <> '/'", ())]
+                [("DELETE FROM file_chunks", ()), ("DELETE FROM files WHERE path <> '/'", ())],
+                large=True,
             )
             return
         below = like_prefix(path)
@@ -261,7 +269,8 @@ class SQLFS(FileSystem):
                     (path, below),
                 ),
                 ("DELETE FROM files WHERE path = ? OR path LIKE ? ESCAPE '!'", (path, below)),
-            ]
+            ],
+            large=True,
         )
 
     async def rename(self, old: str, new: str) -> None:
@@ -288,6 +297,7 @@ class SQLFS(FileSystem):
                     (self.store.move_subtree_sql, (new, len(old) + 1, like_prefix(old))),
                 ],
                 moved,
+                large=True,  # the subtree's rows
             )
         except AlreadyExists:
             raise AlreadyExists(f"file already exists: {new}") from None
@@ -339,7 +349,10 @@ class SQLFS(FileSystem):
         start, end = self._span(int(row[2]), offset, size)
         if start >= end:
             return b""
-        return b"".join([piece async for piece in self._pieces(path, row, start, end)])
+        pieces = [piece async for piece in self._pieces(path, row, start, end)]
+        if len(pieces) < 2:
+            return b"".join(pieces)
+        return await asyncio.to_thread(b"".join, pieces)  # megabytes: copied off the loop
 
     async def read_stream(self, path: str, offset: int = 0, size: int = -1) -> AsyncIterator[bytes]:
         row = await self._file_row(path, "read")
@@ -373,6 +386,7 @@ class SQLFS(FileSystem):
                 "SELECT start, data FROM file_chunks WHERE blob_id = ? AND start <= ? "
                 "ORDER BY start DESC LIMIT 1",
                 (blob_id, position),
+                large=True,  # a whole chunk
             )
             if not rows:
                 raise NotFound(f"read: {path}: content changed while reading")
@@ -417,7 +431,7 @@ class SQLFS(FileSystem):
             and (offset > 0 or flags & WriteFlag.APPEND)
             and not (flags & WriteFlag.TRUNCATE)
         ):
-            data = apply_write(await self.read(path), data, offset, flags)
+            data = await asyncio.to_thread(apply_write, await self.read(path), data, offset, flags)
         elif offset > 0:
             data = apply_write(None, data, offset, flags)
         if len(data) > self.max_file_size:
@@ -455,7 +469,9 @@ class SQLFS(FileSystem):
 
     async def _commit(self, path: str, row: Row | None, statements: list) -> None:
         try:
-            await self.store.atomic([(_DELETE_BLOB_OF, (path,)), *statements])
+            # Replacing a chunked file frees its chunks: many megabytes, off the loop.
+            large = row is not None and row[4] is not None
+            await self.store.atomic([(_DELETE_BLOB_OF, (path,)), *statements], large=large)
         finally:
             self.cache.changed(path)
 
@@ -493,7 +509,9 @@ class SQLFS(FileSystem):
             return total
         finally:
             if blob_id and staged:
-                await self.store.atomic([("DELETE FROM file_chunks WHERE blob_id = ?", (blob_id,))])
+                await self.store.atomic(
+                    [("DELETE FROM file_chunks WHERE blob_id = ?", (blob_id,))], large=True
+                )
 
     async def _stage(self, blob_id: str, start: int, data: bytes) -> None:
         await self.store.atomic(
@@ -502,7 +520,8 @@ class SQLFS(FileSystem):
                     "INSERT INTO file_chunks (blob_id, start, data) VALUES (?, ?, ?)",
                     (blob_id, start, data),
                 )
-            ]
+            ],
+            large=True,  # a whole chunk
         )
 
 

@@ -49,12 +49,14 @@ class SQLiteStore(Store):
     async def close(self) -> None:
         await self.db.close()
 
-    async def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+    async def query(self, sql: str, args: Sequence[Any] = (), large: bool = False) -> list[tuple]:
         # Short indexed reads run on the loop thread (WAL readers never wait for the writer).
+        if large:
+            return await self.db.scan(lambda conn: conn.execute(sql, args).fetchall())
         return self.db.read(lambda conn: conn.execute(sql, args).fetchall())
 
     async def atomic(
-        self, statements: Sequence[Statement], check: Check | None = None
+        self, statements: Sequence[Statement], check: Check | None = None, large: bool = False
     ) -> list[int]:
         def run(conn: sqlite3.Connection) -> list[int]:
             counts = [conn.execute(sql, args).rowcount for sql, args in statements]
@@ -62,4 +64,4 @@ class SQLiteStore(Store):
                 check(counts)
             return counts
 
-        return await self.db.write(run)
+        return await self.db.write(run, large=large)

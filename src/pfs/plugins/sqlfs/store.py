@@ -47,14 +47,16 @@ class Store:
     async def close(self) -> None:
         raise NotImplementedError
 
-    async def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
-        """Rows of one read-only statement."""
+    async def query(self, sql: str, args: Sequence[Any] = (), large: bool = False) -> list[tuple]:
+        """Rows of one read-only statement. ``large``: its cost has no bound (a listing, a
+        subtree, a chunk), so a back end that runs statements on the event loop runs it off."""
         raise NotImplementedError
 
     async def atomic(
-        self, statements: Sequence[Statement], check: Check | None = None
+        self, statements: Sequence[Statement], check: Check | None = None, large: bool = False
     ) -> list[int]:
-        """Run ``statements`` in one transaction; ``check(rowcounts)`` may raise to roll back."""
+        """Run ``statements`` in one transaction; ``check(rowcounts)`` may raise to roll back.
+        ``large`` as for :meth:`query`."""
         raise NotImplementedError
 
     @staticmethod
