@@ -1,0 +1,168 @@
+"""No single request stalls the server: while one client runs a heavy operation (a listing of tens
+of thousands of entries, a delete or rename of a big subtree, a value of tens of megabytes, a
+long queue), another client's GET /health keeps being answered quickly.
+
+The bound (HEALTH_BOUND) is generous: on the old code, which ran these operations on the event
+loop, the same health checks waited 0.5 to several seconds.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pfs.testing.server import ServerProcess
+
+#: Slowest health check accepted while a heavy operation runs (seconds).
+HEALTH_BOUND = 0.2
+MANY = 20_000
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("loop")
+    (root / "local").mkdir()
+    config = {
+        "plugins": {
+            "localfs": {
+                "enabled": True,
+                "path": "/local",
+                "config": {"local_dir": str(root / "local")},
+            },
+            **{
+                name: {
+                    "enabled": True,
+                    "path": f"/{name}",
+                    "config": {"backend": "sqlite", "db_path": str(root / f"{name}.db")},
+                }
+                for name in ("kvfs", "queuefs", "sqlfs")
+            },
+        }
+    }
+    with ServerProcess(config) as server, httpx.Client(base_url=server.api, timeout=120) as api:
+        yield root, api
+
+
+def health_max_during(api: httpx.Client, operation: Callable[[], httpx.Response]) -> float:
+    """The slowest GET /health answered while ``operation`` runs (which must succeed)."""
+    latencies: list[float] = []
+    done = threading.Event()
+
+    def probe() -> None:
+        with httpx.Client(base_url=str(api.base_url), timeout=60) as client:
+            while not done.is_set():
+                started = time.perf_counter()
+                assert client.get("/health").status_code == 200
+                latencies.append(time.perf_counter() - started)
+                time.sleep(0.002)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    time.sleep(0.05)
+    try:
+        response = operation()
+    finally:
+        time.sleep(0.02)
+        done.set()
+        prober.join()
+    assert response.status_code < 300, response.text
+    return max(latencies)
+
+
+def insert_rows(db: Path, sql: str, rows) -> None:
+    conn = sqlite3.connect(db, timeout=30)
+    with conn:
+        conn.executemany(sql, rows)
+    conn.close()
+
+
+def test_listing_a_big_local_directory(env):
+    root, api = env
+    folder = root / "local" / "many"
+    folder.mkdir()
+    for i in range(MANY):
+        (folder / f"f{i:05d}").touch()
+    worst = health_max_during(api, lambda: api.get("/directories", params={"path": "/local/many"}))
+    assert worst < HEALTH_BOUND
+    listed = api.get("/directories", params={"path": "/local/many"}).json()["files"]
+    assert [e["name"] for e in listed] == sorted(f"f{i:05d}" for i in range(MANY))
+
+
+def test_kvfs_listing_and_clearing_many_keys(env):
+    root, api = env
+    insert_rows(
+        root / "kvfs.db",
+        "INSERT INTO kvfs_entries (namespace, k, v) VALUES ('default', ?, ?)",
+        ((f"k{i:06d}", b"v" * 10) for i in range(3 * MANY)),
+    )
+    worst = health_max_during(api, lambda: api.get("/directories", params={"path": "/kvfs/keys"}))
+    assert worst < HEALTH_BOUND
+    worst = health_max_during(
+        api, lambda: api.delete("/directories", params={"path": "/kvfs/keys", "recursive": "true"})
+    )
+    assert worst < HEALTH_BOUND
+    assert api.get("/directories", params={"path": "/kvfs/keys"}).json()["files"] is None
+
+
+def test_kvfs_large_values(env):
+    _, api = env
+    value = b"v" * (30 << 20)
+    path = {"path": "/kvfs/keys/big"}
+    assert health_max_during(api, lambda: api.put("/files", params=path, content=value)) < 0.5
+    appended = {**path, "offset": "0", "flags": "append"}
+    worst = health_max_during(api, lambda: api.put("/files", params=appended, content=b"tail"))
+    assert worst < HEALTH_BOUND
+    assert api.get("/stat", params=path).json()["size"] == len(value) + 4
+    worst = health_max_during(api, lambda: api.get("/files", params=path))
+    assert worst < HEALTH_BOUND
+    assert api.get("/files", params={**path, "offset": str(len(value))}).content == b"tail"
+    worst = health_max_during(api, lambda: api.delete("/files", params=path))
+    assert worst < HEALTH_BOUND
+
+
+def test_queuefs_counting_and_clearing_a_long_queue(env):
+    root, api = env
+    assert api.post("/directories", params={"path": "/queuefs/long"}).status_code == 201
+    insert_rows(
+        root / "queuefs.db",
+        "INSERT INTO queuefs_messages (queue_name, data, enqueued_ns) VALUES ('long', ?, 1)",
+        ((b"m" * 100,) for _ in range(10 * MANY)),
+    )
+    size = {"path": "/queuefs/long/size"}
+    assert health_max_during(api, lambda: api.get("/files", params=size)) < HEALTH_BOUND
+    assert api.get("/files", params=size).text == str(10 * MANY)
+    clear = {"path": "/queuefs/long/clear"}
+    worst = health_max_during(api, lambda: api.put("/files", params=clear, content=b"x"))
+    assert worst < HEALTH_BOUND
+    assert api.get("/files", params=size).text == "0"
+
+
+def test_sqlfs_big_subtree_and_big_file(env):
+    root, api = env
+    assert api.post("/directories", params={"path": "/sqlfs/tree"}).status_code == 201
+    insert_rows(
+        root / "sqlfs.db",
+        "INSERT INTO files (path, is_dir, mode, size, mod_time, data) VALUES (?, 0, 420, 1, 0, ?)",
+        ((f"/tree/f{i:06d}", b"y") for i in range(3 * MANY)),
+    )
+    moved = {"path": "/sqlfs/tree"}
+    worst = health_max_during(
+        api, lambda: api.post("/rename", params=moved, json={"newPath": "/sqlfs/moved"})
+    )
+    assert worst < HEALTH_BOUND
+    gone = {"path": "/sqlfs/moved", "recursive": "true"}
+    assert health_max_during(api, lambda: api.delete("/directories", params=gone)) < HEALTH_BOUND
+    assert api.get("/stat", params={"path": "/sqlfs/moved/f000001"}).status_code == 404
+
+    big = {"path": "/sqlfs/big"}
+    assert (
+        health_max_during(api, lambda: api.put("/files", params=big, content=b"z" * (50 << 20)))
+        < 0.5
+    )
+    assert health_max_during(api, lambda: api.delete("/files", params=big)) < HEALTH_BOUND
