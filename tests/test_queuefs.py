@@ -127,11 +127,15 @@ def test_partial_read_of_dequeue_is_refused_and_consumes_nothing(api):
 @pytest.mark.parametrize(
     ("path", "status", "message"),
     [
-        ("/queuefs/t/q/dequeue", 400, "cannot write to: /t/q/dequeue"),
-        ("/queuefs/t/q/peek", 400, "cannot write to: /t/q/peek"),
-        ("/queuefs/t/q/size", 400, "cannot write to: /t/q/size"),
-        ("/queuefs/t/q", 400, "is a directory: /t/q"),
-        ("/queuefs/enqueue", 400, "invalid path: operation without queue name"),
+        ("/queuefs/t/q/dequeue", 400, "/queuefs/t/q/dequeue: cannot write to: /t/q/dequeue"),
+        ("/queuefs/t/q/peek", 400, "/queuefs/t/q/peek: cannot write to: /t/q/peek"),
+        ("/queuefs/t/q/size", 400, "/queuefs/t/q/size: cannot write to: /t/q/size"),
+        ("/queuefs/t/q", 400, "is a directory: /queuefs/t/q"),
+        (
+            "/queuefs/enqueue",
+            400,
+            "/queuefs/enqueue: invalid path: operation without queue name",
+        ),
     ],
 )
 def test_bad_writes(api, path, status, message):
@@ -147,13 +151,15 @@ def test_reading_write_only_files_is_refused(api, control):
     enqueue(api, "t/w", b"keep")
     r = read(api, f"/queuefs/t/w/{control}")
     assert r.status_code == 403
-    assert r.json()["error"] == f"permission denied: /t/w/{control} is write-only"
+    assert r.json()["error"] == (
+        f"/queuefs/t/w/{control}: permission denied: /t/w/{control} is write-only"
+    )
     assert size(api, "t/w") == 1
 
 
 def test_reading_a_queue_directory(api):
     r = read(api, "/queuefs/t/dir")
-    assert (r.status_code, r.json()["error"]) == (400, "is a directory: /t/dir")
+    assert (r.status_code, r.json()["error"]) == (400, "is a directory: /queuefs/t/dir")
 
 
 def test_dotdot_cannot_escape_or_create_queues(api):
@@ -189,11 +195,17 @@ def test_mkdir_rules_and_removals(api):
     r = api.delete("/files", params={"path": "/queuefs/t/m"})
     assert r.status_code == 400 and "RemoveAll" in r.json()["error"]
     r = api.delete("/files", params={"path": "/queuefs/t/m/size"})
-    assert (r.status_code, r.json()["error"]) == (403, "cannot remove control files: /t/m/size")
+    assert (r.status_code, r.json()["error"]) == (
+        403,
+        "/queuefs/t/m/size: cannot remove control files: /t/m/size",
+    )
     r = api.delete("/files", params={"path": "/queuefs/t/m/size", "recursive": "true"})
     assert r.status_code == 400 and "not a directory" in r.json()["error"]
     r = api.post("/rename", params={"path": "/queuefs/t/m"}, json={"newPath": "/queuefs/t/n"})
-    assert (r.status_code, r.json()["error"]) == (501, "cannot rename files in queuefs service")
+    assert (r.status_code, r.json()["error"]) == (
+        501,
+        "/queuefs/t/m: cannot rename files in queuefs service",
+    )
     assert api.post("/files", params={"path": "/queuefs/t/m/enqueue"}).status_code == 201
 
 
