@@ -120,7 +120,7 @@ def test_wasm_unnamed_module_gets_default_name(api, tmp_path):
     assert load(api, module).json()["plugin_name"] == "wasm-plugin"
     assert api.post("/mount", json={"fstype": "wasm-plugin", "path": "/anon"}).status_code == 200
     r = api.get("/files", params={"path": "/anon/x"})
-    assert (r.status_code, r.json()) == (500, {"error": "fs_read not implemented"})
+    assert (r.status_code, r.json()) == (500, {"error": "/anon/x: fs_read not implemented"})
     api.post("/unmount", json={"path": "/anon"})
     assert unload(api, module).status_code == 200
 

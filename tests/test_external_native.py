@@ -70,7 +70,7 @@ def test_hellofs_c_reads(api):
 def test_hellofs_c_missing_file_is_an_error_not_a_crash(api):
     # The original server read the 32-bit -1 as 4294967295 and crashed copying 4 GiB.
     r = api.get("/files", params={"path": "/helloc/nope"})
-    assert (r.status_code, r.json()) == (500, {"error": "file not found"})
+    assert (r.status_code, r.json()) == (500, {"error": "/helloc/nope: file not found"})
     assert api.get("/health").status_code == 200
 
 
@@ -104,8 +104,9 @@ def test_hellofs_c_mutations(api):
         ("POST", "/chmod", {"params": {"path": "/helloc/hello"}, "json": {"mode": 0o600}}),
     ]:
         r = api.request(method, url, **kwargs)
+        path = kwargs["params"]["path"]
         assert (r.status_code, r.json()) == (
-            500, {"error": "operation not supported: read-only filesystem"}), (method, url)
+            500, {"error": f"{path}: operation not supported: read-only filesystem"}), (method, url)
 
 
 def test_hellofs_c_digest_and_stream(api):
@@ -142,7 +143,8 @@ def test_unload_refused_while_mounted_then_unload_and_reload(api, plugin_files):
     r = unload(api, path)
     assert r.status_code == 500
     assert r.json()["error"] == "plugin errfs is still mounted at /err1; unmount it first"
-    assert api.get("/files", params={"path": "/err1/x"}).json() == {"error": "errfs read error"}
+    assert api.get("/files", params={"path": "/err1/x"}).json() == {
+        "error": "/err1/x: errfs read error"}
     assert api.post("/unmount", json={"path": "/err1"}).status_code == 200
     assert unload(api, path).status_code == 200
     assert str(path) not in api.get("/plugins").json()["loaded_plugins"]
@@ -175,20 +177,24 @@ def test_failing_plugin_gives_clear_errors_everywhere(api, plugin_files):
 
         assert api.post("/mount", json={"fstype": "errfs", "path": "/e"}).status_code == 200
         expected = [
-            ("GET", "/files", {"path": "/e/f"}, None, 500, {"error": "errfs read error"}),
-            ("GET", "/files", {"path": "/e/silent"}, None, 500, {"error": "read failed"}),
-            ("GET", "/stat", {"path": "/e/f"}, None, 500, {"error": "stat failed"}),
+            ("GET", "/files", {"path": "/e/f"}, None, 500, {"error": "/e/f: errfs read error"}),
+            ("GET", "/files", {"path": "/e/silent"}, None, 500,
+             {"error": "/e/silent: read failed"}),
+            ("GET", "/stat", {"path": "/e/f"}, None, 500, {"error": "/e/f: stat failed"}),
             ("GET", "/directories", {"path": "/e"}, None, 200, {"files": None}),
             ("PUT", "/files", {"path": "/e/f"}, None, 200, {"message": "errfs write error"}),
-            ("POST", "/files", {"path": "/e/f"}, None, 500, {"error": "errfs create error"}),
-            ("POST", "/directories", {"path": "/e/d"}, None, 500, {"error": "errfs mkdir error"}),
-            ("DELETE", "/files", {"path": "/e/f"}, None, 500, {"error": "errfs remove error"}),
+            ("POST", "/files", {"path": "/e/f"}, None, 500,
+             {"error": "/e/f: errfs create error"}),
+            ("POST", "/directories", {"path": "/e/d"}, None, 500,
+             {"error": "/e/d: errfs mkdir error"}),
+            ("DELETE", "/files", {"path": "/e/f"}, None, 500,
+             {"error": "/e/f: errfs remove error"}),
             ("DELETE", "/files", {"path": "/e/f", "recursive": "true"}, None, 500,
-             {"error": "errfs removeall error"}),
+             {"error": "/e/f: errfs removeall error"}),
             ("POST", "/rename", {"path": "/e/f"}, {"newPath": "/e/g"}, 500,
-             {"error": "errfs rename error"}),
+             {"error": "/e/f: errfs rename error"}),
             ("POST", "/chmod", {"path": "/e/f"}, {"mode": 420}, 500,
-             {"error": "errfs chmod error"}),
+             {"error": "/e/f: errfs chmod error"}),
         ]
         for method, url, params, body, status, answer in expected:
             r = api.request(method, url, params=params, json=body)
@@ -213,7 +219,7 @@ def test_plugin_with_only_plugin_new(api, plugin_files):
                                 ("GET", "/stat", {"path": "/min/a"}),
                                 ("POST", "/files", {"path": "/min/a"})]:
         r = api.request(method, url, params=params)
-        assert (r.status_code, r.json()) == (500, {"error": "not implemented"})
+        assert (r.status_code, r.json()) == (500, {"error": "/min/a: not implemented"})
     assert api.post("/unmount", json={"path": "/min"}).status_code == 200
     assert unload(api, path).status_code == 200
 
@@ -246,7 +252,8 @@ def test_native_name_collision_with_a_builtin(api, plugin_files):
                                       "plugin_name": "memfs-1", "original_name": "memfs",
                                       "renamed": True}
     assert api.post("/mount", json={"fstype": "memfs-1", "path": "/clash"}).status_code == 200
-    assert api.get("/files", params={"path": "/clash/a"}).json() == {"error": "errfs read error"}
+    assert api.get("/files", params={"path": "/clash/a"}).json() == {
+        "error": "/clash/a: errfs read error"}
     assert api.put("/files", params={"path": "/memfs/a"}, content=b"builtin").status_code == 200
     assert api.get("/files", params={"path": "/memfs/a"}).content == b"builtin"
     mounts = {m["path"]: m["pluginName"] for m in api.get("/mounts").json()["mounts"]}
@@ -261,7 +268,7 @@ def test_write_errors_through_the_fswriteex_extension(api, plugin_files):
     assert api.post("/mount", json={"fstype": "errfs-ex", "path": "/ex"}).status_code == 200
     try:
         r = api.put("/files", params={"path": "/ex/f"}, content=b"data")
-        assert (r.status_code, r.json()) == (500, {"error": "errfs write error"})
+        assert (r.status_code, r.json()) == (500, {"error": "/ex/f: errfs write error"})
         r = api.put("/files", params={"path": "/ex/ok"}, content=b"data")
         assert (r.status_code, r.json()) == (200, {"message": "written"})
     finally:

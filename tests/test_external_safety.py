@@ -129,12 +129,12 @@ def test_agfs_abi_plugin_writes_are_counts_not_pointers(api, server, plugin_file
         last = api.get("/files", params={"path": "/agfs/last-call"}).content
         assert last == b"offset=-1 flags=10"
         r = api.put("/files", params={"path": "/agfs/fail"}, content=b"x")
-        assert (r.status_code, r.json()) == (500, {"error": "write failed"})
+        assert (r.status_code, r.json()) == (500, {"error": "/agfs/fail: write failed"})
         r = api.put("/files", params={"path": "/agfs/overcount"}, content=b"abc")
         assert (r.status_code, r.json()) == (
             500,
             {
-                "error": "write failed: FSWrite returned 4, "
+                "error": "/agfs/overcount: write failed: FSWrite returned 4, "
                 "neither a byte count of at most 3 nor a "
                 "readable message"
             },
@@ -209,7 +209,7 @@ def test_bad_results_are_errors_not_crashes(api, server, bad_mount, method, url,
     # Before: each of these read through the plugin's pointer and killed the server.
     r = api.request(method, url, params=params, content=b"d" if method == "PUT" else None)
     assert r.status_code == 500
-    assert r.json()["error"].startswith(error), r.json()
+    assert r.json()["error"].startswith(f"{params['path']}: {error}"), r.json()
     assert_server_fine(api, server)
 
 

@@ -56,15 +56,20 @@ def test_hellofs_wasm_read_stat_list(api):
 
 def test_hellofs_wasm_errors(api):
     for method, url, params, body, status, answer in [
-        ("GET", "/files", {"path": "/hw/nope"}, None, 500, {"error": "read failed"}),
-        ("GET", "/stat", {"path": "/hw/nope"}, None, 500, {"error": "file not found"}),
-        ("GET", "/directories", {"path": "/hw/nope"}, None, 500, {"error": "file not found"}),
-        ("PUT", "/files", {"path": "/hw/hello.txt"}, None, 500, {"error": "write failed"}),
-        ("POST", "/files", {"path": "/hw/new"}, None, 500, {"error": "permission denied"}),
-        ("POST", "/directories", {"path": "/hw/d"}, None, 500, {"error": "permission denied"}),
-        ("DELETE", "/files", {"path": "/hw/hello.txt"}, None, 500, {"error": "permission denied"}),
+        ("GET", "/files", {"path": "/hw/nope"}, None, 500, {"error": "/hw/nope: read failed"}),
+        ("GET", "/stat", {"path": "/hw/nope"}, None, 500, {"error": "/hw/nope: file not found"}),
+        ("GET", "/directories", {"path": "/hw/nope"}, None, 500,
+         {"error": "/hw/nope: file not found"}),
+        ("PUT", "/files", {"path": "/hw/hello.txt"}, None, 500,
+         {"error": "/hw/hello.txt: write failed"}),
+        ("POST", "/files", {"path": "/hw/new"}, None, 500,
+         {"error": "/hw/new: permission denied"}),
+        ("POST", "/directories", {"path": "/hw/d"}, None, 500,
+         {"error": "/hw/d: permission denied"}),
+        ("DELETE", "/files", {"path": "/hw/hello.txt"}, None, 500,
+         {"error": "/hw/hello.txt: permission denied"}),
         ("POST", "/rename", {"path": "/hw/hello.txt"}, {"newPath": "/hw/x"}, 500,
-         {"error": "permission denied"}),
+         {"error": "/hw/hello.txt: permission denied"}),
         ("POST", "/chmod", {"path": "/hw/hello.txt"}, {"mode": 384}, 200,
          {"message": "permissions changed"}),
     ]:
@@ -92,7 +97,7 @@ def test_host_functions_reach_the_allowed_prefix(api):
     assert api.get("/stat", params={"path": "/memfs/shared/sub"}).json()["isDir"] is True
     assert api.delete("/files", params={"path": "/hw/host/b.txt"}).status_code == 200
     r = api.get("/stat", params={"path": "/hw/host/b.txt"})
-    assert r.status_code == 500 and r.json()["error"].startswith("host fs: ")
+    assert r.status_code == 500 and r.json()["error"].startswith("/hw/host/b.txt: host fs: ")
 
 
 def test_host_functions_cannot_leave_host_paths(api, plugin_files):
@@ -110,14 +115,15 @@ def test_host_functions_cannot_leave_host_paths(api, plugin_files):
         api.put("/files", params={"path": "/memfs/shared/ok.txt"}, content=b"ok")
         assert api.get("/files", params={"path": "/hw2/host/shared/ok.txt"}).content == b"ok"
         r = api.get("/files", params={"path": "/hw2/host/secret.txt"})
-        assert (r.status_code, r.json()) == (500, {"error": "read failed"})
+        assert (r.status_code, r.json()) == (500, {"error": "/hw2/host/secret.txt: read failed"})
         r = api.get("/stat", params={"path": "/hw2/host/secret.txt"})
         assert r.status_code == 500
         assert r.json()["error"] == (
-            "host fs: permission denied: /memfs/secret.txt is outside this mount's host_paths "
+            "/hw2/host/secret.txt: host fs: permission denied: /memfs/secret.txt is outside "
+            "this mount's host_paths "
             "(/memfs/shared)")
         r = api.put("/files", params={"path": "/hw2/host/secret.txt"}, content=b"overwritten")
-        assert (r.status_code, r.json()) == (500, {"error": "write failed"})
+        assert (r.status_code, r.json()) == (500, {"error": "/hw2/host/secret.txt: write failed"})
         r = api.delete("/files", params={"path": "/hw2/host/secret.txt"})
         assert r.status_code == 500
         # Climbing out with .. is normalised before the check.
@@ -166,7 +172,7 @@ def test_infinite_loop_ends_with_an_error_and_others_keep_working(api, server):
     looping.join()
     r = results["loop"]
     assert r.status_code == 504
-    assert r.json() == {"error": "wasm plugin badwasm: call exceeded its deadline of 1s "
+    assert r.json() == {"error": "/bad/loop: wasm plugin badwasm: call exceeded its deadline of 1s "
                                  "and was stopped"}
     # The module itself is still usable.
     assert api.get("/files", params={"path": "/bad/ok"}).content == b"ok\n"
@@ -175,7 +181,7 @@ def test_infinite_loop_ends_with_an_error_and_others_keep_working(api, server):
 def test_trap_is_a_500_and_the_module_lives_on(api):
     r = api.get("/files", params={"path": "/bad/trap"})
     assert r.status_code == 500
-    assert r.json()["error"].startswith("wasm plugin badwasm trapped: ")
+    assert r.json()["error"].startswith("/bad/trap: wasm plugin badwasm trapped: ")
     assert "unreachable" in r.json()["error"]
     assert api.get("/files", params={"path": "/bad/ok"}).content == b"ok\n"
     assert api.get("/health").status_code == 200
@@ -184,19 +190,19 @@ def test_trap_is_a_500_and_the_module_lives_on(api):
 def test_runaway_allocation_hits_the_memory_cap(api):
     r = api.get("/files", params={"path": "/bad/grow"})
     assert r.status_code == 500
-    assert r.json()["error"].startswith("wasm plugin badwasm trapped: ")
+    assert r.json()["error"].startswith("/bad/grow: wasm plugin badwasm trapped: ")
     # The host's own allocation in the module now fails cleanly too, or still works if the
     # module had room left; either way the answer is a clean HTTP response.
     r = api.get("/files", params={"path": "/bad/ok"})
     assert r.status_code in (200, 500)
     if r.status_code == 500:
-        assert r.json() == {"error": "malloc returned null pointer"}
+        assert r.json() == {"error": "/bad/ok: malloc returned null pointer"}
     assert api.get("/files", params={"path": "/hw/hello.txt"}).content == b"Hello World\n"
 
 
 def test_plugin_last_error_explains_a_failed_read(api):
     r = api.get("/files", params={"path": "/bad/unknown"})
-    assert (r.status_code, r.json()) == (500, {"error": "badwasm: no such file"})
+    assert (r.status_code, r.json()) == (500, {"error": "/bad/unknown: badwasm: no such file"})
 
 
 def test_unload_wasm_refused_while_mounted(api, plugin_files):
@@ -257,7 +263,8 @@ def test_inline_calls_mode(start_server, plugin_files):
     assert api.get("/files", params={"path": "/hw/hello.txt"}).content == b"Hello World\n"
     r = api.get("/files", params={"path": "/bad/loop"})
     assert (r.status_code, r.json()) == (504, {
-        "error": "wasm plugin badwasm: call exceeded its deadline of 0.3s and was stopped"})
+        "error": "/bad/loop: wasm plugin badwasm: call exceeded its deadline of 0.3s and was "
+        "stopped"})
     assert api.get("/files", params={"path": "/bad/ok"}).content == b"ok\n"
     # A mount with host_paths still runs on the module's thread (host calls need the loop).
     api.put("/files", params={"path": "/memfs/x"}, content=b"via host")
