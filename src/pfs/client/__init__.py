@@ -1,9 +1,9 @@
 """The PFS Python SDK: ``Client`` (blocking) and ``AsyncClient`` (asyncio) over the HTTP API.
 
-Errors are the typed ``pfs.fs.errors`` classes carrying the server's message verbatim
-(``NotFound``, ``AlreadyExists``, ``PermissionDenied``, ...), plus ``ServerNotRunning`` when
-nothing answers at the URL, ``StallTimeout`` when a stream delivers nothing for
-``stall_timeout`` seconds and ``IncompleteDownload`` when a download's answer ends short.
+Errors are the whole typed tree of ``pfs.fs.errors`` (``FSError`` and every subclass), carrying
+the server's message verbatim, plus the SDK's own: ``ServerNotRunning`` when nothing answers at
+the URL, ``StallTimeout`` when a stream delivers nothing for ``stall_timeout`` seconds and
+``IncompleteDownload`` when a download's answer ends short.
 """
 
 from __future__ import annotations
@@ -14,13 +14,21 @@ from pfs.client._download import IncompleteDownload
 from pfs.client._sync import Client, RemoteFile
 from pfs.fs.errors import (
     AlreadyExists,
+    BadGateway,
+    CrossMount,
     FSError,
+    InsufficientStorage,
     InvalidArgument,
     IsADirectory,
     NotADirectory,
+    NotEmpty,
     NotFound,
+    NotSupported,
     PermissionDenied,
+    ReadOnly,
+    RequestTimeout,
     Timeout,
+    TooLarge,
     Unavailable,
 )
 from pfs.fs.fileinfo import FileInfo
@@ -29,18 +37,26 @@ __all__ = [
     "AlreadyExists",
     "AsyncClient",
     "AsyncRemoteFile",
+    "BadGateway",
     "Client",
+    "CrossMount",
     "FSError",
     "FileInfo",
     "IncompleteDownload",
+    "InsufficientStorage",
     "InvalidArgument",
     "IsADirectory",
     "NotADirectory",
+    "NotEmpty",
     "NotFound",
+    "NotSupported",
     "PermissionDenied",
+    "ReadOnly",
     "RemoteFile",
+    "RequestTimeout",
     "ServerNotRunning",
     "StallTimeout",
     "Timeout",
+    "TooLarge",
     "Unavailable",
 ]
