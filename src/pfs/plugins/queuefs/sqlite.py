@@ -158,7 +158,8 @@ class SQLiteBackend(QueueBackend):
         return await self.db.write(
             lambda conn: (
                 conn.execute(
-                    "DELETE FROM queuefs_messages WHERE id = ? AND queue_name = ? AND deliveries > 0",
+                    "DELETE FROM queuefs_messages"
+                    " WHERE id = ? AND queue_name = ? AND deliveries > 0",
                     (message_id, name),
                 ).rowcount
                 > 0
