@@ -1,22 +1,26 @@
-"""The asyncio client: ``_sync.Client``'s twin, method for method, over ``httpx.AsyncClient``."""
+"""The asyncio client: ``_sync.Client``'s twin, method for method, over ``httpx.AsyncClient``.
+
+Only the sending is twinned; multi-step operations are the shared flows of ``_flows``."""
 
 from __future__ import annotations
 
 import io
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from pfs.client import _base as B
-from pfs.client._base import CHUNK_SIZE, Call, ProgressCallback
+from pfs.client import _flows as flows
+from pfs.client._base import CHUNK_SIZE, Call, ProgressCallback, Write
 from pfs.client._content import async_content
-from pfs.client._download import PartialDownload, already_downloaded
-from pfs.fs.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound
+from pfs.client._flows import Counted, Flow, Pipe, Receive, Request
 from pfs.fs.fileinfo import FileInfo
+
+T = TypeVar("T")
 
 
 class AsyncClient:
@@ -41,25 +45,32 @@ class AsyncClient:
             transport=transport,
         )
 
-    # Plumbing.
+    # Plumbing: the only code that sends.
 
-    async def _send(self, call: Call) -> Any:
+    async def _send(self, call: Call, content: bytes | AsyncIterator[bytes] | None = None) -> Any:
         try:
             response = await self._http.request(
-                call.method, B.call_url(self.base_url, call), json=call.json
+                call.method, B.call_url(self.base_url, call), json=call.json, content=content
             )
         except httpx.HTTPError as exc:
             raise B.translate_transport_error(exc, self.base_url, self.timeout) from exc
         B.check_response(response)
         return call.parse(response.content)
 
+    async def _write(self, write: Write) -> Any:
+        content = async_content(write.data, name=write.path, progress=write.progress)
+        return await self._send(write.call, content)
+
     @asynccontextmanager
     async def _stream(
-        self, method: str, endpoint: str, **kwargs: Any
+        self, call: Call, headers: dict[str, str] | None = None
     ) -> AsyncIterator[httpx.Response]:
         timeout = httpx.Timeout(self.timeout, read=self.stall_timeout)
+        url = B.call_url(self.base_url, call)
         try:
-            async with self._http.stream(method, endpoint, timeout=timeout, **kwargs) as response:
+            async with self._http.stream(
+                call.method, url, json=call.json, headers=headers, timeout=timeout
+            ) as response:
                 if response.status_code >= 400:
                     await response.aread()
                     B.check_response(response)
@@ -68,6 +79,40 @@ class AsyncClient:
             raise B.translate_transport_error(
                 exc, self.base_url, self.stall_timeout, streaming=True
             ) from exc
+
+    async def _receive(self, receive: Receive) -> int:
+        async with self._stream(receive.call, receive.headers) as response:
+            with receive.into(response.status_code, response.headers) as sink:
+                async for chunk in response.aiter_bytes():
+                    sink.write(chunk)
+        return sink.done
+
+    async def _pipe(self, pipe: Pipe) -> int:
+        counted = Counted(self.iter_cat(pipe.source, chunk_size=None))
+        await self._write(B.write(pipe.target, counted, progress=pipe.progress))
+        return counted.count
+
+    async def _perform(self, request: Request) -> Any:
+        if isinstance(request, Call):
+            return await self._send(request)
+        if isinstance(request, Write):
+            return await self._write(request)
+        if isinstance(request, Receive):
+            return await self._receive(request)
+        return await self._pipe(request)
+
+    async def _run(self, flow: Flow[T]) -> T:
+        """Drive ``flow``: perform each request it yields and hand it the answer or the error."""
+        with closing(flow):
+            step = flows.send(flow, None)
+            while not isinstance(step, flows.Done):
+                try:
+                    answer = await self._perform(step)
+                except Exception as exc:
+                    step = flows.throw(flow, exc)
+                else:
+                    step = flows.send(flow, answer)
+            return step.value
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -90,11 +135,7 @@ class AsyncClient:
         return await self._send(B.stat(path))
 
     async def exists(self, path: str) -> bool:
-        try:
-            await self.stat(path)
-        except NotFound:
-            return False
-        return True
+        return await self._run(flows.exists(path))
 
     async def cat(self, path: str, offset: int = 0, size: int = -1) -> bytes:
         return await self._send(B.cat(path, offset, size))
@@ -108,8 +149,8 @@ class AsyncClient:
         stream: bool = False,
         chunk_size: int | None = CHUNK_SIZE,
     ) -> AsyncIterator[bytes]:
-        params = B.stream_params(path) if stream else B.read_params(path, offset, size)
-        async with self._stream("GET", "/files", params=params) as response:
+        call = B.follow(path) if stream else B.cat(path, offset, size)
+        async with self._stream(call) as response:
             chunks = response.aiter_bytes(None if stream else chunk_size)
             async for chunk in chunks:
                 yield chunk
@@ -129,14 +170,7 @@ class AsyncClient:
         flags: Any = None,
         progress: ProgressCallback | None = None,
     ) -> str:
-        params = B.write_params(path, offset, flags)
-        content = async_content(data, name=path, progress=progress)
-        try:
-            response = await self._http.put("/files", params=params, content=content)
-        except httpx.HTTPError as exc:
-            raise B.translate_transport_error(exc, self.base_url, self.timeout) from exc
-        B.check_response(response)
-        return B.write_message(response.content)
+        return await self._write(B.write(path, data, offset, flags, progress))
 
     async def create(self, path: str) -> str:
         return await self._send(B.create(path))
@@ -144,19 +178,7 @@ class AsyncClient:
     async def mkdir(self, path: str, mode: str | int = "755", *, parents: bool = False) -> str:
         if not parents:
             return await self._send(B.mkdir(path, mode))
-        message = ""
-        for directory in B.all_dirs(path):
-            try:
-                info = await self.stat(directory)
-            except NotFound:
-                try:
-                    message = await self._send(B.mkdir(directory, mode))
-                except AlreadyExists:
-                    pass
-                continue
-            if not info.is_dir:
-                raise NotADirectory(f"not a directory: {directory}")
-        return message
+        return await self._run(flows.mkdir_parents(path, mode))
 
     async def rm(self, path: str, recursive: bool = False) -> str:
         return await self._send(B.rm(path, recursive))
@@ -203,8 +225,8 @@ class AsyncClient:
         case_insensitive: bool = False,
         limit: int = 0,
     ) -> AsyncIterator[dict[str, Any]]:
-        body = B.grep_body(path, pattern, recursive, case_insensitive, True, limit)
-        async with self._stream("POST", "/grep", json=body) as response:
+        call = B.grep_stream(path, pattern, recursive, case_insensitive, limit)
+        async with self._stream(call) as response:
             async for line in response.aiter_lines():
                 obj = B.parse_ndjson_line(line)
                 if obj is not None:
@@ -224,11 +246,6 @@ class AsyncClient:
 
     # Transfers.
 
-    async def _ensure_parent(self, path: str) -> None:
-        parents = B.parent_dirs(path)
-        if parents:
-            await self.mkdir(parents[-1], parents=True)
-
     async def upload(
         self,
         local_path: str | os.PathLike[str],
@@ -237,21 +254,7 @@ class AsyncClient:
         recursive: bool = False,
         progress: ProgressCallback | None = None,
     ) -> int:
-        local = Path(local_path)
-        if local.is_dir():
-            if not recursive:
-                raise IsADirectory(f"{local} is a directory (use recursive=True)")
-            await self.mkdir(remote_path, parents=True)
-            total = 0
-            for child in sorted(local.iterdir()):
-                total += await self.upload(
-                    child, B.join_path(remote_path, child.name), recursive=True, progress=progress
-                )
-            return total
-        await self._ensure_parent(remote_path)
-        with open(local, "rb") as file:
-            await self.write(remote_path, file, progress=progress)
-            return file.tell()
+        return await self._run(flows.upload(Path(local_path), remote_path, recursive, progress))
 
     async def download(
         self,
@@ -262,35 +265,8 @@ class AsyncClient:
         resume: bool = False,
         progress: ProgressCallback | None = None,
     ) -> int:
-        info = await self.stat(remote_path)
-        local = Path(local_path)
-        if info.is_dir:
-            if not recursive:
-                raise IsADirectory(f"{remote_path} is a directory (use recursive=True)")
-            local.mkdir(parents=True, exist_ok=True)
-            total = 0
-            for entry in B.walkable(await self.ls(remote_path)):
-                total += await self.download(
-                    B.join_path(remote_path, entry.name),
-                    local / entry.name,
-                    recursive=True,
-                    resume=resume,
-                    progress=progress,
-                )
-            return total
-        if already_downloaded(local, info, resume):
-            return info.size
-        partial = PartialDownload.plan(remote_path, local, info, resume)
-        if not partial.needs_request:
-            return partial.finish(info.size)
-        params = B.read_params(remote_path)
-        async with self._stream(
-            "GET", "/files", params=params, headers=partial.headers()
-        ) as response:
-            with partial.receive(response.status_code, response.headers, progress) as sink:
-                async for chunk in response.aiter_bytes():
-                    sink.write(chunk)
-        return sink.done
+        flow = flows.download(remote_path, Path(local_path), recursive, resume, progress)
+        return await self._run(flow)
 
     async def copy(
         self,
@@ -300,32 +276,7 @@ class AsyncClient:
         recursive: bool = False,
         progress: ProgressCallback | None = None,
     ) -> int:
-        info = await self.stat(src)
-        if info.is_dir:
-            if not recursive:
-                raise IsADirectory(f"{src} is a directory (use recursive=True)")
-            await self.mkdir(dst, parents=True)
-            total = 0
-            for entry in B.walkable(await self.ls(src)):
-                total += await self.copy(
-                    B.join_path(src, entry.name),
-                    B.join_path(dst, entry.name),
-                    recursive=True,
-                    progress=progress,
-                )
-            return total
-        await self._ensure_parent(dst)
-        copied = 0
-
-        async def chunks() -> AsyncIterator[bytes]:
-            nonlocal copied
-            async for chunk in self.iter_cat(src, chunk_size=None):
-                copied += len(chunk)
-                yield chunk
-
-        reporter = None if progress is None else (lambda n, d, _t: progress(n, d, info.size))
-        await self.write(dst, chunks(), progress=reporter)
-        return copied
+        return await self._run(flows.copy(src, dst, recursive, progress))
 
 
 class AsyncRemoteFile:
@@ -338,27 +289,14 @@ class AsyncRemoteFile:
         self.closed = False
 
     async def size(self) -> int:
-        info = await self._client.stat(self.name)
-        if info.is_dir:
-            raise IsADirectory(f"is a directory: {self.name}")
-        return info.size
+        return await self._client._run(flows.file_size(self.name))
 
     def tell(self) -> int:
         return self._pos
 
     async def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            pos = offset
-        elif whence == io.SEEK_CUR:
-            pos = self._pos + offset
-        elif whence == io.SEEK_END:
-            pos = await self.size() + offset
-        else:
-            raise ValueError(f"invalid whence {whence}")
-        if pos < 0:
-            raise ValueError(f"negative seek position {pos}")
-        self._pos = pos
-        return pos
+        self._pos = await self._client._run(flows.seek(self.name, self._pos, offset, whence))
+        return self._pos
 
     async def read(self, size: int = -1) -> bytes:
         if self.closed:

@@ -84,6 +84,20 @@ class Call:
     parse: Callable[[bytes], Any] = lambda body: _json(body).get("message", "OK")
 
 
+@dataclass(slots=True)
+class Write:
+    """``call`` (a ``PUT /files``) with ``data`` as its body: bytes, str, a binary file or an
+    iterable of chunks, which the clients stream chunk by chunk (``_content``)."""
+
+    call: Call
+    data: Any
+    progress: ProgressCallback | None = None
+
+    @property
+    def path(self) -> str:
+        return self.call.params["path"]
+
+
 def _json(body: bytes) -> dict[str, Any]:
     try:
         value = json.loads(body) if body else {}
@@ -172,8 +186,23 @@ def stat(path: str) -> Call:
     return Call("GET", "/stat", {"path": path}, parse=lambda body: FileInfo.from_json(_json(body)))
 
 
-def cat(path: str, offset: int, size: int) -> Call:
+def cat(path: str, offset: int = 0, size: int = -1) -> Call:
     return Call("GET", "/files", read_params(path, offset, size), parse=bytes)
+
+
+def follow(path: str) -> Call:
+    """Read a live stream as it grows (``?stream=true``); sent streamed, never parsed whole."""
+    return Call("GET", "/files", stream_params(path))
+
+
+def write(
+    path: str,
+    data: Any,
+    offset: int | None = None,
+    flags: Iterable[str] | str | None = None,
+    progress: ProgressCallback | None = None,
+) -> Write:
+    return Write(Call("PUT", "/files", write_params(path, offset, flags)), data, progress)
 
 
 def create(path: str) -> Call:
@@ -228,6 +257,14 @@ def unmount(path: str) -> Call:
 def grep(path: str, pattern: str, recursive: bool, case_insensitive: bool, limit: int = 0) -> Call:
     body = grep_body(path, pattern, recursive, case_insensitive, False, limit)
     return Call("POST", "/grep", json=body, parse=_grep_result)
+
+
+def grep_stream(
+    path: str, pattern: str, recursive: bool, case_insensitive: bool, limit: int = 0
+) -> Call:
+    """Matches as NDJSON lines, read with ``parse_ndjson_line`` as they arrive."""
+    body = grep_body(path, pattern, recursive, case_insensitive, True, limit)
+    return Call("POST", "/grep", json=body)
 
 
 def digest(path: str, algorithm: str) -> Call:

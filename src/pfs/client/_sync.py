@@ -1,22 +1,25 @@
-"""The blocking client: sends the calls described in ``_base`` over ``httpx.Client``."""
+"""The blocking client: sends the calls described in ``_base`` and drives the flows of
+``_flows`` over ``httpx.Client``."""
 
 from __future__ import annotations
 
 import io
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from pfs.client import _base as B
-from pfs.client._base import CHUNK_SIZE, Call, ProgressCallback
+from pfs.client import _flows as flows
+from pfs.client._base import CHUNK_SIZE, Call, ProgressCallback, Write
 from pfs.client._content import sync_content
-from pfs.client._download import PartialDownload, already_downloaded
-from pfs.fs.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound
+from pfs.client._flows import Counted, Flow, Pipe, Receive, Request
 from pfs.fs.fileinfo import FileInfo
+
+T = TypeVar("T")
 
 
 class Client:
@@ -51,23 +54,32 @@ class Client:
             transport=transport,
         )
 
-    # Plumbing.
+    # Plumbing: the only code that sends.
 
-    def _send(self, call: Call) -> Any:
+    def _send(self, call: Call, content: bytes | Iterator[bytes] | None = None) -> Any:
         try:
             response = self._http.request(
-                call.method, B.call_url(self.base_url, call), json=call.json
+                call.method, B.call_url(self.base_url, call), json=call.json, content=content
             )
         except httpx.HTTPError as exc:
             raise B.translate_transport_error(exc, self.base_url, self.timeout) from exc
         B.check_response(response)
         return call.parse(response.content)
 
+    def _write(self, write: Write) -> Any:
+        content = sync_content(write.data, name=write.path, progress=write.progress)
+        return self._send(write.call, content)
+
     @contextmanager
-    def _stream(self, method: str, endpoint: str, **kwargs: Any) -> Iterator[httpx.Response]:
+    def _stream(
+        self, call: Call, headers: dict[str, str] | None = None
+    ) -> Iterator[httpx.Response]:
         timeout = httpx.Timeout(self.timeout, read=self.stall_timeout)
+        url = B.call_url(self.base_url, call)
         try:
-            with self._http.stream(method, endpoint, timeout=timeout, **kwargs) as response:
+            with self._http.stream(
+                call.method, url, json=call.json, headers=headers, timeout=timeout
+            ) as response:
                 if response.status_code >= 400:
                     response.read()
                     B.check_response(response)
@@ -76,6 +88,42 @@ class Client:
             raise B.translate_transport_error(
                 exc, self.base_url, self.stall_timeout, streaming=True
             ) from exc
+
+    def _receive(self, receive: Receive) -> int:
+        with (
+            self._stream(receive.call, receive.headers) as response,
+            receive.into(response.status_code, response.headers) as sink,
+        ):
+            for chunk in response.iter_bytes():
+                sink.write(chunk)
+        return sink.done
+
+    def _pipe(self, pipe: Pipe) -> int:
+        counted = Counted(self.iter_cat(pipe.source, chunk_size=None))
+        self._write(B.write(pipe.target, counted, progress=pipe.progress))
+        return counted.count
+
+    def _perform(self, request: Request) -> Any:
+        if isinstance(request, Call):
+            return self._send(request)
+        if isinstance(request, Write):
+            return self._write(request)
+        if isinstance(request, Receive):
+            return self._receive(request)
+        return self._pipe(request)
+
+    def _run(self, flow: Flow[T]) -> T:
+        """Drive ``flow``: perform each request it yields and hand it the answer or the error."""
+        with closing(flow):
+            step = flows.send(flow, None)
+            while not isinstance(step, flows.Done):
+                try:
+                    answer = self._perform(step)
+                except Exception as exc:
+                    step = flows.throw(flow, exc)
+                else:
+                    step = flows.send(flow, answer)
+            return step.value
 
     def close(self) -> None:
         self._http.close()
@@ -98,11 +146,7 @@ class Client:
         return self._send(B.stat(path))
 
     def exists(self, path: str) -> bool:
-        try:
-            self.stat(path)
-        except NotFound:
-            return False
-        return True
+        return self._run(flows.exists(path))
 
     def cat(self, path: str, offset: int = 0, size: int = -1) -> bytes:
         return self._send(B.cat(path, offset, size))
@@ -121,8 +165,8 @@ class Client:
 
         The request is sent on the first ``next()``.
         """
-        params = B.stream_params(path) if stream else B.read_params(path, offset, size)
-        with self._stream("GET", "/files", params=params) as response:
+        call = B.follow(path) if stream else B.cat(path, offset, size)
+        with self._stream(call) as response:
             # A live stream hands over each chunk as it arrives instead of filling chunk_size.
             yield from response.iter_bytes(None if stream else chunk_size)
 
@@ -132,10 +176,8 @@ class Client:
         """A read-only, seekable file whose reads are ``offset``/``size`` range requests."""
         if mode not in ("rb", "r"):
             raise ValueError(f"unsupported mode {mode!r}: only 'rb' is supported")
-        info = self.stat(path)
-        if info.is_dir:
-            raise IsADirectory(f"is a directory: {path}")
-        return io.BufferedReader(RemoteFile(self, path, info.size), buffer_size)
+        size = self._run(flows.file_size(path))
+        return io.BufferedReader(RemoteFile(self, path, size), buffer_size)
 
     def write(
         self,
@@ -151,14 +193,7 @@ class Client:
         Without ``offset``/``flags`` the file is created or replaced. Returns the server's message
         (e.g. a queue message id). Files and iterables are streamed chunk by chunk.
         """
-        params = B.write_params(path, offset, flags)
-        content = sync_content(data, name=path, progress=progress)
-        try:
-            response = self._http.put("/files", params=params, content=content)
-        except httpx.HTTPError as exc:
-            raise B.translate_transport_error(exc, self.base_url, self.timeout) from exc
-        B.check_response(response)
-        return B.write_message(response.content)
+        return self._write(B.write(path, data, offset, flags, progress))
 
     def create(self, path: str) -> str:
         return self._send(B.create(path))
@@ -167,19 +202,7 @@ class Client:
         """Create a directory; ``parents=True`` also creates ancestors and accepts existing ones."""
         if not parents:
             return self._send(B.mkdir(path, mode))
-        message = ""
-        for directory in B.all_dirs(path):
-            try:
-                info = self.stat(directory)
-            except NotFound:
-                try:
-                    message = self._send(B.mkdir(directory, mode))
-                except AlreadyExists:
-                    pass
-                continue
-            if not info.is_dir:
-                raise NotADirectory(f"not a directory: {directory}")
-        return message
+        return self._run(flows.mkdir_parents(path, mode))
 
     def rm(self, path: str, recursive: bool = False) -> str:
         return self._send(B.rm(path, recursive))
@@ -229,8 +252,8 @@ class Client:
         limit: int = 0,
     ) -> Iterator[dict[str, Any]]:
         """Matches as the server finds them, then the ``{"type": "summary", "count"}`` line."""
-        body = B.grep_body(path, pattern, recursive, case_insensitive, True, limit)
-        with self._stream("POST", "/grep", json=body) as response:
+        call = B.grep_stream(path, pattern, recursive, case_insensitive, limit)
+        with self._stream(call) as response:
             for line in response.iter_lines():
                 obj = B.parse_ndjson_line(line)
                 if obj is not None:
@@ -250,11 +273,6 @@ class Client:
 
     # Transfers.
 
-    def _ensure_parent(self, path: str) -> None:
-        parents = B.parent_dirs(path)
-        if parents:
-            self.mkdir(parents[-1], parents=True)
-
     def upload(
         self,
         local_path: str | os.PathLike[str],
@@ -264,21 +282,7 @@ class Client:
         progress: ProgressCallback | None = None,
     ) -> int:
         """Copy a local file (or tree, with ``recursive``) to ``remote_path``; returns bytes."""
-        local = Path(local_path)
-        if local.is_dir():
-            if not recursive:
-                raise IsADirectory(f"{local} is a directory (use recursive=True)")
-            self.mkdir(remote_path, parents=True)
-            return sum(
-                self.upload(
-                    child, B.join_path(remote_path, child.name), recursive=True, progress=progress
-                )
-                for child in sorted(local.iterdir())
-            )
-        self._ensure_parent(remote_path)
-        with open(local, "rb") as file:
-            self.write(remote_path, file, progress=progress)
-            return file.tell()
+        return self._run(flows.upload(Path(local_path), remote_path, recursive, progress))
 
     def download(
         self,
@@ -297,35 +301,8 @@ class Client:
         with a ranged request (and keeps targets that already have the remote size). A tree
         skips files whose read has an effect and write-only files (see ``walkable``).
         """
-        info = self.stat(remote_path)
-        local = Path(local_path)
-        if info.is_dir:
-            if not recursive:
-                raise IsADirectory(f"{remote_path} is a directory (use recursive=True)")
-            local.mkdir(parents=True, exist_ok=True)
-            return sum(
-                self.download(
-                    B.join_path(remote_path, entry.name),
-                    local / entry.name,
-                    recursive=True,
-                    resume=resume,
-                    progress=progress,
-                )
-                for entry in B.walkable(self.ls(remote_path))
-            )
-        if already_downloaded(local, info, resume):
-            return info.size
-        partial = PartialDownload.plan(remote_path, local, info, resume)
-        if not partial.needs_request:
-            return partial.finish(info.size)
-        params = B.read_params(remote_path)
-        with (
-            self._stream("GET", "/files", params=params, headers=partial.headers()) as response,
-            partial.receive(response.status_code, response.headers, progress) as sink,
-        ):
-            for chunk in response.iter_bytes():
-                sink.write(chunk)
-        return sink.done
+        flow = flows.download(remote_path, Path(local_path), recursive, resume, progress)
+        return self._run(flow)
 
     def copy(
         self,
@@ -337,43 +314,7 @@ class Client:
     ) -> int:
         """Copy within PFS, streaming the bytes through this client; returns bytes copied. A tree
         skips the files ``download`` skips."""
-        info = self.stat(src)
-        if info.is_dir:
-            if not recursive:
-                raise IsADirectory(f"{src} is a directory (use recursive=True)")
-            self.mkdir(dst, parents=True)
-            return sum(
-                self.copy(
-                    B.join_path(src, entry.name),
-                    B.join_path(dst, entry.name),
-                    recursive=True,
-                    progress=progress,
-                )
-                for entry in B.walkable(self.ls(src))
-            )
-        self._ensure_parent(dst)
-        counter = _Counter(self.iter_cat(src, chunk_size=None))
-        self.write(dst, counter, progress=_with_total(progress, info.size))
-        return counter.count
-
-
-class _Counter:
-    """Counts the bytes of an iterator as they pass through."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self.count = 0
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._chunks:
-            self.count += len(chunk)
-            yield chunk
-
-
-def _with_total(progress: ProgressCallback | None, total: int) -> ProgressCallback | None:
-    if progress is None:
-        return None
-    return lambda name, done, _unknown: progress(name, done, total)
+        return self._run(flows.copy(src, dst, recursive, progress))
 
 
 class RemoteFile(io.RawIOBase):
@@ -396,18 +337,8 @@ class RemoteFile(io.RawIOBase):
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            pos = offset
-        elif whence == io.SEEK_CUR:
-            pos = self._pos + offset
-        elif whence == io.SEEK_END:
-            pos = self._size + offset
-        else:
-            raise ValueError(f"invalid whence {whence}")
-        if pos < 0:
-            raise ValueError(f"negative seek position {pos}")
-        self._pos = pos
-        return pos
+        self._pos = self._client._run(flows.seek(self.name, self._pos, offset, whence, self._size))
+        return self._pos
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
