@@ -1,4 +1,4 @@
-"""``server.external``: loads native and WASM plugins from the config and at run time
+"""The external-plugin loader: loads native and WASM plugins from the config and at run time
 (``/plugins/load``, ``/plugins/unload``) and registers each as a mountable fstype.
 
 Everything that may block (reading and copying files, dlopen and the library's constructors,
@@ -24,11 +24,11 @@ from pfs.external.detect import NATIVE, WASM, check_native_header, detect_type, 
 from pfs.external.native import NativePlugin
 from pfs.fs.config import parse_size
 from pfs.fs.errors import FSError, PermissionDenied
-from pfs.server.config import ConfigError
 
 if TYPE_CHECKING:
     from pfs.external.wasm import WasmLimits, WasmRuntime
-    from pfs.server.app import Server
+    from pfs.fs.mounts import MountTable
+    from pfs.plugins.registry import Registry
 
 log = logging.getLogger("pfs.external")
 
@@ -37,7 +37,7 @@ _DUPLICATE_KEY = re.compile(r"^(.*)#(\d+)$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
 
 
-class ExternalConfigError(ConfigError):
+class ExternalConfigError(Exception):
     """A bad ``external_plugins`` section (the CLI reports it like any config error)."""
 
 
@@ -102,8 +102,10 @@ def _read_wasm(path: str) -> bytes:
 class ExternalPlugins:
     """The loaded external plugins of one server, keyed by (absolute) library path."""
 
-    def __init__(self, server: Server, section: dict[str, Any]) -> None:
-        self.server = server
+    def __init__(self, registry: Registry, namespace: MountTable, section: dict[str, Any]) -> None:
+        self.registry = registry
+        #: Mounts of a plugin's fstype block its unload; ``pfs://`` sources are read from here.
+        self.namespace = namespace
         self.plugin_dir = section.get("plugin_dir") or ""
         if not isinstance(self.plugin_dir, str):
             raise ExternalConfigError("external_plugins.plugin_dir: must be a directory path")
@@ -122,7 +124,7 @@ class ExternalPlugins:
         #: The private directory of copies and downloads (made on first use, removed at stop).
         self._files_dir: str | None = None
 
-    # -- what admin.py calls -----------------------------------------------------------------
+    # -- what the mount service and the admin handlers call ------------------------------------
 
     def loaded(self) -> list[str]:
         """Native keys first, then WASM keys (the original's order)."""
@@ -154,7 +156,7 @@ class ExternalPlugins:
     async def shutdown(self) -> None:
         for key in list(self._plugins):
             plugin = self._plugins.pop(key)
-            self.server.registry.unregister(plugin.fstype)
+            self.registry.unregister(plugin.fstype)
             try:
                 await self._release(plugin)
             except Exception:
@@ -196,14 +198,14 @@ class ExternalPlugins:
             if plugin is None or plugin.kind != kind:
                 prefix = "WASM plugin" if kind == WASM else "plugin"
                 raise FSError(f"{prefix} not loaded: {key}")
-            mounted = [m.path for m in self.server.fs.list() if m.fstype == plugin.fstype]
+            mounted = [m.path for m in self.namespace.list() if m.fstype == plugin.fstype]
             if mounted:
                 raise FSError(
                     f"plugin {plugin.fstype} is still mounted at {', '.join(mounted)}; "
                     "unmount it first"
                 )
             del self._plugins[key]
-            self.server.registry.unregister(plugin.fstype)
+            self.registry.unregister(plugin.fstype)
         await self._release(plugin)
         log.info("unloaded external plugin %s (%s)", key, plugin.fstype)
 
@@ -230,7 +232,7 @@ class ExternalPlugins:
             name = plugin.original_name
             fstype = self._free_name(name)
             plugin.fstype = fstype
-            self.server.registry.register(fstype, plugin)
+            self.registry.register(fstype, plugin, check_config=plugin.check_config)
             self._plugins[plugin.key] = plugin
         result: dict[str, Any] = {"plugin_name": fstype}
         if fstype != name:
@@ -291,12 +293,12 @@ class ExternalPlugins:
         loop = asyncio.get_running_loop()
         # Compiling takes a while: keep the event loop serving meanwhile.
         return await loop.run_in_executor(
-            self._runtime.executor, WasmPlugin, key, wasm, self._runtime, self.server.fs, loop
+            self._runtime.executor, WasmPlugin, key, wasm, self._runtime, self.namespace, loop
         )
 
     def _free_name(self, name: str) -> str:
         """``name``, or ``name-<k>`` when taken (``k`` counts per base name, skipping taken)."""
-        registry = self.server.registry
+        registry = self.registry
         if name not in registry:
             return name
         k = self._suffix_counters.get(name, 0)
@@ -382,7 +384,7 @@ class ExternalPlugins:
         if not inner:
             raise FSError(f"failed to read plugin from PFS: invalid pfs path: {source}")
         try:
-            data = await self.server.fs.read("/" + inner)
+            data = await self.namespace.read("/" + inner)
         except FSError as exc:
             raise FSError(f"failed to read plugin from PFS: {exc}") from None
         path = self._temp_path(source, os.path.splitext(inner)[1])

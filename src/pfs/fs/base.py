@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any, ClassVar
 
@@ -105,6 +106,15 @@ class Buffered:
         self._position = len(self.data)
 
 
+@dataclass(frozen=True)
+class MountContext:
+    """What the mount table tells a plugin instance it mounts, before ``start``."""
+
+    path: str
+    #: The whole namespace (the mount table): for plugins that serve other mounts' files (httpfs).
+    namespace: FileSystem
+
+
 class FileSystem:
     """One mounted plugin instance.
 
@@ -118,6 +128,9 @@ class FileSystem:
     config_schema: ClassVar[tuple[Field, ...]] = ()
     #: Whether ``write`` can take ``offset``/``flags`` other than a full replacement.
     random_write: ClassVar[bool] = False
+
+    #: Set by the mount table before ``start``; None while the instance is not mounted.
+    context: MountContext | None = None
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config

@@ -3,6 +3,7 @@
     FSError                      500  EIO      (anything a plugin did not classify)
      ├── NotFound                404  ENOENT
      ├── AlreadyExists           409  EEXIST
+     │    └── MountExists        409  EEXIST   (a taken mount point; sent as AlreadyExists)
      ├── NotADirectory           400  ENOTDIR
      ├── IsADirectory            400  EISDIR
      ├── NotEmpty                409  ENOTEMPTY
@@ -58,10 +59,18 @@ class FSError(Exception):
             message = self.message
         else:
             message = f"{path}: {self.message}"
-        located = copy.copy(self)
-        located.message = message
-        located.args = (message,)
-        return located
+        return self._reworded(message)
+
+    def with_context(self, context: str) -> FSError:
+        """A copy of this error (same class: same status and kind) whose message starts with
+        ``context`` (``failed to calculate digest: ...``); raise it ``from`` this one."""
+        return self._reworded(f"{context}: {self.message}")
+
+    def _reworded(self, message: str) -> FSError:
+        copied = copy.copy(self)
+        copied.message = message
+        copied.args = (message,)
+        return copied
 
 
 class NotFound(FSError):
@@ -74,6 +83,10 @@ class AlreadyExists(FSError):
     status = 409
     errno = _errno.EEXIST
     summary = "file already exists"
+
+
+class MountExists(AlreadyExists):
+    """A mount point that is taken (sent as kind ``AlreadyExists``: a server-side distinction)."""
 
 
 class NotADirectory(FSError):
@@ -197,6 +210,7 @@ __all__ = [
     "InsufficientStorage",
     "InvalidArgument",
     "IsADirectory",
+    "MountExists",
     "NotADirectory",
     "NotEmpty",
     "NotFound",

@@ -12,12 +12,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pfs.fs.base import REPLACE, Buffered, FileSystem, WriteFlag
+from pfs.fs.base import REPLACE, Buffered, FileSystem, MountContext, WriteFlag
 from pfs.fs.errors import (
     AlreadyExists,
     CrossMount,
     FSError,
     InvalidArgument,
+    MountExists,
     NotFound,
     NotSupported,
     PermissionDenied,
@@ -161,16 +162,14 @@ class MountTable(FileSystem):
         if path == "/":
             raise InvalidArgument("invalid argument path: cannot mount at /; choose a sub-path")
         if path in self._mounts:
-            raise AlreadyExists(f"mount already exists: {path}")
+            raise MountExists(f"mount already exists: {path}")
         fs = factory(config)
-        if getattr(fs, "wants_root_fs", False):
-            # httpfs serves other mounts' files: it reads them through this table.
-            fs.root_fs = self  # type: ignore[attr-defined]
+        fs.context = MountContext(path, self)
         await fs.start()
         async with self._lock:
             if path in self._mounts:
                 await fs.shutdown()
-                raise AlreadyExists(f"mount already exists: {path}")
+                raise MountExists(f"mount already exists: {path}")
             mount = Mount(path, fstype, fs, shown_config, read_only)
             self._mounts = {**self._mounts, path: mount}
         log.info("mounted %s at %s", fstype, path)

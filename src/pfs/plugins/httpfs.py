@@ -2,8 +2,8 @@
 
 Each mount runs its own small HTTP/1.1 server on ``host:port``. The port is bound inside ``start``
 so a busy port fails the mount; unmount closes the listener and every open connection. Files are
-read through the mount table at request time (``root_fs``, handed over by the mount table because
-the class sets ``wants_root_fs``), so whatever is mounted under ``pfs_path`` is served.
+read through the namespace at request time (the mount context's ``namespace``, which the mount
+table hands every plugin), so whatever is mounted under ``pfs_path`` is served.
 
 Inside PFS the mount point is one read-only status file.
 
@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import formatdate
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from pfs.fs import (
@@ -181,11 +181,8 @@ class HTTPFS(FileSystem):
             help="environment variable holding basic_password",
         ),
     )
-    wants_root_fs: ClassVar[bool] = True
-
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
-        self.root_fs: FileSystem | None = None
         self.pfs_path = normalize(config["pfs_path"])
         self.host: str = config.get("host") or "127.0.0.1"
         port, alias = config.get("port"), config.get("http_port")
@@ -203,7 +200,7 @@ class HTTPFS(FileSystem):
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self.root_fs is None:
+        if self.context is None:
             raise InvalidArgument("httpfs: no root filesystem was handed to the plugin")
         try:
             # Like pfs-server: no SO_REUSEPORT, so a port anyone listens on fails the mount.
@@ -352,8 +349,8 @@ class HTTPFS(FileSystem):
         headers: dict[str, str],
         keep_alive: bool,
     ) -> None:
-        root = self.root_fs
-        assert root is not None
+        assert self.context is not None
+        root = self.context.namespace
         head_only = method == "HEAD"
         if not self.credentials.allow(headers.get("authorization")):
             await _send(
@@ -416,8 +413,8 @@ class HTTPFS(FileSystem):
         keep_alive: bool,
         head_only: bool,
     ) -> None:
-        root = self.root_fs
-        assert root is not None
+        assert self.context is not None
+        root = self.context.namespace
         ctype = content_type(posixpath.basename(source))
         extra = [
             ("Last-Modified", formatdate(info.mtime_ns / 1e9, usegmt=True)),
@@ -471,8 +468,8 @@ class HTTPFS(FileSystem):
             )
 
     async def _listing(self, url_path: str, source: str) -> bytes:
-        root = self.root_fs
-        assert root is not None
+        assert self.context is not None
+        root = self.context.namespace
         entries = sorted(await root.readdir(source), key=lambda e: (not e.is_dir, e.name))
         title = html.escape(f"Directory listing for {url_path}")
         base = url_path if url_path.endswith("/") else url_path + "/"

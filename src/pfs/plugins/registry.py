@@ -5,6 +5,7 @@ external plugins all pass through the same ``register``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Protocol
 
@@ -26,17 +27,32 @@ class PluginFactory(Protocol):
     def __call__(self, config: dict[str, Any]) -> FileSystem: ...
 
 
+#: Validates a free-form plugin config in place of a schema; returns the config to mount with.
+ConfigCheck = Callable[[dict[str, Any]], dict[str, Any]]
+
+
 class Registry:
     def __init__(self) -> None:
         self._factories: dict[str, PluginFactory | EntryPoint] = {}
+        self._config_checks: dict[str, ConfigCheck] = {}
 
-    def register(self, name: str, factory: PluginFactory | EntryPoint) -> None:
+    def register(
+        self,
+        name: str,
+        factory: PluginFactory | EntryPoint,
+        check_config: ConfigCheck | None = None,
+    ) -> None:
+        """Make ``name`` mountable; ``check_config`` replaces the schema check for plugins that
+        validate their own config (external plugins)."""
         if name in self._factories:
             raise AlreadyExists(f"plugin already registered: {name}")
         self._factories[name] = factory
+        if check_config is not None:
+            self._config_checks[name] = check_config
 
     def unregister(self, name: str) -> None:
         self._factories.pop(name, None)
+        self._config_checks.pop(name, None)
 
     def load_entry_points(self) -> int:
         """Register every ``pfs.plugins`` entry point not yet known; returns how many."""
@@ -93,8 +109,8 @@ class Registry:
     def prepare(self, name: str, config: dict[str, Any] | None) -> tuple[PluginFactory, dict]:
         """The factory for ``name`` and ``config`` validated against its schema."""
         factory = self.get(name)
-        check = getattr(factory, "check_config", None)
-        if check is not None:  # external plugins validate their own (free-form) config
+        check = self._config_checks.get(name)
+        if check is not None:
             return factory, check(dict(config or {}))
         return factory, validate_config(name, factory.config_schema, config)
 

@@ -17,11 +17,17 @@ from granian._granian import SocketHolder
 from granian.constants import HTTPModes, Interfaces, Loops
 
 from pfs import __version__
+from pfs.external.loader import ExternalConfigError
 from pfs.fs.config import sample_config
+from pfs.fs.mounts import MountTable
 from pfs.listen import is_loopback, listen_exclusive
 from pfs.plugins.registry import Registry, builtin_registry
-from pfs.server.app import Server
+from pfs.server.app import App
+from pfs.server.auth import Auth
 from pfs.server.config import DEFAULT_CONFIG, ConfigError, load_file, settings_from_dict
+from pfs.server.mounting import Mounting
+from pfs.server.routes import ROUTES
+from pfs.server.state import State
 
 log = logging.getLogger("pfs.server")
 
@@ -29,23 +35,23 @@ _ENV_CONFIG = "PFS_SERVER_CONFIG_JSON"
 _ENV_ADDR = "PFS_SERVER_ADDR"
 
 
-def build_server(raw: Any, address: str | None = None, registry: Registry | None = None) -> Server:
-    """A Server from a raw config tree (validated here; raises ConfigError)."""
+def build_app(raw: Any, address: str | None = None, registry: Registry | None = None) -> App:
+    """The app from a raw config tree (validated here; raises ConfigError or
+    ExternalConfigError). This is where the server's parts are put together."""
     registry = registry or builtin_registry()
     settings = settings_from_dict(raw, registry, address)
-    server = Server(settings, registry)
-    from pfs.server.external_hook import attach_external
+    fs = MountTable()
+    mounting = Mounting(registry, fs, settings.external_plugins, settings.mounts)
+    auth = Auth(settings.auth_tokens, settings.admin_without_auth)
+    return App(ROUTES, State(settings, fs, mounting), auth)
 
-    attach_external(server)
-    return server
 
-
-def app_from_env() -> Server:
-    """Granian's factory target: the worker rebuilds the server from the parent's config."""
+def app_from_env() -> App:
+    """Granian's factory target: the worker rebuilds the app from the parent's config."""
     raw = json.loads(os.environ.get(_ENV_CONFIG, "null"))
-    server = build_server(raw, os.environ.get(_ENV_ADDR) or None)
-    _setup_logging(server.settings.log_level)
-    return server
+    app = build_app(raw, os.environ.get(_ENV_ADDR) or None)
+    _setup_logging(app.state.settings.log_level)
+    return app
 
 
 def _setup_logging(level: str) -> None:
@@ -150,11 +156,11 @@ def main(argv: list[str] | None = None) -> int:
                 **(raw or {}),
                 "server": {**((raw or {}).get("server") or {}), "log_level": args.log_level},
             }
-        server = build_server(raw, args.addr, registry)
-    except ConfigError as exc:
+        app = build_app(raw, args.addr, registry)
+    except (ConfigError, ExternalConfigError) as exc:
         print(f"pfs-server: {exc}", file=sys.stderr)
         return 2
-    settings = server.settings
+    settings = app.state.settings
     _setup_logging(settings.log_level)
     sock = _listen(settings.address)
     if sock is None:
@@ -174,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.server == "uvicorn":
         import uvicorn
 
-        config = uvicorn.Config(server, log_level="warning", lifespan="on")
+        config = uvicorn.Config(app, log_level="warning", lifespan="on")
         uvicorn.Server(config).run(sockets=[sock])
         return 0
     host, port = sock.getsockname()[:2]

@@ -14,8 +14,8 @@ import yaml
 from pfs.fs.config import parse_size, validate_config
 from pfs.fs.errors import InvalidArgument
 from pfs.plugins.registry import Registry
-from pfs.server.admin import split_mount_options
 from pfs.server.auth import AdminWithoutAuth, Role, TokenEntry
+from pfs.server.mounting import split_mount_options
 from pfs.server.settings import Settings
 
 log = logging.getLogger("pfs.config")

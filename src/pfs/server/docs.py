@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import html
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pfs import __version__
 from pfs.server.http import Request, Response, json_bytes
-
-if TYPE_CHECKING:
-    from pfs.server.app import Server
+from pfs.server.state import State
 
 _ERR = {"$ref": "#/components/responses/Error"}
 _MSG = {"$ref": "#/components/responses/Message"}
@@ -180,7 +178,7 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
-async def openapi(server: Server, req: Request) -> Response:
+async def openapi(state: State, req: Request) -> Response:
     return Response(200, json_bytes(openapi_document()))
 
 
@@ -212,5 +210,5 @@ def _page() -> bytes:
     ).encode()
 
 
-async def page(server: Server, req: Request) -> Response:
+async def page(state: State, req: Request) -> Response:
     return Response(200, _page(), b"text/html; charset=utf-8")

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING
-
 import orjson
 
-from pfs.fs.base import REPLACE, WriteFlag, replaces
+from pfs.fs.base import REPLACE, Buffered, WriteFlag, replaces
 from pfs.fs.errors import InvalidArgument
 from pfs.fs.fileinfo import FileInfo
 from pfs.fs.paths import normalize
 from pfs.fs.turns import PER_TURN, map_in_turns
 from pfs.server.http import (
     OCTET_TYPE,
+    Prefixed,
     Request,
     Response,
     StreamResponse,
@@ -21,10 +19,9 @@ from pfs.server.http import (
     json_response,
 )
 from pfs.server.ranges import range_response
+from pfs.server.requests import body_field, int_param, json_body, required_path
 from pfs.server.staging import staged
-
-if TYPE_CHECKING:
-    from pfs.server.app import Server
+from pfs.server.state import State
 
 _FLAG_NAMES = {
     "append": WriteFlag.APPEND,
@@ -34,35 +31,6 @@ _FLAG_NAMES = {
     "truncate": WriteFlag.TRUNCATE,
     "trunc": WriteFlag.TRUNCATE,
 }
-
-
-def required_path(req: Request) -> str:
-    path = req.query.get("path", "")
-    if not path:
-        raise InvalidArgument("path parameter is required")
-    return path
-
-
-#: Offsets and sizes are int64 on the wire, as in the original; anything larger is refused
-#: before a plugin could try to allocate or seek that far.
-INT64_MAX = (1 << 63) - 1
-_DECIMAL = re.compile(r"[+-]?[0-9]+")
-
-
-def int_param(req: Request, name: str, default: int, minimum: int = -INT64_MAX - 1) -> int:
-    """A decimal int64 query parameter no smaller than ``minimum``; ``default`` when absent."""
-    raw = req.query.get(name)
-    if raw is None or raw == "":
-        return default
-    if not _DECIMAL.fullmatch(raw):
-        raise InvalidArgument(f"invalid {name} parameter")
-    # Past 19 digits it is out of range anyway (and int() of thousands of digits is slow).
-    value = int(raw) if len(raw.lstrip("+-0")) <= 19 else None
-    if value is None or not minimum <= value <= INT64_MAX:
-        raise InvalidArgument(
-            f"invalid {name} parameter: {raw[:40]} is out of range ({minimum} to {INT64_MAX})"
-        )
-    return value
 
 
 def parse_flags(req: Request) -> WriteFlag:
@@ -93,74 +61,92 @@ def parse_mode(raw: str | None) -> int:
     return mode
 
 
-async def files(server: Server, req: Request) -> Response | StreamResponse:
+async def files(state: State, req: Request) -> Response | StreamResponse:
     method = req.method
     if method == "GET":
-        return await _read(server, req)
+        return await _read(state, req)
     if method == "PUT":
-        return await _write(server, req)
+        return await _write(state, req)
     if method == "POST":
-        await server.fs.create(required_path(req))
+        await state.fs.create(required_path(req))
         return json_response({"message": "file created"}, 201)
-    return await delete(server, req)
+    return await delete(state, req)
 
 
-async def _read(server: Server, req: Request) -> Response | StreamResponse:
+async def _read(state: State, req: Request) -> Response | StreamResponse:
     path = required_path(req)
     query = req.query
     if len(query) > 1:  # anything beyond ``path``: the common plain read skips these checks
         if query.get("stream") == "true":
-            return StreamResponse(await server.fs.open_stream(path))
+            return StreamResponse(await state.fs.open_stream(path))
         offset = max(int_param(req, "offset", 0), 0)
         size = int_param(req, "size", -1)
     else:
         offset, size = 0, -1
     range_header = req.header(b"range")
     if range_header is not None:
-        return await range_response(server.fs, path, range_header.decode("latin-1"))
-    if size >= 0 and size <= server.settings.inline_read_bytes:
-        return Response(200, await server.fs.read(path, offset, size), OCTET_TYPE)
-    return await server.read_response(path, offset, size)
+        return await range_response(state.fs, path, range_header.decode("latin-1"))
+    if size >= 0 and size <= state.settings.inline_read_bytes:
+        return Response(200, await state.fs.read(path, offset, size), OCTET_TYPE)
+    return await _read_response(state, path, offset, size)
 
 
-async def _write(server: Server, req: Request) -> Response:
+async def _read_response(
+    state: State, path: str, offset: int, size: int
+) -> Response | StreamResponse:
+    """A read as one response when it fits in one chunk, else streamed as it is read."""
+    chunks = await state.fs.read_stream(path, offset, size)
+    if isinstance(chunks, Buffered):
+        return Response(200, chunks.data, OCTET_TYPE)
+    try:
+        first = await chunks.__anext__()
+    except StopAsyncIteration:
+        return Response(200, b"", OCTET_TYPE)
+    try:
+        second = await chunks.__anext__()
+    except StopAsyncIteration:
+        return Response(200, first, OCTET_TYPE)
+    return StreamResponse(Prefixed([first, second], chunks))
+
+
+async def _write(state: State, req: Request) -> Response:
     path = required_path(req)
     offset = int_param(req, "offset", 0, minimum=0)
     flags = parse_flags(req)
     length = req.content_length()
-    limit = server.settings.max_body_bytes
-    if length is not None and length <= server.settings.inline_read_bytes:
-        message = await server.fs.write(path, await req.body(limit), offset, flags)
-    elif replaces(offset, flags) or not _writes_in_place(server, path):
-        message = await server.fs.write_stream(path, req.stream(), offset, flags, limit)
+    limit = state.settings.max_body_bytes
+    if length is not None and length <= state.settings.inline_read_bytes:
+        message = await state.fs.write(path, await req.body(limit), offset, flags)
+    elif replaces(offset, flags) or not _writes_in_place(state, path):
+        message = await state.fs.write_stream(path, req.stream(), offset, flags, limit)
     else:
         async with staged(req.stream()) as body:
-            message = await server.fs.write_stream(path, body, offset, flags, limit)
+            message = await state.fs.write_stream(path, body, offset, flags, limit)
     return json_response({"message": message})
 
 
-def _writes_in_place(server: Server, path: str) -> bool:
+def _writes_in_place(state: State, path: str) -> bool:
     """Whether the plugin serving ``path`` applies offset and append writes as the body arrives
     (those get their body staged). Plugins without random writes refuse such writes, except
     streamfs, which forwards every piece to its readers at once and must not wait for the end."""
-    found = server.fs.find(normalize(path))
+    found = state.fs.find(normalize(path))
     return found is not None and found[0].fs.random_write
 
 
-async def delete(server: Server, req: Request) -> Response:
-    await server.fs.remove(required_path(req), req.query.get("recursive") == "true")
+async def delete(state: State, req: Request) -> Response:
+    await state.fs.remove(required_path(req), req.query.get("recursive") == "true")
     return json_response({"message": "deleted"})
 
 
-async def directories(server: Server, req: Request) -> Response:
+async def directories(state: State, req: Request) -> Response:
     if req.method == "GET":
-        entries = await server.fs.readdir(req.query.get("path") or "/")
+        entries = await state.fs.readdir(req.query.get("path") or "/")
         return Response(200, await _listing_json(entries))
     if req.method == "POST":
         path = required_path(req)
-        await server.fs.mkdir(path, parse_mode(req.query.get("mode")))
+        await state.fs.mkdir(path, parse_mode(req.query.get("mode")))
         return json_response({"message": "directory created"}, 201)
-    return await delete(server, req)
+    return await delete(state, req)
 
 
 async def _listing_json(entries: list[FileInfo]) -> bytes:
@@ -174,43 +160,26 @@ async def _listing_json(entries: list[FileInfo]) -> bytes:
     return b'{"files":[' + b",".join(parts) + b"]}\n"
 
 
-async def stat(server: Server, req: Request) -> Response:
-    info = await server.fs.stat(required_path(req))
+async def stat(state: State, req: Request) -> Response:
+    info = await state.fs.stat(required_path(req))
     return json_response(info.to_json())
 
 
-async def rename(server: Server, req: Request) -> Response:
+async def rename(state: State, req: Request) -> Response:
     path = required_path(req)
-    body = await server.json_body(req, "invalid request body")
-    new_path = body_field(body, "newPath", str, "invalid request body")
+    body = await json_body(req, state.settings.max_json_bytes)
+    new_path = body_field(body, "newPath", str)
     if not new_path:
         raise InvalidArgument("newPath is required")
-    await server.fs.rename(path, new_path)
+    await state.fs.rename(path, new_path)
     return json_response({"message": "renamed"})
 
 
-async def chmod(server: Server, req: Request) -> Response:
+async def chmod(state: State, req: Request) -> Response:
     path = required_path(req)
-    body = await server.json_body(req, "invalid request body")
-    mode = body_field(body, "mode", int, "invalid request body") or 0
+    body = await json_body(req, state.settings.max_json_bytes)
+    mode = body_field(body, "mode", int) or 0
     if not 0 <= mode <= 0xFFFFFFFF:
         raise InvalidArgument("invalid argument mode: out of range")
-    await server.fs.chmod(path, mode)
+    await state.fs.chmod(path, mode)
     return json_response({"message": "permissions changed"})
-
-
-def body_field(body: dict, name: str, kind: type, message: str):
-    """A JSON field matched case-insensitively (as Go's decoder does), type-checked."""
-    lowered = name.lower()
-    for key, value in body.items():
-        if key.lower() == lowered:
-            if value is None:
-                return None
-            if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-                if isinstance(value, float) and value.is_integer():
-                    return int(value)
-                raise InvalidArgument(f"{message}: {name} must be {kind.__name__}")
-            if kind is not int and not isinstance(value, kind):
-                raise InvalidArgument(f"{message}: {name} must be {kind.__name__}")
-            return value
-    return None

@@ -12,13 +12,12 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import xxhash
 
 from pfs.fs.errors import FSError, InvalidArgument, TooLarge
 from pfs.fs.fileinfo import ReadEffect
-from pfs.server.files import body_field
 from pfs.server.grep_lines import FileLines, LinePattern
 from pfs.server.http import (
     ClientGone,
@@ -29,9 +28,8 @@ from pfs.server.http import (
     json_bytes,
     json_response,
 )
-
-if TYPE_CHECKING:
-    from pfs.server.app import Server
+from pfs.server.requests import BAD_BODY, body_field, json_body
+from pfs.server.state import State
 
 log = logging.getLogger("pfs.server.search")
 
@@ -57,10 +55,10 @@ _EFFECT_WORDS = {
 _DIGESTS = {"xxh3": _Xxh3Low64, "md5": hashlib.md5}
 
 
-async def digest(server: Server, req: Request) -> Response:
-    body = await server.json_body(req, "invalid request body")
-    algorithm = body_field(body, "algorithm", str, "invalid request body") or "xxh3"
-    path = body_field(body, "path", str, "invalid request body")
+async def digest(state: State, req: Request) -> Response:
+    body = await json_body(req, state.settings.max_json_bytes)
+    algorithm = body_field(body, "algorithm", str) or "xxh3"
+    path = body_field(body, "path", str)
     factory = _DIGESTS.get(algorithm)
     if factory is None:
         raise InvalidArgument(f"unsupported algorithm: {algorithm} (supported: xxh3, md5)")
@@ -68,16 +66,15 @@ async def digest(server: Server, req: Request) -> Response:
         raise InvalidArgument("path is required")
     hasher = factory()
     try:
-        info = await server.fs.stat(path)
+        info = await state.fs.stat(path)
         if info.read_effect:
             effect = _EFFECT_WORDS[info.read_effect]
             raise InvalidArgument(f"{path}: reading this file {effect}, so it is not digested")
-        chunks = await server.fs.read_stream(path)
+        chunks = await state.fs.read_stream(path)
         async for chunk in chunks:
             hasher.update(chunk)
     except FSError as exc:
-        exc.message = f"failed to calculate digest: {exc.message}"
-        raise
+        raise exc.with_context("failed to calculate digest") from exc
     return json_response({"algorithm": algorithm, "path": path, "digest": hasher.hexdigest()})
 
 
@@ -130,7 +127,7 @@ async def _step(size: int, call: Any, *args: Any) -> list[tuple[int, str]]:
 
 
 async def _grep_file(
-    server: Server, path: str, pattern: LinePattern, budget: _Budget
+    state: State, path: str, pattern: LinePattern, budget: _Budget
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Batches of ``{"file", "line", "content"}`` as the file is read piece by piece."""
     lines = FileLines(pattern)
@@ -144,7 +141,7 @@ async def _grep_file(
                 return
             found = await _step(lines.block_size, lines.hits, budget.room())
 
-    chunks = await server.fs.read_stream(path)
+    chunks = await state.fs.read_stream(path)
     try:
         async for piece in chunks:
             if not budget.read(len(piece)):
@@ -162,56 +159,54 @@ async def _grep_file(
             await close()
 
 
-async def _targets(server: Server, path: str, is_dir: bool) -> AsyncIterator[str]:
+async def _targets(state: State, path: str, is_dir: bool) -> AsyncIterator[str]:
     if not is_dir:
         yield path
         return
-    async for child in server.fs.walk_files(path):
+    async for child in state.fs.walk_files(path):
         yield child
 
 
 async def _matches(
-    server: Server, path: str, is_dir: bool, pattern: LinePattern, budget: _Budget
+    state: State, path: str, is_dir: bool, pattern: LinePattern, budget: _Budget
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Batches of matches below ``path``; a file that fails is skipped in a walk, and raises
     (as ``grep failed: ...``, its status kept) when it is the one file asked for."""
-    async for target in _targets(server, path, is_dir):
+    async for target in _targets(state, path, is_dir):
         try:
-            async with contextlib.aclosing(_grep_file(server, target, pattern, budget)) as batches:
+            async with contextlib.aclosing(_grep_file(state, target, pattern, budget)) as batches:
                 async for batch in batches:
                     yield batch
         except FSError as exc:
             if not is_dir:
-                exc.message = f"grep failed: {exc.message}"
-                raise
+                raise exc.with_context("grep failed") from exc
             log.debug("grep skipped %s: %s", target, exc)
         if budget.spent:
             return
 
 
-async def grep(server: Server, req: Request) -> Response | StreamResponse:
+async def grep(state: State, req: Request) -> Response | StreamResponse:
     try:
-        body = await req.json(server.settings.max_json_bytes)
+        body = await req.json(state.settings.max_json_bytes)
     except Exception as exc:
-        raise InvalidArgument(f"invalid request body: {exc}") from None
+        raise InvalidArgument(f"{BAD_BODY}: {exc}") from None
     if not isinstance(body, dict):
-        raise InvalidArgument("invalid request body: expected a JSON object")
-    path = body_field(body, "path", str, "invalid request body")
-    pattern_text = body_field(body, "pattern", str, "invalid request body")
-    recursive = bool(body_field(body, "recursive", bool, "invalid request body"))
-    insensitive = bool(body_field(body, "case_insensitive", bool, "invalid request body"))
-    stream = bool(body_field(body, "stream", bool, "invalid request body"))
-    limit = body_field(body, "limit", int, "invalid request body") or 0
+        raise InvalidArgument(f"{BAD_BODY}: expected a JSON object")
+    path = body_field(body, "path", str)
+    pattern_text = body_field(body, "pattern", str)
+    recursive = bool(body_field(body, "recursive", bool))
+    insensitive = bool(body_field(body, "case_insensitive", bool))
+    stream = bool(body_field(body, "stream", bool))
+    limit = body_field(body, "limit", int) or 0
     if not path:
         raise InvalidArgument("path is required")
     if not pattern_text:
         raise InvalidArgument("pattern is required")
     pattern = LinePattern(pattern_text, insensitive)
     try:
-        info = await server.fs.stat(path)
+        info = await state.fs.stat(path)
     except FSError as exc:
-        exc.message = f"failed to stat path: {exc.message}"
-        raise
+        raise exc.with_context("failed to stat path") from exc
     dir_error = "path is a directory, use recursive=true to search"
     if info.is_dir and not recursive:
         if stream:
@@ -220,11 +215,11 @@ async def grep(server: Server, req: Request) -> Response | StreamResponse:
     if info.read_effect:
         effect = _EFFECT_WORDS[info.read_effect]
         raise InvalidArgument(f"{path}: reading this file {effect}, so it is not grepped")
-    budget = _Budget(limit, server.settings.grep_max_scan_bytes)
-    found = _matches(server, path, info.is_dir, pattern, budget)
+    budget = _Budget(limit, state.settings.grep_max_scan_bytes)
+    found = _matches(state, path, info.is_dir, pattern, budget)
     if stream:
         return StreamResponse(_ndjson(found, budget), b"application/x-ndjson")
-    matches = await _until_disconnect(req, _collect(found, server.settings.grep_max_answer_bytes))
+    matches = await _until_disconnect(req, _collect(found, state.settings.grep_max_answer_bytes))
     answer: dict[str, Any] = {"matches": matches, "count": len(matches)}
     if budget.truncated:
         answer["truncated"] = True

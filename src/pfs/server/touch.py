@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING
 
 from pfs.fs.errors import InvalidArgument, NotFound, NotSupported
-from pfs.server.files import required_path
 from pfs.server.http import Request, Response, json_response
-
-if TYPE_CHECKING:
-    from pfs.server.app import Server
+from pfs.server.requests import required_path
+from pfs.server.state import State
 
 #: Beyond this a time does not fit the signed 64-bit nanoseconds every plugin stores.
 _MAX_SECONDS = 9_000_000_000
@@ -34,40 +31,40 @@ def parse_mtime_ns(raw: str) -> int:
     return int(seconds.scaleb(9))
 
 
-async def touch(server: Server, req: Request) -> Response:
+async def touch(state: State, req: Request) -> Response:
     path = required_path(req)
     raw = req.query.get("mtime")
     mtime_ns = time.time_ns() if raw is None or raw == "" else parse_mtime_ns(raw)
     try:
-        await server.fs.set_mtime(path, mtime_ns)
+        await state.fs.set_mtime(path, mtime_ns)
     except NotSupported:
-        if await _exists(server, path):
+        if await _exists(state, path):
             raise  # the plugin stores no times: 501, and the file stays as it was
-        await _create(server, path, mtime_ns if raw else None)
+        await _create(state, path, mtime_ns if raw else None)
     except NotFound:
-        await _create(server, path, mtime_ns if raw else None)
+        await _create(state, path, mtime_ns if raw else None)
     return json_response({"message": "touched"})
 
 
-async def _exists(server: Server, path: str) -> bool:
+async def _exists(state: State, path: str) -> bool:
     try:
-        await server.fs.stat(path)
+        await state.fs.stat(path)
     except NotFound:
         return False
     return True
 
 
-async def _create(server: Server, path: str, mtime_ns: int | None) -> None:
+async def _create(state: State, path: str, mtime_ns: int | None) -> None:
     """An empty file; with an explicit time that time too, or no file at all when the plugin
     cannot store it (the request fails and changes nothing)."""
     try:
-        await server.fs.create(path)
+        await state.fs.create(path)
     except NotSupported:
-        await server.fs.write(path, b"")
+        await state.fs.write(path, b"")
     if mtime_ns is None:
         return
     try:
-        await server.fs.set_mtime(path, mtime_ns)
+        await state.fs.set_mtime(path, mtime_ns)
     except NotSupported:
-        await server.fs.remove(path)
+        await state.fs.remove(path)
         raise

@@ -1,0 +1,33 @@
+"""The /api/v1 route table: path → handler and the role each allowed method needs."""
+
+from __future__ import annotations
+
+from pfs.server import admin, docs, files, search, touch
+from pfs.server.app import Route
+from pfs.server.auth import Role
+
+ROUTES: dict[str, Route] = {
+    "/api/v1/health": (admin.health, None),
+    "/api/v1/files": (
+        files.files,
+        {"GET": Role.READ, "PUT": Role.WRITE, "POST": Role.WRITE, "DELETE": Role.WRITE},
+    ),
+    "/api/v1/directories": (
+        files.directories,
+        {"GET": Role.READ, "POST": Role.WRITE, "DELETE": Role.WRITE},
+    ),
+    "/api/v1/stat": (files.stat, {"GET": Role.READ}),
+    "/api/v1/rename": (files.rename, {"POST": Role.WRITE}),
+    "/api/v1/chmod": (files.chmod, {"POST": Role.WRITE}),
+    "/api/v1/touch": (touch.touch, {"POST": Role.WRITE}),
+    "/api/v1/grep": (search.grep, {"POST": Role.READ}),
+    "/api/v1/digest": (search.digest, {"POST": Role.READ}),
+    "/api/v1/mounts": (admin.mounts, {"GET": Role.READ}),
+    "/api/v1/mount": (admin.mount, {"POST": Role.ADMIN}),
+    "/api/v1/unmount": (admin.unmount, {"POST": Role.ADMIN}),
+    "/api/v1/plugins": (admin.plugins, {"GET": Role.READ}),
+    "/api/v1/plugins/load": (admin.load_plugin, {"POST": Role.ADMIN}),
+    "/api/v1/plugins/unload": (admin.unload_plugin, {"POST": Role.ADMIN}),
+    "/api/v1/openapi.json": (docs.openapi, {"GET": Role.READ}),
+    "/docs": (docs.page, {"GET": Role.READ}),
+}
