@@ -277,21 +277,65 @@ def test_inline_calls_mode(start_server, plugin_files):
 def test_guest_file_info_json_decoding():
     """WASM_ABI.md §3: Go-style names matched case-insensitively; numeric ModTime and
     non-string Content values are accepted (the original failed the whole call)."""
-    from pfs.external.wasm import _info_from_json
+    from pfs.external.wasm.abi import info_from_json
     from pfs.fs.errors import FSError
 
-    info = _info_from_json({"name": "a", "SIZE": 3, "mode": 420, "modtime": 1700000000,
+    info = info_from_json({"name": "a", "SIZE": 3, "mode": 420, "modtime": 1700000000,
                             "isdir": False, "meta": {"NAME": "m", "type": "t",
                                                      "content": {"n": 1, "s": "x"}}})
     assert (info.name, info.size, info.mode, info.is_dir) == ("a", 3, 420, False)
     assert info.mtime_ns == 1700000000 * 10**9
     assert (info.meta.name, info.meta.type, info.meta.content) == ("m", "t", {"n": "1", "s": "x"})
-    empty = _info_from_json({"Name": "d", "IsDir": True, "ModTime": "0001-01-01T00:00:00Z"})
+    empty = info_from_json({"Name": "d", "IsDir": True, "ModTime": "0001-01-01T00:00:00Z"})
     assert empty.to_json()["modTime"] == ZERO_TIME
     assert empty.to_json()["meta"] == NO_META
     # snake_case keys are not Go field names: ignored, as in the original.
-    assert _info_from_json({"is_dir": True}).is_dir is False
+    assert info_from_json({"is_dir": True}).is_dir is False
     with pytest.raises(FSError, match="failed to unmarshal file info"):
-        _info_from_json(["not", "an", "object"])
+        info_from_json(["not", "an", "object"])
     with pytest.raises(FSError, match="failed to unmarshal file info"):
-        _info_from_json({"Size": "big"})
+        info_from_json({"Size": "big"})
+
+
+def test_guest_calls_take_the_ctypes_fast_path(plugin_files, monkeypatch):
+    """pfs.external.wasm.fastcall reaches into wasmtime-py internals (pinned major version in
+    pyproject.toml). If an upgrade moved them, calls would silently fall back to the public API
+    (~90 µs a call instead of a few): here the public call and memory access are tripwires, so
+    a mount's calls must all go through the C API directly."""
+    import asyncio
+
+    import wasmtime
+
+    from pfs.external.wasm import WasmLimits, WasmPlugin, WasmRuntime, fastcall
+    from pfs.plugins.memfs import MemFS
+
+    assert fastcall.FAST, "wasmtime's C functions were not found: the fast path is off"
+
+    def slow_path(*args, **kwargs):
+        raise AssertionError("a guest call took wasmtime-py's public (slow) path")
+
+    for cls, name in [(wasmtime.Func, "__call__"), (wasmtime.Memory, "read"),
+                      (wasmtime.Memory, "write"), (wasmtime.Memory, "data_len")]:
+        monkeypatch.setattr(cls, name, slow_path)
+    wasm = plugin_files["hellofs-wasm"].read_bytes()
+    runtime = WasmRuntime(WasmLimits())
+
+    async def mount_and_read():
+        plugin = WasmPlugin("hellofs", wasm, runtime, MemFS({}), asyncio.get_running_loop())
+        assert plugin.memory.fast
+        assert all(func.fast for func in plugin.funcs.values())
+        fs = plugin(plugin.check_config({}))
+        await fs.start()
+        try:
+            return await fs.read("/hello.txt"), [e.name for e in await fs.readdir("/")]
+        finally:
+            await fs.shutdown()
+            plugin.release()
+            plugin.close()
+
+    try:
+        with pytest.raises(AssertionError, match="slow"):  # the tripwire is live
+            wasmtime.Func.__call__(None)
+        assert asyncio.run(mount_and_read()) == (b"Hello World\n", ["hello.txt"])
+    finally:
+        runtime.close()

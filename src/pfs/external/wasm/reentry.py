@@ -1,0 +1,101 @@
+"""Re-entrant guest calls: a host function that waits for a namespace operation serves, on its
+own thread, the guest calls that operation makes into modules this thread already holds (the
+plugin's own mount, or a cycle of plugins), so they never deadlock on the module's lock."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import queue
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pfs.fs.errors import FSError
+
+if TYPE_CHECKING:
+    from pfs.external.wasm.plugin import WasmPlugin
+
+#: In a coroutine started by a host function: module → queue of the thread that holds it.
+held_by: contextvars.ContextVar[dict[WasmPlugin, queue.SimpleQueue] | None] = (
+    contextvars.ContextVar("pfs_wasm_held_by", default=None)
+)
+_frames = threading.local()
+
+
+@dataclass
+class Frame:
+    """One guest call in progress on this thread."""
+
+    plugin: WasmPlugin
+    host_paths: tuple[str, ...]
+    held: dict[WasmPlugin, queue.SimpleQueue] = field(default_factory=dict)
+    jobs: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+
+
+def stack() -> list[Frame]:
+    """This thread's guest calls in progress, innermost last."""
+    frames = getattr(_frames, "stack", None)
+    if frames is None:
+        frames = _frames.stack = []
+    return frames
+
+
+@dataclass
+class Job:
+    """A guest call requested by a coroutine, to run on a module's thread."""
+
+    plugin: WasmPlugin
+    work: Callable[[Any], Any]
+    host_paths: tuple[str, ...]
+    done: asyncio.Future
+    loop: asyncio.AbstractEventLoop
+    held: dict[WasmPlugin, queue.SimpleQueue] = field(default_factory=dict)
+
+
+def settle_all(finished: list[tuple[Job, Any, BaseException | None]]) -> None:
+    """Hand finished calls' results to their awaiting coroutines: one loop wake-up for all."""
+    if not finished:
+        return
+    loop = finished[0][0].loop
+
+    def apply() -> None:
+        for job, result, error in finished:
+            if job.done.done():
+                continue
+            if error is not None:
+                job.done.set_exception(error)
+            else:
+                job.done.set_result(result)
+
+    loop.call_soon_threadsafe(apply)
+
+
+def wait_serving(
+    coro: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop, timeout: float
+) -> Any:
+    """Run a namespace operation on the event loop; meanwhile serve re-entrant guest calls."""
+    frame = stack()[-1]
+    token = held_by.set(frame.held)
+    try:
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+    finally:
+        held_by.reset(token)
+    jobs = frame.jobs
+    future.add_done_callback(lambda _: jobs.put(None))
+    deadline = time.monotonic() + timeout
+    while not future.done():
+        try:
+            job = jobs.get(timeout=max(deadline - time.monotonic(), 0))
+        except queue.Empty:
+            future.cancel()
+            raise FSError("host call timed out") from None
+        if job is None:
+            continue
+        try:
+            settle_all([(job, job.plugin.run_guest(job.work, job.host_paths), None)])
+        except BaseException as exc:
+            settle_all([(job, None, exc)])
+    return future.result()
