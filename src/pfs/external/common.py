@@ -121,5 +121,14 @@ def refuse_partial_write(fstype: str, path: str, offset: int, flags: WriteFlag) 
         )
 
 
+class StreamingNotSupported(NotFound):
+    """The original answers a stream open the plugin cannot serve with 404 (API.md §3); the file
+    exists, so this 404 keeps its own words instead of the not-found summary."""
+
+    summary = None
+
+
 def no_streaming(config: dict[str, Any], path: str) -> NotFound:
-    return NotFound(f"filesystem does not support streaming: {full_path(config, path)}")
+    return StreamingNotSupported(
+        f"filesystem does not support streaming: {full_path(config, path)}"
+    )
