@@ -14,6 +14,7 @@ open ports from closed ones.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
