@@ -78,6 +78,19 @@ def _base_url_problem(url: str) -> str | None:
     return None if valid else "the host or port is invalid"
 
 
+def _without_remote_path(error: FSError, remote_path: str | None) -> FSError:
+    """A PFS remote names the path it was sent first (``/a: explanation``); the mount table
+    here names the client's full path, so the remote's own goes, or it would be said twice."""
+    prefix = f"{remote_path}: "
+    if not remote_path or not error.message.startswith(prefix):
+        return error
+    message = error.message[len(prefix) :]
+    trimmed = copy.copy(error)
+    trimmed.message = message
+    trimmed.args = (message,)
+    return trimmed
+
+
 def normalize_base_url(raw: str) -> str:
     """``http://h:p/`` → ``http://h:p/api/v1`` (the original's rule), checked to name a server
     and nothing else: http(s), a host, an optional port and path; no user:password@, query or
@@ -222,11 +235,12 @@ class ProxyFS(FileSystem):
                 timeout=self.timeout,
             )
             if response.status >= 400:
-                raise sdk.error_from_response(
+                error = sdk.error_from_response(
                     response.status,
                     await response.read(self.timeout),
                     error_kind(response),
                 )
+                raise _without_remote_path(error, params.get("path"))
         except _http1.HTTPError as exc:
             raise self._wire_error(exc) from exc
         return response
