@@ -18,6 +18,7 @@ def test_client_exports_exactly_these_names():
         "InsufficientStorage",
         "InvalidArgument",
         "IsADirectory",
+        "MountExists",
         "NotADirectory",
         "NotEmpty",
         "NotFound",
