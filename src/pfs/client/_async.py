@@ -47,7 +47,7 @@ class AsyncClient:
 
     # Plumbing: the only code that sends.
 
-    async def _send(self, call: Call, content: bytes | AsyncIterator[bytes] | None = None) -> Any:
+    async def _send(self, call: Call[T], content: bytes | AsyncIterator[bytes] | None = None) -> T:
         try:
             response = await self._http.request(
                 call.method, B.call_url(self.base_url, call), json=call.json, content=content
@@ -57,13 +57,13 @@ class AsyncClient:
         B.check_response(response)
         return call.parse(response.content)
 
-    async def _write(self, write: Write) -> Any:
+    async def _write(self, write: Write) -> str:
         content = async_content(write.data, name=write.path, progress=write.progress)
         return await self._send(write.call, content)
 
     @asynccontextmanager
     async def _stream(
-        self, call: Call, headers: dict[str, str] | None = None
+        self, call: Call[Any], headers: dict[str, str] | None = None
     ) -> AsyncIterator[httpx.Response]:
         timeout = httpx.Timeout(self.timeout, read=self.stall_timeout)
         url = B.call_url(self.base_url, call)

@@ -12,13 +12,15 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
 from pfs.fs.errors import FSError, PermissionDenied, Timeout, Unavailable, error_for_status
 from pfs.fs.fileinfo import FileInfo
+
+T = TypeVar("T")
 
 DEFAULT_URL = "http://localhost:8080"
 API_PREFIX = "/api/v1"
@@ -38,7 +40,9 @@ _FALLBACK_MESSAGES = {
 }
 
 
-class ServerNotRunning(Unavailable, ConnectionError):
+# FSError's errno is a class constant, OSError's an instance field: mypy sees a clash, but
+# FSError comes first in the MRO, so ServerNotRunning.errno is EAGAIN like any Unavailable.
+class ServerNotRunning(Unavailable, ConnectionError):  # type: ignore[misc]
     """Nothing answers at the server URL (connection refused or host unreachable)."""
 
 
@@ -54,7 +58,7 @@ def resolve_base_url(base_url: str | None) -> str:
     return url
 
 
-def call_url(api_url: str, call: Call) -> httpx.URL:
+def call_url(api_url: str, call: Call[Any]) -> httpx.URL:
     """The absolute URL of ``call``, built once: httpx would otherwise re-parse the base URL, the
     endpoint and the parameters on every request (most of the client's time on small requests)."""
     url = api_url + call.endpoint
@@ -74,14 +78,14 @@ def auth_headers(token: str | None) -> dict[str, str]:
 
 
 @dataclass(slots=True)
-class Call:
+class Call(Generic[T]):
     """One request to the API and how to read its success body."""
 
     method: str
     endpoint: str
     params: dict[str, str] = field(default_factory=dict)
     json: Any = None
-    parse: Callable[[bytes], Any] = lambda body: _json(body).get("message", "OK")
+    parse: Callable[[bytes], T] = field(kw_only=True)
 
 
 @dataclass(slots=True)
@@ -89,7 +93,7 @@ class Write:
     """``call`` (a ``PUT /files``) with ``data`` as its body: bytes, str, a binary file or an
     iterable of chunks, which the clients stream chunk by chunk (``_content``)."""
 
-    call: Call
+    call: Call[str]
     data: Any
     progress: ProgressCallback | None = None
 
@@ -174,25 +178,25 @@ def grep_body(
 # Per-endpoint calls.  Names follow the client methods.
 
 
-def health() -> Call:
+def health() -> Call[dict[str, Any]]:
     return Call("GET", "/health", parse=_json)
 
 
-def ls(path: str) -> Call:
+def ls(path: str) -> Call[list[FileInfo]]:
     return Call("GET", "/directories", {"path": path}, parse=_file_infos)
 
 
-def stat(path: str) -> Call:
+def stat(path: str) -> Call[FileInfo]:
     return Call("GET", "/stat", {"path": path}, parse=lambda body: FileInfo.from_json(_json(body)))
 
 
-def cat(path: str, offset: int = 0, size: int = -1) -> Call:
+def cat(path: str, offset: int = 0, size: int = -1) -> Call[bytes]:
     return Call("GET", "/files", read_params(path, offset, size), parse=bytes)
 
 
-def follow(path: str) -> Call:
+def follow(path: str) -> Call[bytes]:
     """Read a live stream as it grows (``?stream=true``); sent streamed, never parsed whole."""
-    return Call("GET", "/files", stream_params(path))
+    return Call("GET", "/files", stream_params(path), parse=bytes)
 
 
 def write(
@@ -202,37 +206,43 @@ def write(
     flags: Iterable[str] | str | None = None,
     progress: ProgressCallback | None = None,
 ) -> Write:
-    return Write(Call("PUT", "/files", write_params(path, offset, flags)), data, progress)
+    return Write(
+        Call("PUT", "/files", write_params(path, offset, flags), parse=write_message),
+        data,
+        progress,
+    )
 
 
-def create(path: str) -> Call:
-    return Call("POST", "/files", {"path": path})
+def create(path: str) -> Call[str]:
+    return Call("POST", "/files", {"path": path}, parse=write_message)
 
 
-def mkdir(path: str, mode: str | int) -> Call:
-    return Call("POST", "/directories", {"path": path, "mode": octal_mode(mode)})
+def mkdir(path: str, mode: str | int) -> Call[str]:
+    return Call(
+        "POST", "/directories", {"path": path, "mode": octal_mode(mode)}, parse=write_message
+    )
 
 
-def rm(path: str, recursive: bool) -> Call:
+def rm(path: str, recursive: bool) -> Call[str]:
     params = {"path": path}
     if recursive:
         params["recursive"] = "true"
-    return Call("DELETE", "/files", params)
+    return Call("DELETE", "/files", params, parse=write_message)
 
 
-def mv(old: str, new: str) -> Call:
-    return Call("POST", "/rename", {"path": old}, {"newPath": new})
+def mv(old: str, new: str) -> Call[str]:
+    return Call("POST", "/rename", {"path": old}, {"newPath": new}, parse=write_message)
 
 
-def chmod(path: str, mode: int) -> Call:
-    return Call("POST", "/chmod", {"path": path}, {"mode": int(mode)})
+def chmod(path: str, mode: int) -> Call[str]:
+    return Call("POST", "/chmod", {"path": path}, {"mode": int(mode)}, parse=write_message)
 
 
-def touch(path: str, mtime_ns: int | None) -> Call:
+def touch(path: str, mtime_ns: int | None) -> Call[str]:
     params = {"path": path}
     if mtime_ns is not None:
         params["mtime"] = unix_seconds(mtime_ns)
-    return Call("POST", "/touch", params)
+    return Call("POST", "/touch", params, parse=write_message)
 
 
 def unix_seconds(ns: int) -> str:
@@ -242,50 +252,58 @@ def unix_seconds(ns: int) -> str:
     return f"{sign}{seconds}.{fraction:09d}"
 
 
-def mounts() -> Call:
+def mounts() -> Call[list[dict[str, Any]]]:
     return Call("GET", "/mounts", parse=lambda body: _json(body).get("mounts") or [])
 
 
-def mount(fstype: str, path: str, config: dict[str, Any] | None) -> Call:
-    return Call("POST", "/mount", json={"fstype": fstype, "path": path, "config": config or {}})
+def mount(fstype: str, path: str, config: dict[str, Any] | None) -> Call[str]:
+    return Call(
+        "POST",
+        "/mount",
+        json={"fstype": fstype, "path": path, "config": config or {}},
+        parse=write_message,
+    )
 
 
-def unmount(path: str) -> Call:
-    return Call("POST", "/unmount", json={"path": path})
+def unmount(path: str) -> Call[str]:
+    return Call("POST", "/unmount", json={"path": path}, parse=write_message)
 
 
-def grep(path: str, pattern: str, recursive: bool, case_insensitive: bool, limit: int = 0) -> Call:
+def grep(
+    path: str, pattern: str, recursive: bool, case_insensitive: bool, limit: int = 0
+) -> Call[dict[str, Any]]:
     body = grep_body(path, pattern, recursive, case_insensitive, False, limit)
     return Call("POST", "/grep", json=body, parse=_grep_result)
 
 
 def grep_stream(
     path: str, pattern: str, recursive: bool, case_insensitive: bool, limit: int = 0
-) -> Call:
+) -> Call[bytes]:
     """Matches as NDJSON lines, read with ``parse_ndjson_line`` as they arrive."""
     body = grep_body(path, pattern, recursive, case_insensitive, True, limit)
-    return Call("POST", "/grep", json=body)
+    return Call("POST", "/grep", json=body, parse=bytes)
 
 
-def digest(path: str, algorithm: str) -> Call:
+def digest(path: str, algorithm: str) -> Call[str]:
     body = {"algorithm": algorithm, "path": path}
     return Call("POST", "/digest", json=body, parse=lambda b: _json(b)["digest"])
 
 
-def plugins() -> Call:
+def plugins() -> Call[list[str]]:
     return Call("GET", "/plugins", parse=lambda body: _json(body).get("loaded_plugins") or [])
 
 
-def load_plugin(library_path: str) -> Call:
+def load_plugin(library_path: str) -> Call[dict[str, Any]]:
     return Call("POST", "/plugins/load", json={"library_path": library_path}, parse=_json)
 
 
-def unload_plugin(library_path: str) -> Call:
-    return Call("POST", "/plugins/unload", json={"library_path": library_path})
+def unload_plugin(library_path: str) -> Call[str]:
+    return Call("POST", "/plugins/unload", json={"library_path": library_path}, parse=write_message)
 
 
 def write_message(body: bytes) -> str:
-    return _json(body).get("message", "OK")
+    """The ``message`` of a success answer (``OK`` when there is none; a queue's message id)."""
+    return str(_json(body).get("message", "OK"))
 
 
 # Errors.

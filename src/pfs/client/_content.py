@@ -30,7 +30,8 @@ def known_size(data: Any) -> int | None:
             return None
         if info.st_mode & 0o170000 == 0o100000:  # regular file: size minus what was read already
             try:
-                return max(info.st_size - data.tell(), 0)
+                position: int = data.tell()
+                return max(info.st_size - position, 0)
             except (OSError, ValueError):
                 return info.st_size
     return None
@@ -51,7 +52,9 @@ def _file_chunks(file: Any, chunk_size: int) -> Iterator[bytes]:
         yield _as_bytes(chunk)
 
 
-def _counted(chunks: Iterable[bytes], name: str, total: int | None, progress: ProgressCallback):
+def _counted(
+    chunks: Iterable[bytes], name: str, total: int | None, progress: ProgressCallback
+) -> Iterator[bytes]:
     done = 0
     progress(name, 0, total)
     for chunk in chunks:
@@ -81,7 +84,7 @@ def sync_content(
         body = _as_bytes(data)
         if progress is None:
             return body
-        chunks: Iterable[bytes] = _pieces(body, chunk_size)
+        chunks: Iterator[bytes] = _pieces(body, chunk_size)
     elif hasattr(data, "read"):
         chunks = _file_chunks(data, FILE_CHUNK_SIZE)
     elif isinstance(data, Iterable):
@@ -137,7 +140,7 @@ def async_content(
         body = _as_bytes(data)
         if progress is None:
             return body
-        chunks: AsyncIterable[bytes] = _async_iter(_pieces(body, chunk_size))
+        chunks: AsyncIterator[bytes] = _async_iter(_pieces(body, chunk_size))
     elif hasattr(data, "read"):
         chunks = _async_file_chunks(data, FILE_CHUNK_SIZE)
     elif isinstance(data, AsyncIterable):

@@ -39,7 +39,7 @@ class Receive:
     """Stream the answer to ``call`` (sent with ``headers``) into the sink ``into`` opens from
     the answer's status and headers; the answer is the sink's final byte count."""
 
-    call: Call
+    call: Call[bytes]
     headers: dict[str, str]
     into: Callable[[int, Mapping[str, str]], AbstractContextManager[Sink]]
 
@@ -54,7 +54,7 @@ class Pipe:
     progress: ProgressCallback | None
 
 
-Request: TypeAlias = Call | Write | Receive | Pipe
+Request: TypeAlias = Call[Any] | Write | Receive | Pipe
 Flow: TypeAlias = Generator[Request, Any, T]
 
 

@@ -56,7 +56,7 @@ class Client:
 
     # Plumbing: the only code that sends.
 
-    def _send(self, call: Call, content: bytes | Iterator[bytes] | None = None) -> Any:
+    def _send(self, call: Call[T], content: bytes | Iterator[bytes] | None = None) -> T:
         try:
             response = self._http.request(
                 call.method, B.call_url(self.base_url, call), json=call.json, content=content
@@ -66,13 +66,13 @@ class Client:
         B.check_response(response)
         return call.parse(response.content)
 
-    def _write(self, write: Write) -> Any:
+    def _write(self, write: Write) -> str:
         content = sync_content(write.data, name=write.path, progress=write.progress)
         return self._send(write.call, content)
 
     @contextmanager
     def _stream(
-        self, call: Call, headers: dict[str, str] | None = None
+        self, call: Call[Any], headers: dict[str, str] | None = None
     ) -> Iterator[httpx.Response]:
         timeout = httpx.Timeout(self.timeout, read=self.stall_timeout)
         url = B.call_url(self.base_url, call)
