@@ -58,10 +58,6 @@ class S3fsFixtures(ContractFixtures):
         await fs.shutdown()
 
     @pytest.fixture
-    def supports_random_write(self) -> bool:
-        return False
-
-    @pytest.fixture
     def supports_chmod(self) -> bool:
         return False  # S3 has no permission bits: chmod is accepted and ignored
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pfs.fs.base import (
     CHUNK_SIZE,
     REPLACE,
+    WRITE_LIMIT,
     Buffered,
     FileSystem,
     WriteFlag,
     apply_write,
+    byte_range,
     read_range,
 )
 from pfs.fs.config import Field, parse_size, validate_config
@@ -21,6 +23,7 @@ __all__ = [
     "CHUNK_SIZE",
     "Buffered",
     "REPLACE",
+    "WRITE_LIMIT",
     "Field",
     "FileInfo",
     "FileSystem",
@@ -28,6 +31,7 @@ __all__ = [
     "ReadEffect",
     "WriteFlag",
     "apply_write",
+    "byte_range",
     "normalize",
     "parse_size",
     "read_range",

@@ -15,10 +15,13 @@ from typing import Any, ClassVar
 
 from pfs.fs.config import Field
 from pfs.fs.errors import NotSupported, TooLarge
-from pfs.fs.fileinfo import FileInfo
+from pfs.fs.fileinfo import FileInfo, Meta
 
 #: Size of the pieces a stream hands out.
 CHUNK_SIZE = 64 * 1024
+
+#: How many bytes ``write_stream`` takes by default before refusing the body as too large.
+WRITE_LIMIT = 64 << 20
 
 
 class WriteFlag(enum.IntFlag):
@@ -70,13 +73,18 @@ def apply_write(old: bytes | bytearray | None, data: bytes, offset: int, flags: 
     return bytes(old[:offset]) + data + bytes(old[offset + len(data) :])
 
 
+def byte_range(length: int, offset: int, size: int) -> tuple[int, int]:
+    """``(start, end)`` of ``read(offset, size)`` in content of ``length`` bytes, by the
+    original's common range rule: negative offset → 0, ``size < 0`` → to the end; past the end
+    the range is empty (``start >= end``)."""
+    start = max(offset, 0)
+    return start, length if size < 0 else min(start + size, length)
+
+
 def read_range(data: bytes | bytearray | memoryview, offset: int, size: int) -> bytes:
-    """The original's common range rule: negative offset → 0, ``size < 0`` → to the end."""
-    offset = max(offset, 0)
-    if offset >= len(data):
-        return b""
-    end = len(data) if size < 0 else min(offset + size, len(data))
-    return bytes(data[offset:end])
+    """The bytes of ``read(offset, size)`` in ``data`` (see :func:`byte_range`)."""
+    start, end = byte_range(len(data), offset, size)
+    return bytes(data[start:end]) if start < end else b""
 
 
 class Buffered:
@@ -118,7 +126,8 @@ class MountContext:
 class FileSystem:
     """One mounted plugin instance.
 
-    Subclasses set ``fstype``, ``config_schema`` and, when they serve a ``README`` file, ``readme``.
+    Subclasses set ``fstype``, ``config_schema`` and, when they serve their documentation at
+    ``/README``, ``readme`` (answered with :meth:`readme_info` and ``read_range(self.readme, …)``).
     The server validates the config against ``config_schema`` and passes the result (defaults filled
     in, plus ``mount_path``) to ``__init__``; ``start`` runs before the mount is visible and
     ``shutdown`` after it is removed and idle.
@@ -132,6 +141,9 @@ class FileSystem:
     #: Set by the mount table before ``start``; None while the instance is not mounted.
     context: MountContext | None = None
 
+    #: The plugin's documentation served at ``/README`` (see ``load_readme``).
+    readme: bytes = b""
+
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
 
@@ -139,6 +151,10 @@ class FileSystem:
     def load_readme(cls, package: str, name: str = "README.md") -> str:
         """The README text shipped as package data beside the plugin module."""
         return resources.files(package).joinpath(name).read_text(encoding="utf-8")
+
+    def readme_info(self) -> FileInfo:
+        """The ``/README`` entry of ``readme``: read-only, of kind ``doc``."""
+        return FileInfo("README", len(self.readme), 0o444, meta=Meta(self.fstype, "doc"))
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -204,9 +220,7 @@ class FileSystem:
 
     # -- derived ---------------------------------------------------------------------------
 
-    async def read_stream(
-        self, path: str, offset: int = 0, size: int = -1
-    ) -> AsyncIterator[bytes]:
+    async def read_stream(self, path: str, offset: int = 0, size: int = -1) -> AsyncIterator[bytes]:
         """Open ``path`` for reading and return the bytes of ``read(path, offset, size)`` as an
         iterator of chunks. Opening errors (NotFound, IsADirectory) raise here, not mid-stream.
 
@@ -225,7 +239,7 @@ class FileSystem:
         chunks: AsyncIterator[bytes],
         offset: int = 0,
         flags: WriteFlag = REPLACE,
-        limit: int = 64 << 20,
+        limit: int = WRITE_LIMIT,
     ) -> str:
         """Consume ``chunks`` and write them; the default buffers up to ``limit`` bytes.
 

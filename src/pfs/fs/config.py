@@ -141,6 +141,7 @@ def _check_range(plugin: str, field: Field, value: Any, given: Any) -> None:
     elif low is not None:
         allowed = f"at least {show(low)}"
     else:
+        assert high is not None  # the value broke one of the bounds
         allowed = f"at most {show(high)}"
     raise InvalidArgument(f"{plugin}: config key '{field.key}' must be {allowed}, got {given!r}")
 

@@ -6,13 +6,14 @@ whole namespace, so the server only ever talks to it.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from pfs.fs.base import REPLACE, Buffered, FileSystem, MountContext, WriteFlag
+from pfs.fs.base import REPLACE, WRITE_LIMIT, Buffered, FileSystem, MountContext, WriteFlag
 from pfs.fs.errors import (
     AlreadyExists,
     CrossMount,
@@ -28,6 +29,8 @@ from pfs.fs.fileinfo import FileInfo, Meta
 from pfs.fs.paths import join, normalize
 
 log = logging.getLogger("pfs.mounts")
+
+T = TypeVar("T")
 
 #: ``user:password@`` in a DSN (Go style or URL): the password is hidden from listings.
 _DSN_PASSWORD = re.compile(r"^((?:[a-z+]+://)?[^:@/]*):[^@]*@")
@@ -111,6 +114,37 @@ class _InFlight:
                 mount.leave()
 
 
+async def _call(mount: Mount, path: str, call: Awaitable[T]) -> T:
+    """Await one plugin ``call`` as an in-flight request of ``mount`` (unmount waits for it),
+    re-raising the plugin's errors at the full ``path`` the client sent (:meth:`FSError.at`)."""
+    mount.enter()
+    try:
+        return await call
+    except FSError as exc:
+        raise exc.at(path) from exc
+    finally:
+        mount.leave()
+
+
+async def _open(
+    mount: Mount, path: str, opening: Awaitable[AsyncIterator[bytes]]
+) -> AsyncIterator[bytes]:
+    """:func:`_call` for opening a stream: the stream stays in flight until it is closed. Bytes all
+    in hand (:class:`Buffered`) are done with the plugin already and are not tracked."""
+    mount.enter()
+    try:
+        chunks = await opening
+    except BaseException as exc:
+        mount.leave()
+        if isinstance(exc, FSError):
+            raise exc.at(path) from exc
+        raise
+    if isinstance(chunks, Buffered):
+        mount.leave()
+        return chunks
+    return _InFlight(chunks, mount)
+
+
 def _virtual_dir(name: str, meta_name: str = "") -> FileInfo:
     return FileInfo(name=name, mode=0o755, is_dir=True, meta=Meta(meta_name, "mount-point"))
 
@@ -127,6 +161,7 @@ class MountTable(FileSystem):
 
     # -- table -----------------------------------------------------------------------------
 
+    # Inside this class body ``list`` names this method: annotations use ``builtins.list``.
     def list(self) -> list[Mount]:
         return sorted(self._mounts.values(), key=lambda m: m.path)
 
@@ -213,14 +248,14 @@ class MountTable(FileSystem):
 
     # -- routing helpers -------------------------------------------------------------------
 
-    def _route(self, op: str, raw: str, path: str) -> tuple[Mount, str]:
+    def _route(self, raw: str, path: str) -> tuple[Mount, str]:
         found = self.find(path)
         if found is None:
             raise NotFound(f"{NotFound.summary}: {raw}")
         return found
 
     def _route_writable(self, op: str, raw: str, path: str) -> tuple[Mount, str]:
-        mount, rel = self._route(op, raw, path)
+        mount, rel = self._route(raw, path)
         if mount.read_only:
             raise ReadOnly(f"{op}: {raw}: permission denied (read-only mount {mount.path})")
         if rel == "/" and op in ("remove", "rename"):
@@ -229,7 +264,7 @@ class MountTable(FileSystem):
             )
         return mount, rel
 
-    def _child_mounts(self, directory: str) -> list[str]:
+    def _child_mounts(self, directory: str) -> builtins.list[str]:
         """First components of every mount strictly below ``directory``."""
         prefix = "/" if directory == "/" else directory + "/"
         names: dict[str, None] = {}
@@ -250,18 +285,12 @@ class MountTable(FileSystem):
                 return _virtual_dir(path.rsplit("/", 1)[1])
             raise NotFound(f"{NotFound.summary}: {path}")
         mount, rel = found
-        mount.enter()
-        try:
-            info = await mount.fs.stat(rel)
-        except FSError as exc:
-            raise exc.at(path) from exc
-        finally:
-            mount.leave()
+        info = await _call(mount, path, mount.fs.stat(rel))
         if rel == "/" and info.name in ("/", ""):
             info.name = path.rsplit("/", 1)[1]
         return info
 
-    async def readdir(self, path: str) -> list[FileInfo]:
+    async def readdir(self, path: str) -> builtins.list[FileInfo]:
         path = normalize(path)
         children = self._child_mounts(path)
         if path == "/":
@@ -272,68 +301,29 @@ class MountTable(FileSystem):
                 raise NotFound(f"{NotFound.summary}: {path}")
             return [_virtual_dir(name) for name in children]
         mount, rel = found
-        mount.enter()
-        try:
-            entries = await mount.fs.readdir(rel)
-        except FSError as exc:
-            raise exc.at(path) from exc
-        finally:
-            mount.leave()
+        entries = await _call(mount, path, mount.fs.readdir(rel))
         if children:
             listed = {e.name for e in entries}
             entries = entries + [_virtual_dir(n) for n in children if n not in listed]
         return entries
 
     async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
-        mount, rel = self._route("read", path, normalize(path))
-        mount.enter()
-        try:
-            return await mount.fs.read(rel, offset, size)
-        except FSError as exc:
-            raise exc.at(path) from exc
-        finally:
-            mount.leave()
+        mount, rel = self._route(path, normalize(path))
+        return await _call(mount, path, mount.fs.read(rel, offset, size))
 
-    async def read_stream(
-        self, path: str, offset: int = 0, size: int = -1
-    ) -> AsyncIterator[bytes]:
-        mount, rel = self._route("read", path, normalize(path))
-        mount.enter()
-        try:
-            chunks = await mount.fs.read_stream(rel, offset, size)
-        except BaseException as exc:
-            mount.leave()
-            if isinstance(exc, FSError):
-                raise exc.at(path) from exc
-            raise
-        if isinstance(chunks, Buffered):
-            mount.leave()
-            return chunks
-        return _InFlight(chunks, mount)
+    async def read_stream(self, path: str, offset: int = 0, size: int = -1) -> AsyncIterator[bytes]:
+        mount, rel = self._route(path, normalize(path))
+        return await _open(mount, path, mount.fs.read_stream(rel, offset, size))
 
     async def open_stream(self, path: str) -> AsyncIterator[bytes]:
-        mount, rel = self._route("openstream", path, normalize(path))
-        mount.enter()
-        try:
-            chunks = await mount.fs.open_stream(rel)
-        except BaseException as exc:
-            mount.leave()
-            if isinstance(exc, FSError):
-                raise exc.at(path) from exc
-            raise
-        return _InFlight(chunks, mount)
+        mount, rel = self._route(path, normalize(path))
+        return await _open(mount, path, mount.fs.open_stream(rel))
 
     async def write(
         self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
     ) -> str:
         mount, rel = self._route_writable("write", path, normalize(path))
-        mount.enter()
-        try:
-            return await mount.fs.write(rel, data, offset, flags)
-        except FSError as exc:
-            raise exc.at(path) from exc
-        finally:
-            mount.leave()
+        return await _call(mount, path, mount.fs.write(rel, data, offset, flags))
 
     async def write_stream(
         self,
@@ -341,43 +331,25 @@ class MountTable(FileSystem):
         chunks: AsyncIterator[bytes],
         offset: int = 0,
         flags: WriteFlag = REPLACE,
-        limit: int = 64 << 20,
+        limit: int = WRITE_LIMIT,
     ) -> str:
         mount, rel = self._route_writable("write", path, normalize(path))
-        mount.enter()
-        try:
-            return await mount.fs.write_stream(rel, chunks, offset, flags, limit)
-        except FSError as exc:
-            raise exc.at(path) from exc
-        finally:
-            mount.leave()
+        return await _call(mount, path, mount.fs.write_stream(rel, chunks, offset, flags, limit))
 
     async def create(self, path: str) -> None:
         mount, rel = self._route_writable("create", path, normalize(path))
-        mount.enter()
-        try:
-            await mount.fs.create(rel)
-        except FSError as exc:
-            raise exc.at(path) from exc
-        finally:
-            mount.leave()
+        await _call(mount, path, mount.fs.create(rel))
 
     async def mkdir(self, path: str, mode: int = 0o755) -> None:
         mount, rel = self._route_writable("mkdir", path, normalize(path))
-        mount.enter()
-        try:
-            await mount.fs.mkdir(rel, mode)
-        except FSError as exc:
-            raise exc.at(path) from exc
-        finally:
-            mount.leave()
+        await _call(mount, path, mount.fs.mkdir(rel, mode))
 
     async def remove(self, path: str, recursive: bool = False) -> None:
         op = "removeall" if recursive else "remove"
         norm = normalize(path)
         if norm == "/" or (self.find(norm) is None and self._child_mounts(norm)):
             raise PermissionDenied(f"{op}: {path}: permission denied (not a removable path)")
-        mount, rel = self._route("remove", path, norm)
+        mount, rel = self._route(path, norm)
         if mount.read_only:
             raise ReadOnly(f"{op}: {path}: permission denied (read-only mount {mount.path})")
         if rel == "/":
@@ -385,13 +357,7 @@ class MountTable(FileSystem):
                 f"{op}: {path}: permission denied (a mount point cannot be deleted; "
                 "unmount it instead)"
             )
-        mount.enter()
-        try:
-            await mount.fs.remove(rel, recursive)
-        except FSError as exc:
-            raise exc.at(path) from exc
-        finally:
-            mount.leave()
+        await _call(mount, path, mount.fs.remove(rel, recursive))
 
     async def rename(self, old: str, new: str) -> None:
         old_n, new_n = normalize(old), normalize(new)
@@ -404,36 +370,22 @@ class MountTable(FileSystem):
         rel_new = dst[1]
         if rel_new == "/":
             raise PermissionDenied(f"rename: {new}: permission denied (target is a mount point)")
-        mount.enter()
         try:
-            await mount.fs.rename(rel_old, rel_new)
+            await _call(mount, old, mount.fs.rename(rel_old, rel_new))
         except AlreadyExists as exc:
-            raise exc.at(new) from exc
-        except FSError as exc:
-            raise exc.at(old) from exc
-        finally:
-            mount.leave()
+            # The name that exists is the target's, not the source's the call was located at.
+            raise exc.at(new) from exc.__cause__
 
     async def chmod(self, path: str, mode: int) -> None:
         mount, rel = self._route_writable("chmod", path, normalize(path))
-        mount.enter()
-        try:
-            await mount.fs.chmod(rel, mode)
-        except FSError as exc:
-            raise exc.at(path) from exc
-        finally:
-            mount.leave()
+        await _call(mount, path, mount.fs.chmod(rel, mode))
 
     async def set_mtime(self, path: str, mtime_ns: int) -> None:
         norm = normalize(path)
         if self.find(norm) is None and self._child_mounts(norm):
             raise NotSupported(f"touch: {path}: a parent of mounts has no time to set")
         mount, rel = self._route_writable("touch", path, norm)
-        mount.enter()
-        try:
-            await mount.fs.set_mtime(rel, mtime_ns)
-        finally:
-            mount.leave()
+        await _call(mount, path, mount.fs.set_mtime(rel, mtime_ns))
 
     async def walk_files(self, path: str) -> AsyncIterator[str]:
         """Every file below ``path`` depth-first in listing order (errors skipped), for grep.

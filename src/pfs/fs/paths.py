@@ -32,10 +32,3 @@ def split_parent(path: str) -> tuple[str, str]:
 
 def join(parent: str, name: str) -> str:
     return parent + name if parent.endswith("/") else f"{parent}/{name}"
-
-
-def relative_to(path: str, mount_path: str) -> str:
-    """The plugin-relative path of ``path`` below ``mount_path`` (``/`` for the mount point)."""
-    if path == mount_path:
-        return "/"
-    return path[len(mount_path) :]

@@ -20,6 +20,8 @@ class HelloFS(FileSystem):
     async def stat(self, path: str) -> FileInfo:
         if path == "/":
             return FileInfo("/", 0, 0o555, is_dir=True, meta=Meta("hellofs", "directory"))
+        if path == "/README":
+            return self.readme_info()
         data = self._files().get(path)
         if data is None:
             raise NotFound(f"file not found: {path}")

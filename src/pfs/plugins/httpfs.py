@@ -184,14 +184,14 @@ class HTTPFS(FileSystem):
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         self.pfs_path = normalize(config["pfs_path"])
-        self.host: str = config.get("host") or "127.0.0.1"
+        self.host: str = config["host"]
         port, alias = config.get("port"), config.get("http_port")
         if port is not None and alias is not None and port != alias:
             raise InvalidArgument(f"httpfs: port ({port}) and http_port ({alias}) disagree")
         self.port: int = (
             8000 if port is None and alias is None else int(port if port is not None else alias)
         )
-        self.mount_path = config.get("mount_path") or ""
+        self.mount_path: str = config["mount_path"]
         self.credentials = _credentials(config)
         self.started_ns = time.time_ns()
         self._server: asyncio.Server | None = None

@@ -21,6 +21,7 @@ from typing import Any
 
 from pfs.fs import (
     REPLACE,
+    WRITE_LIMIT,
     AlreadyExists,
     Field,
     FileInfo,
@@ -348,7 +349,7 @@ class LocalFS(FileSystem):
         chunks: AsyncIterator[bytes],
         offset: int = 0,
         flags: WriteFlag = REPLACE,
-        limit: int = 64 << 20,
+        limit: int = WRITE_LIMIT,
     ) -> str:
         # Written straight to disk, so the body limit for buffering plugins does not apply.
         if replaces(offset, flags):

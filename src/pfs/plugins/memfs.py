@@ -9,6 +9,7 @@ from typing import Any
 from pfs.fs import (
     CHUNK_SIZE,
     REPLACE,
+    WRITE_LIMIT,
     AlreadyExists,
     Buffered,
     Field,
@@ -23,6 +24,8 @@ from pfs.fs import (
     PermissionDenied,
     TooLarge,
     WriteFlag,
+    byte_range,
+    read_range,
 )
 from pfs.fs.base import written_size
 from pfs.fs.paths import split_parent
@@ -166,17 +169,13 @@ class MemFS(FileSystem):
         node = self._lookup(path)
         if node.is_dir:
             raise IsADirectory(f"is a directory: {path}")
-        data = node.data
-        offset = max(offset, 0)
-        end = len(data) if size < 0 else min(offset + size, len(data))
-        return bytes(data[offset:end]) if offset < end else b""
+        return read_range(node.data, offset, size)
 
     async def read_stream(self, path: str, offset: int = 0, size: int = -1) -> AsyncIterator[bytes]:
         node = self._lookup(path)
         if node.is_dir:
             raise IsADirectory(f"is a directory: {path}")
-        start = max(offset, 0)
-        end = len(node.data) if size < 0 else min(start + size, len(node.data))
+        start, end = byte_range(len(node.data), offset, size)
         if end - start <= SMALL_READ:
             return Buffered(bytes(node.data[start:end]) if start < end else b"")
         return self._pieces(node, start, end)
@@ -245,7 +244,7 @@ class MemFS(FileSystem):
         chunks: AsyncIterator[bytes],
         offset: int = 0,
         flags: WriteFlag = REPLACE,
-        limit: int = 64 << 20,
+        limit: int = WRITE_LIMIT,
     ) -> str:
         # memfs keeps the data anyway, so the server's buffering limit does not apply (its own
         # max_file_size does). The body is gathered whole and applied only once complete, so an

@@ -26,6 +26,7 @@ from urllib.parse import quote, urlsplit
 from pfs.client import _base as sdk
 from pfs.fs import (
     REPLACE,
+    WRITE_LIMIT,
     Field,
     FileInfo,
     FileSystem,
@@ -34,6 +35,7 @@ from pfs.fs import (
     Meta,
     Unavailable,
     WriteFlag,
+    read_range,
 )
 from pfs.fs.base import Buffered
 from pfs.fs.errors import Timeout
@@ -147,7 +149,7 @@ class ProxyFS(FileSystem):
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         self.base_url = normalize_base_url(config["base_url"])
-        self.timeout = float(config.get("timeout") or 10)
+        self.timeout = float(config["timeout"])
         self.remote = self.base_url[: -len("/api/v1")]
         self._api_path = urlsplit(self.base_url).path
         # Only the mount's own token: never the server's PFS_TOKEN or any other credential.
@@ -305,7 +307,7 @@ class ProxyFS(FileSystem):
 
     async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
         if path == RELOAD_PATH:
-            return RELOAD_TEXT[max(offset, 0) :][: None if size < 0 else size]
+            return read_range(RELOAD_TEXT, offset, size)
         return await self._send(sdk.cat(path, offset, size))
 
     async def read_stream(self, path: str, offset: int = 0, size: int = -1) -> AsyncIterator[bytes]:
@@ -351,7 +353,7 @@ class ProxyFS(FileSystem):
         chunks: AsyncIterator[bytes],
         offset: int = 0,
         flags: WriteFlag = REPLACE,
-        limit: int = 64 << 20,
+        limit: int = WRITE_LIMIT,
     ) -> str:
         """The body goes to the remote as it arrives (chunked); ``limit`` is the remote's call."""
         if path == RELOAD_PATH:

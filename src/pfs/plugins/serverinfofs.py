@@ -35,8 +35,12 @@ def _memory() -> dict[str, int]:
         rss = usage.ru_maxrss * 1024
     import gc
 
-    return {"alloc": rss, "numGC": sum(s["collections"] for s in gc.get_stats()),
-            "sys": usage.ru_maxrss * 1024, "totalAlloc": rss}
+    return {
+        "alloc": rss,
+        "numGC": sum(s["collections"] for s in gc.get_stats()),
+        "sys": usage.ru_maxrss * 1024,
+        "totalAlloc": rss,
+    }
 
 
 class ServerInfoFS(FileSystem):
@@ -45,36 +49,44 @@ class ServerInfoFS(FileSystem):
 
     def __init__(self, config: dict) -> None:
         super().__init__(config)
-        self.version = config.get("version") or "1.0.0"
+        self.version: str = config["version"]
         self.started_ns = time.time_ns()
-        self.readme = self.load_readme("pfs.plugins.docs", "serverinfofs.md")
+        self.readme = self.load_readme("pfs.plugins.docs", "serverinfofs.md").encode()
 
     def _content(self, name: str) -> bytes:
-        uptime = format_duration(time.time_ns() - self.started_ns)
         if name == "README":
-            text = self.readme
-        elif name == "version":
+            return self.readme
+        uptime = format_duration(time.time_ns() - self.started_ns)
+        if name == "version":
             text = self.version
         elif name == "uptime":
             text = uptime
         elif name == "server_info":
-            text = json.dumps({
-                "goVersion": f"python{platform.python_version()}",
-                "memory": _memory(),
-                "numCPU": os.cpu_count() or 1,
-                "numGoroutine": threading.active_count(),
-                "startTime": format_rfc3339(self.started_ns / 1e9),
-                "uptime": uptime,
-                "version": self.version,
-            }, indent=2, sort_keys=True)
+            text = json.dumps(
+                {
+                    "goVersion": f"python{platform.python_version()}",
+                    "memory": _memory(),
+                    "numCPU": os.cpu_count() or 1,
+                    "numGoroutine": threading.active_count(),
+                    "startTime": format_rfc3339(self.started_ns / 1e9),
+                    "uptime": uptime,
+                    "version": self.version,
+                },
+                indent=2,
+                sort_keys=True,
+            )
         else:
-            text = json.dumps({"goroutines": threading.active_count(), "memory": _memory()},
-                              indent=2, sort_keys=True)
+            text = json.dumps(
+                {"goroutines": threading.active_count(), "memory": _memory()},
+                indent=2,
+                sort_keys=True,
+            )
         return (text if text.endswith("\n") else text + "\n").encode()
 
     def _info(self, name: str) -> FileInfo:
-        kind = "doc" if name == "README" else "info"
-        return FileInfo(name, len(self._content(name)), 0o444, meta=Meta("serverinfofs", kind))
+        if name == "README":
+            return self.readme_info()
+        return FileInfo(name, len(self._content(name)), 0o444, meta=Meta("serverinfofs", "info"))
 
     async def stat(self, path: str) -> FileInfo:
         if path == "/":

@@ -20,6 +20,7 @@ from typing import Any
 from pfs.fs import (
     CHUNK_SIZE,
     REPLACE,
+    WRITE_LIMIT,
     AlreadyExists,
     Field,
     FileInfo,
@@ -142,7 +143,9 @@ class Stream:
                 self.cut_off += 1
                 log.warning(
                     "streamfs %s: reader %s had %d bytes unread; cut off",
-                    self.name, reader.id, reader.limit,
+                    self.name,
+                    reader.id,
+                    reader.limit,
                 )
 
     def attach(self, queue_limit: int) -> Reader:
@@ -177,8 +180,13 @@ class Stream:
             "readers_cut_off": str(self.cut_off),
         }
         return FileInfo(
-            self.name.lstrip("/"), self.total_written, 0o644, self.mtime_ns, False,
-            Meta("streamfs", "stream", content), ReadEffect.ENDLESS,
+            self.name.lstrip("/"),
+            self.total_written,
+            0o644,
+            self.mtime_ns,
+            False,
+            Meta("streamfs", "stream", content),
+            ReadEffect.ENDLESS,
         )
 
 
@@ -270,7 +278,7 @@ class StreamFS(FileSystem):
         if path == "/":
             return FileInfo("/", 0, 0o755, is_dir=True, meta=Meta("streamfs"))
         if path == "/README":
-            return FileInfo("README", len(self.readme), 0o444, meta=Meta("streamfs", "doc"))
+            return self.readme_info()
         if path == CLOSE_FILE:
             return FileInfo(CLOSE_FILE[1:], 0, 0o222, meta=Meta("streamfs", "control"))
         return self._stream(path).info()
@@ -347,7 +355,7 @@ class StreamFS(FileSystem):
         chunks: AsyncIterator[bytes],
         offset: int = 0,
         flags: WriteFlag = REPLACE,
-        limit: int = 64 << 20,
+        limit: int = WRITE_LIMIT,
     ) -> str:
         # Each piece of a long chunked PUT reaches the readers as it arrives; nothing is
         # buffered, so the body limit does not apply (except to the small control file).

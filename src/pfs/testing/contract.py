@@ -12,9 +12,10 @@ A plugin's test module joins in a few lines::
 
     class TestMemfsReadWrite(ReadWriteTests, MemfsFixtures): pass
 
-Capability fixtures (``supports_dirs``, ``supports_rename``, ``supports_chmod``,
-``supports_random_write``) default to True; set one to False for a plugin that cannot do it
-(random writes must then be refused with NotSupported; directories and rename are skipped).
+Capability fixtures (``supports_dirs``, ``supports_rename``, ``supports_chmod``) default to
+True; set one to False for a plugin that cannot do it (directories and rename are then skipped).
+``supports_random_write`` is what the plugin declares (``FileSystem.random_write``): a plugin
+without random writes must refuse them with NotSupported.
 ``root`` is the directory the tests work in (``/`` by default).
 """
 
@@ -53,8 +54,8 @@ class ContractFixtures:
         return True
 
     @pytest.fixture
-    def supports_random_write(self) -> bool:
-        return True
+    def supports_random_write(self, fs) -> bool:
+        return fs.random_write
 
 
 def _p(root: str, name: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 from pfs.fs import (
     REPLACE,
+    WRITE_LIMIT,
     AlreadyExists,
     Field,
     FileInfo,
@@ -88,8 +89,8 @@ class S3FS(FileSystem):
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         self.bucket: str = config["bucket"]
-        self.region: str = config.get("region") or "us-east-1"
-        self.prefix: str = (config.get("prefix") or "").strip("/")
+        self.region: str = config["region"]
+        self.prefix: str = config["prefix"].strip("/")
         self.part_size: int = config["part_size"]
         self._exit = contextlib.AsyncExitStack()
         self._s3: Any = None
@@ -97,9 +98,9 @@ class S3FS(FileSystem):
     # -- lifecycle -------------------------------------------------------------------------
 
     def _endpoint_url(self) -> str | None:
-        endpoint = self.config.get("endpoint") or ""
+        endpoint: str = self.config["endpoint"]
         if endpoint and "://" not in endpoint:
-            endpoint = ("http://" if self.config.get("disable_ssl") else "https://") + endpoint
+            endpoint = ("http://" if self.config["disable_ssl"] else "https://") + endpoint
         return endpoint or None
 
     async def start(self) -> None:
@@ -111,16 +112,16 @@ class S3FS(FileSystem):
                 f"s3fs needs aiobotocore (pip install aiobotocore): {exc}"
             ) from exc
         endpoint = self._endpoint_url()
-        key_id = self.config.get("access_key_id") or None
-        secret = self.config.get("secret_access_key") or None
+        key_id = self.config["access_key_id"] or None
+        secret = self.config["secret_access_key"] or None
         if bool(key_id) != bool(secret):
             raise InvalidArgument(
                 "s3fs: access_key_id and secret_access_key must be given together"
             )
         client_config = AioConfig(
             region_name=self.region,
-            connect_timeout=self.config.get("connect_timeout") or 5,
-            read_timeout=self.config.get("read_timeout") or 60,
+            connect_timeout=self.config["connect_timeout"],
+            read_timeout=self.config["read_timeout"],
             # A dead endpoint must fail the request quickly, not after botocore's 5 retries.
             retries={"max_attempts": 2, "mode": "standard"},
             s3={"addressing_style": "path" if endpoint else "auto"},
@@ -403,9 +404,6 @@ class S3FS(FileSystem):
         body = await self._get_body(path, offset, size)
         return self._body_chunks(body, self._rel(path))
 
-    async def open_stream(self, path: str) -> AsyncIterator[bytes]:
-        return await self.read_stream(path)
-
     @staticmethod
     async def _body_chunks(body: Any, rel: str) -> AsyncIterator[bytes]:
         if body is None:
@@ -448,7 +446,7 @@ class S3FS(FileSystem):
         chunks: AsyncIterator[bytes],
         offset: int = 0,
         flags: WriteFlag = REPLACE,
-        limit: int = 64 << 20,
+        limit: int = WRITE_LIMIT,
     ) -> str:
         """Upload part by part; ``limit`` does not apply since at most one part is buffered.
 
