@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
+from pfs.fs.base import CHUNK_SIZE as CHUNK_SIZE  # the server's stream piece, re-exported
 from pfs.fs.errors import FSError, PermissionDenied, Timeout, Unavailable, error_for_status
 from pfs.fs.fileinfo import FileInfo
 
@@ -24,7 +25,6 @@ T = TypeVar("T")
 
 DEFAULT_URL = "http://localhost:8080"
 API_PREFIX = "/api/v1"
-CHUNK_SIZE = 65536
 #: Pieces read from local files for uploads: large enough that per-chunk costs (a thread hop in
 #: the async client, a chunk header on the wire) vanish, small enough to keep memory flat.
 FILE_CHUNK_SIZE = 1024 * 1024
