@@ -21,14 +21,10 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from pfs import __version__
 from pfs.client import Client, FSError
 from pfs.client._base import server_root
-from pfs.shell.commands import (
-    ALIASES,
-    COMMANDS,
-    append_or_write,
-    local_path,
-    remote_names,
-    run_command,
-)
+from pfs.shell.commands import ALIASES, COMMANDS, run_command
+from pfs.shell.commands.session import remote_names
+from pfs.shell.commands.transfer import local_path
+from pfs.shell.commands.writing import append_or_write
 from pfs.shell.context import Context, ExitShell, UsageError, error_line
 
 BANNER = r"""

@@ -1,0 +1,43 @@
+"""What a shell command is: a function ``(ctx, args)``, its help line and its argparse set-up."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pfs.shell.context import Context, UsageError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of exiting, so the REPL survives bad input."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        if message:
+            raise UsageError(message.strip())
+        raise HelpShown()
+
+
+class HelpShown(Exception):
+    """``-h`` was given: help is printed, nothing else runs."""
+
+
+def no_args(parser: argparse.ArgumentParser) -> None:
+    """The set-up of a command that takes no arguments (``-h`` only)."""
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    run: Callable[[Context, argparse.Namespace], None]
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None] = no_args
+    repl_only: bool = False
+
+    def parser(self) -> Parser:
+        parser = Parser(prog=self.name, description=self.help, add_help=True)
+        self.configure(parser)
+        return parser

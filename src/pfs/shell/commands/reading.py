@@ -1,0 +1,167 @@
+"""Listing and reading: ls, tree, cat, tail, stat."""
+
+from __future__ import annotations
+
+import argparse
+import posixpath
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pfs.client import FSError
+from pfs.shell import formatting as fmt
+from pfs.shell.commands.common import dump_json, expand, piped_bytes
+from pfs.shell.context import Context, UsageError
+
+
+def ls_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="*", default=["."])
+    p.add_argument("-l", "--long", action="store_true", help="long format (the default)")
+    p.add_argument("-1", dest="names_only", action="store_true", help="names only")
+
+
+def ls(ctx: Context, ns: argparse.Namespace) -> None:
+    targets = expand(ctx, ns.paths)
+    for index, path in enumerate(targets):
+        try:
+            entries = ctx.client.ls(path)
+        except FSError as exc:
+            # ls of a file shows the file, like ls(1)
+            try:
+                info = ctx.client.stat(path)
+            except FSError:
+                raise exc from None
+            if info.is_dir:
+                raise
+            info.name = posixpath.basename(path)
+            entries = [info]
+        if ctx.json:
+            dump_json(ctx, [fmt.info_json(e) for e in entries])
+            continue
+        if len(targets) > 1:
+            ctx.echo(("\n" if index else "") + f"{path}:")
+        for entry in fmt.sort_entries(entries):
+            if ns.names_only:
+                ctx.echo(fmt.display_name(entry, ctx.color))
+            else:
+                ctx.echo(fmt.ls_line(entry, ctx.color))
+
+
+def tree_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", nargs="?", default=".")
+    p.add_argument("-L", "--level", type=int, default=None, help="descend at most N levels")
+
+
+def tree(ctx: Context, ns: argparse.Namespace) -> None:
+    root = ctx.resolve(ns.path)
+    counts = {"dirs": 0, "files": 0}
+
+    def walk(path: str, prefix: str, depth: int) -> Iterator[str]:
+        entries = sorted(ctx.client.ls(path), key=lambda e: e.name)
+        for i, entry in enumerate(entries):
+            last = i == len(entries) - 1
+            branch = "└── " if last else "├── "
+            if entry.is_dir:
+                counts["dirs"] += 1
+                yield f"{prefix}{branch}{fmt.display_name(entry, ctx.color)}"
+                if ns.level is None or depth < ns.level:
+                    yield from walk(
+                        posixpath.join(path, entry.name),
+                        prefix + ("    " if last else "│   "),
+                        depth + 1,
+                    )
+            else:
+                counts["files"] += 1
+                yield f"{prefix}{branch}{entry.name} ({fmt.human_size(entry.size)})"
+
+    ctx.echo(root)
+    for line in walk(root, "", 1):
+        ctx.echo(line)
+    ctx.echo(f"\n{counts['dirs']} directories, {counts['files']} files")
+
+
+def cat_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="*")
+    p.add_argument("--stream", action="store_true", help="follow a live stream (?stream=true)")
+
+
+def cat(ctx: Context, ns: argparse.Namespace) -> None:
+    if not ns.paths:
+        if ctx.stdin is None:
+            raise UsageError("cat: a path is required")
+        ctx.write(piped_bytes(ctx))
+        return
+    last = b""
+    for path in expand(ctx, ns.paths, reading=True):
+        with no_stall_limit(ctx, ns.stream):
+            for chunk in ctx.client.iter_cat(path, stream=ns.stream, chunk_size=None):
+                ctx.write(chunk)
+                if ns.stream:
+                    ctx.flush()
+                last = chunk or last
+    # On a terminal keep the prompt on its own line; files and pipes get the bytes unchanged.
+    if ctx.terminal and last and not last.endswith(b"\n"):
+        ctx.write(b"\n")
+
+
+@contextmanager
+def no_stall_limit(ctx: Context, live: bool) -> Iterator[None]:
+    """Following a live stream may wait as long as its writer is quiet (Ctrl-C ends it)."""
+    saved = ctx.client.stall_timeout
+    if live:
+        ctx.client.stall_timeout = None
+    try:
+        yield
+    finally:
+        ctx.client.stall_timeout = saved
+
+
+def tail_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path")
+    p.add_argument("-n", "--lines", type=int, default=10)
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing what is appended")
+
+
+def tail(ctx: Context, ns: argparse.Namespace) -> None:
+    path = ctx.resolve(ns.path)
+    info = ctx.client.stat(path)
+    if info.is_dir:
+        raise FSError(f"is a directory: {path}")
+    window = 8192
+    while True:
+        start = max(0, info.size - window)
+        data = ctx.client.cat(path, start, info.size - start)
+        if start == 0 or data.count(b"\n") > ns.lines:
+            break
+        window *= 4
+    lines = data.splitlines(keepends=True)[-ns.lines :] if ns.lines > 0 else []
+    ctx.write(b"".join(lines))
+    ctx.flush()
+    if not ns.follow:
+        return
+    offset = info.size
+    delay = 0.2
+    while True:
+        time.sleep(delay)
+        size = ctx.client.stat(path).size
+        if size > offset:
+            ctx.write(ctx.client.cat(path, offset, size - offset))
+            ctx.flush()
+            offset, delay = size, 0.2
+        else:
+            offset = min(offset, size)
+            delay = min(delay * 1.5, 2.0)
+
+
+def stat_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+")
+
+
+def stat(ctx: Context, ns: argparse.Namespace) -> None:
+    for path in expand(ctx, ns.paths):
+        info = ctx.client.stat(path)
+        if ctx.json:
+            dump_json(ctx, fmt.info_json(info))
+        else:
+            for line in fmt.stat_lines(path, info):
+                ctx.echo(line)
