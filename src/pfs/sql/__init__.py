@@ -7,21 +7,31 @@
 * :mod:`pfs.sql.mysql` — :class:`MySQLDatabase`: asyncmy pool, retried transactions.
 * :mod:`pfs.sql.errors` — driver errors → PFS errors (an unreachable server is ``Unavailable``,
   503, naming ``host:port``).
+* :mod:`pfs.sql.backends` — the ``backend`` config key and :func:`choose_backend`, which builds
+  the back end a config asks for (tidb's default port is 4000, mysql's 3306).
+* :mod:`pfs.sql.text` — :func:`as_text` for text columns MySQL returns as bytes, ``LIKE``
+  escaping (:func:`escape_like`, :func:`like_below`).
 
-Typical use in a plugin::
+A plugin with SQL back ends is a package of the same shape each time (queuefs, kvfs, sqlfs):
+``plugin.py`` the FileSystem, ``backend.py`` the abstract back end (``QueueBackend``,
+``KVBackend``, ``SQLFSBackend``), ``memory.py`` where there is one, ``sqlite.py`` and ``mysql.py``
+(each a ``SQLiteBackend`` / ``MySQLBackend`` holding a :class:`SQLiteDatabase` /
+:class:`MySQLDatabase`). The plugin picks one::
 
-    config_schema = (Field("backend", "string", default="memory"), *SQL_CONFIG_FIELDS)
+    config_schema = (backend_field("where pairs live"), *SQL_CONFIG_FIELDS)
 
-    async def start(self):
-        if self.config["backend"] in MYSQL_BACKENDS:
-            self.db = MySQLDatabase(mysql_options(self.config, default_database="kvdb"))
-        else:
-            self.db = SQLiteDatabase(sqlite_path(self.config, default="kv.db"))
-        await self.db.open()
+    def __init__(self, config):
+        super().__init__(config)
+        self.backend = choose_backend(
+            config["backend"], config,
+            memory=MemoryBackend, sqlite=SQLiteBackend, mysql=MySQLBackend,
+            sqlite_file="kvfs.db", database="kvdb",
+        )
 """
 
 from __future__ import annotations
 
+from pfs.sql.backends import DEFAULT_PORTS, backend_field, choose_backend
 from pfs.sql.errors import (
     mysql_errors,
     mysql_is_unreachable,
@@ -40,15 +50,22 @@ from pfs.sql.options import (
     sqlite_path,
 )
 from pfs.sql.sqlite import SQLiteDatabase
+from pfs.sql.text import as_text, escape_like, like_below
 
 __all__ = [
+    "DEFAULT_PORTS",
     "MYSQL_BACKENDS",
     "SQLITE_BACKENDS",
     "SQL_CONFIG_FIELDS",
     "MySQLDatabase",
     "MySQLOptions",
     "SQLiteDatabase",
+    "as_text",
+    "backend_field",
     "check_identifier",
+    "choose_backend",
+    "escape_like",
+    "like_below",
     "mysql_errors",
     "mysql_is_unreachable",
     "mysql_options",

@@ -99,8 +99,9 @@ class MemoryBackend(QueueBackend):
         if queue is None:
             return 0
         now = time.time_ns()
-        return len(queue.ready) + sum(1 for _, deadline in queue.inflight.values()
-                                      if deadline <= now)
+        return len(queue.ready) + sum(
+            1 for _, deadline in queue.inflight.values() if deadline <= now
+        )
 
     async def clear(self, name: str) -> None:
         queue = self.queues.get(name)

@@ -16,7 +16,7 @@ import asyncio
 import time
 
 from pfs.plugins.queuefs.backend import Message, QueueBackend
-from pfs.sql import MySQLDatabase, MySQLOptions
+from pfs.sql import MySQLDatabase, MySQLOptions, as_text, like_below
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS queuefs_queues (
@@ -42,17 +42,11 @@ _FIRST_VISIBLE = (
 #: How long a queue's own visibility timeout is cached before it is read again (seconds);
 #: a change made through another server reaches this one within that time.
 VISIBILITY_CACHE_SECONDS = 1.0
-_INSERT_MESSAGE = (
-    "INSERT INTO queuefs_messages (queue_name, data, enqueued_ns) VALUES (%s, %s, %s)"
-)
+_INSERT_MESSAGE = "INSERT INTO queuefs_messages (queue_name, data, enqueued_ns) VALUES (%s, %s, %s)"
 #: Most dequeue (or enqueue) requests served by a single transaction.
 MAX_BATCH = 64
 #: Dequeue transactions of one queue running at once on this server.
 RUNNERS = 4
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class MySQLBackend(QueueBackend):
@@ -93,7 +87,7 @@ class MySQLBackend(QueueBackend):
             await self.db.execute("DELETE FROM queuefs_messages")
             await self.db.execute("DELETE FROM queuefs_queues")
             return
-        pattern = _escape_like(name) + "/%"
+        pattern = like_below(name)
         await self.db.execute(
             "DELETE FROM queuefs_messages WHERE queue_name = %s OR queue_name LIKE %s",
             (name, pattern),
@@ -106,7 +100,7 @@ class MySQLBackend(QueueBackend):
         rows = await self.db.fetchall(
             "SELECT name FROM queuefs_queues UNION SELECT DISTINCT queue_name FROM queuefs_messages"
         )
-        return [_text(row[0]) for row in rows]
+        return [as_text(row[0]) for row in rows]
 
     async def enqueue(self, name: str, data: bytes) -> Message:
         if name not in self._known:
@@ -259,7 +253,3 @@ class MySQLBackend(QueueBackend):
         )
         self._known.add(name)
         self._visibility[name] = (seconds, time.monotonic() + VISIBILITY_CACHE_SECONDS)
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value

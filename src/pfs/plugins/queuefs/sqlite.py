@@ -11,7 +11,7 @@ import sqlite3
 import time
 
 from pfs.plugins.queuefs.backend import Message, QueueBackend
-from pfs.sql import SQLiteDatabase
+from pfs.sql import SQLiteDatabase, like_below
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queuefs_queues (
@@ -34,10 +34,6 @@ _FIRST_VISIBLE = (
     "SELECT id, data, enqueued_ns FROM queuefs_messages "
     "WHERE queue_name = ? AND visible_at_ns <= ? ORDER BY id LIMIT 1"
 )
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class SQLiteBackend(QueueBackend):
@@ -77,7 +73,7 @@ class SQLiteBackend(QueueBackend):
                 conn.execute("DELETE FROM queuefs_messages")
                 conn.execute("DELETE FROM queuefs_queues")
                 return
-            pattern = _escape_like(name) + "/%"
+            pattern = like_below(name)
             for table, column in (("queuefs_messages", "queue_name"), ("queuefs_queues", "name")):
                 conn.execute(
                     f"DELETE FROM {table} WHERE {column} = ? OR {column} LIKE ? ESCAPE '\\'",
@@ -158,8 +154,8 @@ class SQLiteBackend(QueueBackend):
         return await self.db.write(
             lambda conn: (
                 conn.execute(
-                    "DELETE FROM queuefs_messages"
-                    " WHERE id = ? AND queue_name = ? AND deliveries > 0",
+                    "DELETE FROM queuefs_messages "
+                    "WHERE id = ? AND queue_name = ? AND deliveries > 0",
                     (message_id, name),
                 ).rowcount
                 > 0

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pfs.plugins.sqlfs.store import DEFAULT_CHUNK_SIZE, Check, Statement, Store
-from pfs.sql import MySQLDatabase, MySQLOptions
+from pfs.plugins.sqlfs.backend import DEFAULT_CHUNK_SIZE, Check, SQLFSBackend, Statement
+from pfs.sql import MySQLDatabase, MySQLOptions, as_text
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS files (
@@ -27,7 +27,7 @@ def _placeholders(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
-class MySQLStore(Store):
+class MySQLBackend(SQLFSBackend):
     kind = "mysql"
     upsert_file_sql = (
         "INSERT INTO files (path, is_dir, mode, size, mod_time, data, blob_id) "
@@ -41,12 +41,12 @@ class MySQLStore(Store):
     def __init__(self, options: MySQLOptions) -> None:
         self.db = MySQLDatabase(options)
 
-    async def open(self) -> None:
+    async def start(self) -> None:
         await self.db.open()
         for statement in _SCHEMA:
             await self.db.execute(statement)
         columns = {
-            self.text(row[0])
+            as_text(row[0])
             for row in await self.db.fetchall(
                 "SELECT column_name FROM information_schema.columns "
                 "WHERE table_schema = DATABASE() AND table_name = 'files'"

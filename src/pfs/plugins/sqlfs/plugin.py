@@ -1,6 +1,6 @@
 """sqlfs: files and directories stored in a SQL database (SQLite, MySQL, MariaDB, TiDB).
 
-Large files are stored in chunks (see :mod:`pfs.plugins.sqlfs.store`) and stream in both
+Large files are stored in chunks (see :mod:`pfs.plugins.sqlfs.backend`) and stream in both
 directions; every change is one transaction, so a failed write leaves the old content.
 """
 
@@ -31,9 +31,11 @@ from pfs.fs import (
 from pfs.fs.base import Buffered, written_size
 from pfs.fs.paths import split_parent
 from pfs.fs.turns import map_in_turns
+from pfs.plugins.sqlfs.backend import SQLFSBackend
 from pfs.plugins.sqlfs.cache import MetaCache
-from pfs.plugins.sqlfs.store import Store, like_prefix
-from pfs.sql import MYSQL_BACKENDS, SQL_CONFIG_FIELDS, SQLITE_BACKENDS, mysql_options, sqlite_path
+from pfs.plugins.sqlfs.mysql import MySQLBackend
+from pfs.plugins.sqlfs.sqlite import SQLiteBackend
+from pfs.sql import SQL_CONFIG_FIELDS, as_text, choose_backend, like_below
 
 _ROW = "SELECT is_dir, mode, size, mod_time, blob_id FROM files WHERE path = ?"
 _DELETE_BLOB_OF = (
@@ -85,37 +87,28 @@ class SQLFS(FileSystem):
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
-        backend = config.get("backend") or "sqlite"
-        if backend not in (*SQLITE_BACKENDS, *MYSQL_BACKENDS):
-            raise InvalidArgument(
-                f"unsupported database backend: {backend} "
-                "(valid options: sqlite, sqlite3, tidb, mysql)"
-            )
-        self.backend = backend
+        self.backend_name = config.get("backend") or "sqlite"
         self.max_file_size = int(config.get("max_file_size") or 256 << 20)
         self.cache = MetaCache(
             config.get("cache_max_size", 1000),
             config.get("cache_ttl_seconds", 5),
             bool(config.get("cache_enabled", True)),
         )
-        self.store: Store = self._make_store(config)
-
-    def _make_store(self, config: dict[str, Any]) -> Store:
-        if self.backend in MYSQL_BACKENDS:
-            from pfs.plugins.sqlfs.mysql import MySQLStore
-
-            port = 4000 if self.backend == "tidb" else 3306
-            return MySQLStore(mysql_options(config, default_database="sqlfs", default_port=port))
-        from pfs.plugins.sqlfs.sqlite import SQLiteStore
-
-        return SQLiteStore(sqlite_path(config, "sqlfs.db"))
+        self.backend: SQLFSBackend = choose_backend(
+            self.backend_name,
+            config,
+            sqlite=SQLiteBackend,
+            mysql=MySQLBackend,
+            sqlite_file="sqlfs.db",
+            database="sqlfs",
+        )
 
     async def start(self) -> None:
-        await self.store.open()
+        await self.backend.start()
         now = int(time.time())
-        rows = await self.store.query(_ROW, ("/",))
+        rows = await self.backend.query(_ROW, ("/",))
         if not rows:
-            await self.store.atomic(
+            await self.backend.atomic(
                 [
                     (
                         "INSERT INTO files (path, is_dir, mode, size, mod_time, data) "
@@ -125,7 +118,7 @@ class SQLFS(FileSystem):
                 ]
             )
         # Chunks staged by uploads that never finished (the server stopped mid-upload).
-        await self.store.atomic(
+        await self.backend.atomic(
             [
                 (
                     "DELETE FROM file_chunks WHERE blob_id NOT IN "
@@ -138,7 +131,7 @@ class SQLFS(FileSystem):
 
     async def shutdown(self) -> None:
         self.cache.clear()
-        await self.store.close()
+        await self.backend.close()
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -147,7 +140,7 @@ class SQLFS(FileSystem):
         if cached is not None:
             return cached
         version = self.cache.version
-        rows = await self.store.query(_ROW, (path,))
+        rows = await self.backend.query(_ROW, (path,))
         if not rows:
             return None
         row: Row = tuple(rows[0])  # type: ignore[assignment]
@@ -172,7 +165,7 @@ class SQLFS(FileSystem):
         if row is None:
             raise NotFound(f"stat: {path}: not found")
         name = "/" if path == "/" else path.rsplit("/", 1)[1]
-        return self._info(name, row, Meta("sqlfs", self.store.kind))
+        return self._info(name, row, Meta("sqlfs", self.backend.kind))
 
     async def readdir(self, path: str) -> list[FileInfo]:
         cached = self.cache.get("list", path)
@@ -184,8 +177,8 @@ class SQLFS(FileSystem):
             raise NotFound(f"readdir: {path}: not found")
         if not row[0]:
             raise NotADirectory(f"not a directory: {path}")
-        below = like_prefix(path)
-        rows = await self.store.query(
+        below = like_below(path, "!")
+        rows = await self.backend.query(
             "SELECT path, is_dir, mode, size, mod_time, blob_id FROM files "
             "WHERE path LIKE ? ESCAPE '!' AND path NOT LIKE ? ESCAPE '!' AND path <> '/'",
             (below, below + "/%"),
@@ -193,7 +186,7 @@ class SQLFS(FileSystem):
         )
         meta = Meta("sqlfs")
         entries = await map_in_turns(
-            lambda r: self._info(self.store.text(r[0]).rsplit("/", 1)[1], tuple(r[1:]), meta),  # type: ignore[arg-type]
+            lambda r: self._info(as_text(r[0]).rsplit("/", 1)[1], tuple(r[1:]), meta),  # type: ignore[arg-type]
             rows,
         )
         self.cache.put("list", path, tuple(entries), version)
@@ -206,7 +199,7 @@ class SQLFS(FileSystem):
             raise AlreadyExists(f"{what} already exists: {path}")
         await self._require_dir(split_parent(path)[0], op)
         try:
-            await self.store.atomic(
+            await self.backend.atomic(
                 [
                     (
                         "INSERT INTO files (path, is_dir, mode, size, mod_time, data) "
@@ -233,18 +226,18 @@ class SQLFS(FileSystem):
             if recursive:
                 await self._remove_all(path)
                 return
-            row = await self.store.query(_ROW, (path,))
+            row = await self.backend.query(_ROW, (path,))
             if not row:
                 raise NotFound(f"remove: {path}: not found")
             if row[0][0]:
-                below = await self.store.query(
+                below = await self.backend.query(
                     "SELECT 1 FROM files WHERE path LIKE ? ESCAPE '!' LIMIT 1",
-                    (like_prefix(path),),
+                    (like_below(path, "!"),),
                     large=True,  # LIKE scans the table
                 )
                 if below:
                     raise NotEmpty(f"directory not empty: {path}")
-            await self.store.atomic(
+            await self.backend.atomic(
                 [(_DELETE_BLOB_OF, (path,)), ("DELETE FROM files WHERE path = ?", (path,))],
                 large=row[0][4] is not None,  # a chunked file: many megabytes to free
             )
@@ -255,13 +248,13 @@ class SQLFS(FileSystem):
         """Delete ``path`` and everything below it; a missing path is not an error (original)."""
         if path == "/":
             self.cache.clear()
-            await self.store.atomic(
+            await self.backend.atomic(
                 [("DELETE FROM file_chunks", ()), ("DELETE FROM files WHERE path <> '/'", ())],
                 large=True,
             )
             return
-        below = like_prefix(path)
-        await self.store.atomic(
+        below = like_below(path, "!")
+        await self.backend.atomic(
             [
                 (
                     "DELETE FROM file_chunks WHERE blob_id IN (SELECT blob_id FROM files "
@@ -280,9 +273,9 @@ class SQLFS(FileSystem):
             return
         if new.startswith(old + "/"):
             raise InvalidArgument(f"invalid argument newPath: cannot move {old} into itself")
-        if await self.store.query(_ROW, (old,)) == []:
+        if await self.backend.query(_ROW, (old,)) == []:
             raise NotFound(f"rename: {old}: not found")
-        if await self.store.query(_ROW, (new,)) != []:
+        if await self.backend.query(_ROW, (new,)) != []:
             raise AlreadyExists(f"file already exists: {new}")
         await self._require_dir(split_parent(new)[0], "rename")
         try:
@@ -291,10 +284,10 @@ class SQLFS(FileSystem):
                 if counts[0] != 1:
                     raise NotFound(f"rename: {old}: not found")
 
-            await self.store.atomic(
+            await self.backend.atomic(
                 [
                     ("UPDATE files SET path = ? WHERE path = ?", (new, old)),
-                    (self.store.move_subtree_sql, (new, len(old) + 1, like_prefix(old))),
+                    (self.backend.move_subtree_sql, (new, len(old) + 1, like_below(old, "!"))),
                 ],
                 moved,
                 large=True,  # the subtree's rows
@@ -306,20 +299,20 @@ class SQLFS(FileSystem):
             self.cache.changed(new, subtree=True)
 
     async def chmod(self, path: str, mode: int) -> None:
-        if await self.store.query(_ROW, (path,)) == []:
+        if await self.backend.query(_ROW, (path,)) == []:
             raise NotFound(f"chmod: {path}: not found")
         try:
-            await self.store.atomic([("UPDATE files SET mode = ? WHERE path = ?", (mode, path))])
+            await self.backend.atomic([("UPDATE files SET mode = ? WHERE path = ?", (mode, path))])
         finally:
             self.cache.changed(path)
 
     async def set_mtime(self, path: str, mtime_ns: int) -> None:
-        if await self.store.query(_ROW, (path,)) == []:
+        if await self.backend.query(_ROW, (path,)) == []:
             raise NotFound(f"touch: {path}: not found")
         # mod_time holds whole seconds: the finer part is dropped, as on a coarse file system.
         seconds = mtime_ns // 1_000_000_000
         try:
-            await self.store.atomic(
+            await self.backend.atomic(
                 [("UPDATE files SET mod_time = ? WHERE path = ?", (seconds, path))]
             )
         finally:
@@ -367,7 +360,7 @@ class SQLFS(FileSystem):
     async def _inline(self, path: str, start: int, end: int) -> bytes:
         if start >= end:
             return b""
-        rows = await self.store.query(
+        rows = await self.backend.query(
             "SELECT substr(data, ?, ?) FROM files WHERE path = ?", (start + 1, end - start, path)
         )
         return bytes(rows[0][0] or b"") if rows else b""
@@ -382,7 +375,7 @@ class SQLFS(FileSystem):
             return
         position = start
         while position < end:
-            rows = await self.store.query(
+            rows = await self.backend.query(
                 "SELECT start, data FROM file_chunks WHERE blob_id = ? AND start <= ? "
                 "ORDER BY start DESC LIMIT 1",
                 (blob_id, position),
@@ -436,19 +429,19 @@ class SQLFS(FileSystem):
             data = apply_write(None, data, offset, flags)
         if len(data) > self.max_file_size:
             raise self._too_large(str(len(data)))
-        if len(data) <= self.store.chunk_size:
+        if len(data) <= self.backend.chunk_size:
             await self._commit(
                 path,
                 row,
                 [
                     (
-                        self.store.upsert_file_sql,
+                        self.backend.upsert_file_sql,
                         (path, 0o644, len(data), int(time.time()), data, None),
                     )
                 ],
             )
         else:
-            await self._write_chunked(path, row, _pieces_of(data, self.store.chunk_size))
+            await self._write_chunked(path, row, _pieces_of(data, self.backend.chunk_size))
         return f"Written {len(data)} bytes to {path}"
 
     async def write_stream(
@@ -471,13 +464,13 @@ class SQLFS(FileSystem):
         try:
             # Replacing a chunked file frees its chunks: many megabytes, off the loop.
             large = row is not None and row[4] is not None
-            await self.store.atomic([(_DELETE_BLOB_OF, (path,)), *statements], large=large)
+            await self.backend.atomic([(_DELETE_BLOB_OF, (path,)), *statements], large=large)
         finally:
             self.cache.changed(path)
 
     async def _write_chunked(self, path: str, row: Row | None, chunks: AsyncIterator[bytes]) -> int:
         """Stage the body as chunks of a new blob, then swap it in with one transaction."""
-        chunk_size = self.store.chunk_size
+        chunk_size = self.backend.chunk_size
         blob_id = uuid.uuid4().hex
         buffer = bytearray()
         total = 0
@@ -497,24 +490,31 @@ class SQLFS(FileSystem):
                 await self._commit(
                     path,
                     row,
-                    [(self.store.upsert_file_sql, (path, 0o644, total, now, bytes(buffer), None))],
+                    [
+                        (
+                            self.backend.upsert_file_sql,
+                            (path, 0o644, total, now, bytes(buffer), None),
+                        )
+                    ],
                 )
                 return total
             if buffer:
                 await self._stage(blob_id, staged, bytes(buffer))
             await self._commit(
-                path, row, [(self.store.upsert_file_sql, (path, 0o644, total, now, None, blob_id))]
+                path,
+                row,
+                [(self.backend.upsert_file_sql, (path, 0o644, total, now, None, blob_id))],
             )
             blob_id = ""
             return total
         finally:
             if blob_id and staged:
-                await self.store.atomic(
+                await self.backend.atomic(
                     [("DELETE FROM file_chunks WHERE blob_id = ?", (blob_id,))], large=True
                 )
 
     async def _stage(self, blob_id: str, start: int, data: bytes) -> None:
-        await self.store.atomic(
+        await self.backend.atomic(
             [
                 (
                     "INSERT INTO file_chunks (blob_id, start, data) VALUES (?, ?, ?)",

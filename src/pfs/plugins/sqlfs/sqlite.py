@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from pfs.plugins.sqlfs.store import Check, Statement, Store
+from pfs.plugins.sqlfs.backend import Check, SQLFSBackend, Statement
 from pfs.sql import SQLiteDatabase
 
 _SCHEMA = (
@@ -20,7 +20,7 @@ _SCHEMA = (
 )
 
 
-class SQLiteStore(Store):
+class SQLiteBackend(SQLFSBackend):
     kind = "sqlite3"
     upsert_file_sql = (
         "INSERT INTO files (path, is_dir, mode, size, mod_time, data, blob_id) "
@@ -33,7 +33,7 @@ class SQLiteStore(Store):
         self.path = path
         self.db = SQLiteDatabase(path, synchronous="NORMAL")
 
-    async def open(self) -> None:
+    async def start(self) -> None:
         await self.db.open()
 
         def setup(conn: sqlite3.Connection) -> None:

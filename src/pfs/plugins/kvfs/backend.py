@@ -1,24 +1,24 @@
-"""Where kvfs keeps its pairs: the store interface and the in-memory store (the original's map).
+"""What every kvfs back end provides (memory, sqlite, mysql), and the limits the SQL ones share.
 
 Every operation is atomic on its own; ``update`` is the read-modify-write used by writes with
-offsets and flags, so two servers sharing a SQL store never interleave halves of two writes.
+offsets and flags, so two servers sharing a SQL back end never interleave halves of two writes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from pfs.fs import AlreadyExists, NotFound
+from pfs.fs import AlreadyExists, InvalidArgument, NotFound
 
 #: ``update``'s function: the old value (None: no such key) → the new value (or raises).
 Updater = Callable[[bytes | None], bytes]
 
 
-class KVStore:
-    name = "memory"
+class KVBackend:
+    name = ""
 
     async def start(self, initial: dict[str, bytes]) -> None:
-        """Open the store; ``initial`` keys are set only where the key does not exist yet."""
+        """Open the back end; ``initial`` keys are set only where the key does not exist yet."""
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -33,7 +33,7 @@ class KVStore:
 
     async def update(self, key: str, fn: Updater, incoming: int = 0) -> None:
         """Replace ``key``'s value with ``fn(old)``; ``incoming`` is the size of the data the
-        new value is made from (a SQL store runs a large update off the event loop)."""
+        new value is made from (a SQL back end runs a large update off the event loop)."""
         raise NotImplementedError
 
     async def create(self, key: str) -> None:
@@ -64,44 +64,20 @@ def key_exists(key: str) -> AlreadyExists:
     return AlreadyExists(f"key already exists: {key}")
 
 
-class MemoryStore(KVStore):
-    def __init__(self) -> None:
-        self.data: dict[str, bytes] = {}
+#: Longest key (characters) the MySQL primary key can index together with the namespace.
+MAX_KEY_CHARS = 575
+MAX_NAMESPACE_CHARS = 191
 
-    async def start(self, initial: dict[str, bytes]) -> None:
-        self.data.update(initial)
 
-    async def close(self) -> None:
-        self.data.clear()
+def check_key(key: str) -> str:
+    if len(key) > MAX_KEY_CHARS:
+        raise InvalidArgument(f"invalid key: longer than {MAX_KEY_CHARS} characters ({len(key)})")
+    return key
 
-    async def get(self, key: str) -> bytes | None:
-        return self.data.get(key)
 
-    async def size(self, key: str) -> int | None:
-        value = self.data.get(key)
-        return None if value is None else len(value)
-
-    async def update(self, key: str, fn: Updater, incoming: int = 0) -> None:
-        self.data[key] = fn(self.data.get(key))
-
-    async def create(self, key: str) -> None:
-        if key in self.data:
-            raise key_exists(key)
-        self.data[key] = b""
-
-    async def delete(self, key: str) -> None:
-        if self.data.pop(key, None) is None:
-            raise key_not_found(key)
-
-    async def clear(self) -> None:
-        self.data.clear()
-
-    async def sizes(self) -> list[tuple[str, int]]:
-        return [(k, len(v)) for k, v in self.data.items()]
-
-    async def rename(self, old: str, new: str) -> None:
-        if old not in self.data:
-            raise key_not_found(old)
-        if new in self.data:
-            raise key_exists(new)
-        self.data[new] = self.data.pop(old)
+def check_namespace(namespace: str) -> str:
+    if not namespace or len(namespace) > MAX_NAMESPACE_CHARS:
+        raise InvalidArgument(
+            f"kvfs: config key 'namespace' must be 1 to {MAX_NAMESPACE_CHARS} characters"
+        )
+    return namespace

@@ -23,13 +23,7 @@ Check = Callable[[list[int]], None]
 DEFAULT_CHUNK_SIZE = 1 << 20
 
 
-def like_prefix(path: str) -> str:
-    """``LIKE`` pattern (escape char ``!``) for every path strictly below directory ``path``."""
-    escaped = path.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-    return ("" if path == "/" else escaped) + "/%"
-
-
-class Store:
+class SQLFSBackend:
     """A SQL back end of sqlfs. SQL is written with ``?`` placeholders."""
 
     #: ``Type`` shown in stat's meta (``sqlite3`` or ``mysql``).
@@ -41,7 +35,8 @@ class Store:
     #: ``UPDATE files SET path = <new prefix> || tail`` for rename; args (new, len(old)+1, pattern).
     move_subtree_sql = ""
 
-    async def open(self) -> None:
+    async def start(self) -> None:
+        """Connect and create the tables."""
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -58,8 +53,3 @@ class Store:
         """Run ``statements`` in one transaction; ``check(rowcounts)`` may raise to roll back.
         ``large`` as for :meth:`query`."""
         raise NotImplementedError
-
-    @staticmethod
-    def text(value: Any) -> str:
-        """A path column as text (MySQL returns VARBINARY as bytes)."""
-        return value.decode("utf-8") if isinstance(value, bytes | bytearray) else value

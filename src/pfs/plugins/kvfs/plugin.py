@@ -1,0 +1,194 @@
+"""kvfs: a key/value store as files under ``/keys``, in memory or shared through SQL.
+
+Back ends live in sibling modules (memory, sqlite, mysql) behind
+:class:`~pfs.plugins.kvfs.backend.KVBackend`; this module holds the paths and write semantics.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pfs.fs import (
+    REPLACE,
+    AlreadyExists,
+    Field,
+    FileInfo,
+    FileSystem,
+    InvalidArgument,
+    IsADirectory,
+    Meta,
+    NotADirectory,
+    NotFound,
+    NotSupported,
+    TooLarge,
+    WriteFlag,
+    apply_write,
+    read_range,
+)
+from pfs.fs.base import written_size
+from pfs.fs.turns import map_in_turns
+from pfs.plugins.kvfs.backend import KVBackend, key_not_found
+from pfs.plugins.kvfs.memory import MemoryBackend
+from pfs.plugins.kvfs.mysql import MySQLBackend
+from pfs.plugins.kvfs.sqlite import SQLiteBackend
+from pfs.sql import SQL_CONFIG_FIELDS, backend_field, choose_backend
+
+#: Default of ``max_value_size``: the server's default body limit (kvfs values are buffered whole).
+DEFAULT_MAX_VALUE_SIZE = 64 << 20
+
+
+class KVFS(FileSystem):
+    fstype = "kvfs"
+    config_schema = (
+        Field("initial_data", "map", default={}, help="keys loaded at mount (kept if present)"),
+        backend_field("where pairs live"),
+        Field(
+            "namespace",
+            "string",
+            default="default",
+            help="sqlite/mysql: mounts naming the same namespace share their keys",
+        ),
+        Field(
+            "max_value_size",
+            "size",
+            default=DEFAULT_MAX_VALUE_SIZE,
+            min=1,
+            max=1 << 30,  # SQLite's and MySQL's largest value (max_allowed_packet) are ~1 GB
+            help="largest value; writes that would grow a value past it are refused (413)",
+        ),
+        *SQL_CONFIG_FIELDS,
+    )
+    random_write = True
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self.readme = self.load_readme("pfs.plugins.docs", "kvfs.md").encode()
+        self.backend_name = config.get("backend") or "memory"
+        self.max_value_size = int(config.get("max_value_size") or DEFAULT_MAX_VALUE_SIZE)
+        namespace = config.get("namespace") or "default"
+        self.backend: KVBackend = choose_backend(
+            self.backend_name,
+            config,
+            memory=MemoryBackend,
+            sqlite=lambda path: SQLiteBackend(path, namespace),
+            mysql=lambda options: MySQLBackend(options, namespace),
+            sqlite_file="kvfs.db",
+            database="kvdb",
+        )
+        self.initial = {
+            str(key): _scalar_text(value).encode()
+            for key, value in (config.get("initial_data") or {}).items()
+        }
+
+    async def start(self) -> None:
+        await self.backend.start(self.initial)
+
+    async def shutdown(self) -> None:
+        await self.backend.close()
+
+    @staticmethod
+    def _key(path: str, op: str) -> str:
+        if not path.startswith("/keys/"):
+            raise InvalidArgument(f"invalid argument path={path}: keys must be under /keys/")
+        key = path[len("/keys/") :]
+        if not key:
+            raise InvalidArgument("key name cannot be empty")
+        return key
+
+    async def stat(self, path: str) -> FileInfo:
+        if path == "/":
+            return FileInfo("/", 0, 0o755, is_dir=True, meta=Meta("kvfs", "dir"))
+        if path == "/README":
+            return FileInfo("README", len(self.readme), 0o444, meta=Meta("kvfs", "doc"))
+        if path == "/keys":
+            return FileInfo("keys", 0, 0o755, is_dir=True, meta=Meta("kvfs", "dir"))
+        if not path.startswith("/keys/"):
+            raise NotFound(f"invalid path: {path}")
+        key = path[len("/keys/") :]
+        size = await self.backend.size(key)
+        if size is None:
+            raise key_not_found(key)
+        return FileInfo(key.rsplit("/", 1)[-1], size, 0o644, meta=Meta("kvfs", "file"))
+
+    async def readdir(self, path: str) -> list[FileInfo]:
+        if path == "/":
+            return [await self.stat("/README"), await self.stat("/keys")]
+        if path == "/keys":
+            now = time.time_ns()
+            meta = Meta("kvfs", "file")
+            return await map_in_turns(
+                lambda pair: FileInfo(pair[0].rsplit("/", 1)[-1], pair[1], 0o644, now, meta=meta),
+                await self.backend.sizes(),
+            )
+        raise NotADirectory(f"not a directory: {path}")
+
+    async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
+        if path == "/README":
+            return read_range(self.readme, offset, size)
+        if path in ("/", "/keys"):
+            raise IsADirectory(f"is a directory: {path}")
+        if not path.startswith("/keys/"):
+            raise NotFound(f"invalid path: {path}")
+        key = self._key(path, "read")
+        value = await self.backend.get(key)
+        if value is None:
+            raise key_not_found(key)
+        return read_range(value, offset, size)
+
+    async def write(
+        self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
+    ) -> str:
+        if path in ("/", "/keys"):
+            raise IsADirectory(f"cannot write to directory: {path}")
+        key = self._key(path, "write")
+
+        def new_value(old: bytes | None) -> bytes:
+            if old is None and not flags & WriteFlag.CREATE:
+                raise key_not_found(key)
+            if old is not None and flags & WriteFlag.EXCLUSIVE:
+                raise AlreadyExists(f"key already exists: {key}")
+            size = written_size(None if old is None else len(old), len(data), offset, flags)
+            if size > self.max_value_size:
+                raise TooLarge(
+                    f"value would be {size} bytes, over the max_value_size of "
+                    f"{self.max_value_size} bytes"
+                )
+            return apply_write(old, data, offset, flags)
+
+        await self.backend.update(key, new_value, len(data))
+        return ""
+
+    async def create(self, path: str) -> None:
+        if path in ("/", "/keys"):
+            raise InvalidArgument(f"cannot create: {path}")
+        await self.backend.create(self._key(path, "create"))
+
+    async def mkdir(self, path: str, mode: int = 0o755) -> None:
+        if path == "/keys":
+            return
+        raise NotSupported("cannot create directories in kvfs service")
+
+    async def remove(self, path: str, recursive: bool = False) -> None:
+        if path == "/keys" and recursive:
+            await self.backend.clear()
+            return
+        if not path.startswith("/keys/"):
+            raise InvalidArgument(
+                f"invalid argument path={path}: can only remove keys under /keys/"
+            )
+        await self.backend.delete(self._key(path, "remove"))
+
+    async def rename(self, old: str, new: str) -> None:
+        if not (old.startswith("/keys/") and new.startswith("/keys/")):
+            raise InvalidArgument("can only rename keys under /keys/")
+        await self.backend.rename(self._key(old, "rename"), self._key(new, "rename"))
+
+    async def chmod(self, path: str, mode: int) -> None:
+        raise NotSupported("cannot change permissions in kvfs service")
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
