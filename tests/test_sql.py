@@ -1,22 +1,35 @@
-"""pfs.sql: DSN parsing, config → options, TLS context, SQLite group commit, error translation."""
+"""pfs.sql: DSN parsing, config → options, TLS context, SQLite group commit, error translation,
+the back-end choice and LIKE escaping the SQL-backed plugins share."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import ssl
 
 import pytest
 
 from pfs.fs.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
-from pfs.sql import MySQLDatabase, SQLiteDatabase, mysql_options, parse_mysql_dsn
+from pfs.sql import (
+    MySQLDatabase,
+    SQLiteDatabase,
+    as_text,
+    choose_backend,
+    escape_like,
+    like_below,
+    mysql_options,
+    parse_mysql_dsn,
+)
 from pfs.testing.server import free_port
 
 
 @pytest.mark.parametrize(
     ("dsn", "expected"),
     [
-        ("root@tcp(127.0.0.1:4000)/queuedb?charset=utf8mb4&parseTime=True",
-         ("127.0.0.1", 4000, "root", "", "queuedb", False)),
+        (
+            "root@tcp(127.0.0.1:4000)/queuedb?charset=utf8mb4&parseTime=True",
+            ("127.0.0.1", 4000, "root", "", "queuedb", False),
+        ),
         ("u:p@ss@tcp(db.example:3307)/d", ("db.example", 3307, "u", "p@ss", "d", False)),
         ("u:p@tcp(h)/d?tls=true", ("h", 3306, "u", "p", "d", True)),
         ("/d", ("127.0.0.1", 3306, "", "", "d", False)),
@@ -28,11 +41,57 @@ def test_parse_mysql_dsn(dsn, expected):
     assert (o.host, o.port, o.user, o.password, o.database, o.tls) == expected
 
 
+def _choose(name, config=None, with_memory=True):
+    return choose_backend(
+        name,
+        config or {},
+        memory=(lambda: ("memory",)) if with_memory else None,
+        sqlite=lambda path: ("sqlite", path),
+        mysql=lambda options: ("mysql", options.address, options.database),
+        sqlite_file="x.db",
+        database="xdb",
+    )
+
+
+def test_choose_backend_builds_the_named_backend_with_its_default_port():
+    assert _choose("memory") == ("memory",)
+    assert _choose("sqlite3") == ("sqlite", "x.db")
+    assert _choose("sqlite", {"db_path": "/tmp/y.db"}) == ("sqlite", "/tmp/y.db")
+    assert _choose("mysql") == ("mysql", "127.0.0.1:3306", "xdb")
+    assert _choose("tidb") == ("mysql", "127.0.0.1:4000", "xdb")
+    assert _choose("tidb", {"port": 4001, "database": "own"}) == ("mysql", "127.0.0.1:4001", "own")
+    with pytest.raises(InvalidArgument) as info:
+        _choose("memory", with_memory=False)
+    assert str(info.value) == (
+        "unsupported database backend: memory (valid options: sqlite, sqlite3, tidb, mysql)"
+    )
+
+
+def test_like_patterns_match_names_literally():
+    conn = sqlite3.connect(":memory:")
+    names = ["a_b/x", "a%b/x", "axb/x", "a_b", "a\\b/x", "a!b/x", "/top"]
+
+    def matching(pattern: str, escape: str) -> list[str]:
+        return [
+            n
+            for n in names
+            if conn.execute("SELECT ? LIKE ? ESCAPE ?", (n, pattern, escape)).fetchone()[0]
+        ]
+
+    assert matching(like_below("a_b"), "\\") == ["a_b/x"]
+    assert matching(like_below("a%b", "!"), "!") == ["a%b/x"]
+    assert matching(like_below("a!b", "!"), "!") == ["a!b/x"]
+    assert matching(escape_like("a\\b") + "/%", "\\") == ["a\\b/x"]
+    assert matching(like_below("/", "!"), "!") == ["/top"]
+    assert as_text(b"caf\xc3\xa9") == as_text(bytearray(b"caf\xc3\xa9")) == as_text("café")
+
+
 def test_tls_modes_and_server_name():
     assert parse_mysql_dsn("u@tcp(h:1)/d?tls=skip-verify").tls_skip_verify
     assert not parse_mysql_dsn("u@tcp(h:1)/d?tls=false").tls
-    options = mysql_options({"dsn": "u@tcp(10.0.0.1:4000)/d", "enable_tls": True,
-                             "tls_server_name": "gw.example"}, "x")
+    options = mysql_options(
+        {"dsn": "u@tcp(10.0.0.1:4000)/d", "enable_tls": True, "tls_server_name": "gw.example"}, "x"
+    )
     ctx = options.ssl_context()
     assert isinstance(ctx, ssl.SSLContext) and ctx.minimum_version == ssl.TLSVersion.TLSv1_2
     assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.server_name == "gw.example"
@@ -46,8 +105,11 @@ def test_bad_dsn_is_invalid_argument(dsn):
 
 
 def test_config_keys_build_options_and_password_is_never_shown():
-    o = mysql_options({"host": "db", "port": "3310", "user": "app", "password": "s3cret"},
-                      default_database="kvdb", default_port=4000)
+    o = mysql_options(
+        {"host": "db", "port": "3310", "user": "app", "password": "s3cret"},
+        default_database="kvdb",
+        default_port=4000,
+    )
     assert (o.address, o.user, o.database) == ("db:3310", "app", "kvdb")
     assert mysql_options({"host": "db"}, "q", default_port=4000).port == 4000
     assert "s3cret" not in repr(o)
