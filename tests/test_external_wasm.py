@@ -307,6 +307,7 @@ def test_guest_calls_take_the_ctypes_fast_path(plugin_files, monkeypatch):
     import wasmtime
 
     from pfs.external.wasm import WasmLimits, WasmPlugin, WasmRuntime, fastcall
+    from pfs.fs import validate_config
     from pfs.plugins.memfs import MemFS
 
     assert fastcall.FAST, "wasmtime's C functions were not found: the fast path is off"
@@ -321,7 +322,8 @@ def test_guest_calls_take_the_ctypes_fast_path(plugin_files, monkeypatch):
     runtime = WasmRuntime(WasmLimits())
 
     async def mount_and_read():
-        plugin = WasmPlugin("hellofs", wasm, runtime, MemFS({}), asyncio.get_running_loop())
+        host = MemFS(validate_config("memfs", MemFS.config_schema, {}))
+        plugin = WasmPlugin("hellofs", wasm, runtime, host, asyncio.get_running_loop())
         assert plugin.memory.fast
         assert all(func.fast for func in plugin.funcs.values())
         fs = plugin(plugin.check_config({}))

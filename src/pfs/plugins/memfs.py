@@ -76,12 +76,12 @@ class MemFS(FileSystem):
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
-        self.max_file_size = int(config.get("max_file_size") or DEFAULT_MAX_FILE_SIZE)
+        self.max_file_size: int = config["max_file_size"]
         self.root = Node("/", True, 0o755)
         readme = Node("README", False, 0o444)
         readme.data = bytearray(self.load_readme("pfs.plugins.docs", "memfs.md").encode())
         self.root.children["README"] = readme  # type: ignore[index]
-        for directory in config.get("init_dirs") or []:
+        for directory in config["init_dirs"]:
             self._mkdir_p(str(directory))
 
     def _mkdir_p(self, path: str) -> None:

@@ -223,7 +223,6 @@ class ProxyFS(FileSystem):
         body: _http1.Body = None,
         *,
         json_body: bool = False,
-        live: bool = False,
         pool: _http1.Pool | None = None,
     ) -> _http1.Response:
         """Send a request and return its answer once it is a success; an error answer is raised
