@@ -23,7 +23,7 @@ def grep(ctx: Context, ns: argparse.Namespace) -> None:
     if ns.path is None:
         if ctx.stdin is None:
             raise UsageError("grep: a path is required")
-        filter_lines(ctx, ns)
+        _filter_lines(ctx, ns)
         return
     paths = expand(ctx, [ns.path], reading=True)
     matches: list[dict[str, Any]] = []
@@ -49,7 +49,7 @@ def grep(ctx: Context, ns: argparse.Namespace) -> None:
         ctx.echo(f"Found {len(matches)} match(es)")
 
 
-def filter_lines(ctx: Context, ns: argparse.Namespace) -> None:
+def _filter_lines(ctx: Context, ns: argparse.Namespace) -> None:
     import re
 
     regex = re.compile(ns.pattern, re.IGNORECASE if ns.ignore_case else 0)
