@@ -15,7 +15,7 @@ Updater = Callable[[bytes | None], bytes]
 
 
 class KVBackend:
-    name = ""
+    """Storage of kvfs's pairs: keys are the paths below ``/keys/``, values are bytes."""
 
     async def start(self, initial: dict[str, bytes]) -> None:
         """Open the back end; ``initial`` keys are set only where the key does not exist yet."""

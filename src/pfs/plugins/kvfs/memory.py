@@ -6,8 +6,6 @@ from pfs.plugins.kvfs.backend import KVBackend, Updater, key_exists, key_not_fou
 
 
 class MemoryBackend(KVBackend):
-    name = "memory"
-
     def __init__(self) -> None:
         self.data: dict[str, bytes] = {}
 

@@ -20,8 +20,6 @@ from pfs.sql import MySQLDatabase, MySQLOptions, as_text
 
 
 class MySQLBackend(KVBackend):
-    name = "mysql"
-
     def __init__(self, options: MySQLOptions, namespace: str) -> None:
         self.db = MySQLDatabase(options)
         self.ns = check_namespace(namespace)

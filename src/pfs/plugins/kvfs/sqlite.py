@@ -23,8 +23,6 @@ LARGE_VALUE = 1 << 20
 
 
 class SQLiteBackend(KVBackend):
-    name = "sqlite"
-
     def __init__(self, path: str, namespace: str) -> None:
         self.db = SQLiteDatabase(path)
         self.ns = check_namespace(namespace)

@@ -45,8 +45,6 @@ class QueueBackend:
     * Unknown queues read as empty (``None``/0) and never raise.
     """
 
-    name = ""
-
     async def start(self) -> None:
         """Connect / create tables."""
 

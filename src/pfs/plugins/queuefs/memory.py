@@ -33,8 +33,6 @@ class _Queue:
 
 
 class MemoryBackend(QueueBackend):
-    name = "memory"
-
     def __init__(self) -> None:
         self.queues: dict[str, _Queue] = {}
         self._last_id = 0

@@ -50,8 +50,6 @@ RUNNERS = 4
 
 
 class MySQLBackend(QueueBackend):
-    name = "mysql"
-
     def __init__(self, options: MySQLOptions) -> None:
         self.db = MySQLDatabase(options)
         self._known: set[str] = set()

@@ -37,8 +37,6 @@ _FIRST_VISIBLE = (
 
 
 class SQLiteBackend(QueueBackend):
-    name = "sqlite"
-
     def __init__(self, path: str) -> None:
         self.db = SQLiteDatabase(path)
         #: Queues known to have a row, so enqueue skips the insert-or-ignore.
