@@ -1,9 +1,10 @@
 """Connection settings for SQL back ends: the config keys plugins share, and DSN parsing.
 
-A plugin that stores data in SQL adds :data:`SQL_CONFIG_FIELDS` to its ``config_schema`` and calls
-:func:`mysql_options` / :func:`sqlite_path` on its validated config. DSNs are accepted in the Go
-driver's form ``user:pass@tcp(host:port)/db?tls=true`` (what the original's configs hold) and as
-URLs ``mysql://user:pass@host:port/db?tls=true``.
+A plugin that stores data in SQL adds :data:`SQL_CONFIG_FIELDS` to its ``config_schema``;
+:func:`pfs.sql.backends.choose_backend` reads its validated config with :func:`mysql_options` /
+:func:`sqlite_path`. DSNs are accepted in the Go driver's form
+``user:pass@tcp(host:port)/db?tls=true`` (what the original's configs hold) and as URLs
+``mysql://user:pass@host:port/db?tls=true``.
 """
 
 from __future__ import annotations
