@@ -28,9 +28,9 @@ from pfs.fuse.inodes import InodeTable, join
 
 log = logging.getLogger(__name__)
 
-#: Files whose content is produced when read: served whole per open, with direct I/O.
-LIVE_TYPES = frozenset({"control", "status", "stream"})
-LIVE_PLUGINS = frozenset({"queuefs", "serverinfofs", "streamfs"})
+#: Files whose content is produced when read, by the type their plugin declares in FileInfo.meta
+#: (``info``: serverinfofs's figures): served whole per open, with direct I/O.
+LIVE_TYPES = frozenset({"control", "status", "stream", "info"})
 #: Files read as an endless stream (``GET ?stream=true``).
 STREAM_TYPES = frozenset({"stream"})
 
@@ -73,7 +73,7 @@ def forget_kernel_attrs(inode: int) -> None:
 
 def is_control(info: FileInfo) -> bool:
     """Content made by the plugin on each read, and each write is one whole message."""
-    return info.meta.type in LIVE_TYPES or info.meta.name in LIVE_PLUGINS
+    return info.meta.type in LIVE_TYPES
 
 
 def is_live(info: FileInfo) -> bool:
