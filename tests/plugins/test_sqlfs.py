@@ -83,10 +83,8 @@ def test_typed_errors(api, backend_config):
     r = api.post("/directories", params={"path": f"{root}/d"})
     assert r.status_code == 409 and r.json()["error"] == f"file already exists: {root}/d"
     r = api.get("/files", params={"path": f"{root}/d"})
-    assert (
-        r.status_code == 400
-        and r.json()["error"] == f"{root}/d: invalid argument path=/d: is a directory"
-    )
+    assert r.status_code == 400 and r.json()["error"] == f"is a directory: {root}/d"
+    assert r.headers["x-pfs-error-kind"] == "IsADirectory"
     api.put("/files", params={"path": f"{root}/f"}, content=b"1")
     r = api.post("/files", params={"path": f"{root}/f"})
     assert r.status_code == 409 and r.json()["error"] == f"file already exists: {root}/f"

@@ -19,6 +19,7 @@ from pfs.fs import (
     FileInfo,
     FileSystem,
     InvalidArgument,
+    IsADirectory,
     Meta,
     NotADirectory,
     NotEmpty,
@@ -325,7 +326,7 @@ class SQLFS(FileSystem):
         if row is None:
             raise NotFound(f"{op}: {path}: not found")
         if row[0]:
-            raise InvalidArgument(f"invalid argument path={path}: is a directory")
+            raise IsADirectory(f"is a directory: {path}")
         return row
 
     @staticmethod
@@ -394,11 +395,11 @@ class SQLFS(FileSystem):
 
     async def _check_write(self, path: str, flags: WriteFlag) -> Row | None:
         if path == "/":
-            raise InvalidArgument(f"invalid argument path={path}: is a directory")
+            raise IsADirectory(f"is a directory: {path}")
         row = await self._row(path)
         if row is not None:
             if row[0]:
-                raise InvalidArgument(f"invalid argument path={path}: is a directory")
+                raise IsADirectory(f"is a directory: {path}")
             if flags & WriteFlag.EXCLUSIVE:
                 raise AlreadyExists(f"file already exists: {path}")
             return row
