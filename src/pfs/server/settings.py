@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pfs.fs import WRITE_LIMIT
 from pfs.server.auth import AdminWithoutAuth, TokenEntry
 from pfs.server.http import BODY_TIMEOUT
 
@@ -14,7 +15,7 @@ class Settings:
     address: str = "127.0.0.1:8080"
     log_level: str = "info"
     #: Bodies buffered for plugins that cannot take a stream are refused beyond this (413).
-    max_body_bytes: int = 64 << 20
+    max_body_bytes: int = WRITE_LIMIT
     #: JSON request bodies (mount, rename, grep …) are small; anything bigger is refused.
     max_json_bytes: int = 1 << 20
     #: Longest pause (seconds) between two pieces of a request body before it is refused (408).
