@@ -24,6 +24,8 @@ run: install
 
 test: system-deps install
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: system-deps install
