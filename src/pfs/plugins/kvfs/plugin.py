@@ -64,9 +64,9 @@ class KVFS(FileSystem):
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         self.readme = self.load_readme("pfs.plugins.docs", "kvfs.md").encode()
-        self.backend_name = config.get("backend") or "memory"
-        self.max_value_size = int(config.get("max_value_size") or DEFAULT_MAX_VALUE_SIZE)
-        namespace = config.get("namespace") or "default"
+        self.backend_name = config["backend"]
+        self.max_value_size = int(config["max_value_size"])
+        namespace = config["namespace"]
         self.backend: KVBackend = choose_backend(
             self.backend_name,
             config,
@@ -88,7 +88,7 @@ class KVFS(FileSystem):
         await self.backend.close()
 
     @staticmethod
-    def _key(path: str, op: str) -> str:
+    def _key(path: str) -> str:
         if not path.startswith("/keys/"):
             raise InvalidArgument(f"invalid argument path={path}: keys must be under /keys/")
         key = path[len("/keys/") :]
@@ -100,7 +100,7 @@ class KVFS(FileSystem):
         if path == "/":
             return FileInfo("/", 0, 0o755, is_dir=True, meta=Meta("kvfs", "dir"))
         if path == "/README":
-            return FileInfo("README", len(self.readme), 0o444, meta=Meta("kvfs", "doc"))
+            return self.readme_info()
         if path == "/keys":
             return FileInfo("keys", 0, 0o755, is_dir=True, meta=Meta("kvfs", "dir"))
         if not path.startswith("/keys/"):
@@ -130,7 +130,7 @@ class KVFS(FileSystem):
             raise IsADirectory(f"is a directory: {path}")
         if not path.startswith("/keys/"):
             raise NotFound(f"invalid path: {path}")
-        key = self._key(path, "read")
+        key = self._key(path)
         value = await self.backend.get(key)
         if value is None:
             raise key_not_found(key)
@@ -141,7 +141,7 @@ class KVFS(FileSystem):
     ) -> str:
         if path in ("/", "/keys"):
             raise IsADirectory(f"cannot write to directory: {path}")
-        key = self._key(path, "write")
+        key = self._key(path)
 
         def new_value(old: bytes | None) -> bytes:
             if old is None and not flags & WriteFlag.CREATE:
@@ -162,7 +162,7 @@ class KVFS(FileSystem):
     async def create(self, path: str) -> None:
         if path in ("/", "/keys"):
             raise InvalidArgument(f"cannot create: {path}")
-        await self.backend.create(self._key(path, "create"))
+        await self.backend.create(self._key(path))
 
     async def mkdir(self, path: str, mode: int = 0o755) -> None:
         if path == "/keys":
@@ -177,12 +177,12 @@ class KVFS(FileSystem):
             raise InvalidArgument(
                 f"invalid argument path={path}: can only remove keys under /keys/"
             )
-        await self.backend.delete(self._key(path, "remove"))
+        await self.backend.delete(self._key(path))
 
     async def rename(self, old: str, new: str) -> None:
         if not (old.startswith("/keys/") and new.startswith("/keys/")):
             raise InvalidArgument("can only rename keys under /keys/")
-        await self.backend.rename(self._key(old, "rename"), self._key(new, "rename"))
+        await self.backend.rename(self._key(old), self._key(new))
 
     async def chmod(self, path: str, mode: int) -> None:
         raise NotSupported("cannot change permissions in kvfs service")

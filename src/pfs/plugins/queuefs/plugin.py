@@ -94,9 +94,9 @@ class QueueFS(FileSystem):
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         self.readme = self.load_readme("pfs.plugins.docs", "queuefs.md").encode()
-        self.backend_name = config.get("backend") or "memory"
-        self.default_visibility = float(config.get("visibility_timeout") or 0)
-        self.max_message_size = int(config.get("max_message_size") or 16 << 20)
+        self.backend_name = config["backend"]
+        self.default_visibility = float(config["visibility_timeout"])
+        self.max_message_size = int(config["max_message_size"])
         self.backend: QueueBackend = choose_backend(
             self.backend_name,
             config,
@@ -172,7 +172,7 @@ class QueueFS(FileSystem):
                 meta=Meta("queuefs", "queue", {"backend": self.backend_name}),
             )
         if path == "/README":
-            return FileInfo("README", len(self.readme), 0o444, meta=Meta("queuefs", "doc"))
+            return self.readme_info()
         queue, control = self._split(path)
         if not control:
             # Clients probe queues with stat, so it never fails (the original's rule).

@@ -14,6 +14,7 @@ from typing import Any
 
 from pfs.fs import (
     REPLACE,
+    WRITE_LIMIT,
     AlreadyExists,
     Field,
     FileInfo,
@@ -88,12 +89,12 @@ class SQLFS(FileSystem):
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
-        self.backend_name = config.get("backend") or "sqlite"
-        self.max_file_size = int(config.get("max_file_size") or 256 << 20)
+        self.backend_name = config["backend"]
+        self.max_file_size = int(config["max_file_size"])
         self.cache = MetaCache(
-            config.get("cache_max_size", 1000),
-            config.get("cache_ttl_seconds", 5),
-            bool(config.get("cache_enabled", True)),
+            config["cache_max_size"],
+            config["cache_ttl_seconds"],
+            bool(config["cache_enabled"]),
         )
         self.backend: SQLFSBackend = choose_backend(
             self.backend_name,
@@ -355,9 +356,6 @@ class SQLFS(FileSystem):
             return Buffered(await self._inline(path, start, end))
         return self._pieces(path, row, start, end)
 
-    async def open_stream(self, path: str) -> AsyncIterator[bytes]:
-        return await self.read_stream(path)
-
     async def _inline(self, path: str, start: int, end: int) -> bytes:
         if start >= end:
             return b""
@@ -451,7 +449,7 @@ class SQLFS(FileSystem):
         chunks: AsyncIterator[bytes],
         offset: int = 0,
         flags: WriteFlag = REPLACE,
-        limit: int = 64 << 20,
+        limit: int = WRITE_LIMIT,
     ) -> str:
         """A whole replacement streams into chunks (``limit`` does not apply; ``max_file_size``
         does); partial writes are buffered and go through :meth:`write`."""
