@@ -50,16 +50,10 @@ def test_installed_entry_point_plugin_mounts_and_reads(site_dir, start_server):
     assert api.get("/files", params={"path": "/py2/hello"}).content == b"Hello from Python!\n"
 
 
-def test_not_installed_means_unknown_fstype(tmp_path):
-    proc = ServerProcess(CONFIG, wait=False)
-    try:
-        assert proc.proc.wait(60) == 2
-        assert "unknown plugin 'pyhello'" in proc.log()
-    finally:
-        proc.close()
-
-
 def test_entry_point_plugins_can_be_switched_off(site_dir, start_server):
+    """Also what "not installed" means, whatever the venv holds (installing python-hello there,
+    as its README says, must not change a test): with other packages' entry points off, a
+    config naming pyhello stops start-up even with the package on the path."""
     off = {"python_entry_points": False}
     proc = ServerProcess({**CONFIG, "external_plugins": off},
                          env={"PYTHONPATH": str(site_dir)}, wait=False)

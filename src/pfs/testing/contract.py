@@ -17,6 +17,9 @@ True; set one to False for a plugin that cannot do it (directories and rename ar
 ``supports_random_write`` is what the plugin declares (``FileSystem.random_write``): a plugin
 without random writes must refuse them with NotSupported.
 ``root`` is the directory the tests work in (``/`` by default).
+
+A read-only plugin (the hello examples) joins ``ReadOnlyTests`` and ``ErrorTests`` only, with
+``writable`` False and ``sample``, the ``(path, content)`` of a file it always serves.
 """
 
 from __future__ import annotations
@@ -56,6 +59,14 @@ class ContractFixtures:
     @pytest.fixture
     def supports_random_write(self, fs) -> bool:
         return fs.random_write
+
+    @pytest.fixture
+    def writable(self) -> bool:
+        return True
+
+    @pytest.fixture
+    def sample(self) -> tuple[str, bytes]:
+        raise NotImplementedError("a read-only plugin's test must name a file it serves")
 
 
 def _p(root: str, name: str) -> str:
@@ -180,7 +191,9 @@ class ErrorTests:
         with pytest.raises(NotFound):
             await fs.stat(_p(root, "missing"))
 
-    async def test_chmod(self, fs, root, supports_chmod):
+    async def test_chmod(self, fs, root, supports_chmod, writable):
+        if not writable:
+            pytest.skip("plugin is read-only")
         path = _p(root, "mode")
         await fs.write(path, b"x")
         if not supports_chmod:
@@ -193,3 +206,36 @@ class ErrorTests:
             return
         await fs.chmod(path, 0o600)
         assert (await fs.stat(path)).mode & 0o777 == 0o600
+
+
+class ReadOnlyTests:
+    async def test_sample_reads(self, fs, sample):
+        path, content = sample
+        assert await fs.read(path) == content
+        assert await fs.read(path, 1, 4) == content[1:5]
+        assert await fs.read(path, len(content) + 10) == b""
+        info = await fs.stat(path)
+        assert (info.size, info.is_dir) == (len(content), False)
+        parent = path.rsplit("/", 1)[0] or "/"
+        assert (await fs.stat(parent)).is_dir
+        assert path.rsplit("/", 1)[1] in [e.name for e in await fs.readdir(parent)]
+
+    async def test_mutations_leave_the_sample_unchanged(self, fs, sample):
+        path, content = sample
+        parent = path.rsplit("/", 1)[0]
+        attempts = [
+            lambda: fs.write(path, b"changed"),
+            lambda: fs.create(parent + "/new"),
+            lambda: fs.mkdir(parent + "/dir", 0o755),
+            lambda: fs.rename(path, parent + "/moved"),
+            lambda: fs.chmod(path, 0o600),
+            lambda: fs.remove(path),
+        ]
+        for attempt in attempts:
+            # Refused with an FSError or answered without effect (a read-only plugin may report
+            # the refusal as its write's message, as the native ABI does).
+            try:
+                await attempt()
+            except FSError:
+                pass
+            assert await fs.read(path) == content

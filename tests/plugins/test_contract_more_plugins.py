@@ -1,0 +1,180 @@
+"""localfs, kvfs (memory and SQLite) and the native and WASM hello examples run the shared
+FileSystem conformance suite (pfs.testing.contract) in process."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from _external import HELLO_C, built_plugins
+
+from pfs.external.native import NativePlugin
+from pfs.external.wasm import WasmLimits, WasmPlugin, WasmRuntime
+from pfs.fs import FSError, validate_config
+from pfs.plugins.kvfs import KVFS
+from pfs.plugins.localfs import LocalFS
+from pfs.plugins.memfs import MemFS
+from pfs.testing.contract import (
+    ContractFixtures,
+    DirectoryTests,
+    ErrorTests,
+    ReadOnlyTests,
+    ReadWriteTests,
+    RenameTests,
+    StreamTests,
+)
+
+
+@pytest.fixture(scope="session")
+def plugin_files(tmp_path_factory):
+    return built_plugins(tmp_path_factory)
+
+
+async def started(fs):
+    await fs.start()
+    return fs
+
+
+class LocalfsFixtures(ContractFixtures):
+    @pytest.fixture
+    async def fs(self, tmp_path):
+        config = validate_config("localfs", LocalFS.config_schema, {"local_dir": str(tmp_path)})
+        fs = await started(LocalFS(config))
+        yield fs
+        await fs.shutdown()
+
+
+class KvfsFixtures(ContractFixtures):
+    """Keys live under /keys; kvfs has no directories and no permission bits."""
+
+    @pytest.fixture(params=["memory", "sqlite"])
+    async def fs(self, request, tmp_path):
+        config = {"backend": request.param, "db_path": str(tmp_path / "kv.db")}
+        if request.param == "memory":
+            del config["db_path"]
+        fs = await started(KVFS(validate_config("kvfs", KVFS.config_schema, config)))
+        yield fs
+        await fs.shutdown()
+
+    @pytest.fixture
+    def root(self) -> str:
+        return "/keys"
+
+    @pytest.fixture
+    def supports_dirs(self) -> bool:
+        return False
+
+    @pytest.fixture
+    def supports_chmod(self) -> bool:
+        return False  # chmod is refused with NotSupported
+
+
+#: The external-plugin ABIs carry an error as text only, so the host raises a plain FSError
+#: (HTTP 500, as the original server) where the contract wants NotFound; typing it would change
+#: the served status, which issue 13 keeps.
+UNTYPED_ERRORS = pytest.mark.xfail(
+    strict=True, raises=FSError, reason="external plugin errors are untyped FSError, not NotFound"
+)
+
+
+class HelloFixtures(ContractFixtures):
+    @pytest.fixture
+    def writable(self) -> bool:
+        return False
+
+
+class NativeHelloFixtures(HelloFixtures):
+    @pytest.fixture(scope="class")
+    def plugin(self, plugin_files):
+        plugin = NativePlugin.open(str(plugin_files["hellofs-c"]))
+        yield plugin
+        plugin.release()
+
+    @pytest.fixture
+    async def fs(self, plugin):
+        fs = await started(plugin(plugin.check_config({})))
+        yield fs
+        await fs.shutdown()
+
+    @pytest.fixture
+    def sample(self) -> tuple[str, bytes]:
+        return "/hello", HELLO_C
+
+
+class WasmHelloFixtures(HelloFixtures):
+    @pytest.fixture
+    async def fs(self, plugin_files):
+        runtime = WasmRuntime(WasmLimits())
+        host = MemFS(validate_config("memfs", MemFS.config_schema, {}))
+        wasm = plugin_files["hellofs-wasm"].read_bytes()
+        plugin = WasmPlugin("hellofs", wasm, runtime, host, asyncio.get_running_loop())
+        fs = await started(plugin(plugin.check_config({})))
+        yield fs
+        await fs.shutdown()
+        plugin.release()
+        plugin.close()
+        runtime.close()
+
+    @pytest.fixture
+    def sample(self) -> tuple[str, bytes]:
+        return "/hello.txt", b"Hello World\n"
+
+
+class TestLocalfsReadWrite(ReadWriteTests, LocalfsFixtures):
+    pass
+
+
+class TestLocalfsDirectories(DirectoryTests, LocalfsFixtures):
+    pass
+
+
+class TestLocalfsRename(RenameTests, LocalfsFixtures):
+    pass
+
+
+class TestLocalfsStreams(StreamTests, LocalfsFixtures):
+    pass
+
+
+class TestLocalfsErrors(ErrorTests, LocalfsFixtures):
+    pass
+
+
+class TestKvfsReadWrite(ReadWriteTests, KvfsFixtures):
+    pass
+
+
+class TestKvfsDirectories(DirectoryTests, KvfsFixtures):
+    pass
+
+
+class TestKvfsRename(RenameTests, KvfsFixtures):
+    pass
+
+
+class TestKvfsStreams(StreamTests, KvfsFixtures):
+    pass
+
+
+class TestKvfsErrors(ErrorTests, KvfsFixtures):
+    pass
+
+
+class TestNativeHelloReadOnly(ReadOnlyTests, NativeHelloFixtures):
+    pass
+
+
+class TestNativeHelloErrors(ErrorTests, NativeHelloFixtures):
+    @UNTYPED_ERRORS
+    async def test_missing_is_not_found(self, fs, root):
+        await super().test_missing_is_not_found(fs, root)
+
+
+class TestWasmHelloReadOnly(ReadOnlyTests, WasmHelloFixtures):
+    pass
+
+
+class TestWasmHelloErrors(ErrorTests, WasmHelloFixtures):
+    @UNTYPED_ERRORS
+    async def test_missing_is_not_found(self, fs, root):
+        await super().test_missing_is_not_found(fs, root)
