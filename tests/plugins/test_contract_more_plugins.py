@@ -1,16 +1,17 @@
-"""localfs, kvfs (memory and SQLite) and the native and WASM hello examples run the shared
-FileSystem conformance suite (pfs.testing.contract) in process."""
+"""localfs, kvfs (memory and SQLite), hellofs and the Python, native and WASM hello examples run
+the shared FileSystem conformance suite (pfs.testing.contract) in process."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
-from _external import HELLO_C, built_plugins
+from _external import EXAMPLES, HELLO_C, built_plugins
 
 from pfs.external.native import NativePlugin
 from pfs.external.wasm import WasmLimits, WasmPlugin, WasmRuntime
 from pfs.fs import FSError, validate_config
+from pfs.plugins.hellofs import HELLO, HelloFS
 from pfs.plugins.kvfs import KVFS
 from pfs.plugins.localfs import LocalFS
 from pfs.plugins.memfs import MemFS
@@ -81,6 +82,36 @@ class HelloFixtures(ContractFixtures):
     @pytest.fixture
     def writable(self) -> bool:
         return False
+
+
+class HellofsFixtures(HelloFixtures):
+    @pytest.fixture
+    async def fs(self):
+        fs = await started(HelloFS(validate_config("hellofs", HelloFS.config_schema, {})))
+        yield fs
+        await fs.shutdown()
+
+    @pytest.fixture
+    def sample(self) -> tuple[str, bytes]:
+        return "/hello", HELLO
+
+
+class PythonHelloFixtures(HelloFixtures):
+    """The example package from its sources (installing it is test_external_python's part)."""
+
+    @pytest.fixture
+    async def fs(self, monkeypatch):
+        monkeypatch.syspath_prepend(str(EXAMPLES / "python-hello" / "src"))
+        from pfs_python_hello import PyHelloFS
+
+        config = validate_config("pyhello", PyHelloFS.config_schema, {"greeting": "Hi"})
+        fs = await started(PyHelloFS(config))
+        yield fs
+        await fs.shutdown()
+
+    @pytest.fixture
+    def sample(self) -> tuple[str, bytes]:
+        return "/hello", b"Hi\n"
 
 
 class NativeHelloFixtures(HelloFixtures):
@@ -157,6 +188,22 @@ class TestKvfsStreams(StreamTests, KvfsFixtures):
 
 
 class TestKvfsErrors(ErrorTests, KvfsFixtures):
+    pass
+
+
+class TestHellofsReadOnly(ReadOnlyTests, HellofsFixtures):
+    pass
+
+
+class TestHellofsErrors(ErrorTests, HellofsFixtures):
+    pass
+
+
+class TestPythonHelloReadOnly(ReadOnlyTests, PythonHelloFixtures):
+    pass
+
+
+class TestPythonHelloErrors(ErrorTests, PythonHelloFixtures):
     pass
 
 
