@@ -13,7 +13,7 @@ A plugin's test module joins in a few lines::
     class TestMemfsReadWrite(ReadWriteTests, MemfsFixtures): pass
 
 Capability fixtures (``supports_dirs``, ``supports_rename``, ``supports_chmod``) default to
-True; set one to False for a plugin that cannot do it (directories and rename are then skipped).
+True; set one to False for a plugin that cannot do it (the tests then check that it refuses).
 ``supports_random_write`` is what the plugin declares (``FileSystem.random_write``): a plugin
 without random writes must refuse them with NotSupported.
 ``root`` is the directory the tests work in (``/`` by default).
@@ -122,9 +122,13 @@ class ReadWriteTests:
 
 class DirectoryTests:
     async def test_mkdir_list_remove(self, fs, root, supports_dirs):
-        if not supports_dirs:
-            pytest.skip("plugin has no directories")
         d = _p(root, "dir")
+        if not supports_dirs:
+            with pytest.raises(FSError):  # refused, never half made
+                await fs.mkdir(d, 0o755)
+            with pytest.raises(NotFound):
+                await fs.stat(d)
+            return
         await fs.mkdir(d, 0o755)
         await fs.write(_p(d, "a"), b"1")
         await fs.mkdir(_p(d, "sub"), 0o755)
@@ -139,9 +143,11 @@ class DirectoryTests:
             await fs.stat(d)
 
     async def test_mkdir_existing(self, fs, root, supports_dirs):
-        if not supports_dirs:
-            pytest.skip("plugin has no directories")
         d = _p(root, "twice")
+        if not supports_dirs:
+            with pytest.raises(FSError):
+                await fs.mkdir(d, 0o755)
+            return
         await fs.mkdir(d, 0o755)
         with pytest.raises(AlreadyExists):
             await fs.mkdir(d, 0o755)
@@ -149,18 +155,19 @@ class DirectoryTests:
 
 class RenameTests:
     async def test_rename_file(self, fs, root, supports_rename):
-        if not supports_rename:
-            pytest.skip("plugin has no rename")
         await fs.write(_p(root, "from"), b"moving")
+        if not supports_rename:
+            with pytest.raises(FSError):  # refused, and the file stays where it was
+                await fs.rename(_p(root, "from"), _p(root, "to"))
+            assert await fs.read(_p(root, "from")) == b"moving"
+            return
         await fs.rename(_p(root, "from"), _p(root, "to"))
         assert await fs.read(_p(root, "to")) == b"moving"
         with pytest.raises(NotFound):
             await fs.stat(_p(root, "from"))
 
     async def test_rename_missing(self, fs, root, supports_rename):
-        if not supports_rename:
-            pytest.skip("plugin has no rename")
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound if supports_rename else FSError):
             await fs.rename(_p(root, "nothing"), _p(root, "else"))
 
 
@@ -192,9 +199,16 @@ class ErrorTests:
             await fs.stat(_p(root, "missing"))
 
     async def test_chmod(self, fs, root, supports_chmod, writable):
-        if not writable:
-            pytest.skip("plugin is read-only")
         path = _p(root, "mode")
+        if not writable:
+            # A read-only plugin refuses chmod or ignores it; it never creates anything.
+            try:
+                await fs.chmod(path, 0o600)
+            except FSError:
+                pass
+            with pytest.raises(FSError):
+                await fs.stat(path)
+            return
         await fs.write(path, b"x")
         if not supports_chmod:
             # Either accepted as a no-op (s3fs, like the original) or refused; never harmful.
