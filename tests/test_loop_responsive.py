@@ -75,6 +75,24 @@ def health_max_during(api: httpx.Client, operation: Callable[[], httpx.Response]
     return max(latencies)
 
 
+def assert_responsive(
+    api: httpx.Client,
+    operation: Callable[[], httpx.Response],
+    prepare: Callable[[], object] = lambda: None,
+    bound: float = HEALTH_BOUND,
+) -> None:
+    """GET /health stays under ``bound`` while ``operation`` runs, in one of three attempts
+    (``prepare`` runs before each). The machine is shared: a stall of ours shows in every
+    attempt, a neighbour's burst in one."""
+    worst = []
+    for _ in range(3):
+        prepare()
+        worst.append(health_max_during(api, operation))
+        if worst[-1] < bound:
+            return
+    raise AssertionError(f"GET /health waited {min(worst):.3f} s at best, over {bound} s")
+
+
 def insert_rows(db: Path, sql: str, rows) -> None:
     conn = sqlite3.connect(db, timeout=30)
     with conn:
@@ -88,25 +106,25 @@ def test_listing_a_big_local_directory(env):
     folder.mkdir()
     for i in range(MANY):
         (folder / f"f{i:05d}").touch()
-    worst = health_max_during(api, lambda: api.get("/directories", params={"path": "/local/many"}))
-    assert worst < HEALTH_BOUND
+    assert_responsive(api, lambda: api.get("/directories", params={"path": "/local/many"}))
     listed = api.get("/directories", params={"path": "/local/many"}).json()["files"]
     assert [e["name"] for e in listed] == sorted(f"f{i:05d}" for i in range(MANY))
 
 
 def test_kvfs_listing_and_clearing_many_keys(env):
     root, api = env
-    insert_rows(
-        root / "kvfs.db",
-        "INSERT INTO kvfs_entries (namespace, k, v) VALUES ('default', ?, ?)",
-        ((f"k{i:06d}", b"v" * 10) for i in range(3 * MANY)),
-    )
-    worst = health_max_during(api, lambda: api.get("/directories", params={"path": "/kvfs/keys"}))
-    assert worst < HEALTH_BOUND
-    worst = health_max_during(
-        api, lambda: api.delete("/directories", params={"path": "/kvfs/keys", "recursive": "true"})
-    )
-    assert worst < HEALTH_BOUND
+
+    def fill() -> None:
+        insert_rows(
+            root / "kvfs.db",
+            "INSERT OR REPLACE INTO kvfs_entries (namespace, k, v) VALUES ('default', ?, ?)",
+            ((f"k{i:06d}", b"v" * 10) for i in range(3 * MANY)),
+        )
+
+    fill()
+    assert_responsive(api, lambda: api.get("/directories", params={"path": "/kvfs/keys"}))
+    clear = {"path": "/kvfs/keys", "recursive": "true"}
+    assert_responsive(api, lambda: api.delete("/directories", params=clear), prepare=fill)
     assert api.get("/directories", params={"path": "/kvfs/keys"}).json()["files"] is None
 
 
@@ -114,32 +132,41 @@ def test_kvfs_large_values(env):
     _, api = env
     value = b"v" * (30 << 20)
     path = {"path": "/kvfs/keys/big"}
-    assert health_max_during(api, lambda: api.put("/files", params=path, content=value)) < 0.5
+
+    def put() -> httpx.Response:
+        return api.put("/files", params=path, content=value)
+
+    assert_responsive(api, put, bound=0.5)
     appended = {**path, "offset": "0", "flags": "append"}
-    worst = health_max_during(api, lambda: api.put("/files", params=appended, content=b"tail"))
-    assert worst < HEALTH_BOUND
+    assert_responsive(api, lambda: api.put("/files", params=appended, content=b"tail"), prepare=put)
     assert api.get("/stat", params=path).json()["size"] == len(value) + 4
-    worst = health_max_during(api, lambda: api.get("/files", params=path))
-    assert worst < HEALTH_BOUND
+    assert_responsive(api, lambda: api.get("/files", params=path))
     assert api.get("/files", params={**path, "offset": str(len(value))}).content == b"tail"
-    worst = health_max_during(api, lambda: api.delete("/files", params=path))
-    assert worst < HEALTH_BOUND
+    assert_responsive(api, lambda: api.delete("/files", params=path), prepare=put)
 
 
 def test_queuefs_counting_and_clearing_a_long_queue(env):
     root, api = env
     assert api.post("/directories", params={"path": "/queuefs/long"}).status_code == 201
-    insert_rows(
-        root / "queuefs.db",
-        "INSERT INTO queuefs_messages (queue_name, data, enqueued_ns) VALUES ('long', ?, 1)",
-        ((b"m" * 100,) for _ in range(10 * MANY)),
-    )
     size = {"path": "/queuefs/long/size"}
-    assert health_max_during(api, lambda: api.get("/files", params=size)) < HEALTH_BOUND
+
+    def fill() -> None:
+        insert_rows(
+            root / "queuefs.db",
+            "INSERT INTO queuefs_messages (queue_name, data, enqueued_ns) VALUES ('long', ?, 1)",
+            ((b"m" * 100,) for _ in range(10 * MANY)),
+        )
+
+    fill()
+    assert_responsive(api, lambda: api.get("/files", params=size))
     assert api.get("/files", params=size).text == str(10 * MANY)
     clear = {"path": "/queuefs/long/clear"}
-    worst = health_max_during(api, lambda: api.put("/files", params=clear, content=b"x"))
-    assert worst < HEALTH_BOUND
+
+    def refill() -> None:
+        if api.get("/files", params=size).text == "0":
+            fill()
+
+    assert_responsive(api, lambda: api.put("/files", params=clear, content=b"x"), prepare=refill)
     assert api.get("/files", params=size).text == "0"
 
 
@@ -151,18 +178,36 @@ def test_sqlfs_big_subtree_and_big_file(env):
         "INSERT INTO files (path, is_dir, mode, size, mod_time, data) VALUES (?, 0, 420, 1, 0, ?)",
         ((f"/tree/f{i:06d}", b"y") for i in range(3 * MANY)),
     )
-    moved = {"path": "/sqlfs/tree"}
-    worst = health_max_during(
-        api, lambda: api.post("/rename", params=moved, json={"newPath": "/sqlfs/moved"})
+    tree, moved = {"path": "/sqlfs/tree"}, {"path": "/sqlfs/moved"}
+
+    def move_back() -> None:  # a retry starts from the tree where it was
+        if api.get("/stat", params=moved).status_code == 200:
+            api.post("/rename", params=moved, json={"newPath": "/sqlfs/tree"})
+
+    assert_responsive(
+        api,
+        lambda: api.post("/rename", params=tree, json={"newPath": "/sqlfs/moved"}),
+        prepare=move_back,
     )
-    assert worst < HEALTH_BOUND
-    gone = {"path": "/sqlfs/moved", "recursive": "true"}
-    assert health_max_during(api, lambda: api.delete("/directories", params=gone)) < HEALTH_BOUND
+
+    def move_there() -> None:
+        if api.get("/stat", params=moved).status_code != 200:
+            api.post("/directories", params=moved)
+            insert_rows(
+                root / "sqlfs.db",
+                "INSERT OR REPLACE INTO files (path, is_dir, mode, size, mod_time, data)"
+                " VALUES (?, 0, 420, 1, 0, ?)",
+                ((f"/moved/f{i:06d}", b"y") for i in range(3 * MANY)),
+            )
+
+    gone = {**moved, "recursive": "true"}
+    assert_responsive(api, lambda: api.delete("/directories", params=gone), prepare=move_there)
     assert api.get("/stat", params={"path": "/sqlfs/moved/f000001"}).status_code == 404
 
     big = {"path": "/sqlfs/big"}
-    assert (
-        health_max_during(api, lambda: api.put("/files", params=big, content=b"z" * (50 << 20)))
-        < 0.5
-    )
-    assert health_max_during(api, lambda: api.delete("/files", params=big)) < HEALTH_BOUND
+
+    def put_big() -> httpx.Response:
+        return api.put("/files", params=big, content=b"z" * (50 << 20))
+
+    assert_responsive(api, put_big, bound=0.5)
+    assert_responsive(api, lambda: api.delete("/files", params=big), prepare=put_big)
