@@ -1,5 +1,4 @@
-"""Fixtures shared by the data-plugin tests: a memfs-only server per module (the root
-conftest's ``api`` talks to it) and a throw-away MariaDB database."""
+"""Fixtures shared by the plugin tests: a throw-away MariaDB database."""
 
 from __future__ import annotations
 
@@ -10,12 +9,7 @@ import uuid
 
 import pytest
 
-from pfs.testing.fixtures import MEMFS_ONLY, server_fixture
-
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
-
-
-server = server_fixture(MEMFS_ONLY)
 
 
 def _mysql_reachable() -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from _external import EXAMPLES, HELLO_C, built_plugins
 
 from pfs.external.native import NativePlugin
 from pfs.external.wasm import WasmLimits, WasmPlugin, WasmRuntime
@@ -24,6 +23,11 @@ from pfs.testing.contract import (
     RenameTests,
     StreamTests,
 )
+from pfs.testing.fixtures import MEMFS_ONLY, server_fixture
+from tests.helpers.external import EXAMPLES, HELLO_C, built_plugins
+
+# A memfs-only server per module; the root conftest's ``api`` talks to it.
+server = server_fixture(MEMFS_ONLY)
 
 
 @pytest.fixture(scope="session")

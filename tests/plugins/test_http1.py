@@ -16,7 +16,11 @@ import pytest
 import trustme
 
 from pfs.plugins import _http1
+from pfs.testing.fixtures import MEMFS_ONLY, server_fixture
 from pfs.testing.server import free_port
+
+# A memfs-only server per module; the root conftest's ``api`` talks to it.
+server = server_fixture(MEMFS_ONLY)
 
 #: Bytes asyncio's socket transport reads at most per ``recv`` (selector event loop).
 SOCKET_READ = 256 * 1024

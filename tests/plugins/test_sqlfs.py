@@ -10,7 +10,11 @@ import uuid
 import httpx
 import pytest
 
+from pfs.testing.fixtures import MEMFS_ONLY, server_fixture
 from pfs.testing.server import ServerProcess, free_port
+
+# A memfs-only server per module; the root conftest's ``api`` talks to it.
+server = server_fixture(MEMFS_ONLY)
 
 
 @pytest.fixture(params=["sqlite", "mysql"])

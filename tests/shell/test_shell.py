@@ -17,7 +17,7 @@ from pfs.shell.cli import main
 from pfs.shell.formatting import parse_config_value
 from pfs.testing.fixtures import server_fixture
 from pfs.testing.server import free_port
-from tests.shell_helpers import SHELL_CONFIG
+from tests.helpers.shell import SHELL_CONFIG
 
 PFS = [sys.executable, "-m", "pfs.shell.cli"]
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from pfs.testing.fixtures import server_fixture
-from tests.fuse_helpers import Mount, needs_fuse, read, sh
+from tests.helpers.fuse import Mount, needs_fuse, read, sh
 
 pytestmark = needs_fuse
 

@@ -7,7 +7,7 @@ import pytest
 
 from pfs.fs.fileinfo import parse_time_ns
 from pfs.testing.server import ServerProcess
-from tests.queuefs_helpers import (
+from tests.helpers.queuefs import (
     BACKENDS,
     MARIADB,
     dequeue,

@@ -10,10 +10,10 @@ import re
 
 import httpx
 import pytest
-from _external import HELLO_C, RFC3339_SECONDS, built_plugins, external_config
 
 from pfs.fs.errors import FSError
 from pfs.testing.server import ServerProcess
+from tests.helpers.external import HELLO_C, RFC3339_SECONDS, built_plugins, external_config
 
 
 @pytest.fixture(scope="session")

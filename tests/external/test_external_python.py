@@ -8,9 +8,9 @@ import sys
 
 import httpx
 import pytest
-from _external import EXAMPLES
 
 from pfs.testing.server import ServerProcess
+from tests.helpers.external import EXAMPLES
 
 CONFIG = {"plugins": {"pyhello": {"enabled": True, "path": "/py",
                                   "config": {"greeting": "Hi from an entry point"}}}}

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from pfs.testing.server import ServerProcess
-from tests.queuefs_helpers import (
+from tests.helpers.queuefs import (
     BACKENDS,
     MARIADB,
     dequeue,

@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from queuefs_helpers import MARIADB, require_mariadb
 
 from pfs.testing.fixtures import MEMFS_ONLY, server_fixture
 from pfs.testing.mariadb import MariaDB, TcpRelay
+from tests.helpers.queuefs import MARIADB, require_mariadb
 
 #: query_timeout and connect_timeout of the mounts under test (seconds).
 TIMEOUT = 1

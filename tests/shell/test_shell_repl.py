@@ -13,7 +13,7 @@ import pytest
 
 from pfs.testing.fixtures import server_fixture
 from pfs.testing.server import free_port
-from tests.shell_helpers import SHELL_CONFIG
+from tests.helpers.shell import SHELL_CONFIG
 
 # prompt_toolkit redraws with escape sequences; compare the text a user sees.
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")

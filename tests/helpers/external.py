@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "plugins"
-TEST_PLUGINS = ROOT / "tests" / "plugins"
+TEST_PLUGINS = ROOT / "tests" / "external" / "sources"
 
 HELLO_C = b"Hello from C dynamic library!\n"
 RFC3339_SECONDS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$"

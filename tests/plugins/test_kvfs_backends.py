@@ -11,7 +11,7 @@ import pytest
 from pfs.testing.mariadb import MariaDB
 from pfs.testing.rawhttp import RawConnection, files_target
 from pfs.testing.server import ServerProcess, free_port
-from tests.queuefs_helpers import MARIADB, require_mariadb
+from tests.helpers.queuefs import MARIADB, require_mariadb
 
 
 def _kv_config(request, tmp_path):

@@ -12,9 +12,9 @@ import sys
 import httpx
 import pytest
 import wasmtime
-from _external import HELLO_C, built_plugins, external_config
 
 from pfs.testing.server import ServerProcess
+from tests.helpers.external import HELLO_C, built_plugins, external_config
 
 
 @pytest.fixture(scope="session")

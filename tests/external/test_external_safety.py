@@ -10,9 +10,9 @@ import threading
 
 import httpx
 import pytest
-from _external import HELLO_C, built_plugins, external_config
 
 from pfs.testing.server import ServerProcess
+from tests.helpers.external import HELLO_C, built_plugins, external_config
 
 #: Long enough for any real answer on a loaded machine; a frozen server never answers.
 HANG = 15

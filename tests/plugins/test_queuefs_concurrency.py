@@ -14,7 +14,7 @@ import pytest
 from pfs.testing.mariadb import MariaDB, TcpRelay
 from pfs.testing.rawhttp import RawConnection, files_target
 from pfs.testing.server import ServerProcess, free_port
-from tests.queuefs_helpers import (
+from tests.helpers.queuefs import (
     BACKENDS,
     MARIADB,
     dequeue,

@@ -7,9 +7,9 @@ import threading
 
 import httpx
 import pytest
-from _external import built_plugins, external_config
 
 from pfs.testing.server import ServerProcess
+from tests.helpers.external import built_plugins, external_config
 
 
 @pytest.fixture(scope="session")
