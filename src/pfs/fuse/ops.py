@@ -130,9 +130,12 @@ class PFSOperations(pyfuse3.Operations):
     def _changed(self, path: str, *, tree: bool = False) -> None:
         """Forget cached answers about ``path`` (and below it, for a renamed or removed tree) and
         about its directory, here and in the kernel: a change made through the mount is seen at
-        once, never when a stale time expires (tar: "file changed as we read it")."""
+        once, never when a stale time expires (tar: "file changed as we read it"). The listing
+        of the directory's own directory goes too: its entry for the directory holds the old
+        time, which a later opendir or readdirplus would hand back."""
         parent = parent_of(path)
         self.listings.drop(parent)
+        self.listings.drop(parent_of(parent))
         self.attrs.drop(parent)
         if tree:
             self.attrs.drop_tree(path)
@@ -382,8 +385,9 @@ class PFSOperations(pyfuse3.Operations):
         if entries is None:
             entries = await self.client.ls(path)
             self.listings.put(path, entries)
-        for info in entries:
-            self.attrs.put(join(path, info.name), info)
+            # Only a fresh listing updates attributes: a cached one may be older than them.
+            for info in entries:
+                self.attrs.put(join(path, info.name), info)
         fh = self._new_fh()
         # A snapshot per open directory keeps readdir offsets stable while the tree changes.
         # Files whose read consumes or never ends are left out, so grep -r, find, tar, cp -r and
