@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any, ClassVar
 
 from pfs.fs.config import Field
-from pfs.fs.errors import NotSupported, TooLarge
+from pfs.fs.errors import IsADirectory, NotSupported, TooLarge
 from pfs.fs.fileinfo import FileInfo, Meta
 
 #: Size of the pieces a stream hands out.
@@ -79,6 +79,20 @@ def byte_range(length: int, offset: int, size: int) -> tuple[int, int]:
     the range is empty (``start >= end``)."""
     start = max(offset, 0)
     return start, length if size < 0 else min(start + size, length)
+
+
+async def resized(kept: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:
+    """The content of a file truncated or zero-extended to ``size`` bytes, as a stream: the
+    ``kept`` chunks (the old content's first ``min(old size, size)`` bytes), then zeros up to
+    ``size``. For plugins that rewrite a whole value to truncate it (sqlfs, s3fs)."""
+    total = 0
+    async for chunk in kept:
+        total += len(chunk)
+        yield chunk
+    while total < size:
+        step = min(CHUNK_SIZE * 16, size - total)
+        total += step
+        yield bytes(step)
 
 
 def read_range(data: bytes | bytearray | memoryview, offset: int, size: int) -> bytes:
@@ -218,6 +232,13 @@ class FileSystem:
         natively: never by reading and rewriting the content. Raises NotFound."""
         raise NotSupported(f"touch: {path}: operation not supported by {self.fstype}")
 
+    async def truncate(self, path: str, size: int) -> None:
+        """Cut a file to ``size`` bytes or extend it with zero bytes, without reading more of it
+        than it keeps. Plugins whose files are not byte sequences (queues, streams, generated
+        files) accept it as a no-op, so an ``O_TRUNC`` open before a write works there.
+        Raises NotFound, IsADirectory, TooLarge (``size`` past the plugin's limit)."""
+        raise NotSupported(f"truncate: {path}: operation not supported by {self.fstype}")
+
     # -- derived ---------------------------------------------------------------------------
 
     async def read_stream(self, path: str, offset: int = 0, size: int = -1) -> AsyncIterator[bytes]:
@@ -257,3 +278,12 @@ class FileSystem:
                 )
             parts.append(chunk)
         return await self.write(path, b"".join(parts), offset, flags)
+
+
+async def truncate_as_no_op(fs: FileSystem, path: str, size: int) -> None:
+    """``truncate`` for plugins whose files are not byte sequences (a queue's control files,
+    generated files): accepted and ignored once ``stat`` finds a file there, so the truncating
+    open of a shell's ``>`` or FUSE's ``O_TRUNC`` works before the write that follows. Reads
+    nothing. Assign it in the class body: ``truncate = truncate_as_no_op``."""
+    if (await fs.stat(path)).is_dir:
+        raise IsADirectory(f"is a directory: {path}")

@@ -387,6 +387,10 @@ class MountTable(FileSystem):
         mount, rel = self._route_writable("touch", path, norm)
         await _call(mount, path, mount.fs.set_mtime(rel, mtime_ns))
 
+    async def truncate(self, path: str, size: int) -> None:
+        mount, rel = self._route_writable("truncate", path, normalize(path))
+        await _call(mount, path, mount.fs.truncate(rel, size))
+
     async def walk_files(self, path: str) -> AsyncIterator[str]:
         """Every file below ``path`` depth-first in listing order (errors skipped), for grep.
 

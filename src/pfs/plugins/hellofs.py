@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pfs.fs import FileInfo, FileSystem, Meta, NotADirectory, NotFound, ReadOnly, read_range
+from pfs.fs.base import truncate_as_no_op
 
 HELLO = b"Hello, World!\n"
 
@@ -42,3 +43,4 @@ class HelloFS(FileSystem):
         raise ReadOnly("read-only filesystem")
 
     create = mkdir = remove = write = rename = chmod = _read_only  # type: ignore[assignment]
+    truncate = truncate_as_no_op

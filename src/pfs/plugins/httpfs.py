@@ -43,6 +43,7 @@ from pfs.fs import (
     WriteFlag,
     read_range,
 )
+from pfs.fs.base import truncate_as_no_op
 from pfs.fs.gotime import format_duration
 from pfs.fs.paths import join, normalize
 from pfs.httprange import parse_range
@@ -303,6 +304,9 @@ class HTTPFS(FileSystem):
 
     async def chmod(self, path: str, mode: int) -> None:
         raise ReadOnly(READ_ONLY_MESSAGE)
+
+    #: Accepted on the status file, as AGFS does; every other path is refused by ``stat``.
+    truncate = truncate_as_no_op
 
     # -- the HTTP side ---------------------------------------------------------------------
 

@@ -285,6 +285,18 @@ class LocalFS(FileSystem):
             finally:
                 os.close(fd)
 
+    async def truncate(self, path: str, size: int) -> None:
+        if not _components(path):
+            raise IsADirectory(f"is a directory: {path}")
+        fd = self._open_file(path, os.O_WRONLY, "truncate")
+        try:
+            with os_errors(path, "truncate"):
+                # Extending makes a sparse file at once on most file systems, but not on all:
+                # on a thread either way.
+                await _on_thread(fd, os.ftruncate, size)
+        finally:
+            os.close(fd)
+
     # -- namespace changes -----------------------------------------------------------------
 
     async def create(self, path: str) -> None:

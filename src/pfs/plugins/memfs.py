@@ -285,3 +285,19 @@ class MemFS(FileSystem):
 
     async def set_mtime(self, path: str, mtime_ns: int) -> None:
         self._lookup(path).mtime_ns = mtime_ns
+
+    async def truncate(self, path: str, size: int) -> None:
+        node = self._lookup(path)
+        if node.is_dir:
+            raise IsADirectory(f"is a directory: {path}")
+        if size > self.max_file_size:
+            raise self._too_large(size)
+        if size <= len(node.data):
+            del node.data[size:]
+        else:
+            # One zeroed allocation (calloc: pages untouched until written) instead of a copy
+            # of the zeros, then the old bytes copied in.
+            grown = bytearray(size)
+            grown[: len(node.data)] = node.data
+            node.data = grown
+        node.mtime_ns = time.time_ns()

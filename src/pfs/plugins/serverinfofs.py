@@ -20,6 +20,7 @@ from pfs.fs import (
     ReadOnly,
     read_range,
 )
+from pfs.fs.base import truncate_as_no_op
 from pfs.fs.gotime import format_duration, format_rfc3339
 
 _FILES = ("README", "server_info", "uptime", "version", "stats")
@@ -113,3 +114,4 @@ class ServerInfoFS(FileSystem):
         raise ReadOnly("operation not permitted: serverinfofs is read-only")
 
     create = mkdir = remove = write = rename = chmod = _read_only  # type: ignore[assignment]
+    truncate = truncate_as_no_op

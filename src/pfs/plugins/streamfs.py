@@ -376,3 +376,7 @@ class StreamFS(FileSystem):
 
     async def chmod(self, path: str, mode: int) -> None:
         raise NotSupported("streamfs does not support chmod")
+
+    async def truncate(self, path: str, size: int) -> None:
+        """A no-op: streams only grow, and a writer's truncating open (a shell's ``>``) must
+        work. Any name is a stream, so there is nothing to check (and none is created)."""

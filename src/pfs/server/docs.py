@@ -105,6 +105,9 @@ def openapi_document() -> dict[str, Any]:
             _PATH_Q, _q("mtime", "Unix seconds, integer or decimal fraction",
                         schema={"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"})],
             {"200": _MSG})},
+        "/api/v1/truncate": {"post": _op("Cut a file to size bytes or extend it with zeros", [
+            _PATH_Q, _q("size", "New size in bytes", True, {"type": "integer", "minimum": 0})],
+            {"200": _MSG})},
         "/api/v1/grep": {"post": _op("Search file contents (RE2)", [], {"200": {
             "description": "matches (NDJSON when stream=true)", "content": {
                 "application/json": {"schema": _obj({

@@ -159,6 +159,23 @@ class KVFS(FileSystem):
         await self.backend.update(key, new_value, len(data))
         return ""
 
+    async def truncate(self, path: str, size: int) -> None:
+        if path in ("/", "/keys"):
+            raise IsADirectory(f"is a directory: {path}")
+        key = self._key(path)
+        if size > self.max_value_size:
+            raise TooLarge(
+                f"value would be {size} bytes, over the max_value_size of "
+                f"{self.max_value_size} bytes"
+            )
+
+        def cut_or_grown(old: bytes | None) -> bytes:
+            if old is None:
+                raise key_not_found(key)
+            return old[:size] if size <= len(old) else old + bytes(size - len(old))
+
+        await self.backend.update(key, cut_or_grown, size)
+
     async def create(self, path: str) -> None:
         if path in ("/", "/keys"):
             raise InvalidArgument(f"cannot create: {path}")

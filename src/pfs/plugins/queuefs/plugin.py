@@ -27,6 +27,7 @@ from pfs.fs import (
     WriteFlag,
     read_range,
 )
+from pfs.fs.base import truncate_as_no_op
 from pfs.plugins.queuefs.backend import EMPTY, QueueBackend
 from pfs.plugins.queuefs.memory import MemoryBackend
 from pfs.plugins.queuefs.mysql import MySQLBackend
@@ -272,6 +273,9 @@ class QueueFS(FileSystem):
 
     async def chmod(self, path: str, mode: int) -> None:
         raise NotSupported("cannot change permissions in queuefs service")
+
+    #: A shell's ``> q/enqueue`` truncates before it writes; nothing is read or dropped.
+    truncate = truncate_as_no_op
 
 
 def _check_name(queue: str) -> str:

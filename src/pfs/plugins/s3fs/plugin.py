@@ -31,8 +31,10 @@ from pfs.fs import (
     NotFound,
     NotSupported,
     PermissionDenied,
+    TooLarge,
     WriteFlag,
 )
+from pfs.fs.base import resized
 from pfs.fs.paths import split_parent
 from pfs.plugins.s3fs._errors import error_code, s3_errors, translate
 
@@ -46,6 +48,9 @@ MAX_KEY_BYTES = 1024
 DEFAULT_PART_SIZE = 8 << 20
 MIN_PART_SIZE = 5 << 20
 MAX_PART_SIZE = 5 << 30
+#: S3's largest object, and its most parts in one multipart upload.
+MAX_OBJECT_SIZE = 5 << 40
+MAX_PARTS = 10_000
 #: DeleteObjects takes at most this many keys per call.
 DELETE_BATCH = 1000
 
@@ -492,6 +497,27 @@ class S3FS(FileSystem):
             if upload_id is not None:
                 await self._abort_upload(key, upload_id)
         return f"Written {total} bytes to {rel}"
+
+    async def truncate(self, path: str, size: int) -> None:
+        """S3 cannot change an object in place: the kept bytes are streamed from the old object
+        into a new upload (zeros appended when growing), which replaces it once complete."""
+        rel = self._rel(path)
+        largest = min(MAX_OBJECT_SIZE, self.part_size * MAX_PARTS)
+        if size > largest:
+            raise TooLarge(
+                f"truncate: {rel}: {size} bytes is over the largest object this mount can "
+                f"upload ({largest} bytes: {MAX_PARTS} parts of part_size)"
+            )
+        head = await self._head(path)
+        if head is None:
+            if path == "/" or await self._dir_exists(path):
+                raise IsADirectory(f"is a directory: {rel}")
+            raise NotFound(f"no such file: {rel}")
+        old_size = int(head["ContentLength"])
+        if old_size == size:
+            return
+        kept = await self.read_stream(path, 0, min(old_size, size))
+        await self.write_stream(path, resized(kept, size))
 
     async def _upload_part(
         self, key: str, upload_id: str, number: int, data: bytearray

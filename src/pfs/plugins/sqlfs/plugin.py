@@ -30,7 +30,7 @@ from pfs.fs import (
     WriteFlag,
     apply_write,
 )
-from pfs.fs.base import Buffered, written_size
+from pfs.fs.base import Buffered, resized, written_size
 from pfs.fs.paths import split_parent
 from pfs.fs.turns import map_in_turns
 from pfs.plugins.sqlfs.backend import SQLFSBackend
@@ -319,6 +319,13 @@ class SQLFS(FileSystem):
             )
         finally:
             self.cache.changed(path)
+
+    async def truncate(self, path: str, size: int) -> None:
+        row = await self._file_row(path, "truncate")
+        if size > self.max_file_size:
+            raise self._too_large(str(size))
+        kept = self._pieces(path, row, 0, min(size, int(row[2])))
+        await self._write_chunked(path, row, resized(kept, size))
 
     # -- read ------------------------------------------------------------------------------
 
