@@ -192,7 +192,8 @@ def test_bad_truncate_requests_are_400_and_change_nothing(api, params, message):
 
 def test_truncate_outside_every_mount_is_404_and_in_a_read_only_mount_403(api):
     assert truncate(api, "/nowhere/f", 0).status_code == 404
-    mounted = api.post("/mount", json={"fstype": "memfs", "path": "/ro", "config": {"read_only": True}})
+    read_only = {"fstype": "memfs", "path": "/ro", "config": {"read_only": True}}
+    mounted = api.post("/mount", json=read_only)
     assert mounted.status_code == 200, mounted.text
     try:
         response = truncate(api, "/ro/README", 0)
