@@ -17,6 +17,7 @@ from pfs.fs.config import Field, parse_size, validate_config
 from pfs.fs.errors import *  # noqa: F403
 from pfs.fs.errors import __all__ as _error_names
 from pfs.fs.fileinfo import FileInfo, Meta, ReadEffect
+from pfs.fs.handles import FileAdapter, FileHandle, OpenFlag
 from pfs.fs.paths import normalize
 
 __all__ = [
@@ -25,9 +26,12 @@ __all__ = [
     "REPLACE",
     "WRITE_LIMIT",
     "Field",
+    "FileAdapter",
+    "FileHandle",
     "FileInfo",
     "FileSystem",
     "Meta",
+    "OpenFlag",
     "ReadEffect",
     "WriteFlag",
     "apply_write",

@@ -11,11 +11,14 @@ import enum
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pfs.fs.config import Field
 from pfs.fs.errors import IsADirectory, NotSupported, TooLarge
 from pfs.fs.fileinfo import FileInfo, Meta
+
+if TYPE_CHECKING:
+    from pfs.fs.handles import FileHandle, OpenFlag
 
 #: Size of the pieces a stream hands out.
 CHUNK_SIZE = 64 * 1024
@@ -240,6 +243,24 @@ class FileSystem:
         raise NotSupported(f"truncate: {path}: operation not supported by {self.fstype}")
 
     # -- derived ---------------------------------------------------------------------------
+
+    async def open_handle(self, path: str, flags: OpenFlag, mode: int = 0o644) -> FileHandle:
+        """Open ``path`` for ``/api/v1/handles`` (see :mod:`pfs.fs.handles`).
+
+        The default is the generic :class:`~pfs.fs.handles.FileAdapter`. Opening for writing
+        needs ``random_write``: a plugin that only replaces whole files refuses it (501, on which
+        FUSE clients fall back to whole-file writes) unless it overrides this with handles whose
+        writes make sense on their own (a queue's messages, a stream's chunks).
+        """
+        from pfs.fs.handles import FileAdapter, writable  # handles builds on this module
+
+        if writable(flags) and not self.random_write:
+            raise NotSupported(
+                f"openhandle: {path}: operation not supported: {self.fstype} writes whole files "
+                "only (open for reading, or write the whole file with PUT /files)"
+            )
+        return await FileAdapter.open(self, path, flags, mode)
+
 
     async def read_stream(self, path: str, offset: int = 0, size: int = -1) -> AsyncIterator[bytes]:
         """Open ``path`` for reading and return the bytes of ``read(path, offset, size)`` as an

@@ -26,6 +26,8 @@ from pfs.fs.errors import (
     ReadOnly,
 )
 from pfs.fs.fileinfo import FileInfo, Meta
+from pfs.fs.handle_table import DEFAULT_LEASE, MAX_OPEN, HandleTable, OpenHandle
+from pfs.fs.handles import OpenFlag, changes_data
 from pfs.fs.paths import join, normalize
 
 log = logging.getLogger("pfs.mounts")
@@ -154,10 +156,12 @@ class MountTable(FileSystem):
 
     fstype = "mounts"
 
-    def __init__(self) -> None:
+    def __init__(self, max_handles: int = MAX_OPEN) -> None:
         super().__init__({})
         self._mounts: dict[str, Mount] = {}
         self._lock = asyncio.Lock()
+        #: The open handles of every mount (``/api/v1/handles``); unmount closes a mount's.
+        self.handles = HandleTable(max_handles)
 
     # -- table -----------------------------------------------------------------------------
 
@@ -218,6 +222,7 @@ class MountTable(FileSystem):
             if mount is None:
                 raise NotFound(f"no mount at path: {path}")
             self._mounts = {k: v for k, v in self._mounts.items() if k != path}
+        await self.handles.close_mount(mount)
         mount.closing = True
         try:
             await mount.fs.end_streams()
@@ -245,6 +250,7 @@ class MountTable(FileSystem):
                 await self.unmount(mount.path)
             except Exception:
                 log.exception("shutdown of %s failed", mount.path)
+        await self.handles.close_all()
 
     # -- routing helpers -------------------------------------------------------------------
 
@@ -390,6 +396,27 @@ class MountTable(FileSystem):
     async def truncate(self, path: str, size: int) -> None:
         mount, rel = self._route_writable("truncate", path, normalize(path))
         await _call(mount, path, mount.fs.truncate(rel, size))
+
+    async def open_handle(
+        self,
+        path: str,
+        flags: OpenFlag = OpenFlag.RDONLY,
+        mode: int = 0o644,
+        lease: int = DEFAULT_LEASE,
+    ) -> OpenHandle:
+        """Open ``path`` through its plugin and register the handle (id, lease) in ``handles``."""
+        norm = normalize(path)
+        if changes_data(flags):
+            mount, rel = self._route_writable("openhandle", path, norm)
+        else:
+            mount, rel = self._route(path, norm)
+        self.handles.check_room()
+        handle = await _call(mount, path, mount.fs.open_handle(rel, flags, mode))
+        try:
+            return self.handles.add(mount, norm, handle, lease)
+        except BaseException:
+            await handle.close()
+            raise
 
     async def walk_files(self, path: str) -> AsyncIterator[str]:
         """Every file below ``path`` depth-first in listing order (errors skipped), for grep.

@@ -23,6 +23,8 @@ from pfs.fs import (
     WRITE_LIMIT,
     AlreadyExists,
     Field,
+    FileAdapter,
+    FileHandle,
     FileInfo,
     FileSystem,
     InvalidArgument,
@@ -31,6 +33,7 @@ from pfs.fs import (
     NotADirectory,
     NotFound,
     NotSupported,
+    OpenFlag,
     PermissionDenied,
     ReadEffect,
     Unavailable,
@@ -339,6 +342,11 @@ class StreamFS(FileSystem):
             # A client that leaves (or is cut off) frees its queue at once.
             stream.readers.pop(reader.id, None)
             reader.chunks.clear()
+
+    async def open_handle(self, path: str, flags: OpenFlag, mode: int = 0o644) -> FileHandle:
+        # A reading handle gets its own reader (history, then live data) when it opens; every
+        # write publishes a chunk (streams only grow), so writing needs no random access.
+        return await FileAdapter.open(self, path, flags, mode)
 
     async def write(
         self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE

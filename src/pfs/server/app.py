@@ -38,6 +38,23 @@ class App:
         self.routes = routes
         self.state = state
         self.auth = auth
+        #: Prefixes of routes with an ``{id}`` segment (``/api/v1/handles/``).
+        self._templated = sorted({key.split("{id}")[0] for key in routes if "{id}" in key})
+
+    def _route(self, path: str) -> Route | None:
+        """The route of ``path``: exact, else the ``{id}`` route of its shape, else (with an
+        unknown segment after the id) the prefix's ``{id}/{op}`` route."""
+        route = self.routes.get(path)
+        if route is not None or not self._templated:
+            return route
+        for prefix in self._templated:
+            if path.startswith(prefix) and len(path) > len(prefix):
+                rest = path[len(prefix) :].partition("/")[2]
+                route = self.routes.get(prefix + "{id}" + ("/" + rest if rest else ""))
+                if route is None and rest:
+                    route = self.routes.get(prefix + "{id}/{op}")
+                return route
+        return None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -101,7 +118,7 @@ class App:
 
     async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         req = Request(scope, receive, self.state.settings.body_timeout)
-        route = self.routes.get(req.path)
+        route = self._route(req.path)
         if route is None:
             await _NOT_FOUND(send, receive)
             return
@@ -114,7 +131,10 @@ class App:
                     await response(send, receive)
                     return
                 if self.auth.enabled:
-                    denied = self.auth.check(req.header(b"authorization"), role)
+                    header = req.header(b"authorization")
+                    denied = self.auth.check(header, role)
+                    # Handlers that allow more with a higher role read the caller's here.
+                    scope["pfs.role"] = self.auth.role_of(header)
                 elif role is Role.ADMIN:
                     denied = await self.auth.check_admin_peer(scope)
                 else:

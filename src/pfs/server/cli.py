@@ -40,7 +40,7 @@ def build_app(raw: Any, address: str | None = None, registry: Registry | None = 
     ExternalConfigError). This is where the server's parts are put together."""
     registry = registry or builtin_registry()
     settings = settings_from_dict(raw, registry, address)
-    fs = MountTable()
+    fs = MountTable(settings.max_open_handles)
     mounting = Mounting(registry, fs, settings.external_plugins, settings.mounts)
     auth = Auth(settings.auth_tokens, settings.admin_without_auth)
     return App(ROUTES, State(settings, fs, mounting), auth)

@@ -24,7 +24,7 @@ _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 _SERVER_KEYS = {
     "address", "log_level", "max_body_bytes", "body_timeout", "auth", "admin_without_auth",
-    "grep_max_scan_bytes", "grep_max_answer_bytes",
+    "grep_max_scan_bytes", "grep_max_answer_bytes", "max_open_handles",
 }
 #: Server settings given as sizes (``64MB``).
 _SIZE_KEYS = ("max_body_bytes", "grep_max_scan_bytes", "grep_max_answer_bytes")
@@ -121,6 +121,14 @@ def _body_timeout(value: Any) -> float:
     return float(value)
 
 
+def _max_open_handles(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
+        raise ConfigError(
+            f"server.max_open_handles: must be a whole number between 1 and 1000000, got {value!r}"
+        )
+    return value
+
+
 def _mount_entries(
     registry: Registry, plugins: Any, external_enabled: bool = False
 ) -> list[dict[str, Any]]:
@@ -201,6 +209,8 @@ def settings_from_dict(raw: Any, registry: Registry, address: str | None = None)
                 raise ConfigError(f"server.{key}: {exc}") from None
     if "body_timeout" in server:
         settings.body_timeout = _body_timeout(server["body_timeout"])
+    if "max_open_handles" in server:
+        settings.max_open_handles = _max_open_handles(server["max_open_handles"])
     settings.auth_tokens = _tokens(server.get("auth"))
     settings.admin_without_auth = _admin_without_auth(server.get("admin_without_auth", "owner"))
     external = raw.get("external_plugins") or {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pfs.server import admin, docs, files, search, touch, truncate
+from pfs.server import admin, docs, files, handles, search, touch, truncate
 from pfs.server.app import Route
 from pfs.server.auth import Role
 
@@ -29,6 +29,21 @@ ROUTES: dict[str, Route] = {
     "/api/v1/plugins": (admin.plugins, {"GET": Role.READ}),
     "/api/v1/plugins/load": (admin.load_plugin, {"POST": Role.ADMIN}),
     "/api/v1/plugins/unload": (admin.unload_plugin, {"POST": Role.ADMIN}),
+    # Handles: {id} stands for the numeric id; the app looks such routes up by that segment.
+    "/api/v1/handles": (handles.redirect, None),
+    "/api/v1/handles/": (handles.listing, {"GET": Role.READ}),
+    # Opening for writing also needs the write role: the handler checks that.
+    "/api/v1/handles/open": (handles.open_handle, {"POST": Role.READ}),
+    "/api/v1/handles/{id}": (handles.handle, {"GET": Role.READ, "DELETE": Role.READ}),
+    "/api/v1/handles/{id}/read": (handles.read, {"GET": Role.READ}),
+    "/api/v1/handles/{id}/write": (handles.write, {"PUT": Role.WRITE}),
+    "/api/v1/handles/{id}/seek": (handles.seek, {"POST": Role.READ}),
+    "/api/v1/handles/{id}/sync": (handles.sync, {"POST": Role.READ}),
+    "/api/v1/handles/{id}/stat": (handles.stat, {"GET": Role.READ}),
+    "/api/v1/handles/{id}/stream": (handles.stream, {"GET": Role.READ}),
+    "/api/v1/handles/{id}/renew": (handles.renew, {"POST": Role.READ}),
+    "/api/v1/handles/{id}/truncate": (handles.truncate, {"POST": Role.WRITE}),
+    "/api/v1/handles/{id}/{op}": (handles.unknown, None),
     "/api/v1/openapi.json": (docs.openapi, {"GET": Role.READ}),
     "/docs": (docs.page, {"GET": Role.READ}),
 }

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pfs.fs import WRITE_LIMIT
+from pfs.fs.handle_table import MAX_OPEN
 from pfs.server.auth import AdminWithoutAuth, TokenEntry
 from pfs.server.http import BODY_TIMEOUT
 
@@ -27,6 +28,8 @@ class Settings:
     grep_max_scan_bytes: int = 0
     #: Matches one non-stream grep answer may hold; past it 413 (stream=true has no cap).
     grep_max_answer_bytes: int = 32 << 20
+    #: Handles (``/api/v1/handles``) open at once; opening more is refused (503).
+    max_open_handles: int = MAX_OPEN
     auth_tokens: list[TokenEntry] = field(default_factory=list)
     #: Who may mount/unmount/load plugins when ``auth_tokens`` is empty.
     admin_without_auth: AdminWithoutAuth = AdminWithoutAuth.OWNER

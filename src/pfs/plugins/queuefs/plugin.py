@@ -13,6 +13,8 @@ from typing import Any
 from pfs.fs import (
     REPLACE,
     Field,
+    FileAdapter,
+    FileHandle,
     FileInfo,
     FileSystem,
     InvalidArgument,
@@ -21,6 +23,7 @@ from pfs.fs import (
     NotADirectory,
     NotFound,
     NotSupported,
+    OpenFlag,
     PermissionDenied,
     ReadEffect,
     TooLarge,
@@ -208,6 +211,13 @@ class QueueFS(FileSystem):
         controls[CONTROL_FILES.index("size")].size = len(str(count))
         controls[CONTROL_FILES.index("peek")].mtime_ns = last or time.time_ns()
         return controls
+
+    async def open_handle(self, path: str, flags: OpenFlag, mode: int = 0o644) -> FileHandle:
+        # A handle reads a control file once: its first read dequeues (peeks, counts) and later
+        # reads serve that copy, so a client reading in pieces consumes one message. Each write
+        # is one whole message (or clear, ack), so writing needs no random access.
+        control = self._split(path)[1] if path != "/README" else ""
+        return await FileAdapter.open(self, path, flags, mode, read_once=bool(control))
 
     # -- writes --------------------------------------------------------------------------------
 
