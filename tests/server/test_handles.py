@@ -268,6 +268,8 @@ def test_sync_stat_stream_truncate(api):
         "message": "truncated"
     }
     assert read_file(api, "/memfs/misc.txt") == b""
+    api.post(f"/handles/{handle}/truncate", params={"size": 4}).raise_for_status()
+    assert read_file(api, "/memfs/misc.txt") == b"\x00" * 4
     assert "size parameter is required" in error(api.post(f"/handles/{handle}/truncate"), 400)
     reader = open_handle(api, "/memfs/misc.txt")
     error(api.post(f"/handles/{reader}/truncate", params={"size": 0}), 403)

@@ -249,11 +249,7 @@ class FileAdapter(FileHandle):
 
     async def truncate(self, size: int) -> None:
         self._check_writable("truncate")
-        if size != 0:
-            raise NotSupported(
-                f"truncate: {self.path}: only truncation to 0 bytes is supported here"
-            )
-        await self.fs.write(self.path, b"", 0, REPLACE)
+        await _truncate(self.fs, self.path, size)
         self._copy = None
 
     # -- the rest --------------------------------------------------------------------------
@@ -332,12 +328,20 @@ async def _opened(fs: FileSystem, path: str, flags: OpenFlag, mode: int) -> File
         raise AlreadyExists(f"file already exists: {path}")
     if info.is_dir:
         raise IsADirectory(f"is a directory: {path}")
-    if flags & OpenFlag.TRUNC and writable(flags) and info.size and fs.random_write:
-        # Only files that hold their bytes are emptied; streams and queues only grow, and a
-        # truncating open of them is the no-op AGFS makes it.
-        await fs.write(path, b"", 0, REPLACE)
+    if flags & OpenFlag.TRUNC and writable(flags) and info.size:
+        # Streams and queues take it as the no-op it is for them (their ``truncate``).
+        await _truncate(fs, path, 0)
         info.size = 0
     return info
+
+
+async def _truncate(fs: FileSystem, path: str, size: int) -> None:
+    try:
+        await fs.truncate(path, size)
+    except NotSupported:
+        if size or not fs.random_write:
+            raise
+        await fs.write(path, b"", 0, REPLACE)  # emptying is a whole-file write
 
 
 async def _create(fs: FileSystem, path: str, mode: int) -> None:
