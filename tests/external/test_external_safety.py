@@ -121,15 +121,8 @@ def test_agfs_abi_plugin_writes_are_counts_not_pointers(api, server, plugin_file
     assert load(api, path).json()["plugin_name"] == "agfsfs"
     assert api.post("/mount", json={"fstype": "agfsfs", "path": "/agfs"}).status_code == 200
     try:
-        # Before: the byte count 5 was read as a char* and the server died of SIGSEGV.
-        r = api.put("/files", params={"path": "/agfs/f"}, content=b"hello")
-        assert (r.status_code, r.json()) == (200, {"message": "Written 5 bytes"})
-        assert api.get("/files", params={"path": "/agfs/f"}).content == b"hello"
-        # Driven as AGFS drives it: no position, CREATE | TRUNCATE.
-        last = api.get("/files", params={"path": "/agfs/last-call"}).content
-        assert last == b"offset=-1 flags=10"
-        r = api.put("/files", params={"path": "/agfs/fail"}, content=b"x")
-        assert (r.status_code, r.json()) == (500, {"error": "/agfs/fail: write failed"})
+        # Before its ABI is known, a count larger than the body (a wrong one) is checked as the
+        # original's message pointer: not readable, so an error, not a crash.
         r = api.put("/files", params={"path": "/agfs/overcount"}, content=b"abc")
         assert (r.status_code, r.json()) == (
             500,
@@ -139,8 +132,31 @@ def test_agfs_abi_plugin_writes_are_counts_not_pointers(api, server, plugin_file
                 "readable message"
             },
         )
+        # Before: the byte count 5 was read as a char* and the server died of SIGSEGV.
+        r = api.put("/files", params={"path": "/agfs/f"}, content=b"hello")
+        assert (r.status_code, r.json()) == (200, {"message": "Written 5 bytes"})
+        assert api.get("/files", params={"path": "/agfs/f"}).content == b"hello"
+        # Driven as AGFS drives it: no position, CREATE | TRUNCATE.
+        last = api.get("/files", params={"path": "/agfs/last-call"}).content
+        assert last == b"offset=-1 flags=10"
+        # The count showed AGFS's ABI: offsets and append now reach the plugin as they are.
+        r = api.put("/files", params={"path": "/agfs/f", "offset": 7}, content=b"x")
+        assert r.status_code == 200
+        last = api.get("/files", params={"path": "/agfs/last-call"}).content
+        assert last == b"offset=7 flags=2"
+        api.put("/files", params={"path": "/agfs/f", "flags": "append"}, content=b"x")
+        last = api.get("/files", params={"path": "/agfs/last-call"}).content
+        assert last == b"offset=-1 flags=1"
+        r = api.put("/files", params={"path": "/agfs/fail"}, content=b"x")
+        assert (r.status_code, r.json()) == (500, {"error": "/agfs/fail: write failed"})
+        # Known to count, a wrong count is never taken for a pointer.
+        r = api.put("/files", params={"path": "/agfs/overcount"}, content=b"abc")
+        assert (r.status_code, r.json()) == (
+            500,
+            {"error": "/agfs/overcount: write failed: FSWrite reported 4 bytes written of 3"},
+        )
         r = api.put("/files", params={"path": "/agfs/f"}, content=b"")
-        assert (r.status_code, r.json()) == (200, {"message": ""})
+        assert (r.status_code, r.json()) == (200, {"message": "Written 0 bytes"})
         assert api.get("/files", params={"path": "/agfs/f"}).content == b""
         # The original ABI's message pointers still work side by side.
         r = api.put("/files", params={"path": "/helloc/hello"}, content=b"x")

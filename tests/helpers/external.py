@@ -37,6 +37,7 @@ def build_plugins(dest: Path) -> dict[str, Path]:
         "agfsfs": dest / "libagfsfs.so",
         "badfs": dest / "libbadfs.so",
         "slowload": dest / "libslowload.so",
+        "agfsmemfs": dest / "libagfsmemfs.so",
     }
     _make("-C", str(EXAMPLES / "hellofs-c"), f"OUT={built['hellofs-c']}")
     _make("-C", str(EXAMPLES / "hellofs-wasm"), f"OUT={built['hellofs-wasm']}")
@@ -55,13 +56,13 @@ def built_plugins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def external_config(
-    plugin_paths: list[Path] | None = None,
+    plugin_paths: list[Path | dict[str, str]] | None = None,
     mounts: dict[str, Any] | None = None,
     **external: Any,
 ) -> dict[str, Any]:
     section: dict[str, Any] = {"enabled": True, "allow_runtime_load": True, **external}
     if plugin_paths:
-        section["plugin_paths"] = [str(p) for p in plugin_paths]
+        section["plugin_paths"] = [p if isinstance(p, dict) else str(p) for p in plugin_paths]
     return {
         "external_plugins": section,
         "plugins": {"memfs": {"enabled": True, "path": "/memfs"}, **(mounts or {})},

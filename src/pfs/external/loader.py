@@ -21,9 +21,9 @@ from urllib.parse import urlparse
 
 from pfs.external.common import ExternalPlugin
 from pfs.external.detect import NATIVE, WASM, check_native_header, detect_type, kind_of, read_header
-from pfs.external.native import NativePlugin
+from pfs.external.native import AUTO_ABI, NativePlugin, check_abi
 from pfs.fs.config import parse_size
-from pfs.fs.errors import FSError, PermissionDenied
+from pfs.fs.errors import FSError, InvalidArgument, PermissionDenied
 
 if TYPE_CHECKING:
     from pfs.external.wasm import WasmLimits, WasmRuntime
@@ -91,6 +91,32 @@ def wasm_limits(section: Any) -> WasmLimits:
     return WasmLimits(call_timeout=timeout, memory_limit=memory, inline_calls=inline)
 
 
+def _plugin_paths(section: dict[str, Any]) -> list[tuple[str, str]]:
+    """``plugin_paths`` as (path, native ABI): an entry is a path or ``{path, abi}``."""
+    entries = section.get("plugin_paths") or []
+    if not isinstance(entries, list):
+        raise ExternalConfigError("external_plugins.plugin_paths: must be a list of file paths")
+    paths = []
+    for i, entry in enumerate(entries):
+        where = f"external_plugins.plugin_paths[{i}]"
+        if isinstance(entry, dict):
+            extra = sorted(set(entry) - {"path", "abi"})
+            if extra:
+                raise ExternalConfigError(
+                    f"{where}: unknown key(s) {', '.join(extra)} (allowed: path, abi)"
+                )
+            path, abi = entry.get("path"), entry.get("abi", AUTO_ABI)
+        else:
+            path, abi = entry, AUTO_ABI
+        if not isinstance(path, str) or not path:
+            raise ExternalConfigError(f"{where}: must be a file path or {{path, abi}}")
+        try:
+            paths.append((path, check_abi(abi)))
+        except InvalidArgument as exc:
+            raise ExternalConfigError(f"{where}.{exc}") from None
+    return paths
+
+
 def _read_wasm(path: str) -> bytes:
     try:
         with open(path, "rb") as handle:
@@ -110,10 +136,7 @@ class ExternalPlugins:
         if not isinstance(self.plugin_dir, str):
             raise ExternalConfigError("external_plugins.plugin_dir: must be a directory path")
         self.auto_load = _bool(section, "auto_load", False)
-        paths = section.get("plugin_paths") or []
-        if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
-            raise ExternalConfigError("external_plugins.plugin_paths: must be a list of file paths")
-        self.plugin_paths: list[str] = paths
+        self.plugin_paths = _plugin_paths(section)
         self.runtime_loading = _bool(section, "allow_runtime_load", False)
         self.url_loading = _bool(section, "allow_url_load", False)
         self.limits = wasm_limits(section.get("wasm"))
@@ -136,9 +159,9 @@ class ExternalPlugins:
     async def startup(self) -> None:
         """Load ``plugin_paths`` (a failure stops the server) and, with ``auto_load``, every
         plugin file below ``plugin_dir`` (failures are logged: a directory may hold junk)."""
-        for path in self.plugin_paths:
+        for path, abi in self.plugin_paths:
             try:
-                result = await self._load_file(os.path.abspath(path))
+                result = await self._load_file(os.path.abspath(path), abi=abi)
             except FSError as exc:
                 raise RuntimeError(f"external_plugins.plugin_paths: {path}: {exc}") from exc
             log.info("loaded external plugin %s as %s", path, result["plugin_name"])
@@ -168,7 +191,10 @@ class ExternalPlugins:
             shutil.rmtree(self._files_dir, ignore_errors=True)
             self._files_dir = None
 
-    async def load(self, library_path: str) -> dict[str, Any]:
+    async def load(self, library_path: str, abi: str = AUTO_ABI) -> dict[str, Any]:
+        """Load a plugin file or URL; ``abi`` is a native library's FSWrite ABI (``auto``:
+        told from its results)."""
+        abi = check_abi(abi)
         scheme = urlparse(library_path).scheme.lower()
         if scheme in ("http", "https", "pfs"):
             if not self.url_loading:
@@ -180,11 +206,11 @@ class ExternalPlugins:
                 self._download(library_path) if scheme != "pfs" else self._from_pfs(library_path)
             )
             try:
-                return await self._load_file(path, downloaded=True)
+                return await self._load_file(path, downloaded=True, abi=abi)
             except BaseException:
                 self._remove_owned(path)
                 raise
-        return await self._load_file(os.path.abspath(library_path))
+        return await self._load_file(os.path.abspath(library_path), abi=abi)
 
     async def unload(self, library_path: str) -> None:
         key = os.path.abspath(library_path)
@@ -211,14 +237,20 @@ class ExternalPlugins:
 
     # -- loading -----------------------------------------------------------------------------
 
-    async def _load_file(self, path: str, downloaded: bool = False) -> dict[str, Any]:
+    async def _load_file(
+        self, path: str, downloaded: bool = False, abi: str = AUTO_ABI
+    ) -> dict[str, Any]:
         async with self._lock:
             header = await asyncio.to_thread(read_header, path)
             kind = kind_of(path, header)
             try:
                 if kind == NATIVE:
                     check_native_header(path, header)
-                    plugin = await self._open_native(path)
+                    plugin = await self._open_native(path, abi)
+                elif abi != AUTO_ABI:
+                    raise InvalidArgument(
+                        f"abi {abi} applies to native libraries only; {path} is a WASM module"
+                    )
                 else:
                     plugin = await self._open_wasm(path)
             except FSError:
@@ -240,13 +272,13 @@ class ExternalPlugins:
         result["renamed"] = fstype != name
         return result
 
-    async def _open_native(self, path: str) -> ExternalPlugin:
+    async def _open_native(self, path: str, abi: str) -> ExternalPlugin:
         """dlopen ``path``; a second load of the same file opens a copy (own globals)."""
         if path not in self._plugins:
-            return await asyncio.to_thread(NativePlugin.open, path)
+            return await asyncio.to_thread(NativePlugin.open, path, abi)
         copy = await asyncio.to_thread(self._copy, path)
         try:
-            plugin = await asyncio.to_thread(NativePlugin.open, copy)
+            plugin = await asyncio.to_thread(NativePlugin.open, copy, abi)
         except BaseException:
             self._remove_owned(copy)
             raise

@@ -10,12 +10,16 @@ Differences from the original, where it crashes or leaks:
   host: we read the low 32 bits as signed, so ``-1`` is an error, not a 4 GiB copy.
 * unmount never frees the shared instance; ``PluginFree`` runs once, at unload.
 * ``FSWrite`` exists in two ABIs with the same symbol names: the original's returns a message
-  pointer, AGFS's (AGFS.md §6) a 64-bit byte count. It is called with AGFS's prototype (a v1
-  function ignores the extra arguments and returns its pointer in the same register) and the result
-  tells them apart; a value is read as a message only when it is no byte count and points to
-  readable memory.
+  pointer, AGFS's (AGFS.md §6) takes an offset and flags and returns a 64-bit byte count. A
+  plugin's ``abi`` (``pfs``, ``agfs`` or ``auto``, set where it is loaded) says which; ``auto``
+  calls with AGFS's prototype (a v1 function ignores the extra arguments and returns its pointer in
+  the same register) and tells them apart by the result: a value is read as a message only when it
+  is no byte count and points to readable memory, and the first real count shows the plugin to be
+  AGFS's. Offset and append writes reach only a plugin known to be AGFS's: a v1 plugin would
+  replace the whole file with the piece.
 * the original ``FSWrite`` cannot report an error (its text arrives as a 200 message, as in the
   original); a plugin may export ``FSWriteEx`` instead, which has an error flag and a 64-bit length.
+  AGFS's reports ``-1`` (``write failed``, 500) or, a PFS reading, ``-errno`` for a typed error.
 """
 
 from __future__ import annotations
@@ -36,7 +40,20 @@ from pfs.external.common import (
 )
 from pfs.external.plugin_memory import CHECKED, read_bytes, read_text
 from pfs.fs.base import REPLACE, FileSystem, WriteFlag
-from pfs.fs.errors import FSError, InvalidArgument, TooLarge
+from pfs.fs.errors import (
+    AlreadyExists,
+    FSError,
+    InsufficientStorage,
+    InvalidArgument,
+    IsADirectory,
+    NotADirectory,
+    NotEmpty,
+    NotFound,
+    NotSupported,
+    PermissionDenied,
+    ReadOnly,
+    TooLarge,
+)
 from pfs.fs.fileinfo import FileInfo, Meta
 
 log = logging.getLogger("pfs.external")
@@ -91,10 +108,33 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "FSChmod": (c_void_p, [c_void_p, c_char_p, ctypes.c_uint32]),
 }
 
+#: The FSWrite ABIs a native plugin may have (its ``abi``): told from the results, the original
+#: server's (``pfs``) or AGFS's v2 (``agfs``).
+AUTO_ABI = "auto"
+PFS_ABI = "pfs"
+AGFS_ABI = "agfs"
+ABIS = (AUTO_ABI, PFS_ABI, AGFS_ABI)
+
 _MAX_WRITE = (1 << 31) - 1  # the C prototype's ``int data_len``
-#: What AGFS passes to FSWrite for every HTTP write: no position, CREATE | TRUNCATE.
-_AGFS_WRITE_OFFSET = -1
-_AGFS_WRITE_FLAGS = 2 | 8
+#: AGFS's "no position" offset: what it passes with CREATE | TRUNCATE for every HTTP write.
+_NO_POSITION = -1
+#: ``-errno`` results of an AGFS FSWrite → our error kinds (``-1`` stays AGFS's plain failure).
+_WRITE_ERRORS: dict[int, type[FSError]] = {
+    cls.errno: cls
+    for cls in (
+        NotFound,
+        AlreadyExists,
+        NotADirectory,
+        IsADirectory,
+        NotEmpty,
+        PermissionDenied,
+        ReadOnly,
+        InvalidArgument,
+        NotSupported,
+        TooLarge,
+        InsufficientStorage,
+    )
+}
 #: More entries than any listing needs: a garbage count is an error before any copy.
 _MAX_ENTRIES = 1 << 20
 
@@ -141,22 +181,36 @@ def file_info(record: FileInfoC, what: str) -> FileInfo:
     )
 
 
-def _write_answer(result: int, length: int) -> str:
-    """The write's message from FSWrite's result, whichever ABI the plugin has."""
-    if result < 0:  # AGFS: an error, with no text channel
-        raise FSError("write failed")
-    if result == 0:  # the original's NULL (empty message), or AGFS's "nothing written"
-        return ""
-    if result <= length:  # AGFS: bytes written (its server's wording)
-        return f"Written {result} bytes"
-    # Only the original's message pointer is larger than the data (or a wrong AGFS count).
+def check_abi(value: object) -> str:
+    """A plugin's configured ``abi``, validated."""
+    if value not in ABIS:
+        raise InvalidArgument(f"abi: must be one of {', '.join(ABIS)}, got {value!r}")
+    return str(value)
+
+
+def _write_error(result: int) -> FSError:
+    """AGFS's negative FSWrite result: ``-errno`` of a kind we know is that kind, else plain."""
+    kind = _WRITE_ERRORS.get(-result)
+    if kind is None:
+        return FSError("write failed")
+    return kind(f"write failed: {os.strerror(-result)}")
+
+
+def _counted(result: int, length: int) -> str:
+    """An AGFS FSWrite result: the bytes written (its server's wording), never a pointer."""
+    if result < 0:
+        raise _write_error(result)
+    if result > length:
+        raise FSError(f"write failed: FSWrite reported {result} bytes written of {length}")
+    return f"Written {result} bytes"
+
+
+def _message(result: int, length: int) -> str:
+    """The original's FSWrite result, a message pointer (NULL = no message), read checked."""
     try:
         return read_text(result, "FSWrite")
     except FSError:
-        raise FSError(
-            f"write failed: FSWrite returned {result}, neither a byte count of at most {length} "
-            "nor a readable message"
-        ) from None
+        raise FSError(f"write failed: FSWrite returned {result}, not a readable message") from None
 
 
 class NativePlugin(ExternalPlugin):
@@ -164,8 +218,10 @@ class NativePlugin(ExternalPlugin):
 
     kind = "native"
 
-    def __init__(self, key: str, library: ctypes.PyDLL) -> None:
+    def __init__(self, key: str, library: ctypes.PyDLL, abi: str = AUTO_ABI) -> None:
         self.lib = library
+        #: The FSWrite ABI as configured; ``auto`` turns ``agfs`` at the first byte count.
+        self.abi = check_abi(abi)
         self.fn: dict[str, Any] = {}
         for symbol, (restype, argtypes) in SIGNATURES.items():
             try:
@@ -191,7 +247,7 @@ class NativePlugin(ExternalPlugin):
         super().__init__(key, name or Path(key).stem.removeprefix("lib"))
 
     @classmethod
-    def open(cls, key: str) -> NativePlugin:
+    def open(cls, key: str, abi: str = AUTO_ABI) -> NativePlugin:
         """dlopen ``key`` (never closed: code may still be referenced) and create the instance.
 
         Blocking (the library's constructors, ``PluginNew``): the loader calls it in a thread.
@@ -209,7 +265,7 @@ class NativePlugin(ExternalPlugin):
         # PyDLL keeps the GIL across calls: they run on the event loop thread anyway, and
         # dropping the GIL for each ~1 µs call let the server's I/O threads contend for it on
         # every request.
-        return cls(key, ctypes.PyDLL(key, handle=handle))
+        return cls(key, ctypes.PyDLL(key, handle=handle), abi)
 
     def readme(self) -> str:
         return self._text_call("PluginGetReadme")
@@ -276,9 +332,13 @@ class NativePlugin(ExternalPlugin):
             raise FSError(f"FSRead returned {length} bytes for a read of at most {size}")
         return read_bytes(ptr, length, "FSRead")
 
-    def write(self, path: str, data: bytes) -> str:
+    def write(
+        self, path: str, data: bytes, offset: int = _NO_POSITION, flags: WriteFlag = REPLACE
+    ) -> str:
+        """FSWrite with AGFS's arguments (``offset`` −1 = no position, ``flags`` its bits, which
+        are ours); the caller sends offsets and append only to a plugin whose ABI is ``agfs``."""
         extended = self.fn.get("FSWriteEx")
-        if extended is not None:
+        if extended is not None and self.abi != AGFS_ABI:
             out_err = ctypes.c_int64(0)
             ptr = extended(
                 self.handle, path.encode(), data or None, len(data), ctypes.byref(out_err)
@@ -290,14 +350,29 @@ class NativePlugin(ExternalPlugin):
         if len(data) > _MAX_WRITE:
             raise TooLarge(f"write: {path}: native plugins take at most {_MAX_WRITE} bytes")
         result = self._require("FSWrite")(
-            self.handle,
-            path.encode(),
-            data or None,
-            len(data),
-            _AGFS_WRITE_OFFSET,
-            _AGFS_WRITE_FLAGS,
+            self.handle, path.encode(), data or None, len(data), offset, int(flags)
         )
-        return _write_answer(result, len(data))
+        return self._write_answer(result, len(data))
+
+    def _write_answer(self, result: int, length: int) -> str:
+        if self.abi == AGFS_ABI:
+            return _counted(result, length)
+        if self.abi == PFS_ABI:
+            return _message(result, length)
+        if result == 0:  # the original's NULL (no message) or AGFS's "nothing written"
+            return ""
+        if 0 < result <= length or result < 0:  # a count (or error): no pointer is that small
+            log.info("%s: FSWrite returned a byte count: the plugin has AGFS's ABI", self.fstype)
+            self.abi = AGFS_ABI
+            return _counted(result, length)
+        # Only the original's message pointer is larger than the data (or a wrong AGFS count).
+        try:
+            return read_text(result, "FSWrite")
+        except FSError:
+            raise FSError(
+                f"write failed: FSWrite returned {result}, neither a byte count of at most "
+                f"{length} nor a readable message"
+            ) from None
 
     def stat(self, path: str) -> FileInfo:
         ptr = self._require("FSStat")(self.handle, path.encode())
@@ -365,11 +440,26 @@ class NativeFS(FileSystem):
     async def open_stream(self, path: str):
         raise no_streaming(self.config, path)
 
+    @property
+    def random_write(self) -> bool:
+        """Offsets and append reach the plugin once its ABI is known to be AGFS's."""
+        return self.plugin.abi == AGFS_ABI
+
     async def write(
         self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
     ) -> str:
-        refuse_partial_write(self.fstype, path, offset, flags)
-        return self.plugin.write(path, data)
+        if flags & WriteFlag.APPEND or (offset <= 0 and flags & WriteFlag.TRUNCATE):
+            offset = _NO_POSITION  # as AGFS passes them: appends and replacements have none
+        if self.plugin.abi == AGFS_ABI:
+            return self.plugin.write(path, data, offset, flags)
+        if self.plugin.abi == AUTO_ABI and (offset > 0 or flags & ~REPLACE):
+            raise NotSupported(
+                f"{self.fstype} takes offset and append writes only with AGFS's "
+                "ABI, which it has not shown yet (a plain write shows it; or load it with "
+                "abi: agfs)"
+            )
+        refuse_partial_write(self.fstype, path, max(offset, 0), flags)
+        return self.plugin.write(path, data, offset, flags)
 
     async def stat(self, path: str) -> FileInfo:
         return self.plugin.stat(path)

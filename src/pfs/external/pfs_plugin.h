@@ -69,14 +69,31 @@ const char *FSRemoveAll(void *plugin, const char *path);
 /* Returns the data and sets *out_len to its length (binary-safe). On error set *out_len = -1 and
  * return the error message (or NULL for "read failed"). size < 0 means "to the end". */
 const char *FSRead(void *plugin, const char *path, int64_t offset, int64_t size, int *out_len);
+#ifndef PFS_AGFS_ABI
 /* Returns the write's response message (NULL = ""); there is no error channel. data is not
- * NUL-terminated and is NULL for an empty body. Plugins built for AGFS's ABI v2 (int64_t FSWrite(
- * plugin, path, data, data_len, int64_t offset, uint32_t flags) returning the bytes written,
- * negative = error) load unchanged: the server calls FSWrite that way (offset -1, flags 10) and
- * reads a result larger than data_len as this message. */
+ * NUL-terminated and is NULL for an empty body. Only whole files are written (no offsets).
+ * The server calls FSWrite with AGFS's two extra arguments (ignored here) and reads a result
+ * larger than data_len as this message; load with abi "pfs" to skip telling the ABIs apart. */
 const char *FSWrite(void *plugin, const char *path, const char *data, int data_len);
-/* PFS extension (optional; used instead of FSWrite when exported): a 64-bit length and an error
- * flag. Set *out_is_error non-zero to make the returned text an error (HTTP 500). */
+#else
+/* AGFS's ABI v2 (agfs_plugin.h defines PFS_AGFS_ABI): the same symbols, but FSWrite takes an
+ * offset and flags and returns the number of bytes written. offset -1 = no position (plain
+ * replacements and appends); flags are the PFS_WRITE_* bits (a plain PUT: CREATE | TRUNCATE).
+ * Return < 0 for an error: -1 is "write failed" (HTTP 500); -errno of a kind the server knows
+ * (-ENOENT 404, -EEXIST 409, -EISDIR/-ENOTDIR/-EINVAL 400, -EACCES/-EROFS 403, -ENOTSUP 501,
+ * -EFBIG 413, -ENOSPC 507) is that error. data is NULL for an empty body. Offset and append
+ * writes reach the plugin once the server knows its ABI: from its first byte count, or at once
+ * when it is loaded with abi "agfs". */
+#define PFS_WRITE_APPEND 1u
+#define PFS_WRITE_CREATE 2u
+#define PFS_WRITE_EXCLUSIVE 4u
+#define PFS_WRITE_TRUNCATE 8u
+int64_t FSWrite(void *plugin, const char *path, const char *data, int data_len, int64_t offset,
+                uint32_t flags);
+#endif
+/* PFS extension (optional; used instead of FSWrite when exported, unless the plugin is loaded
+ * with abi "agfs"): a 64-bit length and an error flag. Set *out_is_error non-zero to make the
+ * returned text an error (HTTP 500). */
 const char *FSWriteEx(void *plugin, const char *path, const char *data, int64_t data_len,
                       int *out_is_error);
 /* Sets *out_count; NULL or a count <= 0 is an empty listing. */

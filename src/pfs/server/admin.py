@@ -66,19 +66,21 @@ async def plugins(state: State, req: Request) -> Response:
 
 
 async def load_plugin(state: State, req: Request) -> Response:
-    library_path = await _library_path(state, req)
-    result = await state.mounting.loader().load(library_path)
+    body = await json_body(req, state.settings.max_json_bytes)
+    library_path = _library_path(body)
+    # A native library's FSWrite ABI: auto (told from its results), pfs or agfs.
+    abi = body_field(body, "abi", str) or "auto"
+    result = await state.mounting.loader().load(library_path, abi)
     return json_response({"message": "plugin loaded successfully", **result})
 
 
 async def unload_plugin(state: State, req: Request) -> Response:
-    library_path = await _library_path(state, req)
+    library_path = _library_path(await json_body(req, state.settings.max_json_bytes))
     await state.mounting.loader().unload(library_path)
     return json_response({"message": "plugin unloaded successfully"})
 
 
-async def _library_path(state: State, req: Request) -> str:
-    body = await json_body(req, state.settings.max_json_bytes)
+def _library_path(body: dict) -> str:
     library_path = body_field(body, "library_path", str)
     if not library_path:
         raise InvalidArgument("library_path is required")

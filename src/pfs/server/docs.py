@@ -147,7 +147,10 @@ def openapi_document() -> dict[str, Any]:
                 "message": {"type": "string"}, "plugin_name": {"type": "string"},
                 "original_name": {"type": "string"}, "renamed": {"type": "boolean"}},
                 ["message"])}}}},
-            _json_body(_obj({"library_path": {"type": "string"}}, ["library_path"])))},
+            _json_body(_obj({"library_path": {"type": "string"}, "abi": {
+                "type": "string", "enum": ["auto", "pfs", "agfs"],
+                "description": "a native library's FSWrite ABI (default auto)"}},
+                ["library_path"])))},
         "/api/v1/plugins/unload": {"post": _op("Unload an external plugin", [], {"200": _MSG},
                                                _json_body(_obj({"library_path": {
                                                    "type": "string"}}, ["library_path"])))},
