@@ -324,16 +324,18 @@ def test_guest_calls_take_the_ctypes_fast_path(plugin_files, monkeypatch):
     async def mount_and_read():
         host = MemFS(validate_config("memfs", MemFS.config_schema, {}))
         plugin = WasmPlugin("hellofs", wasm, runtime, host, asyncio.get_running_loop())
-        assert plugin.memory.fast
-        assert all(func.fast for func in plugin.funcs.values())
         fs = plugin(plugin.check_config({}))
         await fs.start()
         try:
+            instances = [plugin.probe, *plugin.pool_of(fs).instances]
+            assert len(instances) == 2
+            for instance in instances:
+                assert instance.memory.fast
+                assert all(func.fast for func in instance.funcs.values())
             return await fs.read("/hello.txt"), [e.name for e in await fs.readdir("/")]
         finally:
             await fs.shutdown()
-            plugin.release()
-            plugin.close()
+            await plugin.aclose()
 
     try:
         with pytest.raises(AssertionError, match="slow"):  # the tripwire is live

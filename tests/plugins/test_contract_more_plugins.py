@@ -162,8 +162,7 @@ class WasmHelloFixtures(HelloFixtures):
         fs = await started(plugin(plugin.check_config({})))
         yield fs
         await fs.shutdown()
-        plugin.release()
-        plugin.close()
+        await plugin.aclose()
         runtime.close()
 
     @pytest.fixture

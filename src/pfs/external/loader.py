@@ -60,6 +60,51 @@ def _seconds(value: Any, where: str) -> float:
     return number / 1000 if match.group(2) == "ms" else number
 
 
+_WASM_KEYS = (
+    "call_timeout", "memory_limit", "inline_calls", "acquire_timeout", "http_max_response",
+    # AGFS's keys (AGFS.md §3.1); the last two are accepted and have no effect here.
+    "instance_pool_size", "instance_max_lifetime", "instance_max_requests",
+    "health_check_interval", "enable_pool_statistics",
+)
+
+
+def _count(section: dict[str, Any], key: str, default: int) -> int:
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ExternalConfigError(f"external_plugins.wasm.{key}: must be a whole number >= 0")
+    return value
+
+
+def _pool_size(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ExternalConfigError(
+            "external_plugins.wasm.instance_pool_size: must be a whole number"
+        )
+    from pfs.external.wasm import WasmLimits
+
+    return value if value > 0 else WasmLimits.pool_size  # AGFS: 0 or less means the default
+
+
+def _limit_seconds(section: dict[str, Any], key: str, default: float) -> float:
+    """A duration that may be 0 (no limit)."""
+    value = section.get(key, default)
+    if value == 0 and not isinstance(value, bool):
+        return 0.0
+    return _seconds(value, f"external_plugins.wasm.{key}")
+
+
+def _size(section: dict[str, Any], key: str, default: int, minimum: int, floor: str) -> int:
+    if key not in section:
+        return default
+    try:
+        size = parse_size(section[key])
+    except ValueError as exc:
+        raise ExternalConfigError(f"external_plugins.wasm.{key}: {exc}") from None
+    if size < minimum:
+        raise ExternalConfigError(f"external_plugins.wasm.{key}: must be at least {floor}")
+    return size
+
+
 def wasm_limits(section: Any) -> WasmLimits:
     from pfs.external.wasm import WasmLimits
 
@@ -67,28 +112,33 @@ def wasm_limits(section: Any) -> WasmLimits:
         return WasmLimits()
     if not isinstance(section, dict):
         raise ExternalConfigError("external_plugins.wasm: must be a mapping")
-    extra = sorted(set(section) - {"call_timeout", "memory_limit", "inline_calls"})
+    extra = sorted(set(section) - set(_WASM_KEYS))
     if extra:
         raise ExternalConfigError(
             f"external_plugins.wasm: unknown key(s) {', '.join(extra)} "
-            "(allowed: call_timeout, memory_limit, inline_calls)"
+            f"(allowed: {', '.join(_WASM_KEYS)})"
         )
     defaults = WasmLimits()
     timeout = defaults.call_timeout
     if "call_timeout" in section:
         timeout = _seconds(section["call_timeout"], "external_plugins.wasm.call_timeout")
-    memory = defaults.memory_limit
-    if "memory_limit" in section:
-        try:
-            memory = parse_size(section["memory_limit"])
-        except ValueError as exc:
-            raise ExternalConfigError(f"external_plugins.wasm.memory_limit: {exc}") from None
-        if memory < 64 << 10:
-            raise ExternalConfigError(
-                "external_plugins.wasm.memory_limit: must be at least 64KB (one WASM page)"
-            )
-    inline = _bool(section, "inline_calls", False, "external_plugins.wasm")
-    return WasmLimits(call_timeout=timeout, memory_limit=memory, inline_calls=inline)
+    acquire = defaults.acquire_timeout
+    if "acquire_timeout" in section:
+        acquire = _seconds(section["acquire_timeout"], "external_plugins.wasm.acquire_timeout")
+    _count(section, "health_check_interval", 0)
+    _bool(section, "enable_pool_statistics", False, "external_plugins.wasm")
+    return WasmLimits(
+        call_timeout=timeout,
+        memory_limit=_size(section, "memory_limit", defaults.memory_limit, 64 << 10,
+                           "64KB (one WASM page)"),
+        inline_calls=_bool(section, "inline_calls", False, "external_plugins.wasm"),
+        pool_size=_pool_size(section.get("instance_pool_size", defaults.pool_size)),
+        max_lifetime=_limit_seconds(section, "instance_max_lifetime", defaults.max_lifetime),
+        max_requests=_count(section, "instance_max_requests", defaults.max_requests),
+        acquire_timeout=acquire,
+        http_max_response=_size(section, "http_max_response", defaults.http_max_response, 1,
+                                "1 byte"),
+    )
 
 
 def _plugin_paths(section: dict[str, Any]) -> list[tuple[str, str]]:
@@ -342,15 +392,12 @@ class ExternalPlugins:
                 return candidate
 
     async def _release(self, plugin: ExternalPlugin) -> None:
-        call = getattr(plugin, "call", None)
+        aclose = getattr(plugin, "aclose", None)  # WASM: its instances shut down on their threads
         try:
-            if call is None:
+            if aclose is None:
                 plugin.release()
             else:
-                try:
-                    await call(lambda st: plugin.release())
-                finally:
-                    plugin.close()
+                await aclose()
         finally:
             if plugin.owned_file:
                 self._remove_owned(plugin.owned_file)

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from pfs.external.loader import ExternalConfigError, wasm_limits
 from pfs.fs.config import parse_size, validate_config
 from pfs.fs.errors import InvalidArgument
 from pfs.plugins.registry import Registry
@@ -217,6 +218,10 @@ def settings_from_dict(raw: Any, registry: Registry, address: str | None = None)
     if not isinstance(external, dict):
         raise ConfigError("external_plugins: must be a mapping")
     _unknown("external_plugins", set(external), _EXTERNAL_KEYS)
+    try:  # checked even when external plugins are off: a typo should not wait for enabling
+        wasm_limits(external.get("wasm"))
+    except ExternalConfigError as exc:
+        raise ConfigError(str(exc)) from None
     settings.external_plugins = external
     python_plugins = external.get("python_entry_points", True)
     if not isinstance(python_plugins, bool):

@@ -1,4 +1,5 @@
-"""The guest ABI's values (WASM_ABI.md): i32/i64 masks, packed pointer pairs, FileInfo JSON."""
+"""The guest ABI's values (WASM_ABI.md, AGFS.md §7): i32/i64 masks, packed pointer pairs, the
+ABI generation of a module, FileInfo JSON."""
 
 from __future__ import annotations
 
@@ -20,10 +21,40 @@ MASK64 = 0xFFFFFFFFFFFFFFFF
 ZERO_TIME = -62135596800 * 1_000_000_000
 
 
+#: Exports only AGFS's ABI (v2) has: a module with any of them but no ``fs_write`` is v2.
+_V2_ONLY = ("handle_open", "plugin_get_config_params", "get_input_buffer_ptr")
+
+
 def unpack(value: int) -> tuple[int, int]:
     """An i64 result carrying two u32s: (low, high), e.g. (pointer, length)."""
     value &= MASK64
     return value & MASK32, value >> 32
+
+
+def module_version(module: wasmtime.Module) -> int:
+    """1 for the original ABI, 2 for AGFS's: told apart by ``fs_write``'s type (3 params vs 5,
+    AGFS.md §7.1); without ``fs_write``, by the exports only v2 has."""
+    exports = {e.name: e.type for e in module.exports}
+    fs_write = exports.get("fs_write")
+    if isinstance(fs_write, wasmtime.FuncType):
+        return 2 if len(fs_write.params) == 5 else 1
+    return 2 if any(name in exports for name in _V2_ONLY) else 1
+
+
+def write_result(value: int, length: int) -> tuple[int, int]:
+    """A v2 ``fs_write`` result as (bytes written, error pointer).
+
+    The shipped SDKs pack success as ``count`` (high 0) and failure as ``error << 32`` (low 0),
+    the opposite of what AGFS's host reads (count high, error low). Decode the SDKs' way, and
+    read ``count << 32`` AGFS's way only when it can be a count (at most ``length``): a
+    pointer above the data's length cannot be (AGFS.md §7.2, careful impl).
+    """
+    low, high = unpack(value)
+    if high == 0:
+        return low, 0
+    if low == 0:
+        return (high, 0) if high <= length else (0, high)
+    return 0, low  # both halves set: only AGFS's layout does that, with low the error
 
 
 def info_from_json(obj: Any) -> FileInfo:

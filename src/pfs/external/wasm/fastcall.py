@@ -3,8 +3,8 @@ per-call type conversions of wasmtime-py's public API.
 
 This reaches into wasmtime-py internals (``wasmtime._ffi``, ``Func._func``, ``Memory._memory``,
 ``Store._context``), so pyproject.toml pins wasmtime's major version and
-tests/external/test_external_wasm.py checks that ``FAST`` holds. Where the internals are missing, every
-call falls back to the public API: correct, but ~90 µs a call instead of a few.
+tests/external/test_external_wasm.py checks that ``FAST`` holds. Where the internals are missing,
+every call falls back to the public API: correct, but ~90 µs a call instead of a few.
 """
 
 from __future__ import annotations

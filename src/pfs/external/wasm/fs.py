@@ -1,64 +1,67 @@
-"""A mount of a WASM plugin: FileSystem calls turned into guest ``fs_*`` export calls."""
+"""A mount of a WASM plugin: FileSystem calls turned into guest ``fs_*`` export calls, each on an
+instance of the plugin's pool."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pfs.external.common import no_streaming, refuse_partial_write
-from pfs.external.wasm.abi import MASK32, info_from_json, unpack
+from pfs.external.wasm.abi import MASK32, info_from_json, unpack, write_result
+from pfs.external.wasm.handles import WasmHandle, open_handle
 from pfs.external.wasm.host import HOST_PATHS_KEY
-from pfs.fs.base import REPLACE, FileSystem, WriteFlag
-from pfs.fs.errors import FSError
+from pfs.external.wasm.http_request import HTTP_HOSTS_KEY
+from pfs.external.wasm.instance import Instance, Scratch, Work
+from pfs.external.wasm.reentry import Grants
+from pfs.fs.base import REPLACE, FileSystem, WriteFlag, replaces
+from pfs.fs.errors import FSError, NotSupported
 from pfs.fs.fileinfo import FileInfo
 
 if TYPE_CHECKING:
     from pfs.external.wasm.plugin import WasmPlugin
 
 
+def _func(instance: Instance, export: str) -> Any:
+    func = instance.funcs.get(export)
+    if func is None:
+        raise FSError(f"{export} not implemented")
+    return func
+
+
 class WasmFS(FileSystem):
-    """One mount of a WASM plugin; all mounts of the fstype share the module instance."""
+    """One mount of a WASM plugin; all mounts of the fstype share the plugin's instance pool."""
 
     def __init__(self, plugin: WasmPlugin, config: dict[str, Any]) -> None:
         super().__init__(config)
         self.plugin = plugin
         self.fstype = plugin.fstype  # type: ignore[misc]
-        self.host_paths = tuple(config.get(HOST_PATHS_KEY) or ())
+        # AGFS's fs_write takes an offset and flags; the original's replaces the whole file.
+        self.random_write = plugin.version >= 2  # type: ignore[misc]
+        self.grants = Grants(
+            tuple(config.get(HOST_PATHS_KEY) or ()), tuple(config.get(HTTP_HOSTS_KEY) or ())
+        )
         self._started = False
 
     async def start(self) -> None:
-        if self.plugin.released:
-            raise FSError(f"plugin {self.fstype} has been unloaded")
-        await self.plugin.call(lambda st: self.plugin.mounted(self.config))
+        await self.plugin.attach(self.config)
         self._started = True
 
     async def shutdown(self) -> None:
         if self._started:
             self._started = False
-            await self.plugin.call(lambda st: self.plugin.unmounted())
+            await self.plugin.detach()
 
-    async def _call(self, work: Callable[[Any], Any]) -> Any:
-        return await self.plugin.call(work, self.host_paths)
-
-    def _func(self, export: str) -> Any:
-        func = self.plugin.funcs.get(export)
-        if func is None:
-            raise FSError(f"{export} not implemented")
-        return func
-
-    def _path(self, st: Any, path: str) -> int:
-        return self.plugin.alloc(st, path.encode(), True)
+    async def _call(self, work: Work) -> Any:
+        return await self.plugin.pool_of(self).run(work, self.grants)
 
     async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
-        func = self._func("fs_read")
-        plugin = self.plugin
-
-        def work(st: Any) -> bytes:
-            ptr, length = unpack(func(st, self._path(st, path), offset, size))
-            if ptr == 0:
-                raise FSError(plugin.last_error(st) or "read failed")
-            return plugin.buffer(st, ptr, length)
+        def work(inst: Instance, st: Any) -> bytes:
+            func = _func(inst, "fs_read")
+            with Scratch(inst, st) as scratch:
+                ptr, length = unpack(func(st, scratch.put(path.encode(), True, True), offset, size))
+                if ptr == 0:
+                    raise FSError(inst.last_error(st) or "read failed")
+                return scratch.bytes(ptr, length)
 
         return await self._call(work)
 
@@ -68,30 +71,58 @@ class WasmFS(FileSystem):
     async def write(
         self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
     ) -> str:
+        if self.plugin.version >= 2:
+            return await self._write_v2(path, data, offset, flags)
         refuse_partial_write(self.fstype, path, offset, flags)
-        func = self._func("fs_write")
-        plugin = self.plugin
 
-        def work(st: Any) -> str:
-            data_ptr = plugin.alloc(st, data, False)
-            ptr, length = unpack(func(st, self._path(st, path), data_ptr, len(data)))
-            if ptr == 0:
-                raise FSError(plugin.last_error(st) or "write failed")
-            return plugin.buffer(st, ptr, length).decode("utf-8", "replace")
+        def work(inst: Instance, st: Any) -> str:
+            func = _func(inst, "fs_write")
+            with Scratch(inst, st) as scratch:
+                data_ptr = scratch.put(data, False)
+                path_ptr = scratch.put(path.encode(), True)
+                ptr, length = unpack(func(st, path_ptr, data_ptr, len(data)))
+                if ptr == 0:
+                    raise FSError(inst.last_error(st) or "write failed")
+                return scratch.bytes(ptr, length).decode("utf-8", "replace")
 
         return await self._call(work)
 
-    async def _json_call(self, export: str, path: str) -> Any:
-        func = self._func(export)
-        plugin = self.plugin
+    async def _write_v2(self, path: str, data: bytes, offset: int, flags: WriteFlag) -> str:
+        # AGFS: offset -1 = "no position", as every whole-file write sends it.
+        position = -1 if offset == 0 and replaces(offset, flags) else offset
 
-        def work(st: Any) -> Any:
-            json_ptr, err_ptr = unpack(func(st, self._path(st, path)))
-            if err_ptr:
-                raise FSError(plugin.cstring(st, err_ptr) or f"{export[3:]} failed")
-            if json_ptr == 0:
-                return None
-            text = plugin.cstring(st, json_ptr)
+        def work(inst: Instance, st: Any) -> str:
+            func = _func(inst, "fs_write")
+            with Scratch(inst, st) as scratch:
+                # At most one argument in the shared buffer: the data (AGFS put both there).
+                data_ptr = scratch.put(data, False, shared=True)
+                path_ptr = scratch.put(path.encode(), True, shared=True)
+                result = func(st, path_ptr, data_ptr, len(data), position, int(flags))
+                _, error = write_result(result, len(data))
+                if error:
+                    try:
+                        message = scratch.string(error)
+                    except FSError:
+                        message = ""
+                    raise FSError(f"write failed: {message}" if message else "write failed")
+                return ""
+
+        return await self._call(work)
+
+    async def _json_call(self, export: str, path: str, shared: bool) -> Any:
+        def work(inst: Instance, st: Any) -> Any:
+            func = _func(inst, export)
+            with Scratch(inst, st) as scratch:
+                json_ptr, err_ptr = unpack(func(st, scratch.put(path.encode(), True, shared)))
+                if err_ptr:
+                    try:
+                        message = scratch.string(err_ptr)
+                    except FSError:
+                        message = ""
+                    raise FSError(message or f"{export[3:]} failed")
+                if json_ptr == 0:
+                    return None
+                text = scratch.string(json_ptr)
             try:
                 return json.loads(text)
             except ValueError as exc:
@@ -100,45 +131,47 @@ class WasmFS(FileSystem):
         return await self._call(work)
 
     async def stat(self, path: str) -> FileInfo:
-        result = await self._json_call("fs_stat", path)
+        result = await self._json_call("fs_stat", path, True)
         if result is None:
             raise FSError("stat returned null")
         return info_from_json(result)
 
     async def readdir(self, path: str) -> list[FileInfo]:
-        result = await self._json_call("fs_readdir", path)
+        result = await self._json_call("fs_readdir", path, False)
         if result is None:
             return []
         if not isinstance(result, list):
             raise FSError("failed to unmarshal readdir result: expected an array")
         return [info_from_json(item) for item in result]
 
-    async def _err_call(self, export: str, fallback: str, *args: Any) -> None:
-        func = self._func(export)
-        plugin = self.plugin
-
-        def work(st: Any) -> str:
-            converted = [self._path(st, a) if isinstance(a, str) else a for a in args]
-            ptr = func(st, *converted) & MASK32
-            if ptr == 0:
-                return ""
-            try:
-                return plugin.cstring(st, ptr) or fallback
-            except FSError:
-                return fallback
+    async def _err_call(self, export: str, fallback: str, *args: Any, shared: bool = False) -> None:
+        def work(inst: Instance, st: Any) -> str:
+            func = _func(inst, export)
+            with Scratch(inst, st) as scratch:
+                converted = [
+                    scratch.put(a.encode(), True, shared) if isinstance(a, str) else a
+                    for a in args
+                ]
+                ptr = func(st, *converted) & MASK32
+                if ptr == 0:
+                    return ""
+                try:
+                    return scratch.string(ptr) or fallback
+                except FSError:
+                    return fallback
 
         error = await self._call(work)
         if error:
             raise FSError(error)
 
     async def create(self, path: str) -> None:
-        await self._err_call("fs_create", "create failed", path)
+        await self._err_call("fs_create", "create failed", path, shared=True)
 
     async def mkdir(self, path: str, mode: int = 0o755) -> None:
         await self._err_call("fs_mkdir", "mkdir failed", path, mode)
 
     async def remove(self, path: str, recursive: bool = False) -> None:
-        if recursive and "fs_remove_all" in self.plugin.funcs:
+        if recursive and "fs_remove_all" in self.plugin.exports:
             await self._err_call("fs_remove_all", "remove_all failed", path)
         else:
             await self._err_call("fs_remove", "remove failed", path)
@@ -147,6 +180,17 @@ class WasmFS(FileSystem):
         await self._err_call("fs_rename", "rename failed", old, new)
 
     async def chmod(self, path: str, mode: int) -> None:
-        if "fs_chmod" not in self.plugin.funcs:
+        if "fs_chmod" not in self.plugin.exports:
             return
         await self._err_call("fs_chmod", "chmod failed", path, mode & MASK32)
+
+    # -- handles (AGFS ABI) ------------------------------------------------------------------
+
+    async def open_handle(self, path: str, flags: int = 0, mode: int = 0o644) -> WasmHandle:
+        """A handle on ``path`` (AGFS flag bits: RDONLY 0, WRONLY 1, RDWR 2, APPEND 8, CREATE 16,
+        EXCL 32, TRUNC 64); NotSupported (501) when the module has no ``handle_open``."""
+        if "handle_open" not in self.plugin.exports:
+            raise NotSupported(
+                f"open handle: {path}: handle_open not implemented in WASM plugin {self.fstype}"
+            )
+        return await open_handle(self.plugin.pool_of(self), self.grants, path, flags, mode)

@@ -1,5 +1,5 @@
-"""The ``env.host_fs_*`` imports: guest access to the PFS namespace, limited to the calling
-mount's ``host_paths`` prefixes."""
+"""The ``env`` imports: ``host_fs_*`` (guest access to the PFS namespace, limited to the calling
+mount's ``host_paths`` prefixes) and ``host_http_request`` (to its ``http_allowed_hosts``)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import wasmtime
 
-from pfs.external.wasm import reentry
+from pfs.external.wasm import http_request, reentry
 from pfs.external.wasm.abi import I32, I64, MASK32, MASK64, info_to_json
 from pfs.fs.base import FileSystem
 from pfs.fs.errors import FSError
 from pfs.fs.paths import normalize
 
 if TYPE_CHECKING:
-    from pfs.external.wasm.plugin import WasmPlugin
+    from pfs.external.wasm.instance import Instance
 
 log = logging.getLogger("pfs.external")
 
@@ -26,11 +26,15 @@ HOST_PATHS_KEY = "host_paths"
 
 
 class HostFunctions:
-    """The host functions of one module, defined in its linker before instantiation."""
+    """The host functions of one instance, defined in its linker before instantiation.
 
-    def __init__(self, plugin: WasmPlugin, root: FileSystem) -> None:
-        self.plugin = plugin
+    ``version``: the module's ABI (1 original, 2 AGFS); only ``host_fs_write``'s result differs.
+    """
+
+    def __init__(self, instance: Instance, root: FileSystem, version: int) -> None:
+        self.instance = instance
         self.root = root
+        self.version = version
 
     def define(self, linker: wasmtime.Linker) -> None:
         i32, i64 = I32, I64
@@ -45,6 +49,7 @@ class HostFunctions:
             "host_fs_remove_all": ([i32], [i32], self.remove_all),
             "host_fs_rename": ([i32, i32], [i32], self.rename),
             "host_fs_chmod": ([i32, i32], [i32], self.chmod),
+            "host_http_request": ([i32], [i64], self.http_request),
         }
         for name, (params, results, func) in table.items():
             linker.define_func(
@@ -53,9 +58,9 @@ class HostFunctions:
 
     def _path(self, caller: Any, ptr: int) -> str:
         """The guest's path argument, normalised and checked against the mount's ``host_paths``."""
-        path = normalize(self.plugin.cstring(caller, ptr & MASK32))
+        path = normalize(self.instance.cstring(caller, ptr & MASK32))
         frames = reentry.stack()
-        allowed = frames[-1].host_paths if frames else ()
+        allowed = frames[-1].grants.host_paths if frames else ()
         for prefix in allowed:
             prefix = normalize(prefix)
             if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
@@ -66,13 +71,13 @@ class HostFunctions:
         )
 
     def _wait(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        plugin = self.plugin
-        return reentry.wait_serving(coro, plugin.loop, plugin.runtime.limits.call_timeout)
+        instance = self.instance
+        return reentry.wait_serving(coro, instance.loop, instance.runtime.limits.call_timeout)
 
     def _error(self, caller: Any, exc: BaseException) -> int:
         message = exc.message if isinstance(exc, FSError) else str(exc)
         try:
-            return self.plugin.alloc(caller, message.encode(), True)
+            return self.instance.alloc(caller, message.encode(), True)
         except FSError:
             return 1
 
@@ -80,7 +85,7 @@ class HostFunctions:
         try:
             path = self._path(caller, path_ptr)
             data = self._wait(self.root.read(path, offset, size))
-            return self.plugin.alloc(caller, data, False) | (len(data) << 32)
+            return self.instance.alloc(caller, data, False) | (len(data) << 32)
         except Exception as exc:
             log.debug("host_fs_read: %s", exc)
             return 0
@@ -88,11 +93,33 @@ class HostFunctions:
     def write(self, caller: Any, path_ptr: int, data_ptr: int, length: int) -> int:
         try:
             path = self._path(caller, path_ptr)
-            data = self.plugin.buffer(caller, data_ptr & MASK32, length & MASK32)
+            data = self.instance.buffer(caller, data_ptr & MASK32, length & MASK32)
             reply = self._wait(self.root.write(path, data)).encode()
-            return self.plugin.alloc(caller, reply, False) | (len(reply) << 32)
         except Exception as exc:
             log.debug("host_fs_write: %s", exc)
+            return 0
+        if self.version >= 2:  # AGFS: the byte count (0 = failure or an empty write)
+            return len(data)
+        try:
+            return self.instance.alloc(caller, reply, False) | (len(reply) << 32)
+        except FSError:
+            return 0
+
+    def http_request(self, caller: Any, request_ptr: int) -> int:
+        try:
+            text = self.instance.cstring(caller, request_ptr & MASK32)
+        except FSError:
+            return 0
+        frames = reentry.stack()
+        hosts = frames[-1].grants.http_hosts if frames else ()
+        limits = self.instance.runtime.limits
+        response = http_request.perform(
+            text, hosts, limits.call_timeout, limits.http_max_response
+        )
+        payload = json.dumps(response).encode()
+        try:
+            return self.instance.alloc(caller, payload, False) | (len(payload) << 32)
+        except FSError:
             return 0
 
     def _json(self, caller: Any, path_ptr: int, op: Callable[[str], Coroutine]) -> int:
@@ -105,7 +132,7 @@ class HostFunctions:
             payload: Any = [info_to_json(info) for info in result]
         else:
             payload = info_to_json(result)
-        return self.plugin.alloc(caller, json.dumps(payload).encode(), True)
+        return self.instance.alloc(caller, json.dumps(payload).encode(), True)
 
     def stat(self, caller: Any, path_ptr: int) -> int:
         return self._json(caller, path_ptr, self.root.stat)

@@ -1,6 +1,7 @@
 """Re-entrant guest calls: a host function that waits for a namespace operation serves, on its
-own thread, the guest calls that operation makes into modules this thread already holds (the
-plugin's own mount, or a cycle of plugins), so they never deadlock on the module's lock."""
+own thread, the guest calls that operation makes into instances this thread already holds (the
+plugin's own mount, or a cycle of plugins), so they never deadlock on the instance's lock or wait
+for a pool that this very call keeps busy."""
 
 from __future__ import annotations
 
@@ -16,22 +17,38 @@ from typing import TYPE_CHECKING, Any
 from pfs.fs.errors import FSError
 
 if TYPE_CHECKING:
-    from pfs.external.wasm.plugin import WasmPlugin
+    from pfs.external.wasm.instance import Instance
 
-#: In a coroutine started by a host function: module → queue of the thread that holds it.
-held_by: contextvars.ContextVar[dict[WasmPlugin, queue.SimpleQueue] | None] = (
+#: In a coroutine started by a host function: instance → queue of the thread that holds it.
+held_by: contextvars.ContextVar[dict[Instance, queue.SimpleQueue] | None] = (
     contextvars.ContextVar("pfs_wasm_held_by", default=None)
 )
 _frames = threading.local()
+
+
+@dataclass(frozen=True)
+class Grants:
+    """What the calling mount lets its guest reach through host functions."""
+
+    #: Namespace prefixes for ``host_fs_*`` (mount config ``host_paths``).
+    host_paths: tuple[str, ...] = ()
+    #: Hosts (``name`` or ``name:port``) for ``host_http_request`` (``http_allowed_hosts``).
+    http_hosts: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.host_paths or self.http_hosts)
+
+
+NO_GRANTS = Grants()
 
 
 @dataclass
 class Frame:
     """One guest call in progress on this thread."""
 
-    plugin: WasmPlugin
-    host_paths: tuple[str, ...]
-    held: dict[WasmPlugin, queue.SimpleQueue] = field(default_factory=dict)
+    instance: Instance
+    grants: Grants
+    held: dict[Instance, queue.SimpleQueue] = field(default_factory=dict)
     jobs: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
 
 
@@ -45,14 +62,15 @@ def stack() -> list[Frame]:
 
 @dataclass
 class Job:
-    """A guest call requested by a coroutine, to run on a module's thread."""
+    """A guest call requested by a coroutine, to run on an instance's thread; ``work`` gets the
+    instance and the store handle."""
 
-    plugin: WasmPlugin
-    work: Callable[[Any], Any]
-    host_paths: tuple[str, ...]
+    instance: Instance
+    work: Callable[[Instance, Any], Any]
+    grants: Grants
     done: asyncio.Future
     loop: asyncio.AbstractEventLoop
-    held: dict[WasmPlugin, queue.SimpleQueue] = field(default_factory=dict)
+    held: dict[Instance, queue.SimpleQueue] = field(default_factory=dict)
 
 
 def settle_all(finished: list[tuple[Job, Any, BaseException | None]]) -> None:
@@ -95,7 +113,7 @@ def wait_serving(
         if job is None:
             continue
         try:
-            settle_all([(job, job.plugin.run_guest(job.work, job.host_paths), None)])
+            settle_all([(job, job.instance.run_guest(job.work, job.grants), None)])
         except BaseException as exc:
             settle_all([(job, None, exc)])
     return future.result()

@@ -1,0 +1,245 @@
+"""The instance pool of a mounted WASM plugin (AGFS.md §7.5, careful impl).
+
+Up to ``pool_size`` instances of the module serve calls at once, each on its own thread. A call
+takes a free instance, else makes one while below the limit, else waits up to
+``acquire_timeout`` (then 503 naming the limit). An instance is replaced when acquired after
+``max_requests`` acquisitions or ``max_lifetime`` seconds (its ``plugin_shutdown`` runs).
+
+Guest state is per instance, so the last mount config is replayed (validate + initialize) on
+every instance before its first call and after every new mount: no call meets an instance that
+never saw the config. The pool lives from a plugin's first mount to its last unmount; the next
+mount makes a new one (AGFS closed it for good).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import time
+from typing import TYPE_CHECKING, Any
+
+from pfs.external.wasm import reentry
+from pfs.external.wasm.instance import Instance, Work
+from pfs.external.wasm.reentry import NO_GRANTS, Grants
+from pfs.fs.errors import FSError, Unavailable
+
+if TYPE_CHECKING:
+    from pfs.external.wasm.plugin import WasmPlugin
+
+
+class PoolClosed(Unavailable):
+    """The plugin's last mount went while a call waited or held an instance."""
+
+
+class Pool:
+    """The instances of one plugin while it is mounted."""
+
+    def __init__(self, plugin: WasmPlugin) -> None:
+        self.plugin = plugin
+        self.limits = plugin.runtime.limits
+        self.idle: list[Instance] = []
+        #: Every instance made and not yet retired (idle, busy or pinned by a handle).
+        self.instances: set[Instance] = set()
+        #: Instances being made (they count against the limit).
+        self._making = 0
+        self._waiters: collections.deque[asyncio.Future[Instance | None]] = collections.deque()
+        self._numbers = itertools.count(1)
+        #: The config every instance is set up with, and its generation (bumped per mount).
+        self.config: dict[str, Any] | None = None
+        self.generation = 0
+        self.closed = False
+
+    # -- acquiring and releasing -------------------------------------------------------------
+
+    def _expired(self, instance: Instance) -> bool:
+        limits = self.limits
+        if instance.broken:
+            return True
+        if limits.max_requests and instance.requests >= limits.max_requests:
+            return True
+        return bool(
+            limits.max_lifetime and time.monotonic() - instance.created >= limits.max_lifetime
+        )
+
+    def _take_idle(self) -> Instance | None:
+        while self.idle:
+            instance = self.idle.pop()
+            if not self._expired(instance):
+                instance.requests += 1
+                return instance
+            self._retire(instance)
+        return None
+
+    async def acquire(self) -> Instance:
+        """A free instance for one call (or a handle's life); release it after."""
+        deadline = time.monotonic() + self.limits.acquire_timeout
+        while True:
+            if self.closed:
+                raise PoolClosed(f"wasm plugin {self.plugin.fstype}: instance pool is closed")
+            instance = self._take_idle()
+            if instance is not None:
+                return instance
+            if len(self.instances) + self._making < self.limits.pool_size:
+                try:
+                    instance = await self._make()
+                except BaseException:
+                    self._wake(None)  # let a waiter try in this call's place
+                    raise
+                instance.requests += 1
+                return instance
+            waiter: asyncio.Future[Instance | None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await asyncio.wait([waiter], timeout=max(deadline - time.monotonic(), 0))
+            if not waiter.done():
+                waiter.cancel()
+                self._waiters.remove(waiter)
+                raise Unavailable(
+                    f"wasm plugin {self.plugin.fstype}: no free instance within "
+                    f"{self.limits.acquire_timeout:g}s: all {self.limits.pool_size} are busy "
+                    "(external_plugins.wasm.instance_pool_size, acquire_timeout)"
+                )
+            handed = waiter.result()
+            if handed is not None:
+                handed.requests += 1
+                return handed
+
+    async def _make(self) -> Instance:
+        self._making += 1
+        try:
+            loop = asyncio.get_running_loop()
+            label = f"#{next(self._numbers)}"
+            # Instantiating takes milliseconds: off the event loop.
+            instance = await loop.run_in_executor(
+                self.plugin.runtime.executor, Instance, self.plugin, label
+            )
+        finally:
+            self._making -= 1
+        if self.closed:
+            instance.stop()
+            raise PoolClosed(f"wasm plugin {self.plugin.fstype}: instance pool is closed")
+        self.instances.add(instance)
+        return instance
+
+    def release(self, instance: Instance) -> None:
+        """Give ``instance`` back: to a waiting call, to the idle list, or retire it."""
+        if instance not in self.instances:
+            return
+        if self.closed or self._expired(instance):
+            self._retire(instance)
+            self._wake(None)  # a waiter may make the replacement
+            return
+        if not self._wake(instance):
+            self.idle.append(instance)
+
+    def _wake(self, instance: Instance | None) -> bool:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(instance)
+                return True
+        return False
+
+    def _retire(self, instance: Instance) -> Any:
+        """Shut ``instance`` down on its own thread and end the thread; the future of the
+        shutdown (never raising)."""
+        self.instances.discard(instance)
+
+        def shutdown(inst: Instance, st: Any) -> None:
+            if inst.generation:  # Shutdown answers an Initialize
+                inst.shutdown()
+
+        future = instance.submit(shutdown)
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        instance.stop()
+        return future
+
+    # -- calls -------------------------------------------------------------------------------
+
+    def prepared(self, work: Work) -> Work:
+        """``work`` preceded by the config replay when the instance has not seen the current
+        config yet."""
+        generation, config = self.generation, self.config
+
+        def run(instance: Instance, st: Any) -> Any:
+            if config is not None and instance.generation != generation:
+                try:
+                    instance.configure(config)
+                except FSError:
+                    instance.broken = True
+                    raise
+                instance.generation = generation
+            return work(instance, st)
+
+        return run
+
+    def held_instance(self) -> Instance | None:
+        """An instance of this pool held by the thread whose host function started this call:
+        the call runs there (re-entrant) instead of waiting for a free instance."""
+        held = reentry.held_by.get()
+        if held:
+            for instance in held:
+                if instance in self.instances:
+                    return instance
+        return None
+
+    async def run(self, work: Work, grants: Grants = NO_GRANTS) -> Any:
+        """Run ``work`` on an instance for one call."""
+        instance = self.held_instance()
+        if instance is not None:
+            return await instance.call(work, grants)
+        if self.limits.inline_calls and not grants:
+            return await self._run_inline(work)
+        instance = await self.acquire()
+        try:
+            return await instance.call(self.prepared(work), grants)
+        finally:
+            self.release(instance)
+
+    async def _run_inline(self, work: Work) -> Any:
+        """Run on the event loop when an instance is free right now (``inline_calls``)."""
+        instance = self._take_idle()
+        if instance is None:
+            instance = await self.acquire()
+            try:
+                return await instance.call(self.prepared(work), NO_GRANTS)
+            finally:
+                self.release(instance)
+        try:
+            if instance.lock.acquire(blocking=False):
+                try:
+                    return instance.run_guest(self.prepared(work))
+                finally:
+                    instance.lock.release()
+            return await instance.call(self.prepared(work), NO_GRANTS)
+        finally:
+            self.release(instance)
+
+    # -- mounts --------------------------------------------------------------------------------
+
+    async def configure(self, config: dict[str, Any]) -> None:
+        """A new mount's config: from now on every instance is set up with it; an instance
+        applies it right away, so its errors fail the mount (and the old config stays)."""
+        previous = self.config
+        self.config = config
+        self.generation += 1
+        try:
+            await self.run(lambda inst, st: None)
+        except BaseException:
+            self.config = previous
+            self.generation += 1
+            raise
+
+    async def close(self) -> None:
+        """The last mount went: shut every instance down (busy ones when released)."""
+        self.closed = True
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(
+                    PoolClosed(f"wasm plugin {self.plugin.fstype}: instance pool is closed")
+                )
+        idle, self.idle = self.idle, []
+        retiring = [self._retire(instance) for instance in idle]
+        if retiring:
+            await asyncio.wait(retiring)
