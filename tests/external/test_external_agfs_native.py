@@ -227,3 +227,23 @@ def test_bad_abi_in_the_config_stops_the_cli(tmp_path, entry, message):
     )
     assert done.returncode == 2
     assert message in done.stderr
+
+
+def test_handles_write_in_place_through_the_agfs_abi(api):
+    # FUSE's way: a handle writes a piece at an offset, which reaches FSWrite as that offset.
+    assert put(api, "/am/h", b"0123456789").status_code == 200
+    r = api.post("/handles/open", params={"path": "/am/h", "flags": 2})  # RDWR
+    assert r.status_code == 200, r.text
+    handle = r.json()["handle_id"]
+    try:
+        r = api.put(f"/handles/{handle}/write", params={"offset": 3}, content=b"ab")
+        assert (r.status_code, r.json()["bytes_written"]) == (200, 2)
+        r = api.get(f"/handles/{handle}/read", params={"offset": 0, "size": 100})
+        assert r.content == b"012ab56789"
+    finally:
+        assert api.delete(f"/handles/{handle}").status_code == 200
+    assert read(api, "/am/h") == b"012ab56789"
+    # The original ABI replaces whole files only: no handle for writing (FUSE falls back).
+    r = api.post("/handles/open", params={"path": "/helloc/hello", "flags": 1})
+    assert r.status_code == 501
+    assert read(api, "/helloc/hello") == HELLO_C
