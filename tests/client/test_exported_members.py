@@ -29,6 +29,7 @@ def test_client_exports_exactly_these_names():
         "RequestTimeout",
         "ServerNotRunning",
         "StallTimeout",
+        "SymlinkLoop",
         "Timeout",
         "TooLarge",
         "Unavailable",

@@ -372,8 +372,13 @@ def walkable(entries: Iterable[FileInfo]) -> list[FileInfo]:
     """The entries a recursive walker (download, copy, fsspec find) visits: directories and the
     files it may read. Skipped: files whose read has an effect (a queue's ``dequeue`` would lose a
     message, a live stream never ends) and write-only files (a queue's ``enqueue``: a control
-    file to write to, holding nothing to read)."""
-    return [entry for entry in entries if entry.is_dir or _readable(entry)]
+    file to write to, holding nothing to read), and symlinks (a walk never follows one, so a
+    loop of links cannot trap it)."""
+    return [
+        entry
+        for entry in entries
+        if entry.meta.type != "symlink" and (entry.is_dir or _readable(entry))
+    ]
 
 
 def _readable(info: FileInfo) -> bool:

@@ -154,6 +154,9 @@ class FileSystem:
     config_schema: ClassVar[tuple[Field, ...]] = ()
     #: Whether ``write`` can take ``offset``/``flags`` other than a full replacement.
     random_write: ClassVar[bool] = False
+    #: Whether the plugin stores symlinks itself (``symlink``/``readlink``, and LinkInPath
+    #: raised where a path crosses one); otherwise the mount table keeps them.
+    stores_links: ClassVar[bool] = False
 
     #: Set by the mount table before ``start``; None while the instance is not mounted.
     context: MountContext | None = None
@@ -241,6 +244,17 @@ class FileSystem:
         files) accept it as a no-op, so an ``O_TRUNC`` open before a write works there.
         Raises NotFound, IsADirectory, TooLarge (``size`` past the plugin's limit)."""
         raise NotSupported(f"truncate: {path}: operation not supported by {self.fstype}")
+
+    async def symlink(self, path: str, target: str) -> None:
+        """Store a symbolic link at ``path`` leading to ``target``, a path of this plugin (the
+        mount table checked it). Plugins that cannot store links leave this unsupported and the
+        mount table keeps the link itself. Raises AlreadyExists, NotFound (parent)."""
+        raise NotSupported(f"symlink: {path}: operation not supported by {self.fstype}")
+
+    async def readlink(self, path: str) -> str:
+        """The path of this plugin a link stored by :meth:`symlink` leads to. Raises NotFound,
+        InvalidArgument (not a link), PermissionDenied (a link leading out of the plugin)."""
+        raise NotSupported(f"readlink: {path}: operation not supported by {self.fstype}")
 
     # -- derived ---------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@
      ├── PermissionDenied        403  EACCES
      │    └── ReadOnly           403  EROFS
      ├── InvalidArgument         400  EINVAL
+     │    └── SymlinkLoop        400  ELOOP    (more than 10 links on one path, or a loop)
      ├── NotSupported            501  ENOTSUP
      ├── CrossMount              400  EXDEV
      ├── TooLarge                413  EFBIG
@@ -121,6 +122,10 @@ class InvalidArgument(FSError):
     errno = _errno.EINVAL
 
 
+class SymlinkLoop(InvalidArgument):
+    errno = _errno.ELOOP
+
+
 class NotSupported(FSError):
     status = 501
     errno = _errno.ENOTSUP
@@ -179,7 +184,8 @@ _BY_STATUS: dict[int, type[FSError]] = {
 _BY_KIND: dict[str, type[FSError]] = {
     cls.__name__: cls
     for cls in (FSError, NotFound, AlreadyExists, NotADirectory, IsADirectory, NotEmpty,
-                PermissionDenied, ReadOnly, InvalidArgument, NotSupported, CrossMount, TooLarge,
+                PermissionDenied, ReadOnly, InvalidArgument, SymlinkLoop, NotSupported,
+                CrossMount, TooLarge,
                 InsufficientStorage,
                 RequestTimeout, Unavailable, Timeout, BadGateway)
 }
@@ -218,6 +224,7 @@ __all__ = [
     "PermissionDenied",
     "ReadOnly",
     "RequestTimeout",
+    "SymlinkLoop",
     "TooLarge",
     "Timeout",
     "Unavailable",

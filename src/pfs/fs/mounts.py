@@ -24,11 +24,13 @@ from pfs.fs.errors import (
     NotSupported,
     PermissionDenied,
     ReadOnly,
+    SymlinkLoop,
 )
 from pfs.fs.fileinfo import FileInfo, Meta
 from pfs.fs.handle_table import DEFAULT_LEASE, MAX_OPEN, HandleTable, OpenHandle
 from pfs.fs.handles import OpenFlag, changes_data
-from pfs.fs.paths import join, normalize
+from pfs.fs.links import LINK_TYPE, LinkInPath, LinkTable, hop, link_info, target_path
+from pfs.fs.paths import join, normalize, split_parent
 
 log = logging.getLogger("pfs.mounts")
 
@@ -147,6 +149,19 @@ async def _open(
     return _InFlight(chunks, mount)
 
 
+def _below(mount_path: str, rel: str) -> str:
+    """The namespace path of the plugin path ``rel`` of the mount at ``mount_path``."""
+    return mount_path if rel == "/" else mount_path + rel
+
+
+class _Redirect(Exception):  # noqa: N818 -- control flow inside the mount table
+    """A listing met a plugin's link: list ``path`` instead."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
 def _virtual_dir(name: str, meta_name: str = "") -> FileInfo:
     return FileInfo(name=name, mode=0o755, is_dir=True, meta=Meta(meta_name, "mount-point"))
 
@@ -162,6 +177,7 @@ class MountTable(FileSystem):
         self._lock = asyncio.Lock()
         #: The open handles of every mount (``/api/v1/handles``); unmount closes a mount's.
         self.handles = HandleTable(max_handles)
+        self._links = LinkTable()
 
     # -- table -----------------------------------------------------------------------------
 
@@ -279,57 +295,247 @@ class MountTable(FileSystem):
                 names[mount_path[len(prefix) :].split("/", 1)[0]] = None
         return list(names)
 
+    def _follow(self, raw: str, follow_last: bool = True, hops: int = 0) -> tuple[str, int]:
+        """``raw`` normalised, with the links of the table among its components followed."""
+        path = normalize(raw)
+        if self._links.links:
+            return self._links.follow(path, follow_last, hops, raw)
+        return path, hops
+
+    async def _on(
+        self,
+        op: str,
+        raw: str,
+        call: Callable[[FileSystem, str], Awaitable[T]],
+        *,
+        follow_last: bool = True,
+        writable: bool = True,
+    ) -> T:
+        """``call(plugin, plugin path)`` for ``raw`` once every symlink on the way is followed:
+        the table's here, a plugin's (localfs) when the plugin signals one (LinkInPath)."""
+        path, hops = self._follow(raw, follow_last)
+        while True:
+            if writable:
+                mount, rel = self._route_writable(op, raw, path)
+            else:
+                mount, rel = self._route(raw, path)
+            try:
+                return await _call(mount, raw, call(mount.fs, rel))
+            except LinkInPath as link:
+                hops = hop(hops, raw)
+                rest = rel[len(link.link) :]
+                path, hops = self._follow(_below(mount.path, link.target) + rest, follow_last, hops)
+
+    async def _open_on(
+        self, raw: str, opening: Callable[[FileSystem, str], Awaitable[AsyncIterator[bytes]]]
+    ) -> AsyncIterator[bytes]:
+        """:meth:`_on` for opening a read stream (tracked in flight until closed)."""
+        path, hops = self._follow(raw)
+        while True:
+            mount, rel = self._route(raw, path)
+            try:
+                return await _open(mount, raw, opening(mount.fs, rel))
+            except LinkInPath as link:
+                hops = hop(hops, raw)
+                path, hops = self._follow(
+                    _below(mount.path, link.target) + rel[len(link.link) :], True, hops
+                )
+
+    async def _resolve(self, raw: str) -> str:
+        """The path ``raw`` leads to with every link followed, the last one too (a dangling
+        link's target included; a path that does not exist is returned as it is)."""
+        path, hops = self._follow(raw)
+        while True:
+            found = self.find(path)
+            if found is None:
+                return path
+            mount, rel = found
+            try:
+                target = await _call(mount, raw, mount.fs.readlink(rel))
+            except LinkInPath as link:
+                target = link.target + rel[len(link.link) :]
+            except FSError:
+                return path  # not a link (or nothing there): the path is where it leads
+            hops = hop(hops, raw)
+            path, hops = self._follow(_below(mount.path, target), True, hops)
+
+    async def _unfollowed(self, raw: str) -> str:
+        """``raw`` with every link followed but one in the last place (which is what an
+        operation on a link itself names)."""
+        path, _ = self._follow(raw, follow_last=False)
+        if path == "/":
+            return path
+        parent, name = split_parent(path)
+        return join(await self._resolve(parent), name)
+
+    # -- symlinks --------------------------------------------------------------------------
+
+    async def symlink(self, path: str, target: str) -> None:
+        """A link at ``path`` to ``target`` (absolute, or relative to the link's directory).
+
+        Stored by the plugin where it can (localfs: a real symlink, whose target must then stay
+        inside that mount), else in the table here. A target that leads back to the link itself
+        is refused, as is anything already at ``path``.
+        """
+        if not target:
+            raise InvalidArgument("target is required")
+        if "\x00" in target:
+            raise InvalidArgument("invalid argument target: contains a NUL byte")
+        link = await self._unfollowed(path)
+        if link == "/" or await self._exists(link):
+            raise AlreadyExists(f"symlink already exists: {path}")
+        parent = split_parent(link)[0]
+        if parent != "/" and not await self._is_dir(parent):
+            raise NotFound(f"parent directory does not exist: {parent}")
+        destination = target_path(link, target)
+        try:
+            leads_to = await self._resolve(destination)
+        except SymlinkLoop:
+            raise SymlinkLoop(f"symlink: {path}: too many levels of symbolic links") from None
+        if leads_to == link or leads_to.startswith(link + "/"):
+            raise SymlinkLoop(f"symlink: {path}: the target {target} leads back to the link")
+        if self.find(link) is not None:
+            mount, rel = self._route_writable("symlink", path, link)
+            if mount.fs.stores_links:
+                within = self.find(destination)
+                if within is None or within[0] is not mount:
+                    raise PermissionDenied(
+                        f"symlink: {path}: permission denied (the target {target} is outside "
+                        f"{mount.path}; {mount.fstype} keeps its links inside the mount)"
+                    )
+                await _call(mount, path, mount.fs.symlink(rel, within[1]))
+                return
+        self._links.add(link, target)
+
+    async def readlink(self, path: str) -> str:
+        """A link's target: as given for links of the table, as a namespace path for links a
+        plugin stores."""
+        link = await self._unfollowed(path)
+        entry = self._links.get(link)
+        if entry is not None:
+            return entry.target
+        not_a_link = NotFound(f"readlink: {path}: not found (not a symbolic link)")
+        mount, rel = self._route(path, link)
+        if rel == "/":
+            raise not_a_link
+        try:
+            target = await _call(mount, path, mount.fs.readlink(rel))
+        except (NotSupported, InvalidArgument):
+            raise not_a_link from None
+        return _below(mount.path, target)
+
+    async def _exists(self, path: str) -> bool:
+        try:
+            await self.stat(path)
+        except NotFound:
+            return False
+        return True
+
+    async def _is_dir(self, path: str) -> bool:
+        try:
+            return (await self._stat_following(path)).is_dir
+        except FSError:
+            return False
+
+    async def _stat_following(self, path: str) -> FileInfo:
+        return await self.stat(await self._resolve(path))
+
+    async def _link_entry(self, path: str, name: str) -> FileInfo:
+        """The entry of the table's link at ``path``: ``is_dir`` tells whether it leads to a
+        directory (what AGFS's clients look at)."""
+        link = self._links.links[path]
+        try:
+            is_dir = (await self._stat_following(path)).is_dir
+        except FSError:
+            is_dir = False
+        return link_info(name, link.target, link.mtime_ns, is_dir)
+
     # -- namespace operations --------------------------------------------------------------
 
     async def stat(self, path: str) -> FileInfo:
-        path = normalize(path)
-        if path == "/":
+        norm, hops = self._follow(path, follow_last=False)
+        if norm == "/":
             return FileInfo(name="/", mode=0o755, is_dir=True, meta=Meta("", "root"))
-        found = self.find(path)
-        if found is None:
-            if self._child_mounts(path):
-                return _virtual_dir(path.rsplit("/", 1)[1])
-            raise NotFound(f"{NotFound.summary}: {path}")
-        mount, rel = found
-        info = await _call(mount, path, mount.fs.stat(rel))
+        if norm in self._links.links:
+            return await self._link_entry(norm, norm.rsplit("/", 1)[1])
+        while True:
+            found = self.find(norm)
+            if found is None:
+                if self._child_mounts(norm):
+                    return _virtual_dir(norm.rsplit("/", 1)[1])
+                raise NotFound(f"{NotFound.summary}: {path}")
+            mount, rel = found
+            try:
+                info = await _call(mount, path, mount.fs.stat(rel))
+                break
+            except LinkInPath as link:
+                hops = hop(hops, path)
+                norm, hops = self._follow(
+                    _below(mount.path, link.target) + rel[len(link.link) :], False, hops
+                )
+                if norm in self._links.links:
+                    return await self._link_entry(norm, norm.rsplit("/", 1)[1])
         if rel == "/" and info.name in ("/", ""):
-            info.name = path.rsplit("/", 1)[1]
+            info.name = norm.rsplit("/", 1)[1]
         return info
 
     async def readdir(self, path: str) -> builtins.list[FileInfo]:
-        path = normalize(path)
+        norm, hops = self._follow(path)
+        while True:
+            try:
+                entries = await self._readdir_at(path, norm)
+                break
+            except _Redirect as redirect:
+                hops = hop(hops, path)
+                norm, hops = self._follow(redirect.path, True, hops)
+        names = self._links.names_in(norm)
+        if names:
+            listed = {e.name for e in entries}
+            for name in names:
+                if name not in listed:
+                    entries.append(await self._link_entry(join(norm, name), name))
+        return entries
+
+    async def _readdir_at(self, raw: str, path: str) -> builtins.list[FileInfo]:
         children = self._child_mounts(path)
         if path == "/":
             return [_virtual_dir(name, "rootfs") for name in children]
         found = self.find(path)
         if found is None:
-            if not children:
-                raise NotFound(f"{NotFound.summary}: {path}")
+            if not children and not self._links.names_in(path):
+                raise NotFound(f"{NotFound.summary}: {raw}")
             return [_virtual_dir(name) for name in children]
         mount, rel = found
-        entries = await _call(mount, path, mount.fs.readdir(rel))
+        try:
+            entries = await _call(mount, raw, mount.fs.readdir(rel))
+        except LinkInPath as link:
+            raise _Redirect(_below(mount.path, link.target) + rel[len(link.link) :]) from None
         if children:
             listed = {e.name for e in entries}
             entries = entries + [_virtual_dir(n) for n in children if n not in listed]
         return entries
 
     async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
-        mount, rel = self._route(path, normalize(path))
-        return await _call(mount, path, mount.fs.read(rel, offset, size))
+        if not self._links.links:  # the common case: no table to look at
+            mount, rel = self._route(path, normalize(path))
+            try:
+                return await _call(mount, path, mount.fs.read(rel, offset, size))
+            except LinkInPath:
+                pass
+        return await self._on(
+            "read", path, lambda fs, rel: fs.read(rel, offset, size), writable=False
+        )
 
     async def read_stream(self, path: str, offset: int = 0, size: int = -1) -> AsyncIterator[bytes]:
-        mount, rel = self._route(path, normalize(path))
-        return await _open(mount, path, mount.fs.read_stream(rel, offset, size))
+        return await self._open_on(path, lambda fs, rel: fs.read_stream(rel, offset, size))
 
     async def open_stream(self, path: str) -> AsyncIterator[bytes]:
-        mount, rel = self._route(path, normalize(path))
-        return await _open(mount, path, mount.fs.open_stream(rel))
+        return await self._open_on(path, lambda fs, rel: fs.open_stream(rel))
 
     async def write(
         self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
     ) -> str:
-        mount, rel = self._route_writable("write", path, normalize(path))
-        return await _call(mount, path, mount.fs.write(rel, data, offset, flags))
+        return await self._on("write", path, lambda fs, rel: fs.write(rel, data, offset, flags))
 
     async def write_stream(
         self,
@@ -339,20 +545,30 @@ class MountTable(FileSystem):
         flags: WriteFlag = REPLACE,
         limit: int = WRITE_LIMIT,
     ) -> str:
-        mount, rel = self._route_writable("write", path, normalize(path))
-        return await _call(mount, path, mount.fs.write_stream(rel, chunks, offset, flags, limit))
+        return await self._on(
+            "write", path, lambda fs, rel: fs.write_stream(rel, chunks, offset, flags, limit)
+        )
+
+    def _refuse_existing_link(self, op: str, raw: str) -> None:
+        """create and mkdir do not follow a link in the last place: the name is taken."""
+        if self._links.links:
+            link, _ = self._follow(raw, follow_last=False)
+            if link in self._links.links:
+                raise AlreadyExists(f"{AlreadyExists.summary}: {raw}")
 
     async def create(self, path: str) -> None:
-        mount, rel = self._route_writable("create", path, normalize(path))
-        await _call(mount, path, mount.fs.create(rel))
+        self._refuse_existing_link("create", path)
+        await self._on("create", path, lambda fs, rel: fs.create(rel), follow_last=False)
 
     async def mkdir(self, path: str, mode: int = 0o755) -> None:
-        mount, rel = self._route_writable("mkdir", path, normalize(path))
-        await _call(mount, path, mount.fs.mkdir(rel, mode))
+        self._refuse_existing_link("mkdir", path)
+        await self._on("mkdir", path, lambda fs, rel: fs.mkdir(rel, mode), follow_last=False)
 
     async def remove(self, path: str, recursive: bool = False) -> None:
         op = "removeall" if recursive else "remove"
-        norm = normalize(path)
+        norm, _ = self._follow(path, follow_last=False)
+        if self._links.remove(norm) is not None:
+            return  # the link goes, never what it leads to
         if norm == "/" or (self.find(norm) is None and self._child_mounts(norm)):
             raise PermissionDenied(f"{op}: {path}: permission denied (not a removable path)")
         mount, rel = self._route(path, norm)
@@ -363,10 +579,19 @@ class MountTable(FileSystem):
                 f"{op}: {path}: permission denied (a mount point cannot be deleted; "
                 "unmount it instead)"
             )
-        await _call(mount, path, mount.fs.remove(rel, recursive))
+        await self._on(op, path, lambda fs, rel: fs.remove(rel, recursive), follow_last=False)
 
     async def rename(self, old: str, new: str) -> None:
-        old_n, new_n = normalize(old), normalize(new)
+        old_n, new_n = await self._unfollowed(old), await self._unfollowed(new)
+        link = self._links.get(old_n)
+        if link is not None:
+            if new_n in self._links.links or await self._exists(new_n):
+                raise AlreadyExists(f"{AlreadyExists.summary}: {new}")
+            self._links.remove(old_n)
+            self._links.add(new_n, link.target)
+            return
+        if new_n in self._links.links:
+            raise AlreadyExists(f"{AlreadyExists.summary}: {new}")
         src, dst = self.find(old_n), self.find(new_n)
         if src is None or dst is None:
             raise CrossMount("cannot rename: paths not in same mounted filesystem")
@@ -383,19 +608,16 @@ class MountTable(FileSystem):
             raise exc.at(new) from exc.__cause__
 
     async def chmod(self, path: str, mode: int) -> None:
-        mount, rel = self._route_writable("chmod", path, normalize(path))
-        await _call(mount, path, mount.fs.chmod(rel, mode))
+        await self._on("chmod", path, lambda fs, rel: fs.chmod(rel, mode))
 
     async def set_mtime(self, path: str, mtime_ns: int) -> None:
-        norm = normalize(path)
+        norm, _ = self._follow(path)
         if self.find(norm) is None and self._child_mounts(norm):
             raise NotSupported(f"touch: {path}: a parent of mounts has no time to set")
-        mount, rel = self._route_writable("touch", path, norm)
-        await _call(mount, path, mount.fs.set_mtime(rel, mtime_ns))
+        await self._on("touch", path, lambda fs, rel: fs.set_mtime(rel, mtime_ns))
 
     async def truncate(self, path: str, size: int) -> None:
-        mount, rel = self._route_writable("truncate", path, normalize(path))
-        await _call(mount, path, mount.fs.truncate(rel, size))
+        await self._on("truncate", path, lambda fs, rel: fs.truncate(rel, size))
 
     async def open_handle(
         self,
@@ -421,7 +643,8 @@ class MountTable(FileSystem):
     async def walk_files(self, path: str) -> AsyncIterator[str]:
         """Every file below ``path`` depth-first in listing order (errors skipped), for grep.
 
-        Files whose read has an effect (a queue's ``dequeue``, a live stream) are never yielded.
+        Files whose read has an effect (a queue's ``dequeue``, a live stream) are never yielded,
+        nor symlinks followed.
         The walk keeps its own stack, so no depth of directories exhausts Python's recursion.
         """
 
@@ -439,6 +662,8 @@ class MountTable(FileSystem):
             if entry is None:
                 stack.pop()
                 continue
+            if entry.meta.type == LINK_TYPE:
+                continue  # links are not followed: a loop of them would never end
             child = join(directory, entry.name)
             if entry.is_dir:
                 stack.append((child, await listing(child)))

@@ -2,8 +2,11 @@
 
 Every path is resolved from a directory descriptor of ``local_dir`` one component at a time with
 ``O_NOFOLLOW`` (openat-style), so neither ``..``, an absolute path, a symlink inside ``local_dir``
-nor a symlink swapped in during the request reaches anything outside. Symlinks are listed but never
-followed. Large reads and writes move in 1 MiB pieces on worker threads, off the event loop, as
+nor a symlink swapped in during the request reaches anything outside. Symlinks are real ones on
+disk (``POST /symlink`` makes them with a relative target); the OS never follows them: a path
+crossing one raises LinkInPath with the target, and the mount table follows it, only ever to
+another path of this mount (a link whose target is absolute or climbs out of ``local_dir`` is
+refused). Large reads and writes move in 1 MiB pieces on worker threads, off the event loop, as
 do recursive removes and listings of big directories.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import posixpath
 import secrets
 import shutil
 import stat as st
@@ -39,6 +43,7 @@ from pfs.fs import (
     WriteFlag,
 )
 from pfs.fs.base import replaces
+from pfs.fs.links import LINK_TYPE, LinkInPath
 from pfs.plugins.gomode import go_file_mode, unix_mode_bits
 
 #: Bytes moved per thread hand-off; large enough that the hand-off cost disappears.
@@ -53,7 +58,7 @@ _FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 
 class SymlinkRefused(PermissionDenied):
-    """A path crosses a symlink; localfs never follows one."""
+    """A path crosses a symlink that leads out of ``local_dir``: never followed."""
 
 
 #: errno → (error class, message template); the wording is the original server's.
@@ -107,6 +112,7 @@ class LocalFS(FileSystem):
         Field("local_dir", "string", required=True, help="the directory served at the mount"),
     )
     random_write = True
+    stores_links = True
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
@@ -144,9 +150,7 @@ class LocalFS(FileSystem):
                 except OSError as exc:
                     shown = "/" + "/".join(parts[: index + 1])
                     if exc.errno in (errno.ELOOP, errno.ENOTDIR) and self._is_link(part, fd):
-                        raise SymlinkRefused(
-                            f"{op}: {path}: refusing to follow the symlink {shown}"
-                        ) from None
+                        raise self._crossing(parts[: index + 1], fd, path, op) from None
                     if exc.errno == errno.ENOENT:
                         raise NotFound(f"{missing}: {shown}") from None
                     if exc.errno == errno.ENOTDIR:
@@ -158,6 +162,21 @@ class LocalFS(FileSystem):
             os.close(fd)
             raise
         return fd
+
+    @staticmethod
+    def _crossing(parts: list[str], dir_fd: int, path: str, op: str) -> Exception:
+        """What to raise for the symlink ``parts[-1]`` in ``dir_fd`` met on the way to ``path``:
+        LinkInPath for the mount table to follow, or a refusal when it leads out."""
+        link = "/" + "/".join(parts)
+        try:
+            target = _inside(parts[:-1], os.readlink(parts[-1], dir_fd=dir_fd))
+        except OSError:
+            target = None
+        if target is None:
+            return SymlinkRefused(
+                f"{op}: {path}: refusing to follow the symlink {link} (it leads outside local_dir)"
+            )
+        return LinkInPath(link, target)
 
     @staticmethod
     def _is_link(name: str, dir_fd: int) -> bool:
@@ -190,7 +209,7 @@ class LocalFS(FileSystem):
                 raise NotFound(f"{missing}: {path}") from None
             except OSError as exc:
                 if exc.errno in (errno.ELOOP, errno.EMLINK) and self._is_link(name, dir_fd):
-                    raise SymlinkRefused(f"{op}: {path}: refusing to follow a symlink") from None
+                    raise self._crossing(_components(path), dir_fd, path, op) from None
                 if exc.errno == errno.ENXIO:
                     # A FIFO without a reader (O_NONBLOCK write) or a socket: not a file.
                     raise PermissionDenied(f"{op}: {path}: not a regular file") from None
@@ -207,16 +226,25 @@ class LocalFS(FileSystem):
             raise
         return fd
 
-    def _info(self, name: str, info: os.stat_result, local_path: str | None) -> FileInfo:
+    def _info(
+        self, name: str, info: os.stat_result, local_path: str | None, dir_fd: int = -1
+    ) -> FileInfo:
         is_dir = st.S_ISDIR(info.st_mode)
         content = {"local_path": local_path} if local_path is not None else None
+        kind = "local"
+        if st.S_ISLNK(info.st_mode) and dir_fd >= 0:
+            kind = LINK_TYPE
+            try:
+                content = {**(content or {}), "target": os.readlink(name, dir_fd=dir_fd)}
+            except OSError:
+                pass
         return FileInfo(
             name,
             0 if is_dir else info.st_size,
             go_file_mode(info.st_mode),
             info.st_mtime_ns,
             is_dir,
-            Meta("localfs", "local", content),
+            Meta("localfs", kind, content),
         )
 
     # -- metadata --------------------------------------------------------------------------
@@ -228,7 +256,8 @@ class LocalFS(FileSystem):
             return self._info(os.path.basename(self.base) or "/", os.fstat(self.base_fd), local)
         with self._parent(path, "stat") as (dir_fd, name), os_errors(path, "stat"):
             # A symlink is described, not followed.
-            return self._info(name, os.stat(name, dir_fd=dir_fd, follow_symlinks=False), local)
+            info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            return self._info(name, info, local, dir_fd)
 
     async def readdir(self, path: str) -> list[FileInfo]:
         with os_errors(path, "readdir"):
@@ -252,7 +281,7 @@ class LocalFS(FileSystem):
                     info = entry.stat(follow_symlinks=False)
                 except OSError:
                     continue
-                entries.append(self._info(entry.name, info, None))
+                entries.append(self._info(entry.name, info, None, fd))
         entries.sort(key=lambda e: e.name)
         return entries
 
@@ -264,7 +293,7 @@ class LocalFS(FileSystem):
             fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
             try:
                 if st.S_ISLNK(os.fstat(fd).st_mode):
-                    raise SymlinkRefused(f"chmod: {path}: refusing to follow a symlink")
+                    raise self._crossing(_components(path), dir_fd, path, "chmod")
                 # The descriptor pins the inode; its /proc link cannot be redirected.
                 os.chmod(f"/proc/self/fd/{fd}", unix_mode_bits(mode))
             finally:
@@ -279,7 +308,7 @@ class LocalFS(FileSystem):
             try:
                 info = os.fstat(fd)
                 if st.S_ISLNK(info.st_mode):
-                    raise SymlinkRefused(f"touch: {path}: refusing to follow a symlink")
+                    raise self._crossing(_components(path), dir_fd, path, "touch")
                 # As in chmod: the descriptor pins the inode; the access time is kept.
                 os.utime(f"/proc/self/fd/{fd}", ns=(info.st_atime_ns, mtime_ns))
             finally:
@@ -296,6 +325,22 @@ class LocalFS(FileSystem):
                 await _on_thread(fd, os.ftruncate, size)
         finally:
             os.close(fd)
+
+    async def symlink(self, path: str, target: str) -> None:
+        # Stored relative to the link's directory, so the link also works for programs on the
+        # server's machine, and wherever local_dir is moved.
+        relative = posixpath.relpath(target, posixpath.dirname(path))
+        with self._parent(path, "symlink") as (dir_fd, name), os_errors(path, "symlink"):
+            os.symlink(relative, name, dir_fd=dir_fd)
+
+    async def readlink(self, path: str) -> str:
+        parts = _components(path)
+        with self._parent(path, "readlink") as (dir_fd, name), os_errors(path, "readlink"):
+            text = os.readlink(name, dir_fd=dir_fd)
+        target = _inside(parts[:-1], text)
+        if target is None:
+            raise SymlinkRefused(f"readlink: {path}: the link leads outside local_dir ({text})")
+        return target
 
     # -- namespace changes -----------------------------------------------------------------
 
@@ -384,7 +429,7 @@ class LocalFS(FileSystem):
                 if st.S_ISDIR(old.st_mode):
                     raise IsADirectory(f"is a directory: {path}")
                 if st.S_ISLNK(old.st_mode):
-                    raise SymlinkRefused(f"write: {path}: refusing to follow a symlink")
+                    raise self._crossing(_components(path), dir_fd, path, "write")
                 if not st.S_ISREG(old.st_mode):
                     raise PermissionDenied(f"write: {path}: not a regular file")
                 mode = st.S_IMODE(old.st_mode)
@@ -441,6 +486,24 @@ class LocalFS(FileSystem):
                 if not flags & WriteFlag.CREATE:
                     raise
         return self._open_file(path, open_flags | os.O_CREAT | os.O_EXCL, "write"), True
+
+
+def _inside(directory: list[str], text: str) -> str | None:
+    """The path below the base that the link text ``text`` in ``directory`` (components from
+    the base) leads to; None when it leads out (absolute, or climbing above the base)."""
+    if text.startswith("/"):
+        return None
+    stack = list(directory)
+    for part in text.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not stack:
+                return None
+            stack.pop()
+        else:
+            stack.append(part)
+    return "/" + "/".join(stack)
 
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:

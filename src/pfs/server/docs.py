@@ -108,6 +108,12 @@ def openapi_document() -> dict[str, Any]:
         "/api/v1/truncate": {"post": _op("Cut a file to size bytes or extend it with zeros", [
             _PATH_Q, _q("size", "New size in bytes", True, {"type": "integer", "minimum": 0})],
             {"200": _MSG})},
+        "/api/v1/symlink": {"post": _op("Make a symbolic link at path", [_PATH_Q], {"201": _MSG},
+                                        _json_body(_obj({"target": {"type": "string"}},
+                                                        ["target"])))},
+        "/api/v1/readlink": {"get": _op("Read a symbolic link's target", [_PATH_Q], {"200": {
+            "description": "target", "content": {"application/json": {"schema": _obj({
+                "target": {"type": "string"}}, ["target"])}}}})},
         "/api/v1/grep": {"post": _op("Search file contents (RE2)", [], {"200": {
             "description": "matches (NDJSON when stream=true)", "content": {
                 "application/json": {"schema": _obj({

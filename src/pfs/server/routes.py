@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pfs.server import admin, docs, files, handles, search, touch, truncate
+from pfs.server import admin, docs, files, handles, links, search, touch, truncate
 from pfs.server.app import Route
 from pfs.server.auth import Role
 
@@ -21,6 +21,8 @@ ROUTES: dict[str, Route] = {
     "/api/v1/chmod": (files.chmod, {"POST": Role.WRITE}),
     "/api/v1/touch": (touch.touch, {"POST": Role.WRITE}),
     "/api/v1/truncate": (truncate.truncate, {"POST": Role.WRITE}),
+    "/api/v1/symlink": (links.symlink, {"POST": Role.WRITE}),
+    "/api/v1/readlink": (links.readlink, {"GET": Role.READ}),
     "/api/v1/grep": (search.grep, {"POST": Role.READ}),
     "/api/v1/digest": (search.digest, {"POST": Role.READ}),
     "/api/v1/mounts": (admin.mounts, {"GET": Role.READ}),
