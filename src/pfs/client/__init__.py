@@ -8,10 +8,10 @@ the URL, ``StallTimeout`` when a stream delivers nothing for ``stall_timeout`` s
 
 from __future__ import annotations
 
-from pfs.client._async import AsyncClient, AsyncRemoteFile
+from pfs.client._async import AsyncClient, AsyncRemoteFile, AsyncRemoteHandle
 from pfs.client._base import ServerNotRunning, StallTimeout
 from pfs.client._download import IncompleteDownload
-from pfs.client._sync import Client, RemoteFile
+from pfs.client._sync import Client, RemoteFile, RemoteHandle
 from pfs.fs.errors import (
     AlreadyExists,
     BadGateway,
@@ -39,6 +39,7 @@ __all__ = [
     "AlreadyExists",
     "AsyncClient",
     "AsyncRemoteFile",
+    "AsyncRemoteHandle",
     "BadGateway",
     "Client",
     "CrossMount",
@@ -56,6 +57,7 @@ __all__ = [
     "PermissionDenied",
     "ReadOnly",
     "RemoteFile",
+    "RemoteHandle",
     "RequestTimeout",
     "ServerNotRunning",
     "StallTimeout",

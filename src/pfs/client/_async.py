@@ -15,6 +15,7 @@ import httpx
 
 from pfs.client import _base as B
 from pfs.client import _flows as flows
+from pfs.client import _handles as H
 from pfs.client._base import CHUNK_SIZE, Call, ProgressCallback, Write
 from pfs.client._content import async_content
 from pfs.client._flows import Counted, Flow, Pipe, Receive, Request
@@ -246,6 +247,18 @@ class AsyncClient:
 
     # Transfers.
 
+    # Handles.
+
+    async def open_handle(
+        self, path: str, flags: int | str = "r", mode: int = 0o644, lease: int = 60
+    ) -> AsyncRemoteHandle:
+        """See :meth:`Client.open_handle`."""
+        opened = await self._send(H.open_handle(path, H.open_flags(flags), mode, lease))
+        return AsyncRemoteHandle(self, opened)
+
+    async def handles(self) -> list[dict[str, Any]]:
+        return await self._send(H.handles())
+
     async def upload(
         self,
         local_path: str | os.PathLike[str],
@@ -309,6 +322,63 @@ class AsyncRemoteFile:
         self.closed = True
 
     async def __aenter__(self) -> AsyncRemoteFile:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class AsyncRemoteHandle:
+    """:class:`RemoteHandle`'s twin for :class:`AsyncClient`, awaited."""
+
+    def __init__(self, client: AsyncClient, opened: dict[str, Any]) -> None:
+        self._client = client
+        self.id: int = opened["handle_id"]
+        self.path: str = opened["path"]
+        self.flags: int = opened["flags"]
+        self.lease: int = opened["lease"]
+        self.closed = False
+
+    async def read(self, size: int = -1, offset: int | None = None) -> bytes:
+        return await self._client._run(flows.read_handle(self.id, size, offset))
+
+    async def write(self, data: bytes | str, offset: int | None = None) -> int:
+        if isinstance(data, str):
+            data = data.encode()
+        return await self._client._send(H.write(self.id, offset), bytes(data))
+
+    async def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return await self._client._send(H.seek(self.id, offset, whence))
+
+    async def tell(self) -> int:
+        return await self.seek(0, io.SEEK_CUR)
+
+    async def sync(self) -> None:
+        await self._client._send(H.sync(self.id))
+
+    async def stat(self) -> FileInfo:
+        return await self._client._send(H.stat(self.id))
+
+    async def info(self) -> dict[str, Any]:
+        return await self._client._send(H.info(self.id))
+
+    async def renew(self, lease: int | None = None) -> dict[str, Any]:
+        return await self._client._send(H.renew(self.id, lease))
+
+    async def truncate(self, size: int) -> None:
+        await self._client._send(H.truncate(self.id, size))
+
+    async def iter_stream(self) -> AsyncIterator[bytes]:
+        async with self._client._stream(H.stream(self.id)) as response:
+            async for chunk in response.aiter_bytes():
+                yield chunk
+
+    async def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            await self._client._send(H.close(self.id))
+
+    async def __aenter__(self) -> AsyncRemoteHandle:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeAlias, TypeVar
 
 from pfs.client import _base as B
+from pfs.client import _handles as H
 from pfs.client._base import Call, ProgressCallback, Write
 from pfs.client._download import PartialDownload, Sink, already_downloaded
 from pfs.fs.errors import AlreadyExists, IsADirectory, NotADirectory, NotFound
@@ -135,6 +136,25 @@ def seek(path: str, pos: int, offset: int, whence: int, size: int | None = None)
     if target < 0:
         raise ValueError(f"negative seek position {target}")
     return target
+
+
+def read_handle(handle_id: int, size: int, offset: int | None) -> Flow[bytes]:
+    """Up to ``size`` bytes of a handle (``size < 0``: to the end) at ``offset``, else at its
+    position; asked for in pieces of ``READ_PIECE``, ending early at an empty answer (EOF, or
+    a live stream with nothing new)."""
+    if 0 <= size <= H.READ_PIECE:
+        data: bytes = yield H.read(handle_id, size, offset)
+        return data
+    parts: list[bytes] = []
+    done = 0
+    while size < 0 or done < size:
+        want = H.READ_PIECE if size < 0 else min(H.READ_PIECE, size - done)
+        piece: bytes = yield H.read(handle_id, want, None if offset is None else offset + done)
+        if not piece:
+            break
+        parts.append(piece)
+        done += len(piece)
+    return b"".join(parts)
 
 
 def mkdir_parents(path: str, mode: str | int = "755") -> Flow[str]:

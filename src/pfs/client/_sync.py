@@ -14,6 +14,7 @@ import httpx
 
 from pfs.client import _base as B
 from pfs.client import _flows as flows
+from pfs.client import _handles as H
 from pfs.client._base import CHUNK_SIZE, Call, ProgressCallback, Write
 from pfs.client._content import sync_content
 from pfs.client._flows import Counted, Flow, Pipe, Receive, Request
@@ -271,6 +272,22 @@ class Client:
     def unload_plugin(self, library_path: str) -> str:
         return self._send(B.unload_plugin(library_path))
 
+    # Handles.
+
+    def open_handle(
+        self, path: str, flags: int | str = "r", mode: int = 0o644, lease: int = 60
+    ) -> RemoteHandle:
+        """Open ``path`` on the server as a handle with a position of its own (``/handles``):
+        ``flags`` as ``open()`` modes (``"r"``, ``"r+"``, ``"w"``, ``"a"``, ``"x"``…) or the
+        server's bitmask (``pfs.fs.OpenFlag``); ``mode`` for a created file; the handle closes
+        by itself after ``lease`` idle seconds (any operation or ``renew`` extends it)."""
+        opened = self._send(H.open_handle(path, H.open_flags(flags), mode, lease))
+        return RemoteHandle(self, opened)
+
+    def handles(self) -> list[dict[str, Any]]:
+        """The server's open handles (``id``, path, flags, lease, position …)."""
+        return self._send(H.handles())
+
     # Transfers.
 
     def upload(
@@ -351,3 +368,63 @@ class RemoteFile(io.RawIOBase):
         data = self._client.cat(self.name, self._pos)
         self._pos += len(data)
         return data
+
+
+class RemoteHandle:
+    """An open handle on the server (:meth:`Client.open_handle`); a context manager that closes
+    it. ``read``/``write`` without ``offset`` use and advance the handle's position."""
+
+    def __init__(self, client: Client, opened: dict[str, Any]) -> None:
+        self._client = client
+        self.id: int = opened["handle_id"]
+        self.path: str = opened["path"]
+        self.flags: int = opened["flags"]
+        self.lease: int = opened["lease"]
+        self.closed = False
+
+    def read(self, size: int = -1, offset: int | None = None) -> bytes:
+        """Up to ``size`` bytes (``-1``: to the end); short or empty at EOF."""
+        return self._client._run(flows.read_handle(self.id, size, offset))
+
+    def write(self, data: bytes | str, offset: int | None = None) -> int:
+        if isinstance(data, str):
+            data = data.encode()
+        return self._client._send(H.write(self.id, offset), bytes(data))
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._client._send(H.seek(self.id, offset, whence))
+
+    def tell(self) -> int:
+        return self.seek(0, io.SEEK_CUR)
+
+    def sync(self) -> None:
+        self._client._send(H.sync(self.id))
+
+    def stat(self) -> FileInfo:
+        return self._client._send(H.stat(self.id))
+
+    def info(self) -> dict[str, Any]:
+        return self._client._send(H.info(self.id))
+
+    def renew(self, lease: int | None = None) -> dict[str, Any]:
+        return self._client._send(H.renew(self.id, lease))
+
+    def truncate(self, size: int) -> None:
+        self._client._send(H.truncate(self.id, size))
+
+    def iter_stream(self) -> Iterator[bytes]:
+        """The bytes from the position on as the server sends them (a live stream: as they
+        are written)."""
+        with self._client._stream(H.stream(self.id)) as response:
+            yield from response.iter_bytes()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._client._send(H.close(self.id))
+
+    def __enter__(self) -> RemoteHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
