@@ -247,3 +247,14 @@ def test_handles_write_in_place_through_the_agfs_abi(api):
     r = api.post("/handles/open", params={"path": "/helloc/hello", "flags": 1})
     assert r.status_code == 501
     assert read(api, "/helloc/hello") == HELLO_C
+
+
+def test_a_large_offset_write_arrives_whole(api):
+    # Bodies past the inline size are staged, then written once at their offset.
+    big = bytes(range(256)) * 1024  # 256 KiB
+    assert put(api, "/am/big", b"head").status_code == 200
+    r = put(api, "/am/big", big, offset=2)
+    assert (r.status_code, r.json()) == (200, {"message": f"Written {len(big)} bytes"})
+    assert read(api, "/am/big") == b"he" + big
+    assert put(api, "/am/big", big, flags="append").status_code == 200
+    assert api.get("/stat", params={"path": "/am/big"}).json()["size"] == 2 + 2 * len(big)
