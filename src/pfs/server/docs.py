@@ -92,6 +92,10 @@ def openapi_document() -> dict[str, Any]:
                 {"201": _MSG}),
             "delete": delete_op,
         },
+        "/api/v1/write": {"post": _op("AGFS alias of PUT /files; a JSON body is {data}", [
+            _PATH_Q], {"200": _MSG}, {"required": False, "content": {
+                **octet, "application/json": {"schema": _obj({"data": {"type": "string"}},
+                                                             ["data"])}}})},
         "/api/v1/stat": {"get": _op("Stat a path", [_PATH_Q], {"200": {
             "description": "file info", "content": {"application/json": {"schema": file_info}}}})},
         "/api/v1/rename": {"post": _op("Rename within one mount", [_PATH_Q], {"200": _MSG},
@@ -161,6 +165,8 @@ def openapi_document() -> dict[str, Any]:
                                                _json_body(_obj({"library_path": {
                                                    "type": "string"}}, ["library_path"])))},
     }
+    paths["/api/v1/mkdir"] = {"post": paths["/api/v1/directories"]["post"]}
+    paths["/api/v1/list"] = {"get": paths["/api/v1/directories"]["get"]}
     return {
         "openapi": "3.1.0",
         "info": {"title": "PFS API", "version": __version__,

@@ -66,7 +66,7 @@ async def files(state: State, req: Request) -> Response | StreamResponse:
     if method == "GET":
         return await _read(state, req)
     if method == "PUT":
-        return await _write(state, req)
+        return await write(state, req)
     if method == "POST":
         await state.fs.create(required_path(req))
         return json_response({"message": "file created"}, 201)
@@ -109,7 +109,8 @@ async def _read_response(
     return StreamResponse(Prefixed([first, second], chunks))
 
 
-async def _write(state: State, req: Request) -> Response:
+async def write(state: State, req: Request) -> Response:
+    """``PUT /files`` (and the raw form of ``POST /write``)."""
     path = required_path(req)
     offset = int_param(req, "offset", 0, minimum=0)
     flags = parse_flags(req)

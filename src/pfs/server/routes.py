@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pfs.server import admin, docs, files, handles, links, search, touch, truncate
+from pfs.server import admin, aliases, docs, files, handles, links, search, service, touch, truncate
 from pfs.server.app import Route
 from pfs.server.auth import Role
 
 ROUTES: dict[str, Route] = {
+    "/": (service.root, None),
     "/api/v1/health": (admin.health, None),
     "/api/v1/files": (
         files.files,
@@ -17,6 +18,10 @@ ROUTES: dict[str, Route] = {
         {"GET": Role.READ, "POST": Role.WRITE, "DELETE": Role.WRITE},
     ),
     "/api/v1/stat": (files.stat, {"GET": Role.READ}),
+    # AGFS's aliases of PUT /files, POST /directories and GET /directories.
+    "/api/v1/write": (aliases.write, {"POST": Role.WRITE}),
+    "/api/v1/mkdir": (files.directories, {"POST": Role.WRITE}),
+    "/api/v1/list": (files.directories, {"GET": Role.READ}),
     "/api/v1/rename": (files.rename, {"POST": Role.WRITE}),
     "/api/v1/chmod": (files.chmod, {"POST": Role.WRITE}),
     "/api/v1/touch": (touch.touch, {"POST": Role.WRITE}),
