@@ -113,6 +113,16 @@ def test_open_refuses_bad_parameters(api):
     assert api.get("/handles/").json()["count"] == 0
 
 
+def test_open_follows_symlinks(api):
+    put(api, "/memfs/target.txt", b"through the link")
+    api.post("/symlink", params={"path": "/memfs/link.txt"}, json={"target": "target.txt"})
+    handle = open_handle(api, "/memfs/link.txt", RDWR)
+    assert api.get(f"/handles/{handle}").json()["path"] == "/memfs/target.txt"
+    assert api.get(f"/handles/{handle}/read").content == b"through the link"
+    api.put(f"/handles/{handle}/write", params={"offset": 0}, content=b"THROUGH").raise_for_status()
+    assert read_file(api, "/memfs/target.txt") == b"THROUGH the link"
+
+
 def test_open_of_a_directory_is_refused(api):
     api.post("/directories", params={"path": "/memfs/adir"})
     message = error(api.post("/handles/open", params={"path": "/memfs/adir"}), 400)
@@ -356,6 +366,21 @@ def test_an_idle_handle_expires_after_its_lease(api):
     assert "handle not found" in error(api.get(f"/handles/{short}/read"), 404)
     assert [h["handle_id"] for h in api.get("/handles/").json()["handles"]] == [long]
     assert open_handle(api, "/memfs/expire.txt") > long  # the id is not reused
+
+
+def test_an_expired_stream_handle_releases_its_reader_untouched(api):
+    api.post("/files", params={"path": "/streams/idle"}).raise_for_status()
+
+    def readers():
+        meta = api.get("/stat", params={"path": "/streams/idle"}).json()["meta"]
+        return meta["Content"]["active_readers"]
+
+    open_handle(api, "/streams/idle", lease=1)
+    assert readers() == "1"
+    deadline = time.monotonic() + 30
+    while readers() != "0":  # the server's sweep closes it without anyone asking for it
+        assert time.monotonic() < deadline, "the expired handle kept its stream reader"
+        time.sleep(0.2)
 
 
 # -- unmount ----------------------------------------------------------------------------------

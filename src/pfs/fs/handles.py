@@ -172,8 +172,11 @@ class FileAdapter(FileHandle):
         info = await _opened(fs, path, flags, mode)
         handle = cls(fs, path, flags, info, read_once=read_once)
         if handle.readable and info.read_effect is ReadEffect.ENDLESS:
-            # Registered now, so the handle sees everything written after it opened.
+            # Registered now, so the handle sees everything written after it opened; the first
+            # piece is awaited at once, so the reader is running (and ``close`` ends it, where
+            # closing a generator that never started would skip its clean-up).
             handle._live = await fs.open_stream(path)
+            handle._next = asyncio.ensure_future(_next_piece(handle._live))
         return handle
 
     # -- reads -----------------------------------------------------------------------------

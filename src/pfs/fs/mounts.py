@@ -626,8 +626,9 @@ class MountTable(FileSystem):
         mode: int = 0o644,
         lease: int = DEFAULT_LEASE,
     ) -> OpenHandle:
-        """Open ``path`` through its plugin and register the handle (id, lease) in ``handles``."""
-        norm = normalize(path)
+        """Open ``path`` (links followed) through its plugin and register the handle (id,
+        lease) in ``handles``."""
+        norm = await self._resolve(path)
         if changes_data(flags):
             mount, rel = self._route_writable("openhandle", path, norm)
         else:
