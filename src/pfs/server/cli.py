@@ -25,6 +25,7 @@ from pfs.plugins.registry import Registry, builtin_registry
 from pfs.server.app import App
 from pfs.server.auth import Auth
 from pfs.server.config import DEFAULT_CONFIG, ConfigError, load_file, settings_from_dict
+from pfs.server.config_source import ConfigSource, find_config
 from pfs.server.mounting import Mounting
 from pfs.server.routes import ROUTES
 from pfs.server.state import State
@@ -122,7 +123,17 @@ def _listen(address: str) -> socket.socket | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pfs-server", description="PFS file-system server")
-    parser.add_argument("-c", "--config", help="YAML config file (default: built-in mounts)")
+    parser.add_argument(
+        "-c",
+        "--config",
+        help="YAML config file (else $PFS_CONFIG, ./pfs.yaml, ~/.config/pfs/config.yaml, "
+        "/etc/pfs/config.yaml, the built-in mounts)",
+    )
+    parser.add_argument(
+        "--default-config",
+        action="store_true",
+        help="use the built-in mounts and look for no config file",
+    )
     parser.add_argument("-addr", "--addr", dest="addr", help="listen address, :8080 or host:port")
     parser.add_argument("-print-sample-config", "--print-sample-config", action="store_true")
     parser.add_argument(
@@ -150,7 +161,12 @@ def main(argv: list[str] | None = None) -> int:
         print_sample_config(registry)
         return 0
     try:
-        raw = load_file(args.config) if args.config else DEFAULT_CONFIG
+        source = (
+            ConfigSource(None, "--default-config")
+            if args.default_config
+            else find_config(args.config)
+        )
+        raw = load_file(source.path) if source.path else DEFAULT_CONFIG
         if args.log_level:
             raw = {
                 **(raw or {}),
@@ -162,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     settings = app.state.settings
     _setup_logging(settings.log_level)
+    log.info("config: %s", source.describe())
     sock = _listen(settings.address)
     if sock is None:
         return 1

@@ -33,6 +33,8 @@ class ServerProcess:
         env: dict[str, str] | None = None,
         extra_args: list[str] | None = None,
         wait: bool = True,
+        discover_config: bool = False,
+        cwd: str | Path | None = None,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -44,6 +46,9 @@ class ServerProcess:
         if config is not None:
             self.config_path.write_text(yaml.safe_dump(config))
             args += ["-c", str(self.config_path)]
+        elif not discover_config:
+            # Hermetic: never a config file of the machine's (./pfs.yaml, ~/.config/pfs, /etc/pfs).
+            args.append("--default-config")
         args += extra_args or []
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
@@ -52,6 +57,7 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
             start_new_session=True,
+            cwd=cwd,
         )
         if wait:
             self.wait_ready()
