@@ -14,12 +14,15 @@ EMPTY = b"{}"
 
 @dataclass(slots=True)
 class Message:
-    """One queued message: ``id`` is unique and increasing per backend; ``enqueued_ns`` is when
-    it was enqueued (Unix nanoseconds); ``data`` is the exact body written to ``enqueue``."""
+    """One queued message: ``id`` is unique and increasing per backend (a UUIDv7 text in AGFS's
+    layout); ``enqueued_ns`` is when it was enqueued (Unix nanoseconds); ``data`` is the exact
+    body written to ``enqueue``. ``timestamp`` is the enqueue time as another server rendered
+    it (AGFS's layout stores the whole JSON), shown unchanged."""
 
-    id: int
+    id: int | str
     data: bytes
     enqueued_ns: int
+    timestamp: str | None = None
 
     def render(self) -> bytes:
         """The original's compact JSON ``{"id","data","timestamp"}`` (invalid UTF-8 → U+FFFD)."""
@@ -27,7 +30,7 @@ class Message:
             {
                 "id": str(self.id),
                 "data": self.data.decode("utf-8", errors="replace"),
-                "timestamp": format_rfc3339nano(self.enqueued_ns),
+                "timestamp": self.timestamp or format_rfc3339nano(self.enqueued_ns),
             }
         )
 
@@ -43,7 +46,12 @@ class QueueBackend:
       is delivered again unless ``ack`` removed it first. Only messages not in flight are seen by
       ``peek`` and counted by ``size``.
     * Unknown queues read as empty (``None``/0) and never raise.
+
+    A backend without in-flight state (``at_least_once = False``: AGFS's layout) never gets a
+    visibility above 0, nor ``ack`` and ``set_visibility`` calls: the plugin refuses them.
     """
+
+    at_least_once = True
 
     async def start(self) -> None:
         """Connect / create tables."""

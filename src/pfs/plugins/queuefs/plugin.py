@@ -7,6 +7,7 @@ file semantics, identical on every backend.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -31,11 +32,12 @@ from pfs.fs import (
     read_range,
 )
 from pfs.fs.base import truncate_as_no_op
+from pfs.plugins.queuefs import layout
+from pfs.plugins.queuefs.agfs import no_in_flight_state
 from pfs.plugins.queuefs.backend import EMPTY, QueueBackend
-from pfs.plugins.queuefs.memory import MemoryBackend
-from pfs.plugins.queuefs.mysql import MySQLBackend
-from pfs.plugins.queuefs.sqlite import SQLiteBackend
-from pfs.sql import SQL_CONFIG_FIELDS, backend_field, choose_backend
+from pfs.sql import SQL_CONFIG_FIELDS, backend_field
+
+log = logging.getLogger("pfs.plugins.queuefs")
 
 #: The original's control files, in its listing order, then the at-least-once ones.
 CONTROL_FILES = ("enqueue", "dequeue", "peek", "size", "clear", "ack", "visibility_timeout")
@@ -77,6 +79,7 @@ class QueueFS(FileSystem):
     config_schema = (
         backend_field("where messages live"),
         *SQL_CONFIG_FIELDS,
+        layout.LAYOUT_FIELD,
         Field(
             "visibility_timeout",
             "number",
@@ -101,17 +104,24 @@ class QueueFS(FileSystem):
         self.backend_name = config["backend"]
         self.default_visibility = float(config["visibility_timeout"])
         self.max_message_size = int(config["max_message_size"])
-        self.backend: QueueBackend = choose_backend(
-            self.backend_name,
-            config,
-            memory=MemoryBackend,
-            sqlite=SQLiteBackend,
-            mysql=MySQLBackend,
-            sqlite_file="queue.db",
-            database="queuedb",
+        self.layout = config["layout"]
+        if self.backend_name == "memory" and self.layout == "agfs":
+            raise InvalidArgument("queuefs: layout agfs needs a sqlite or mysql backend")
+        self.backend: QueueBackend = layout.build(
+            self.backend_name, "agfs" if self.layout == "agfs" else "pfs", config
         )
 
     async def start(self) -> None:
+        if self.layout == "auto" and self.backend_name != "memory":
+            self.layout = await layout.detect(self.backend_name, self.config)
+            if self.layout == "agfs":
+                self.backend = layout.build(self.backend_name, "agfs", self.config)
+            log.info("queuefs: %s database in the %s layout", self.backend_name, self.layout)
+        if self.default_visibility > 0 and not self.backend.at_least_once:
+            raise InvalidArgument(
+                "queuefs: visibility_timeout needs layout pfs (AGFS's layout keeps no "
+                "in-flight state)"
+            )
         await self.backend.start()
 
     async def shutdown(self) -> None:
@@ -241,6 +251,8 @@ class QueueFS(FileSystem):
         if control == "clear":
             await self.backend.clear(queue)
             return "OK"
+        if not self.backend.at_least_once and control in ("ack", "visibility_timeout"):
+            raise no_in_flight_state()
         if control == "ack":
             return await self._ack(path, queue, data)
         await self.backend.set_visibility(queue, _parse_seconds(data))
