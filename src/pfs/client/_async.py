@@ -199,6 +199,20 @@ class AsyncClient:
         where the plugin stores no times."""
         return await self._send(B.touch(path, mtime_ns))
 
+    async def truncate(self, path: str, size: int) -> str:
+        """Cut ``path`` to ``size`` bytes or extend it with zero bytes (a no-op on queues and
+        streams); NotSupported where the plugin cannot."""
+        return await self._send(B.truncate(path, size))
+
+    async def symlink(self, target: str, link: str) -> str:
+        """Make ``link`` a symbolic link to ``target`` (absolute, or relative to the link's
+        directory), in the order of ``os.symlink``."""
+        return await self._send(B.symlink(target, link))
+
+    async def readlink(self, link: str) -> str:
+        """The target of the symbolic link ``link``; NotFound when it is not one."""
+        return await self._send(B.readlink(link))
+
     async def mounts(self) -> list[dict[str, Any]]:
         return await self._send(B.mounts())
 

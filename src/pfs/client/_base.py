@@ -245,6 +245,18 @@ def touch(path: str, mtime_ns: int | None) -> Call[str]:
     return Call("POST", "/touch", params, parse=write_message)
 
 
+def truncate(path: str, size: int) -> Call[str]:
+    return Call("POST", "/truncate", {"path": path, "size": str(int(size))}, parse=write_message)
+
+
+def symlink(target: str, link: str) -> Call[str]:
+    return Call("POST", "/symlink", {"path": link}, {"target": target}, parse=write_message)
+
+
+def readlink(link: str) -> Call[str]:
+    return Call("GET", "/readlink", {"path": link}, parse=lambda body: str(_json(body)["target"]))
+
+
 def unix_seconds(ns: int) -> str:
     """Nanoseconds as exact decimal seconds (``-1.5`` s is ``-1.500000000``, not ``-2.5``)."""
     sign = "-" if ns < 0 else ""

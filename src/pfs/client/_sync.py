@@ -223,6 +223,20 @@ class Client:
         where the plugin stores no times."""
         return self._send(B.touch(path, mtime_ns))
 
+    def truncate(self, path: str, size: int) -> str:
+        """Cut ``path`` to ``size`` bytes or extend it with zero bytes (a no-op on queues and
+        streams); NotSupported where the plugin cannot."""
+        return self._send(B.truncate(path, size))
+
+    def symlink(self, target: str, link: str) -> str:
+        """Make ``link`` a symbolic link to ``target`` (absolute, or relative to the link's
+        directory), in the order of ``os.symlink``."""
+        return self._send(B.symlink(target, link))
+
+    def readlink(self, link: str) -> str:
+        """The target of the symbolic link ``link``; NotFound when it is not one."""
+        return self._send(B.readlink(link))
+
     def mounts(self) -> list[dict[str, Any]]:
         return self._send(B.mounts())
 
