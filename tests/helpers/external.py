@@ -34,6 +34,7 @@ def build_plugins(dest: Path) -> dict[str, Path]:
         "minimal": dest / "libminimal.so",
         "nonew": dest / "libnonew.so",
         "badwasm": dest / "badwasm.wasm",
+        "agfswasm": dest / "agfswasm.wasm",
         "agfsfs": dest / "libagfsfs.so",
         "badfs": dest / "libbadfs.so",
         "slowload": dest / "libslowload.so",

@@ -16,6 +16,7 @@ from pfs.external.wasm.reentry import Grants
 from pfs.fs.base import REPLACE, FileSystem, WriteFlag, replaces
 from pfs.fs.errors import FSError, NotSupported
 from pfs.fs.fileinfo import FileInfo
+from pfs.fs.handles import OpenFlag
 
 if TYPE_CHECKING:
     from pfs.external.wasm.plugin import WasmPlugin
@@ -186,11 +187,13 @@ class WasmFS(FileSystem):
 
     # -- handles (AGFS ABI) ------------------------------------------------------------------
 
-    async def open_handle(self, path: str, flags: int = 0, mode: int = 0o644) -> WasmHandle:
-        """A handle on ``path`` (AGFS flag bits: RDONLY 0, WRONLY 1, RDWR 2, APPEND 8, CREATE 16,
-        EXCL 32, TRUNC 64); NotSupported (501) when the module has no ``handle_open``."""
+    async def open_handle(self, path: str, flags: OpenFlag, mode: int = 0o644) -> WasmHandle:
+        """The guest's own handle on ``path`` (the flags go to ``handle_open`` as they are: AGFS's
+        encoding); NotSupported (501, on which FUSE clients fall back to plain reads and writes)
+        when the module has no ``handle_open``."""
         if "handle_open" not in self.plugin.exports:
             raise NotSupported(
-                f"open handle: {path}: handle_open not implemented in WASM plugin {self.fstype}"
+                f"openhandle: {path}: operation not supported: handle_open not implemented in "
+                f"WASM plugin {self.fstype}"
             )
         return await open_handle(self.plugin.pool_of(self), self.grants, path, flags, mode)

@@ -1,5 +1,6 @@
-"""File handles of AGFS-ABI WASM plugins (AGFS.md §7.2): the guest's ``handle_*`` exports, called
-on the one pool instance that opened the handle (its handle table lives there) until it closes.
+"""File handles of AGFS-ABI WASM plugins (AGFS.md §7.2) for ``/api/v1/handles``: the guest's
+``handle_*`` exports, called on the one pool instance that opened the handle (its handle table
+lives there), which stays pinned to the handle until it closes.
 
 Results pack two u32s: low = count, position or JSON pointer, high = error pointer; the host
 frees what it placed and what the guest returned (§7.4).
@@ -8,13 +9,17 @@ frees what it placed and what the guest returned (§7.4).
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from pfs.external.wasm.abi import MASK32, info_from_json, unpack
 from pfs.external.wasm.instance import Instance, Scratch
 from pfs.external.wasm.reentry import Grants
-from pfs.fs.errors import FSError, InvalidArgument, NotSupported
+from pfs.fs.base import WRITE_LIMIT
+from pfs.fs.errors import FSError, InvalidArgument, NotSupported, TooLarge
 from pfs.fs.fileinfo import FileInfo
+from pfs.fs.handles import FileHandle, OpenFlag
 
 if TYPE_CHECKING:
     from pfs.external.wasm.pool import Pool
@@ -55,7 +60,7 @@ def open_id(scratch: Scratch, value: int) -> int:
 
 
 async def open_handle(
-    pool: Pool, grants: Grants, path: str, flags: int, mode: int
+    pool: Pool, grants: Grants, path: str, flags: OpenFlag, mode: int
 ) -> WasmHandle:
     """Open ``path`` on a pool instance, which stays pinned to the handle until it closes."""
     instance = await pool.acquire()
@@ -64,7 +69,7 @@ async def open_handle(
         func = _func(inst, "handle_open")
         with Scratch(inst, st) as scratch:
             path_ptr = scratch.put(path.encode(), True, shared=True)
-            return open_id(scratch, func(st, path_ptr, flags & MASK32, mode & MASK32))
+            return open_id(scratch, func(st, path_ptr, int(flags) & MASK32, mode & MASK32))
 
     try:
         guest_id = await instance.call(pool.prepared(work), grants)
@@ -74,18 +79,24 @@ async def open_handle(
     return WasmHandle(pool, instance, grants, guest_id, path, flags)
 
 
-class WasmHandle:
-    """One open handle: the guest's id on the instance it pins."""
+class WasmHandle(FileHandle):
+    """One open handle: the guest's id on the instance it pins. The guest keeps the position
+    and checks the access mode; ``position`` mirrors what it reports."""
 
     def __init__(
-        self, pool: Pool, instance: Instance, grants: Grants, guest_id: int, path: str, flags: int
+        self,
+        pool: Pool,
+        instance: Instance,
+        grants: Grants,
+        guest_id: int,
+        path: str,
+        flags: OpenFlag,
     ) -> None:
+        super().__init__(path, flags)
         self.pool = pool
         self.instance = instance
         self.grants = grants
         self.guest_id = guest_id
-        self.path = path
-        self.flags = flags
         self.closed = False
 
     async def _call(self, work: Any) -> Any:
@@ -110,10 +121,31 @@ class WasmHandle:
                     raise _fail(scratch, "read", error)
                 return inst.buffer(st, buf, min(count, size))
 
-        return await self._call(work)
+        data = await self._call(work)
+        if offset is None:
+            self.position += len(data)
+        return data
 
-    async def write(self, data: bytes, offset: int | None = None) -> int:
-        """Write at the handle's position (or at the end, for append), or at ``offset``."""
+    async def write(
+        self, chunks: AsyncIterator[bytes], offset: int | None = None, limit: int = WRITE_LIMIT
+    ) -> int:
+        """Write the body at the handle's position (or at the end, for append), or at
+        ``offset``; the guest takes it in one call, so it is buffered up to ``limit``."""
+        parts: list[bytes] = []
+        total = 0
+        async for chunk in chunks:
+            total += len(chunk)
+            if total > limit:
+                raise TooLarge(
+                    f"write: {self.path}: request body exceeds the limit of {limit} bytes"
+                )
+            parts.append(chunk)
+        count = await self._write(b"".join(parts), offset)
+        if offset is None:
+            self.position += count
+        return count
+
+    async def _write(self, data: bytes, offset: int | None) -> int:
         export = "handle_write" if offset is None else "handle_write_at"
         hid = self.guest_id
 
@@ -129,7 +161,7 @@ class WasmHandle:
 
         return await self._call(work)
 
-    async def seek(self, offset: int, whence: int = 0) -> int:
+    async def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         hid = self.guest_id
 
         def work(inst: Instance, st: Any) -> int:
@@ -140,7 +172,8 @@ class WasmHandle:
                     raise _fail(scratch, "seek", error)
                 return position
 
-        return await self._call(work)
+        self.position = await self._call(work)
+        return self.position
 
     async def _status_call(self, export: str, what: str) -> None:
         hid = self.guest_id
