@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import os
 
-from pfs.plugins import _http1
+from pfs.http import client as http1
 
 REMOTE = os.environ["REMOTE"]
 REMOTE_PATH = os.environ.get("REMOTE_PATH", "/")
-_pools: list[_http1.Pool] = []
+_pools: list[http1.Pool] = []
 
 
 async def app(scope, receive, send):
     if scope["type"] != "http":
         return
     if not _pools:
-        _pools.append(_http1.Pool(REMOTE))
+        _pools.append(http1.Pool(REMOTE))
     response = await _pools[0].request("GET", REMOTE_PATH, timeout=10)
     body = await response.read(10)
     await send({"type": "http.response.start", "status": response.status,

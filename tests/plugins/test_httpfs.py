@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -111,8 +112,56 @@ def test_range_requests(api, site):
     assert r.status_code == 206 and r.content == data[-10:]
     r = httpx.get(url + "/big.bin", headers={"Range": f"bytes={len(data)}-"})
     assert r.status_code == 416
+    assert r.headers["content-range"] == f"bytes */{len(data)}"
     whole = httpx.get(url + "/big.bin")
     assert whole.status_code == 200 and whole.content == data
+    assert whole.headers["content-length"] == str(len(data))
+    ignored = httpx.get(url + "/big.bin", headers={"Range": "items=0-5"})  # not a byte range
+    assert ignored.status_code == 200 and ignored.content == data
+
+
+def test_head_states_lengths_without_bodies(api, site):
+    """HEAD of a streamed file and of a range: GET's status and headers, no body."""
+    _, url, base = site
+    size = 3 << 20
+    api.put("/files", params={"path": f"{base}/big.bin"}, content=os.urandom(size))
+    head = httpx.head(url + "/big.bin")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(size)
+    assert head.headers["accept-ranges"] == "bytes" and "last-modified" in head.headers
+    ranged = httpx.head(url + "/big.bin", headers={"Range": "bytes=10-19"})
+    assert ranged.status_code == 206 and ranged.content == b""
+    assert ranged.headers["content-length"] == "10"
+    assert ranged.headers["content-range"] == f"bytes 10-19/{size}"
+
+
+def test_malformed_request_is_400_and_serving_goes_on(site):
+    _, url, _ = site
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        assert raw.recv(64).startswith(b"HTTP/1.1 400 ")
+    assert httpx.get(url + "/README").status_code == 200
+
+
+def test_unmount_cuts_off_a_stalled_download(api, site):
+    """A client that stops reading mid-download does not keep the mount alive: unmount ends its
+    connection (after the grace given to answers in flight) and frees the port."""
+    mount, url, base = site
+    size = 64 << 20
+    api.put("/files", params={"path": f"{base}/huge.bin"}, content=os.urandom(size))
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as stalled:
+        stalled.sendall(b"GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert stalled.recv(64).startswith(b"HTTP/1.1 200 ")
+        assert api.post("/unmount", json={"path": mount}).status_code == 200
+        received = 0
+        with contextlib.suppress(ConnectionResetError):
+            while piece := stalled.recv(1 << 20):
+                received += len(piece)
+    assert received < size
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5)
 
 
 def test_status_file(api, site):

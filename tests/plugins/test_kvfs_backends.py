@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from pfs.testing.mariadb import MariaDB
-from pfs.testing.rawhttp import RawConnection, files_target
 from pfs.testing.server import ServerProcess, free_port
+from tests.helpers.load import connection, files_target, request
 from tests.helpers.queuefs import MARIADB, require_mariadb
 
 
@@ -131,14 +131,11 @@ def test_two_servers_share_a_mysql_namespace_with_atomic_appends(start_server):
             put(api, "log", b"")
 
         async def append(url: str, mark: bytes) -> None:
-            conn = RawConnection.for_url(url)
-            try:
+            async with connection(url) as conn:
                 for _ in range(100):
-                    status, body = await conn.request(
-                        "PUT", files_target("/kv/keys/log") + "&flags=append", mark)
+                    status, body = await request(
+                        conn, "PUT", files_target("/kv/keys/log") + "&flags=append", mark)
                     assert status == 200, body
-            finally:
-                await conn.close()
 
         async def run() -> None:
             await asyncio.gather(*(append(s.api, m) for s in servers for m in (b"a", b"b")))

@@ -11,9 +11,10 @@ import httpx
 import orjson
 import pytest
 
+from pfs.http import client as http1
 from pfs.testing.mariadb import MariaDB, TcpRelay
-from pfs.testing.rawhttp import RawConnection, files_target
 from pfs.testing.server import ServerProcess, free_port
+from tests.helpers.load import connection, files_target, request
 from tests.helpers.queuefs import (
     BACKENDS,
     MARIADB,
@@ -33,18 +34,15 @@ async def produce(urls: list[str], queue: str, count: int, concurrency: int) -> 
     numbers = iter(range(count))
     target = files_target(f"/queuefs/{queue}/enqueue")
 
-    async def worker(conn: RawConnection) -> None:
-        try:
+    async def worker(url: str) -> None:
+        async with connection(url) as conn:
             for n in numbers:
                 body = f"msg-{n}".encode()
-                status, answer = await conn.request("PUT", target, body)
+                status, answer = await request(conn, "PUT", target, body)
                 assert status == 200, answer
                 sent[orjson.loads(answer)["message"]] = body
-        finally:
-            await conn.close()
 
-    await asyncio.gather(*(worker(RawConnection.for_url(urls[i % len(urls)]))
-                           for i in range(concurrency)))
+    await asyncio.gather(*(worker(urls[i % len(urls)]) for i in range(concurrency)))
     return sent
 
 
@@ -54,10 +52,10 @@ async def consume(urls: list[str], queue: str, per_server: int,
     got: list[tuple[str, bytes]] = []
     target = files_target(f"/queuefs/{queue}/dequeue")
 
-    async def worker(conn: RawConnection) -> None:
-        try:
+    async def worker(url: str) -> None:
+        async with connection(url) as conn:
             while True:
-                status, answer = await conn.request("GET", target)
+                status, answer = await request(conn, "GET", target)
                 assert status == 200, answer
                 message = orjson.loads(answer)
                 if message:
@@ -66,11 +64,8 @@ async def consume(urls: list[str], queue: str, per_server: int,
                     return
                 else:
                     await asyncio.sleep(0.01)
-        finally:
-            await conn.close()
 
-    await asyncio.gather(*(worker(RawConnection.for_url(u)) for u in urls
-                           for _ in range(per_server)))
+    await asyncio.gather(*(worker(u) for u in urls for _ in range(per_server)))
     return got
 
 
@@ -131,17 +126,15 @@ def test_sqlite_kill_9_keeps_every_acknowledged_enqueue(tmp_path):
     target = files_target("/queuefs/crash/enqueue")
 
     async def producer(worker: int) -> None:
-        conn = RawConnection.for_url(proc.api)
-        try:
-            for n in range(10**9):
-                body = f"w{worker}-{n}".encode()
-                status, answer = await conn.request("PUT", target, body)
-                if status == 200:
-                    acked[orjson.loads(answer)["message"]] = body
-        except (ConnectionError, asyncio.IncompleteReadError, OSError):
-            return  # the server died under us: this enqueue never got its 200
-        finally:
-            await conn.close()
+        async with connection(proc.api) as conn:
+            try:
+                for n in range(10**9):
+                    body = f"w{worker}-{n}".encode()
+                    status, answer = await request(conn, "PUT", target, body)
+                    if status == 200:
+                        acked[orjson.loads(answer)["message"]] = body
+            except http1.HTTPError:
+                return  # the server died under us: this enqueue never got its 200
 
     async def produce_then_kill() -> None:
         producers = [asyncio.create_task(producer(w)) for w in range(8)]

@@ -1,10 +1,10 @@
 """proxyfs: a remote PFS server mounted as a subtree (federation).
 
 Requests are the SDK's own (``pfs.client._base``: the same endpoints, parameters, answer parsing
-and error table as ``AsyncClient``), sent over a lean pooled HTTP/1.1 client (``_http1``) because
-the outbound request's cost bounds every proxied operation. Reads and writes stream through chunk
-by chunk; the remote's errors come back with its status and message; a remote that is down or
-hangs is a 503/504 naming it within ``timeout``, never a hang.
+and error table as ``AsyncClient``), sent over a lean pooled HTTP/1.1 client
+(``pfs.http.client``) because the outbound request's cost bounds every proxied operation. Reads
+and writes stream through chunk by chunk; the remote's errors come back with its status and
+message; a remote that is down or hangs is a 503/504 naming it within ``timeout``, never a hang.
 
 A mount names any URL, so the plugin must not turn into a tool against other hosts: it sends no
 credential but the token its own config names, and every way of failing to reach a remote (refused,
@@ -39,7 +39,7 @@ from pfs.fs import (
 )
 from pfs.fs.base import Buffered
 from pfs.fs.errors import Timeout
-from pfs.plugins import _http1
+from pfs.http import client as http1
 
 log = logging.getLogger("pfs.proxyfs")
 
@@ -124,7 +124,7 @@ def bearer_header(config: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return (("Authorization", f"Bearer {token}"),)
 
 
-def error_kind(response: _http1.Response) -> str | None:
+def error_kind(response: http1.Response) -> str | None:
     kind = response.headers.get(b"x-pfs-error-kind")
     return None if kind is None else kind.decode("latin-1")
 
@@ -155,13 +155,13 @@ class ProxyFS(FileSystem):
         # Only the mount's own token: never the server's PFS_TOKEN or any other credential.
         self._headers = bearer_header(config)
         self._json_headers = (*self._headers, ("Content-Type", "application/json"))
-        self._pool: _http1.Pool | None = None
+        self._pool: http1.Pool | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def _connect(self) -> _http1.Pool:
+    async def _connect(self) -> http1.Pool:
         """A pool to the remote once its health check answers as a PFS server's does."""
-        pool = _http1.Pool(self.base_url, connect_timeout=self.timeout)
+        pool = http1.Pool(self.base_url, connect_timeout=self.timeout)
         try:
             health = await self._send(sdk.health(), pool)
             if health.get("status") != "healthy":
@@ -169,7 +169,7 @@ class ProxyFS(FileSystem):
         except FSError as exc:
             await pool.aclose()
             failed = f"failed to connect to remote PFS server at {self.remote}"
-            if isinstance(exc.__cause__, _http1.TimedOut):
+            if isinstance(exc.__cause__, http1.TimedOut):
                 raise Timeout(f"{failed}: {exc.__cause__}") from exc
             log.info("%s: %s", failed, exc.__cause__ or exc)
             raise Unavailable(f"{failed}: {CANNOT_CONNECT}") from exc
@@ -195,7 +195,7 @@ class ProxyFS(FileSystem):
         return "ProxyFS reloaded successfully"
 
     @property
-    def pool(self) -> _http1.Pool:
+    def pool(self) -> http1.Pool:
         if self._pool is None:
             raise Unavailable(f"proxyfs: not connected to {self.remote}")
         return self._pool
@@ -208,9 +208,9 @@ class ProxyFS(FileSystem):
             return target
         return target + "?" + "&".join(f"{k}={quote(v, safe='/')}" for k, v in params.items())
 
-    def _wire_error(self, exc: _http1.HTTPError) -> FSError:
+    def _wire_error(self, exc: http1.HTTPError) -> FSError:
         """A failure to talk to the remote, naming it (the remote's answers pass as they are)."""
-        if isinstance(exc, _http1.TimedOut):
+        if isinstance(exc, http1.TimedOut):
             return Timeout(f"remote PFS server {self.remote}: {exc}")
         log.debug("remote PFS server %s: %s", self.remote, exc)
         return Unavailable(f"remote PFS server {self.remote}: {CANNOT_CONNECT}")
@@ -220,11 +220,11 @@ class ProxyFS(FileSystem):
         method: str,
         endpoint: str,
         params: dict[str, str],
-        body: _http1.Body = None,
+        body: http1.Body = None,
         *,
         json_body: bool = False,
-        pool: _http1.Pool | None = None,
-    ) -> _http1.Response:
+        pool: http1.Pool | None = None,
+    ) -> http1.Response:
         """Send a request and return its answer once it is a success; an error answer is raised
         as the typed error of the remote's status, message and error kind."""
         try:
@@ -242,17 +242,17 @@ class ProxyFS(FileSystem):
                     error_kind(response),
                 )
                 raise _without_remote_path(error, params.get("path"))
-        except _http1.HTTPError as exc:
+        except http1.HTTPError as exc:
             raise self._wire_error(exc) from exc
         return response
 
-    async def _read_all(self, response: _http1.Response) -> bytes:
+    async def _read_all(self, response: http1.Response) -> bytes:
         try:
             return await response.read(self.timeout)
-        except _http1.HTTPError as exc:
+        except http1.HTTPError as exc:
             raise self._wire_error(exc) from exc
 
-    async def _send(self, call: sdk.Call, pool: _http1.Pool | None = None) -> Any:
+    async def _send(self, call: sdk.Call, pool: http1.Pool | None = None) -> Any:
         body = None if call.json is None else json.dumps(call.json).encode()
         response = await self._open(
             call.method, call.endpoint, call.params, body, json_body=body is not None, pool=pool
@@ -335,7 +335,7 @@ class ProxyFS(FileSystem):
         names = [name for flag, name in _FLAG_NAMES if flags & flag]
         return sdk.write_params(path, offset, names)
 
-    async def _put(self, path: str, body: _http1.Body, offset: int, flags: WriteFlag) -> str:
+    async def _put(self, path: str, body: http1.Body, offset: int, flags: WriteFlag) -> str:
         response = await self._open("PUT", "/files", self._write_params(path, offset, flags), body)
         return sdk.write_message(await self._read_all(response))
 

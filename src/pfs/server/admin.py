@@ -7,7 +7,8 @@ import os
 from pfs import __version__
 from pfs.fs.errors import InvalidArgument, MountExists
 from pfs.fs.paths import normalize
-from pfs.server.http import Request, Response, json_response
+from pfs.http.requests import Request
+from pfs.http.responses import Response, json_response
 from pfs.server.requests import body_field, json_body
 from pfs.server.state import State
 

@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pfs.fs.errors import FSError, error_kind
+from pfs.http.requests import ClientGone, Request
+from pfs.http.responses import Response, StreamResponse, error_response
 from pfs.server.auth import Auth, Role
-from pfs.server.http import ClientGone, Request, Response, StreamResponse, error_response
 from pfs.server.state import State
 
 log = logging.getLogger("pfs.server")

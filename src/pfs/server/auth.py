@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from pfs.server.http import Response, error_response
+from pfs.http.responses import Response, error_response
 from pfs.server.peer_owner import is_loopback, tcp_peer_uid
 
 

@@ -7,7 +7,8 @@ from functools import cache
 from typing import Any
 
 from pfs import __version__
-from pfs.server.http import Request, Response, json_bytes
+from pfs.http.requests import Request
+from pfs.http.responses import Response, json_bytes
 from pfs.server.state import State
 
 _ERR = {"$ref": "#/components/responses/Error"}

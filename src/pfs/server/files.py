@@ -9,16 +9,16 @@ from pfs.fs.errors import InvalidArgument
 from pfs.fs.fileinfo import FileInfo
 from pfs.fs.paths import normalize
 from pfs.fs.turns import PER_TURN, map_in_turns
-from pfs.server.http import (
+from pfs.http.ranges import range_response
+from pfs.http.requests import Request
+from pfs.http.responses import (
     OCTET_TYPE,
     Prefixed,
-    Request,
     Response,
     StreamResponse,
     json_bytes,
     json_response,
 )
-from pfs.server.ranges import range_response
 from pfs.server.requests import body_field, int_param, json_body, required_path
 from pfs.server.staging import staged
 from pfs.server.state import State
@@ -85,7 +85,12 @@ async def _read(state: State, req: Request) -> Response | StreamResponse:
         offset, size = 0, -1
     range_header = req.header(b"range")
     if range_header is not None:
-        return await range_response(state.fs, path, range_header.decode("latin-1"))
+        info = await state.fs.stat(path)
+        ranged = await range_response(state.fs, path, info, range_header.decode("latin-1"))
+        if ranged is not None:
+            return ranged
+        # Not a single byte range: ignored (RFC 9110), the whole file is the answer.
+        return StreamResponse(await state.fs.read_stream(path))
     if size >= 0 and size <= state.settings.inline_read_bytes:
         return Response(200, await state.fs.read(path, offset, size), OCTET_TYPE)
     return await _read_response(state, path, offset, size)

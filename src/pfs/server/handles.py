@@ -15,8 +15,9 @@ from pfs.fs.errors import InvalidArgument, NotFound, PermissionDenied
 from pfs.fs.gotime import format_rfc3339nano
 from pfs.fs.handle_table import DEFAULT_LEASE, OpenHandle, check_lease
 from pfs.fs.handles import OpenFlag, changes_data
+from pfs.http.requests import Request
+from pfs.http.responses import OCTET_TYPE, Response, StreamResponse, json_response
 from pfs.server.auth import Role
-from pfs.server.http import OCTET_TYPE, Request, Response, StreamResponse, json_response
 from pfs.server.requests import INT64_MAX, int_param, required_path
 from pfs.server.staging import staged
 from pfs.server.state import State

@@ -7,7 +7,8 @@ Links are followed by the mount table for every operation on a path through them
 from __future__ import annotations
 
 from pfs.fs.errors import InvalidArgument
-from pfs.server.http import Request, Response, json_response
+from pfs.http.requests import Request
+from pfs.http.responses import Response, json_response
 from pfs.server.requests import body_field, json_body, required_path
 from pfs.server.state import State
 

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from pfs.fs.errors import InvalidArgument
-from pfs.server.http import Request
+from pfs.http.requests import Request
 
 #: Offsets and sizes are int64 on the wire, as in the original; anything larger is refused
 #: before a plugin could try to allocate or seek that far.

@@ -18,16 +18,9 @@ import xxhash
 
 from pfs.fs.errors import FSError, InvalidArgument, TooLarge
 from pfs.fs.fileinfo import ReadEffect
+from pfs.http.requests import ClientGone, Request, wait_disconnect
+from pfs.http.responses import Response, StreamResponse, json_bytes, json_response
 from pfs.server.grep_lines import FileLines, LinePattern
-from pfs.server.http import (
-    ClientGone,
-    Request,
-    Response,
-    StreamResponse,
-    _wait_disconnect,
-    json_bytes,
-    json_response,
-)
 from pfs.server.requests import BAD_BODY, body_field, json_body
 from pfs.server.state import State
 
@@ -247,7 +240,7 @@ async def _collect(found: AsyncIterator[list[dict[str, Any]]], cap: int) -> list
 async def _until_disconnect(req: Request, work: Awaitable[Any]) -> Any:
     """``work``'s result, or ClientGone (and ``work`` cancelled) as soon as the client leaves."""
     task = asyncio.ensure_future(work)
-    watch = asyncio.ensure_future(_wait_disconnect(req.receive))
+    watch = asyncio.ensure_future(wait_disconnect(req.receive))
     try:
         await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -7,8 +7,8 @@ from typing import Any
 
 from pfs.fs import WRITE_LIMIT
 from pfs.fs.handle_table import MAX_OPEN
+from pfs.http.requests import BODY_TIMEOUT
 from pfs.server.auth import AdminWithoutAuth, TokenEntry
-from pfs.server.http import BODY_TIMEOUT
 
 
 @dataclass

@@ -11,7 +11,8 @@ import time
 from decimal import Decimal, InvalidOperation
 
 from pfs.fs.errors import InvalidArgument, NotFound, NotSupported
-from pfs.server.http import Request, Response, json_response
+from pfs.http.requests import Request
+from pfs.http.responses import Response, json_response
 from pfs.server.requests import required_path
 from pfs.server.state import State
 

@@ -9,7 +9,8 @@ answer 501.
 from __future__ import annotations
 
 from pfs.fs.errors import InvalidArgument
-from pfs.server.http import Request, Response, json_response
+from pfs.http.requests import Request
+from pfs.http.responses import Response, json_response
 from pfs.server.requests import int_param, required_path
 from pfs.server.state import State
 

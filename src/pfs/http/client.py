@@ -1,4 +1,4 @@
-"""A lean HTTP/1.1 client for proxyfs: pooled keep-alive connections on the event loop, answers
+"""A lean HTTP/1.1 client (proxyfs's): pooled keep-alive connections on the event loop, answers
 parsed by httptools (llhttp, the parser uvicorn uses).
 
 A proxied read costs the proxy one request in and one request out, so the outbound request's
@@ -315,9 +315,10 @@ class _Connection(asyncio.Protocol):
             self.transport.write(head)
             await self._send_chunked(body, timeout)
         try:
-            return await self.wait(head_future, timeout)
+            response: Response = await self.wait(head_future, timeout)
         finally:
             self._head = None
+        return response
 
     async def _send_chunked(self, body: AsyncIterator[bytes], timeout: float | None) -> None:
         """The body as chunked transfer coding, at the pace the server reads it (a server that

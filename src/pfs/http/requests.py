@@ -1,26 +1,17 @@
-"""A thin ASGI layer: just what the handlers need, cheaper than a framework on the hot path.
-
-Starlette costs ~35% of throughput on a 1 KiB read here (DESIGN.md); this keeps one request
-object, three response kinds and a disconnect-aware streaming sender.
+"""The request side of an ASGI app: one request object with the query, headers and a body read
+with limits (413 beyond ``limit``, 408 when the client pauses too long).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 
-from pfs.fs.errors import FSError, InvalidArgument, RequestTimeout, TooLarge
-
-JSON_TYPE = b"application/json"
-OCTET_TYPE = b"application/octet-stream"
-
-log = logging.getLogger("pfs.server")
+from pfs.fs.errors import InvalidArgument, RequestTimeout, TooLarge
 
 
 class ClientGone(Exception):
@@ -51,7 +42,8 @@ class Request:
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of a header; ``name`` lower-case (ASGI servers lower-case names)."""
-        for key, value in self.scope.get("headers", ()):
+        headers: list[tuple[bytes, bytes]] = self.scope.get("headers", [])
+        for key, value in headers:
             if key == name:
                 return value
         return None
@@ -101,7 +93,7 @@ class Request:
         """The next body message; a client silent for ``body_timeout`` seconds gets 408."""
         try:
             async with asyncio.timeout(self.body_timeout):
-                message = await self.receive()
+                message: dict[str, Any] = await self.receive()
         except TimeoutError:
             raise RequestTimeout(
                 f"request body: nothing received for {self.body_timeout:g} seconds "
@@ -170,128 +162,9 @@ def parse_query(raw: bytes) -> dict[str, str]:
     return query
 
 
-def json_bytes(obj: Any) -> bytes:
-    return orjson.dumps(obj) + b"\n"
-
-
-class Response:
-    __slots__ = ("status", "body", "content_type", "headers")
-
-    def __init__(
-        self,
-        status: int,
-        body: bytes,
-        content_type: bytes = JSON_TYPE,
-        headers: list[tuple[bytes, bytes]] | None = None,
-    ) -> None:
-        self.status = status
-        self.body = body
-        self.content_type = content_type
-        self.headers = headers
-
-    async def __call__(self, send: Any, receive: Any) -> None:
-        headers = [
-            (b"content-type", self.content_type),
-            (b"content-length", str(len(self.body)).encode()),
-        ]
-        if self.headers:
-            headers.extend(self.headers)
-        await send({"type": "http.response.start", "status": self.status, "headers": headers})
-        await send({"type": "http.response.body", "body": self.body})
-
-
-def json_response(obj: Any, status: int = 200) -> Response:
-    return Response(status, json_bytes(obj))
-
-
-def error_response(status: int, message: str, headers=None) -> Response:
-    return Response(status, json_bytes({"error": message}), JSON_TYPE, headers)
-
-
-class StreamResponse:
-    """Chunked body from an async iterator; headers go out at once, and a client that leaves
-    cancels the iterator (so a live stream's reader is freed immediately)."""
-
-    __slots__ = ("status", "chunks", "content_type", "headers")
-
-    def __init__(
-        self,
-        chunks: AsyncIterator[bytes],
-        content_type: bytes = OCTET_TYPE,
-        status: int = 200,
-        headers: list[tuple[bytes, bytes]] | None = None,
-    ) -> None:
-        self.chunks = chunks
-        self.content_type = content_type
-        self.status = status
-        self.headers = headers or []
-
-    async def _pump(self, send: Any) -> None:
-        async for chunk in self.chunks:
-            if chunk:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    async def __call__(self, send: Any, receive: Any) -> None:
-        headers = [
-            (b"content-type", self.content_type),
-            (b"x-content-type-options", b"nosniff"),
-            *self.headers,
-        ]
-        await send({"type": "http.response.start", "status": self.status, "headers": headers})
-        # An empty piece makes the ASGI server flush the status line and headers now, so a
-        # client of an idle live stream sees the 200 before the first data arrives.
-        await send({"type": "http.response.body", "body": b"", "more_body": True})
-        pump = asyncio.ensure_future(self._pump(send))
-        watch = asyncio.ensure_future(_wait_disconnect(receive))
-        try:
-            await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (pump, watch):
-                if not task.done():
-                    task.cancel()
-            for task in (pump, watch):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            aclose = getattr(self.chunks, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    await aclose()
-        if pump.done() and not pump.cancelled() and pump.exception() is not None:
-            failure = pump.exception()
-            if isinstance(failure, FSError):
-                # Headers are gone: returning without the final piece aborts the transfer, so
-                # the client sees a truncated body rather than a clean end.
-                log.warning("stream aborted: %s", failure)
-                return
-            raise failure  # type: ignore[misc]
-
-
-async def _wait_disconnect(receive: Any) -> None:
+async def wait_disconnect(receive: Any) -> None:
+    """Return once the client has left (every other message is dropped)."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return
-
-
-class Prefixed:
-    """Chunks already taken from ``rest``, then the rest of it; closing closes ``rest``."""
-
-    __slots__ = ("_head", "_rest")
-
-    def __init__(self, head: list[bytes], rest: Any) -> None:
-        self._head = head
-        self._rest = rest
-
-    def __aiter__(self) -> Prefixed:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self._head:
-            return self._head.pop(0)
-        return await self._rest.__anext__()
-
-    async def aclose(self) -> None:
-        close = getattr(self._rest, "aclose", None)
-        if close is not None:
-            await close()

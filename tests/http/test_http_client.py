@@ -1,5 +1,5 @@
-"""proxyfs's pooled HTTP/1.1 client (``_http1.Pool``) against a real pfs-server and against
-small raw asyncio servers that misbehave in the ways a real remote can."""
+"""The pooled HTTP/1.1 client (``pfs.http.client.Pool``, proxyfs's) against a real pfs-server
+and against small raw asyncio servers that misbehave in the ways a real remote can."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 import trustme
 
-from pfs.plugins import _http1
+from pfs.http import client as http1
 from pfs.testing.fixtures import MEMFS_ONLY, server_fixture
 from pfs.testing.server import free_port
 
@@ -28,8 +28,8 @@ MiB = 1 << 20
 
 
 @contextlib.asynccontextmanager
-async def open_pool(url: str, **options) -> AsyncIterator[_http1.Pool]:
-    pool = _http1.Pool(url, **options)
+async def open_pool(url: str, **options) -> AsyncIterator[http1.Pool]:
+    pool = http1.Pool(url, **options)
     try:
         yield pool
     finally:
@@ -58,12 +58,12 @@ def files(path: str) -> str:
     return f"/api/v1/files?path=/memfs/{path}"
 
 
-async def put(pool: _http1.Pool, path: str, body: _http1.Body) -> None:
+async def put(pool: http1.Pool, path: str, body: http1.Body) -> None:
     response = await pool.request("PUT", files(path), body=body)
     assert (response.status, await response.read()) == (200, b'{"message":""}\n')
 
 
-async def get(pool: _http1.Pool, path: str) -> bytes:
+async def get(pool: http1.Pool, path: str) -> bytes:
     response = await pool.request("GET", files(path))
     assert response.status == 200
     return await response.read()
@@ -223,7 +223,7 @@ async def answer_once_then_close(reader, writer) -> None:
     await writer.drain()
 
 
-async def ok(pool: _http1.Pool, method: str = "GET", body: _http1.Body = None) -> None:
+async def ok(pool: http1.Pool, method: str = "GET", body: http1.Body = None) -> None:
     response = await asyncio.wait_for(pool.request(method, "/", body=body), 2)
     assert (response.status, await response.read()) == (200, b"ok")
 
@@ -238,7 +238,7 @@ async def test_get_on_a_dropped_reused_connection_is_sent_again_on_a_fresh_one()
 async def test_put_on_a_dropped_reused_connection_raises_rather_than_resending():
     async with raw_server(answer_once_then_drop) as raw, open_pool(raw.url) as pool:
         await ok(pool)
-        with pytest.raises(_http1.ConnectionBroken):
+        with pytest.raises(http1.ConnectionBroken):
             await asyncio.wait_for(pool.request("PUT", "/", body=b"data"), 2)
         assert raw.accepted == 1
         assert pool._open == 0
@@ -273,7 +273,7 @@ async def test_silent_server_times_out():
 
     async with raw_server(never_answer) as raw, open_pool(raw.url) as pool:
         start = time.monotonic()
-        with pytest.raises(_http1.TimedOut):
+        with pytest.raises(http1.TimedOut):
             await pool.request("GET", "/", timeout=0.3)
         assert 0.3 <= time.monotonic() - start < 1.0
         assert pool._open == 0
@@ -286,7 +286,7 @@ async def test_server_that_stops_reading_an_upload_times_out():
 
     async with raw_server(read_head_only) as raw, open_pool(raw.url) as pool:
         start = time.monotonic()
-        with pytest.raises(_http1.TimedOut):
+        with pytest.raises(http1.TimedOut):
             await asyncio.wait_for(pool.request("PUT", "/", body=pieces(1 << 30), timeout=0.3), 10)
         assert time.monotonic() - start < 5
         assert pool._open == 0
@@ -299,7 +299,7 @@ async def test_answer_that_is_not_http_breaks_the_connection():
         await asyncio.sleep(3600)  # left open: the parser, not a close, must notice
 
     async with raw_server(garbage) as raw, open_pool(raw.url) as pool:
-        with pytest.raises(_http1.ConnectionBroken, match="invalid HTTP answer"):
+        with pytest.raises(http1.ConnectionBroken, match="invalid HTTP answer"):
             await asyncio.wait_for(pool.request("GET", "/"), 2)
         assert pool._open == 0
 
@@ -312,7 +312,7 @@ async def test_https_verifies_the_server_certificate(tmp_path, monkeypatch):
     ca.issue_cert("127.0.0.1").configure_cert(tls)
     async with raw_server(keep_alive, tls) as raw:
         async with open_pool(raw.url) as pool:
-            with pytest.raises(_http1.ConnectFailed, match="certificate verify failed"):
+            with pytest.raises(http1.ConnectFailed, match="certificate verify failed"):
                 await pool.request("GET", "/")
         ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
         monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
@@ -324,7 +324,7 @@ async def test_https_verifies_the_server_certificate(tmp_path, monkeypatch):
 
 async def test_nothing_listening_fails_to_connect():
     async with open_pool(f"http://127.0.0.1:{free_port()}") as pool:
-        with pytest.raises(_http1.ConnectFailed):
+        with pytest.raises(http1.ConnectFailed):
             await pool.request("GET", "/")
         assert pool._open == 0
 
@@ -346,7 +346,7 @@ async def test_large_body_read_slowly_stays_bounded_in_memory():
     async with raw_server(large) as raw, open_pool(raw.url) as pool:
         response = await pool.request("GET", "/")
         await asyncio.sleep(0.3)  # not reading: the buffer fills, then the socket is paused
-        assert _http1.HIGH_WATER < response._buffered <= _http1.HIGH_WATER + SOCKET_READ
+        assert http1.HIGH_WATER < response._buffered <= http1.HIGH_WATER + SOCKET_READ
         assert sent < total // 2  # the pause reaches the server
         peak, digest, count = 0, hashlib.sha256(), 0
         async for chunk in response.chunks():
@@ -355,7 +355,7 @@ async def test_large_body_read_slowly_stays_bounded_in_memory():
             count += 1
             if count % 8 == 0:
                 await asyncio.sleep(0.01)
-    assert peak <= _http1.HIGH_WATER + SOCKET_READ
+    assert peak <= http1.HIGH_WATER + SOCKET_READ
     assert digest.digest() == hashlib.sha256(block * (total // MiB)).digest()
 
 
@@ -373,7 +373,7 @@ def too_large(*, drain: bool) -> Handler:
     return handle
 
 
-async def upload_into(pool: _http1.Pool) -> tuple[_http1.Response, int]:
+async def upload_into(pool: http1.Pool) -> tuple[http1.Response, int]:
     """A 1 GiB streamed PUT; the answer and how many bytes the upload produced."""
     produced = 0
 
@@ -399,7 +399,7 @@ async def test_early_answer_and_reset_end_a_streamed_upload_without_hanging():
     async with raw_server(too_large(drain=False)) as raw, open_pool(raw.url) as pool:
         try:
             response, produced = await upload_into(pool)
-        except _http1.ConnectionBroken:
+        except http1.ConnectionBroken:
             pass  # the reset overtook the answer
         else:
             assert response.status == 413
@@ -443,12 +443,12 @@ async def test_abandoned_answer_frees_its_connection(abandon):
 
 async def test_aclose_closes_idle_connections():
     async with raw_server(keep_alive) as raw:
-        pool = _http1.Pool(raw.url)
+        pool = http1.Pool(raw.url)
         await ok(pool)
         await ok(pool)
         assert (raw.accepted, raw.finished, pool._open) == (1, 0, 1)
         await pool.aclose()
         await until(lambda: raw.finished == 1)  # the server sees the close
         await until(lambda: pool._open == 0)
-        with pytest.raises(_http1.ConnectionBroken, match="client closed"):
+        with pytest.raises(http1.ConnectionBroken, match="client closed"):
             await pool.request("GET", "/")

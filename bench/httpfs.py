@@ -1,0 +1,80 @@
+"""httpfs GETs of a 1 KiB and a 100 MiB file (localfs underneath), against pfs-server's own
+``GET /files`` of the same files in the same run: wrk for the small file, curl for the large one.
+
+    .venv/bin/python bench/httpfs.py [--rounds 3] [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import print_table, wrk  # noqa: E402
+
+from pfs.testing.server import ServerProcess, free_port  # noqa: E402
+
+MIB = 1 << 20
+BIG = 100 * MIB
+CONNECTIONS = 16
+
+
+def curl_seconds(url: str) -> float:
+    start = time.perf_counter()
+    subprocess.run(["curl", "-sfS", "-o", "/dev/null", url], check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as root:
+        (Path(root) / "small.bin").write_bytes(os.urandom(1024))
+        with open(Path(root) / "big.bin", "wb") as out:
+            for _ in range(BIG // MIB):
+                out.write(os.urandom(MIB))
+        port = free_port()
+        config = {
+            "plugins": {
+                "localfs": {"enabled": True, "path": "/local", "config": {"local_dir": root}},
+                "httpfs": {
+                    "enabled": True,
+                    "path": "/web",
+                    "config": {"pfs_path": "/local", "port": port},
+                },
+            }
+        }
+        with ServerProcess(config) as server:
+            sites = {
+                "httpfs": lambda name: f"http://127.0.0.1:{port}/{name}",
+                "pfs-server GET /files": lambda name: f"{server.api}/files?path=/local/{name}",
+            }
+            for url_of in sites.values():  # both answer before anything is timed
+                small = httpx.get(url_of("small.bin")).content
+                assert small == (Path(root) / "small.bin").read_bytes()
+            rows = []
+            for label, url_of in sites.items():
+                rps, p99 = wrk(url_of("small.bin"), connections=CONNECTIONS, seconds=args.seconds)
+                runs = [curl_seconds(url_of("big.bin")) for _ in range(args.rounds)]
+                rate = BIG / MIB / statistics.median(runs)
+                rows.append([label, f"{rps:,.0f}", f"{p99:.1f}", f"{rate:,.0f}"])
+    print_table(
+        "httpfs vs pfs-server, same files, same run",
+        ["server", f"1 KiB GET req/s (c={CONNECTIONS})", "p99 ms", "100 MiB GET MB/s (median)"],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
