@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from pfs.fs.errors import InvalidArgument
+from pfs.http.requests import Request
+from pfs.http.responses import Response, json_response
 from pfs.server import files
-from pfs.server.http import Request, Response, json_response
 from pfs.server.requests import body_field, json_body, required_path
 from pfs.server.state import State
 

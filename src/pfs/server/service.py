@@ -5,8 +5,9 @@ service document ``{"service", "status", "version"}``; a browser (``Accept`` pre
 from __future__ import annotations
 
 from pfs import __version__
+from pfs.http.requests import Request
+from pfs.http.responses import Response, json_response
 from pfs.server import docs
-from pfs.server.http import Request, Response, json_response
 from pfs.server.state import State
 
 SERVICE = "PFS Server"
