@@ -51,8 +51,11 @@ class StallTimeout(Timeout):
 
 
 def resolve_base_url(base_url: str | None) -> str:
-    """The API root: argument, else ``PFS_API_URL``, else localhost:8080; ``/api/v1`` appended."""
+    """The API root: argument, else ``PFS_API_URL``, else localhost:8080; ``http://`` put in
+    front of a bare ``host:port`` and ``/api/v1`` appended."""
     url = (base_url or os.environ.get("PFS_API_URL") or DEFAULT_URL).rstrip("/")
+    if "://" not in url:  # host:port, as people type it
+        url = "http://" + url
     if not url.endswith(API_PREFIX):
         url += API_PREFIX
     return url

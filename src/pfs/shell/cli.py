@@ -14,6 +14,7 @@ import sys
 
 from pfs import __version__
 from pfs.client import Client, FSError
+from pfs.client.profile import ProfileError, load_profile, resolve
 from pfs.shell.commands import COMMANDS, run_command
 from pfs.shell.context import Context, ExitShell, UnknownCommand, UsageError, error_line
 
@@ -22,9 +23,11 @@ Commands (pfs <command> -h for options):
 {commands}
   sh         Interactive shell (prompt, cd, completion, history, > and >> redirection, pipes)
 
-The server is --server, else $PFS_API_URL, else http://localhost:8080; a token comes from --token
-or $PFS_TOKEN. cp treats local:<path> and relative paths (./a, a.txt) as local files and absolute
-paths as PFS paths. Exit status: 0 ok, 1 error, 2 usage.
+The server is --server (URL or host:port), else the --profile (or $PFS_PROFILE) named in
+~/.config/pfs/client.yaml, else $PFS_API_URL, else that file's default profile, else
+http://localhost:8080; a token likewise from --token, the profile or $PFS_TOKEN.
+cp treats local:<path> and relative paths (./a, a.txt) as local files and absolute paths as
+PFS paths. Exit status: 0 ok, 1 error, 2 usage.
 """
 
 
@@ -46,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="server URL (default: $PFS_API_URL or http://localhost:8080)",
     )
     parser.add_argument("--token", help="bearer token (default: $PFS_TOKEN)")
+    parser.add_argument("--profile", help="a profile of ~/.config/pfs/client.yaml")
     parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
     parser.add_argument("--no-color", action="store_true", help="never colour output")
     parser.add_argument(
@@ -89,8 +93,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command_args, late = split_global_options(options.args)
     json_output = options.json or late.json
-    options.server = options.server or late.server
-    options.token = options.token or late.token
+    try:
+        profile = load_profile(options.profile)
+    except ProfileError as exc:
+        print(f"pfs: {exc}", file=sys.stderr)
+        return 2
+    options.server, options.token = resolve(
+        options.server or late.server, options.token or late.token, profile
+    )
     terminal = sys.stdout.isatty()
     client = Client(options.server, token=options.token)
     ctx = Context(
