@@ -486,3 +486,39 @@ def test_a_read_token_opens_for_reading_only(start_server):
         error(reader.post(f"/handles/{rw}/truncate", params={"size": 0}), 403)
         assert read_file(writer, "/memfs/a.txt") == b"data"
         error(httpx.post(srv.api + "/handles/open", params={"path": "/memfs/a.txt"}), 401)
+
+
+def test_handle_semantics_follow_the_declared_read_effect_through_any_plugin(api, server):
+    """proxyfs knows nothing of queues or streams: the effect each file declares (readEffect on
+    the wire) is what makes a handle read a message once and follow a stream live."""
+    api.post("/mount", json={
+        "fstype": "proxyfs", "path": "/far", "config": {"base_url": server.url + "/"},
+    }).raise_for_status()
+    try:
+        api.post("/directories", params={"path": "/queue/far"}).raise_for_status()
+        for body in (b"m1", b"m2"):
+            put(api, "/queue/far/enqueue", body)
+        handle = open_handle(api, "/far/queue/far/dequeue")
+        message = b""
+        while piece := api.get(f"/handles/{handle}/read", params={"size": 8}).content:
+            message += piece
+        assert b'"data":"m1"' in message
+        assert read_file(api, "/queue/far/size") == b"1"
+
+        api.post("/files", params={"path": "/streams/far"}).raise_for_status()
+        reader = open_handle(api, "/far/streams/far")
+        put(api, "/streams/far", b"live through the proxy")
+        got = b""
+        while len(got) < 22:
+            piece = api.get(f"/handles/{reader}/read", params={"size": 100}).content
+            assert piece, "data was written: the read must not time out"
+            got += piece
+        assert got == b"live through the proxy"
+
+        # Writing at an offset through proxyfs changes only those bytes on the far side.
+        put(api, "/memfs/far.txt", b"0123456789")
+        writer = open_handle(api, "/far/memfs/far.txt", WRONLY)
+        api.put(f"/handles/{writer}/write", params={"offset": 4}, content=b"xx").raise_for_status()
+        assert read_file(api, "/memfs/far.txt") == b"0123xx6789"
+    finally:
+        api.post("/unmount", json={"path": "/far"}).raise_for_status()
