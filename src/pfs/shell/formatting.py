@@ -13,9 +13,14 @@ RESET = "\x1b[0m"
 SECRET_KEYS = {"secret_access_key", "password", "token"}
 
 
+def is_link(info: FileInfo) -> bool:
+    return info.meta.type == "symlink"
+
+
 def mode_string(info: FileInfo) -> str:
-    """``drwxr-xr-x``: the type letter and the low nine permission bits."""
-    return ("d" if info.is_dir else "-") + statmod.filemode(info.mode & 0o777)[1:]
+    """``drwxr-xr-x``: the type letter (``l`` for a symlink) and the low nine permission bits."""
+    kind = "l" if is_link(info) else "d" if info.is_dir else "-"
+    return kind + statmod.filemode(info.mode & 0o777)[1:]
 
 
 def local_time(mtime_ns: int) -> str:
@@ -38,7 +43,10 @@ def sort_entries(entries: list[FileInfo]) -> list[FileInfo]:
 
 def ls_line(info: FileInfo, color: bool = False) -> str:
     size = 0 if info.is_dir else info.size
-    return f"{mode_string(info)} {size:>8} {local_time(info.mtime_ns)} {display_name(info, color)}"
+    line = f"{mode_string(info)} {size:>8} {local_time(info.mtime_ns)} {display_name(info, color)}"
+    if is_link(info) and info.meta.content and "target" in info.meta.content:
+        line += f" -> {info.meta.content['target']}"  # as ls -l shows it
+    return line
 
 
 def human_size(size: int) -> str:

@@ -36,6 +36,8 @@ BANNER = r"""
 """
 
 REDIRECTS = (">", ">>")
+#: A redirection here discards the output in the shell itself: no request, no devfs needed.
+DEV_NULL = "/dev/null"
 log = logging.getLogger(__name__)
 
 
@@ -122,7 +124,11 @@ def execute(ctx: Context, line: str) -> None:
         if number and not message:
             raise FSError(f"no output to write to {target}")
         payload = data if number == 0 else message.encode()
-        message = append_or_write(ctx, ctx.resolve(target), payload or b"", op == ">>")
+        path = ctx.resolve(target)
+        if path == DEV_NULL:
+            message = ""
+            continue
+        message = append_or_write(ctx, path, payload or b"", op == ">>")
     if message:
         ctx.echo(message)
 

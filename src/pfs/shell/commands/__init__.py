@@ -94,6 +94,7 @@ _TABLE = (
         "tail", reading.tail, "Print the last lines of a file (-f follows it)", reading.tail_args
     ),
     Command("stat", reading.stat, "Show a file's metadata", reading.stat_args),
+    Command("readlink", reading.readlink, "Print a symbolic link's target", reading.readlink_args),
     # Writing.
     Command("write", writing.write, "Write text (or stdin) to a file", writing.write_args),
     Command(
@@ -113,9 +114,16 @@ _TABLE = (
     Command(
         "touch",
         writing.touch,
-        "Create empty files (existing files are left alone)",
+        "Set files' modification time to now; create missing ones empty",
         writing.touch_args,
     ),
+    Command(
+        "truncate",
+        writing.truncate,
+        "Cut files to a size, or extend them with zero bytes: truncate -s SIZE FILE…",
+        writing.truncate_args,
+    ),
+    Command("ln", writing.ln, "Make a symbolic link: ln -s TARGET LINK", writing.ln_args),
     Command("mkdir", writing.mkdir, "Create directories", writing.mkdir_args),
     Command("rm", writing.rm, "Remove files (-r: directories and their contents)", writing.rm_args),
     Command("mv", writing.mv, "Move or rename within one mount", writing.mv_args),

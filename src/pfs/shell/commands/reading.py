@@ -153,6 +153,15 @@ def tail(ctx: Context, ns: argparse.Namespace) -> None:
             delay = min(delay * 1.5, 2.0)
 
 
+def readlink_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+")
+
+
+def readlink(ctx: Context, ns: argparse.Namespace) -> None:
+    for path in (ctx.resolve(p) for p in ns.paths):
+        ctx.echo(ctx.client.readlink(path))
+
+
 def stat_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+")
 

@@ -1,10 +1,11 @@
-"""Writing and changing files: write, echo, tee, touch, mkdir, rm, mv, chmod."""
+"""Writing and changing files: write, echo, tee, touch, truncate, mkdir, rm, mv, chmod, ln."""
 
 from __future__ import annotations
 
 import argparse
 
-from pfs.client import AlreadyExists, InvalidArgument, NotFound
+from pfs.client import InvalidArgument, NotFound
+from pfs.fs.config import parse_size
 from pfs.fs.errors import NotSupported
 from pfs.shell.commands.common import (
     expand,
@@ -73,9 +74,42 @@ def touch_args(p: argparse.ArgumentParser) -> None:
 def touch(ctx: Context, ns: argparse.Namespace) -> None:
     for path in (ctx.resolve(p) for p in ns.paths):
         try:
-            ctx.client.create(path)
-        except AlreadyExists:
-            pass
+            ctx.client.touch(path)  # the time is set by the server; the content is never read
+        except NotSupported:
+            pass  # the plugin stores no times (kvfs, queuefs): the file is there, left alone
+
+
+def truncate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-s", "--size", required=True, help="new size: bytes, or 10KB, 1MB, …")
+    p.add_argument("paths", nargs="+")
+
+
+def truncate(ctx: Context, ns: argparse.Namespace) -> None:
+    try:
+        size = parse_size(ns.size)
+    except ValueError as exc:
+        raise UsageError(f"truncate: {exc}") from None
+    if size < 0:
+        raise UsageError(f"truncate: the size must not be negative: {ns.size}")
+    for path in expand(ctx, ns.paths):
+        ctx.client.truncate(path, size)
+
+
+def ln_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-s", "--symbolic", action="store_true", help="make a symbolic link")
+    p.add_argument("target", help="what the link leads to, kept as written (relative or absolute)")
+    p.add_argument("link", help="the link's path (into it, when it is a directory)")
+
+
+def ln(ctx: Context, ns: argparse.Namespace) -> None:
+    if not ns.symbolic:
+        raise UsageError("ln: PFS has symbolic links only: ln -s TARGET LINK")
+    link = into_dir(ctx, ns.target, ctx.resolve(ns.link), ns.link)
+    # The target is kept as written: a relative one is relative to the link's directory, as in
+    # ln(1), not to the shell's current directory.
+    ctx.client.symlink(ns.target, link)
+    if ctx.interactive:
+        ctx.echo(f"  '{link}' -> '{ns.target}'")
 
 
 def mkdir_args(p: argparse.ArgumentParser) -> None:
