@@ -212,7 +212,9 @@ def test_mount_errors(api, config, message):
     assert "/bad" not in {m["path"] for m in api.get("/mounts").json()["mounts"]}
 
 
-def test_missing_local_dir_in_config_file_stops_the_server(tmp_path):
+def test_missing_local_dir_in_config_file_fails_the_mount(tmp_path):
+    """The server starts degraded (/ready 503, tests/server/test_status.py); ServerProcess,
+    waiting for a ready server, reports the mount's error."""
     config = {"plugins": {"localfs": {"enabled": True, "path": "/l",
                                       "config": {"local_dir": str(tmp_path / "nope")}}}}
     with pytest.raises(RuntimeError, match="base path does not exist"):

@@ -298,7 +298,8 @@ def test_buffer_size_key_sets_both_limits(api):
 def test_default_config_mounts_streamfs():
     with ServerProcess() as proc:
         mounts = httpx.get(proc.api + "/mounts").json()["mounts"]
-        assert {"path": "/streamfs", "pluginName": "streamfs"} in mounts
+        assert {"path": "/streamfs", "pluginName": "streamfs", "instance": "streamfs",
+                "status": "mounted"} in mounts
 
 
 def test_unmount_ends_live_readers_without_waiting(server, api):

@@ -75,7 +75,9 @@ def post_as(user: pwd.struct_passwd, url: str, endpoint: str, body: dict, token:
 
 
 def mounted(server) -> set[str]:
-    return {m["path"] for m in httpx.get(server.api + "/mounts").json()["mounts"] or []}
+    """The mount paths besides /dev (devfs, on every server)."""
+    mounts = httpx.get(server.api + "/mounts").json()["mounts"] or []
+    return {m["path"] for m in mounts} - {"/dev"}
 
 
 def test_other_local_user_cannot_mount(start_server, peer_user, tmp_path):

@@ -23,7 +23,9 @@ def test_health_any_method(api):
         assert r.status_code == 200
         body = r.json()
         assert body["status"] == "healthy"
-        assert set(body) == {"status", "version", "gitCommit", "buildTime"}
+        # The original's four fields first, then AGFS's readiness fields.
+        assert list(body)[:4] == ["status", "version", "gitCommit", "buildTime"]
+        assert body["ready"] is True and body["degraded"] is False
 
 
 def test_write_read_roundtrip(api, d):

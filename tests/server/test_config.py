@@ -67,7 +67,7 @@ def test_env_substitution_multi_instance_and_suffix_keys(start_server):
     api = httpx.Client(base_url=srv.api)
     assert api.get("/files", params={"path": "/kv/blue/keys/secret"}).content == b"s3cr3t"
     paths = sorted(m["path"] for m in api.get("/mounts").json()["mounts"])
-    assert paths == ["/kv/blue", "/m1"]
+    assert paths == ["/dev", "/kv/blue", "/m1"]
 
 
 def test_read_only_mount(start_server):

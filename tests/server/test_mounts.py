@@ -37,7 +37,7 @@ def test_boundary_routing_and_nested_mounts(start_server):
     ][0]
     assert inner["isDir"] and inner["meta"]["Type"] == "mount-point"
     root = api.get("/directories", params={"path": "/"}).json()["files"]
-    assert {f["name"] for f in root} == {"mnt", "mnt-foo", "deep"}
+    assert {f["name"] for f in root} == {"mnt", "mnt-foo", "deep", "dev"}  # devfs: always
     assert all(
         f["meta"] == {"Name": "rootfs", "Type": "mount-point", "Content": None} for f in root
     )
@@ -81,8 +81,11 @@ def test_mount_and_unmount_at_run_time(start_server):
         "path": "/kv2",
         "pluginName": "kvfs",
         "config": {"initial_data": {"a": "1", "b": 2}},
+        "status": "mounted",
     }
-    assert mounts["/memfs"] == {"path": "/memfs", "pluginName": "memfs"}
+    assert mounts["/memfs"] == {
+        "path": "/memfs", "pluginName": "memfs", "instance": "memfs", "status": "mounted"
+    }
     r = api.post("/mount", json={"fstype": "kvfs", "path": "/kv2"})
     assert r.status_code == 409 and r.json() == {"error": "mount already exists: /kv2"}
     r = api.post("/mount", json={"fstype": "nope", "path": "/n"})
@@ -116,7 +119,8 @@ def test_mount_config_rejected_with_message(start_server):
 
 
 def test_unmount_waits_for_in_flight_stream(start_server):
-    srv = start_server({"plugins": {"memfs": {"enabled": True, "path": "/m"}}})
+    srv = start_server({"plugins": {"memfs": {"enabled": True, "path": "/m"},
+                                    "devfs": {"enabled": False}}})
     api = httpx.Client(base_url=srv.api, timeout=60)
     data = b"z" * (32 << 20)
     api.put("/files", params={"path": "/m/big"}, content=data)

@@ -206,6 +206,10 @@ class ExternalPlugins:
             k for k, p in plugins if p.kind == WASM
         ]
 
+    def library_paths(self) -> dict[str, str]:
+        """The library each loaded plugin's fstype comes from."""
+        return {plugin.fstype: key for key, plugin in self._plugins.items()}
+
     async def startup(self) -> None:
         """Load ``plugin_paths`` (a failure stops the server) and, with ``auto_load``, every
         plugin file below ``plugin_dir`` (failures are logged: a directory may hold junk)."""

@@ -12,6 +12,10 @@ from pfs.fs.errors import InvalidArgument
 #: Keys every plugin accepts; the server injects ``mount_path`` itself.
 COMMON_KEYS = ("mount_path",)
 
+_DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {
+    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
+}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB)?\s*$", re.IGNORECASE)
 _UNITS = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
 
@@ -31,6 +35,26 @@ def parse_size(value: Any) -> int:
     return int(float(number) * _UNITS[(unit or "B").upper()])
 
 
+def parse_duration(value: Any) -> float:
+    """Seconds as a number (``300``, ``1.5``, ``"300"``) or a Go duration (``"5m"``,
+    ``"1h30m"``, ``"250ms"``) → seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid duration: {value}")
+    if isinstance(value, int | float):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = _DURATION_RE.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise ValueError(
+            f"invalid duration: {value!r} (expected seconds or a duration such as 30s, 5m, 1h)"
+        )
+    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+
+
 def format_size(size: float) -> str:
     """Bytes as the largest unit that divides them exactly (``1GB``, ``1536KB``, ``100B``): the
     inverse of :func:`parse_size`, for messages."""
@@ -46,9 +70,10 @@ class Field:
     """One config key of a plugin.
 
     ``type`` is one of ``string``, ``int``, ``number``, ``bool``, ``list``, ``map``, ``size``
-    (a size string such as ``"10MB"`` or a byte count) and ``port`` (an integer or a numeric
-    string). ``min`` and ``max`` bound the value of a numeric key (inclusive; sizes in bytes):
-    a value that is the right type but out of range is refused like a wrong type.
+    (a size string such as ``"10MB"`` or a byte count), ``duration`` (seconds, or a Go duration
+    such as ``"5m"``; read as float seconds) and ``port`` (an integer or a numeric string).
+    ``min`` and ``max`` bound the value of a numeric key (inclusive; sizes in bytes): a value
+    that is the right type but out of range is refused like a wrong type.
     """
 
     key: str
@@ -70,6 +95,7 @@ _EXPECTED = {
     "map": "a map of keys to values",
     "size": "a size such as 512KB, 10MB or a number of bytes",
     "port": "a port number (1-65535)",
+    "duration": "seconds or a duration such as 30s, 5m or 1h",
 }
 
 
@@ -118,6 +144,14 @@ def _coerce(plugin: str, field: Field, value: Any) -> Any:
         if size <= 0:
             raise bad()
         return size
+    if kind == "duration":
+        try:
+            seconds = parse_duration(value)
+        except ValueError as exc:
+            raise InvalidArgument(f"{plugin}: config key '{field.key}': {exc}") from None
+        if not seconds > 0:
+            raise bad()
+        return seconds
     if kind == "port":
         try:
             port = int(value) if not isinstance(value, bool) else -1

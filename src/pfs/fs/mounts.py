@@ -48,7 +48,7 @@ class Mount:
     path: str
     fstype: str
     fs: FileSystem
-    #: The config as the client sent it to ``POST /mount``; None for config-file mounts.
+    #: The config as the client or the config file gave it (``read_only`` aside), for listings.
     config: dict[str, Any] | None = None
     read_only: bool = False
     active: int = 0
@@ -66,13 +66,18 @@ class Mount:
     def public(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"path": self.path, "pluginName": self.fstype}
         if self.config:
-            entry["config"] = {key: _shown(key, value) for key, value in self.config.items()}
+            entry["config"] = shown_config(self.config)
         return entry
 
 
 #: Config keys whose values are credentials; a read-only client listing mounts must not see them.
 _SECRET_WORDS = ("password", "secret", "token")
 _HIDDEN = "********"
+
+
+def shown_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A mount config as listings show it, credentials hidden."""
+    return {key: _shown(key, value) for key, value in config.items()}
 
 
 def _shown(key: str, value: Any) -> Any:

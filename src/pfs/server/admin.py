@@ -1,32 +1,19 @@
-"""Handlers for /health, /mounts, /mount, /unmount and /plugins*."""
+"""Handlers for /mounts, /mount, /unmount and /plugins*."""
 
 from __future__ import annotations
 
-import os
-
-from pfs import __version__
 from pfs.fs.errors import InvalidArgument, MountExists
 from pfs.fs.paths import normalize
 from pfs.http.requests import Request
 from pfs.http.responses import Response, json_response
+from pfs.server.plugin_info import plugin_infos
 from pfs.server.requests import body_field, json_body
 from pfs.server.state import State
 
 
-def version_info() -> dict[str, str]:
-    return {
-        "version": __version__,
-        "gitCommit": os.environ.get("PFS_GIT_COMMIT", "unknown"),
-        "buildTime": os.environ.get("PFS_BUILD_TIME", "unknown"),
-    }
-
-
-async def health(state: State, req: Request) -> Response:
-    return json_response({"status": "healthy", **version_info()})
-
-
 async def mounts(state: State, req: Request) -> Response:
-    return json_response({"mounts": [m.public() for m in state.fs.list()] or None})
+    """Every mount and every start-up mount still pending or failed, sorted by path."""
+    return json_response({"mounts": state.mounting.listing() or None})
 
 
 async def mount(state: State, req: Request) -> Response:
@@ -57,11 +44,24 @@ async def unmount(state: State, req: Request) -> Response:
     path = body_field(body, "path", str)
     if not path:
         raise InvalidArgument("path is required")
-    await state.fs.unmount(path)
+    await state.mounting.unmount(path)
     return json_response({"message": "plugin unmounted"})
 
 
+#: ``GET /plugins?format=``: the original's list of loaded libraries (the default), or AGFS's
+#: list of every plugin. An ``Accept`` of AGFS_PLUGINS_TYPE asks for the latter too.
+_FORMATS = ("pfs", "agfs")
+AGFS_PLUGINS_TYPE = b"application/vnd.agfs.plugins+json"
+
+
 async def plugins(state: State, req: Request) -> Response:
+    shape = req.query.get("format") or ""
+    if shape and shape not in _FORMATS:
+        raise InvalidArgument(
+            f"invalid argument format={shape}: expected {' or '.join(_FORMATS)}"
+        )
+    if shape == "agfs" or (not shape and AGFS_PLUGINS_TYPE in (req.header(b"accept") or b"")):
+        return json_response({"plugins": plugin_infos(state)})
     external = state.mounting.external
     return json_response({"loaded_plugins": external.loaded() if external is not None else []})
 

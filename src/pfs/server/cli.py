@@ -42,7 +42,9 @@ def build_app(raw: Any, address: str | None = None, registry: Registry | None = 
     registry = registry or builtin_registry()
     settings = settings_from_dict(raw, registry, address)
     fs = MountTable(settings.max_open_handles)
-    mounting = Mounting(registry, fs, settings.external_plugins, settings.mounts)
+    mounting = Mounting(
+        registry, fs, settings.external_plugins, settings.mounts, devfs=settings.devfs
+    )
     auth = Auth(settings.auth_tokens, settings.admin_without_auth)
     return App(ROUTES, State(settings, fs, mounting), auth)
 

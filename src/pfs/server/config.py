@@ -182,8 +182,22 @@ def _mount_entries(
             mounts.append({
                 "fstype": fstype, "path": path, "config": config,
                 "read_only": read_only or key_read_only,
+                "instance": str(item.get("name") or key),
             })
     return mounts
+
+
+def _configures_devfs(registry: Registry, plugins: Any) -> bool:
+    """Whether ``plugins`` has a devfs entry, enabled or not: it then replaces the ``/dev`` mount
+    every server has by default (``enabled: false`` leaves ``/dev`` out)."""
+    if not isinstance(plugins, dict):
+        return False
+    for key, value in plugins.items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict) and (item.get("type") or registry.resolve_name(str(key))) \
+                    == "devfs":
+                return True
+    return False
 
 
 def settings_from_dict(raw: Any, registry: Registry, address: str | None = None) -> Settings:
@@ -233,6 +247,7 @@ def settings_from_dict(raw: Any, registry: Registry, address: str | None = None)
     settings.mounts = _mount_entries(
         registry, raw.get("plugins"), external_enabled=external.get("enabled") is True
     )
+    settings.devfs = not _configures_devfs(registry, raw.get("plugins"))
     return settings
 
 
@@ -257,5 +272,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "hellofs": {"enabled": True, "path": "/hellofs"},
         "streamfs": {"enabled": True, "path": "/streamfs"},
         "queuefs": {"enabled": True, "path": "/queuefs", "config": {"backend": "memory"}},
+        "heartbeatfs": {"enabled": True, "path": "/heartbeatfs"},
     },
 }

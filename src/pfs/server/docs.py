@@ -56,15 +56,35 @@ def openapi_document() -> dict[str, Any]:
     octet = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
     file_info = {"$ref": "#/components/schemas/FileInfo"}
     delete_op = _op("Remove a file or directory", [_PATH_Q, _RECURSIVE_Q], {"200": _MSG})
+    health = {"application/json": {"schema": _obj({
+        "status": {"type": "string", "enum": ["healthy", "starting", "degraded"]},
+        "version": {"type": "string"}, "gitCommit": {"type": "string"},
+        "buildTime": {"type": "string"}, "ready": {"type": "boolean"},
+        "degraded": {"type": "boolean"},
+        "mounts": _obj({key: {"type": "integer"}
+                        for key in ("total", "pending", "mounted", "failed")})},
+        ["status", "version"])}}
     paths: dict[str, Any] = {
-        "/api/v1/health": {"get": {"summary": "Server health and version", "security": [],
-                                   "responses": {"200": {"description": "healthy", "content": {
-                                       "application/json": {"schema": _obj({
-                                           "status": {"type": "string"},
-                                           "version": {"type": "string"},
-                                           "gitCommit": {"type": "string"},
-                                           "buildTime": {"type": "string"}},
-                                           ["status", "version"])}}}}}},
+        "/api/v1/health": {"get": {"summary": "Server health, version and start-up mounts",
+                                   "security": [], "responses": {"200": {
+                                       "description": "always", "content": health}}}},
+        "/api/v1/ready": {"get": {"summary": "200 once every configured mount is mounted",
+                                  "security": [], "responses": {
+                                      "200": {"description": "ready", "content": health},
+                                      "503": {"description": "a mount is pending or failed",
+                                              "content": health}}}},
+        "/api/v1/version": {"get": {"summary": "Build of the server", "security": [],
+                                    "responses": {"200": {"description": "version", "content": {
+                                        "application/json": {"schema": _obj({
+                                            key: {"type": "string"} for key in
+                                            ("buildTime", "gitCommit", "version")})}}}}}},
+        "/api/v1/capabilities": {"get": _op(
+            "Server features; with path, what the plugin serving it can do there",
+            [_q("path", "A path to ask about (optional)")],
+            {"200": {"description": "capabilities", "content": {"application/json": {
+                "schema": _obj({"version": {"type": "string"},
+                                "features": {"type": "array", "items": {"type": "string"}}},
+                               ["version", "features"])}}}})},
         "/api/v1/files": {
             "get": _op("Read a file (raw bytes); Range supported", [
                 _PATH_Q,
@@ -143,16 +163,30 @@ def openapi_document() -> dict[str, Any]:
             "description": "mounts", "content": {"application/json": {"schema": _obj({
                 "mounts": {"type": ["array", "null"], "items": _obj({
                     "path": {"type": "string"}, "pluginName": {"type": "string"},
-                    "config": {"type": "object"}}, ["path", "pluginName"])}}, ["mounts"])}}}})},
+                    "instance": {"type": "string"},
+                    "status": {"type": "string", "enum": ["pending", "mounted", "failed"]},
+                    "error": {"type": "string"}, "config": {"type": "object"}},
+                    ["path", "pluginName", "status"])}}, ["mounts"])}}}})},
         "/api/v1/mount": {"post": _op("Mount a plugin", [], {"200": _MSG}, _json_body(_obj({
             "fstype": {"type": "string"}, "path": {"type": "string"},
             "config": {"type": ["object", "null"]}}, ["fstype", "path"])))},
         "/api/v1/unmount": {"post": _op("Unmount", [], {"200": _MSG},
                                         _json_body(_obj({"path": {"type": "string"}}, ["path"])))},
-        "/api/v1/plugins": {"get": _op("Loaded external plugins", [], {"200": {
-            "description": "plugins", "content": {"application/json": {"schema": _obj({
-                "loaded_plugins": {"type": "array", "items": {"type": "string"}}},
-                ["loaded_plugins"])}}}})},
+        "/api/v1/plugins": {"get": _op(
+            "Loaded external plugins; format=agfs: every plugin (AGFS's shape)",
+            [_q("format", "pfs (default): loaded_plugins; agfs: plugins", schema={
+                "type": "string", "enum": ["pfs", "agfs"]})],
+            {"200": {"description": "plugins", "content": {"application/json": {"schema": {
+                "oneOf": [
+                    _obj({"loaded_plugins": {"type": "array", "items": {"type": "string"}}},
+                         ["loaded_plugins"]),
+                    _obj({"plugins": {"type": "array", "items": _obj({
+                        "name": {"type": "string"}, "library_path": {"type": "string"},
+                        "is_external": {"type": "boolean"},
+                        "mounted_paths": {"type": ["array", "null"]},
+                        "config_params": {"type": "array"}},
+                        ["name", "is_external", "mounted_paths"])}}, ["plugins"]),
+                ]}}}}})},
         "/api/v1/plugins/load": {"post": _op("Load a native or WASM plugin", [], {"200": {
             "description": "loaded", "content": {"application/json": {"schema": _obj({
                 "message": {"type": "string"}, "plugin_name": {"type": "string"},

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from pfs.server import admin, aliases, docs, files, handles, links, search, service, touch, truncate
+from pfs.server import (
+    admin,
+    aliases,
+    capabilities,
+    docs,
+    files,
+    handles,
+    links,
+    search,
+    service,
+    status,
+    touch,
+    truncate,
+)
 from pfs.server.app import Route
 from pfs.server.auth import Role
 
 ROUTES: dict[str, Route] = {
     "/": (service.root, None),
-    "/api/v1/health": (admin.health, None),
+    "/api/v1/health": (status.health, None),
+    # Probes need no token, as /health (which tells the same) never did; GET only.
+    "/api/v1/ready": (status.ready, None),
+    "/api/v1/version": (status.version, None),
+    "/api/v1/capabilities": (capabilities.capabilities, {"GET": Role.READ}),
     "/api/v1/files": (
         files.files,
         {"GET": Role.READ, "PUT": Role.WRITE, "POST": Role.WRITE, "DELETE": Role.WRITE},

@@ -35,5 +35,7 @@ class Settings:
     admin_without_auth: AdminWithoutAuth = AdminWithoutAuth.OWNER
     #: Mounts to create at start-up: dicts with fstype, path, config, read_only, name.
     mounts: list[dict[str, Any]] = field(default_factory=list)
+    #: Whether devfs is mounted at ``/dev`` (off when the config has a ``plugins.devfs`` entry).
+    devfs: bool = True
     #: The ``external_plugins`` section, kept for the external-plugin loader.
     external_plugins: dict[str, Any] = field(default_factory=dict)

@@ -60,16 +60,37 @@ class ServerProcess:
             cwd=cwd,
         )
         if wait:
-            self.wait_ready()
+            try:
+                self.wait_ready()
+            except BaseException:
+                self.close()  # a degraded server is still running: never leave it behind
+                raise
 
     def wait_ready(self, timeout: float = 20.0) -> None:
+        """Wait until every start-up mount is mounted; RuntimeError (with the failed mounts'
+        errors and the log) if one failed or the server exited."""
+        health = self.wait_up(timeout, settled=True)
+        if health.get("degraded"):
+            mounts = httpx.get(self.api + "/mounts", timeout=5).json()["mounts"] or []
+            failed = [f"{m['path']}: {m.get('error', '')}" for m in mounts
+                      if m.get("status") == "failed"]
+            raise RuntimeError(
+                "pfs-server started degraded: " + "; ".join(failed) + "\n" + self.log()
+            )
+
+    def wait_up(self, timeout: float = 20.0, settled: bool = False) -> dict[str, Any]:
+        """Wait until the server answers ``/health`` (with ``settled``: and no start-up mount
+        is pending any more); its health answer."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"pfs-server exited {self.proc.returncode}:\n{self.log()}")
             try:
-                if httpx.get(self.api + "/health", timeout=1).status_code == 200:
-                    return
+                response = httpx.get(self.api + "/health", timeout=1)
+                if response.status_code == 200:
+                    health = response.json()
+                    if not settled or not health.get("mounts", {}).get("pending"):
+                        return health
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)

@@ -1,0 +1,55 @@
+"""``/health``, ``/ready`` and ``/version``: is the server up, are its start-up mounts, which
+build is it."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pfs import __version__
+from pfs.http.requests import Request
+from pfs.http.responses import Response, error_response, json_response
+from pfs.server.state import State
+
+
+def version_info() -> dict[str, str]:
+    return {
+        "version": __version__,
+        "gitCommit": os.environ.get("PFS_GIT_COMMIT", "unknown"),
+        "buildTime": os.environ.get("PFS_BUILD_TIME", "unknown"),
+    }
+
+
+def health_info(state: State) -> dict[str, Any]:
+    """The original's ``status`` and build fields, then how the start-up mounts are doing:
+    ``starting`` while one is pending, ``degraded`` once one failed, else ``healthy``."""
+    counts = state.mounting.counts()
+    degraded = counts["failed"] > 0
+    ready = not degraded and counts["pending"] == 0
+    status = "degraded" if degraded else "healthy" if ready else "starting"
+    return {
+        "status": status,
+        **version_info(),
+        "ready": ready,
+        "degraded": degraded,
+        "mounts": counts,
+    }
+
+
+async def health(state: State, req: Request) -> Response:
+    """Always 200 while the server answers (liveness)."""
+    return json_response(health_info(state))
+
+
+async def ready(state: State, req: Request) -> Response:
+    """200 once every start-up mount is mounted, 503 while one is pending or failed."""
+    if req.method != "GET":
+        return error_response(405, "method not allowed")
+    info = health_info(state)
+    return json_response(info, 200 if info["ready"] else 503)
+
+
+async def version(state: State, req: Request) -> Response:
+    if req.method != "GET":
+        return error_response(405, "method not allowed")
+    return json_response(dict(sorted(version_info().items())))
