@@ -21,7 +21,8 @@ def config_with(mount: str) -> str:
 
 
 def mounts(server: ServerProcess) -> set[str]:
-    return {m["path"] for m in httpx.get(server.api + "/mounts").json()["mounts"]}
+    """The configured mount paths (/dev, devfs, is on every server)."""
+    return {m["path"] for m in httpx.get(server.api + "/mounts").json()["mounts"]} - {"/dev"}
 
 
 def test_pfs_config_names_the_file(tmp_path):
