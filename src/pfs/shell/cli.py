@@ -7,6 +7,7 @@ Exit status: 0 success, 1 an error (printed on stderr as ``pfs <cmd>: <message>`
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
 import signal
@@ -22,6 +23,8 @@ EPILOG = """\
 Commands (pfs <command> -h for options):
 {commands}
   sh         Interactive shell (prompt, cd, completion, history, > and >> redirection, pipes)
+  fuse       Mount the server's namespace with FUSE (pfs fuse --help)
+  mcp        Serve the namespace to agents over MCP stdio (pfs mcp --help)
 
 The server is --server (URL or host:port), else the --profile (or $PFS_PROFILE) named in
 ~/.config/pfs/client.yaml, else $PFS_API_URL, else that file's default profile, else
@@ -29,6 +32,13 @@ http://localhost:8080; a token likewise from --token, the profile or $PFS_TOKEN.
 cp treats local:<path> and relative paths (./a, a.txt) as local files and absolute paths as
 PFS paths. Exit status: 0 ok, 1 error, 2 usage.
 """
+
+SH_HELP = """\
+usage: pfs [--server URL] [--token TOKEN] [--profile NAME] sh
+
+An interactive shell on the server: every pfs command, plus cd, pwd, history, tab completion,
+pipes (cat x | grep y) and > / >> redirection into PFS files. `help` inside lists the commands,
+`help CMD` (or CMD -h) shows one command's options; exit or Ctrl-D leaves."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         progress=terminal and not json_output,
     )
     name = options.command
+    if name in ("sh", "shell") and {"-h", "--help"} & set(command_args):
+        print(SH_HELP)
+        return 0
     try:
         if name in ("sh", "shell"):
             from pfs.shell.repl import run_repl  # prompt_toolkit only loads for the REPL
@@ -123,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         ctx.flush()
         return 0
     except UnknownCommand:
-        print(f"pfs: unknown command '{name}' (pfs --help lists commands)", file=sys.stderr)
+        print(f"pfs: unknown command '{name}'{did_you_mean(name)}", file=sys.stderr)
         return 2
     except UsageError as exc:
         print(f"pfs {error_line(name, exc)}", file=sys.stderr)
@@ -139,6 +152,14 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + signal.SIGINT
     finally:
         client.close()
+
+
+def did_you_mean(name: str) -> str:
+    known = [n for n, cmd in COMMANDS.items() if not cmd.repl_only] + ["sh", "fuse", "mcp"]
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    if close:
+        return f"; did you mean {' or '.join(close)}? (pfs --help lists commands)"
+    return " (pfs --help lists commands)"
 
 
 def _broken_pipe() -> int:

@@ -24,7 +24,7 @@ def run_command(ctx: Context, argv: list[str]) -> None:
     cmd = COMMANDS.get(name)
     if cmd is None or (cmd.repl_only and not ctx.interactive):
         raise UnknownCommand(f"Unknown command: {argv[0]}")
-    parser = cmd.parser()
+    parser = cmd.parser(name if ctx.interactive else f"pfs {name}")
     try:
         namespace = parser.parse_args(argv[1:])
     except HelpShown:

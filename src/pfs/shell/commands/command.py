@@ -15,6 +15,10 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
 
+    def print_help(self, file: object = None) -> None:
+        """-h: nothing printed here; ``run_command`` writes the help through the context, so it
+        goes where the command's output goes (a REPL redirect) and is printed once."""
+
     def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
         if message:
             raise UsageError(message.strip())
@@ -37,7 +41,8 @@ class Command:
     configure: Callable[[argparse.ArgumentParser], None] = no_args
     repl_only: bool = False
 
-    def parser(self) -> Parser:
-        parser = Parser(prog=self.name, description=self.help, add_help=True)
+    def parser(self, prog: str | None = None) -> Parser:
+        """``prog`` names the command in usage lines: ``pfs ls`` one-shot, ``ls`` in ``pfs sh``."""
+        parser = Parser(prog=prog or self.name, description=self.help, add_help=True)
         self.configure(parser)
         return parser
