@@ -202,6 +202,7 @@ def openapi_document() -> dict[str, Any]:
     }
     paths["/api/v1/mkdir"] = {"post": paths["/api/v1/directories"]["post"]}
     paths["/api/v1/list"] = {"get": paths["/api/v1/directories"]["get"]}
+    paths.update(_handle_paths(octet, file_info))
     return {
         "openapi": "3.1.0",
         "info": {"title": "PFS API", "version": __version__,
@@ -228,6 +229,72 @@ def openapi_document() -> dict[str, Any]:
                     "schema": _obj({"message": {"type": "string"}}, ["message"])}}},
             },
         },
+    }
+
+
+def _handle_paths(octet: dict, file_info: dict) -> dict[str, Any]:
+    """The handle API (``/api/v1/handles``); the 301 of ``/handles`` is left out."""
+    integer = {"type": "integer"}
+    id_param = {"name": "id", "in": "path", "required": True, "description": "handle id",
+                "schema": {"type": "integer", "minimum": 0}}
+    lease = {"type": "integer", "minimum": 1, "maximum": 3600}
+    info_props = {"handle_id": integer, "path": {"type": "string"}, "flags": integer,
+                  "lease": integer, "expires_at": {"type": "string"}}
+    info = _obj({**info_props, "created_at": {"type": "string"},
+                 "last_access": {"type": "string"}, "position": integer},
+                ["handle_id", "path", "flags", "lease", "expires_at"])
+
+    def answer(description: str, schema: dict) -> dict:
+        return {"200": {"description": description,
+                        "content": {"application/json": {"schema": schema}}}}
+
+    def op(summary: str, params: list, responses: dict, body: dict | None = None) -> dict:
+        return _op(summary, [id_param, *params], responses, body)
+
+    base = "/api/v1/handles/"
+    return {
+        base + "open": {"post": _op("Open a file as a handle with a position and a lease", [
+            _PATH_Q,
+            _q("flags", "Bitmask: 0 read, 1 write, 2 read-write; +8 append, +16 create, "
+                        "+32 excl, +64 trunc", schema={"type": "integer", "minimum": 0}),
+            _q("mode", "Octal mode of a created file (default 644)",
+               schema={"type": "string", "pattern": "^[0-7]{1,4}$"}),
+            _q("lease", "Idle seconds before the handle closes (default 60)", schema=lease),
+        ], answer("opened", _obj(info_props, list(info_props))))},
+        base: {"get": _op("List open handles", [], answer("handles", _obj({
+            "handles": {"type": "array", "items": info}, "count": integer, "max": integer},
+            ["handles", "count", "max"])))},
+        base + "{id}": {
+            "get": op("A handle's info", [], answer("info", info)),
+            "delete": op("Close a handle", [], {"200": _MSG}),
+        },
+        base + "{id}/read": {"get": op("Read at the position (or at offset: pread)", [
+            _q("size", "Bytes (default 4096; negative: 1 MiB; at most 16 MiB)", schema=integer),
+            _q("offset", "Read here; the position stays", schema={
+                "type": "integer", "minimum": 0}),
+        ], {"200": {"description": "bytes", "content": octet}})},
+        base + "{id}/write": {"put": op("Write at the position (or at offset: pwrite)", [
+            _q("offset", "Write here; the position stays", schema={
+                "type": "integer", "minimum": 0}),
+        ], answer("written", _obj({"bytes_written": integer, "position": integer},
+                                  ["bytes_written", "position"])),
+            {"required": False, "content": octet})},
+        base + "{id}/seek": {"post": op("Move the position", [
+            _q("offset", "Bytes from whence", True, integer),
+            _q("whence", "0 start, 1 current, 2 end", schema={"type": "integer",
+                                                              "enum": [0, 1, 2]}),
+        ], answer("position", _obj({"position": integer, "offset": integer}, ["position"])))},
+        base + "{id}/sync": {"post": op("Make written data durable", [], {"200": _MSG})},
+        base + "{id}/stat": {"get": op("Stat the handle's file", [], answer("info", file_info))},
+        base + "{id}/stream": {"get": op("The bytes from the position on, chunked", [], {
+            "200": {"description": "bytes", "content": octet}})},
+        base + "{id}/renew": {"post": op("Start the lease over (optionally a new one)", [
+            _q("lease", "Seconds", schema=lease),
+        ], answer("renewed", _obj({"handle_id": integer, "lease": integer,
+                                   "expires_at": {"type": "string"}}, ["handle_id", "lease"])))},
+        base + "{id}/truncate": {"post": op("Cut or zero-extend the file", [
+            _q("size", "Bytes", True, {"type": "integer", "minimum": 0}),
+        ], {"200": _MSG})},
     }
 
 
