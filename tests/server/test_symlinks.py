@@ -286,3 +286,18 @@ def test_a_memfs_link_into_localfs_is_kept_by_the_table(server, api):
     assert symlink(api, "/memfs/to-local", "/local/file").status_code == 201
     assert read(api, "/memfs/to-local").content == b"local bytes"
     api.delete("/files", params={"path": "/memfs/to-local"})
+
+
+def test_offset_and_append_writes_through_a_root_link_reach_the_target(api):
+    """The body of such a write is staged by what the target's plugin needs, not the link's."""
+    put(api, "/local/ranged", b"0123456789")
+    assert symlink(api, "/ranged", "/local/ranged").status_code == 201
+    try:
+        body = b"x" * (2 << 20)  # over the inline size: streamed through the staging decision
+        response = api.put("/files", params={"path": "/ranged", "offset": 5}, content=body)
+        assert response.status_code == 200, response.text
+        response = api.put("/files", params={"path": "/ranged", "flags": "append"}, content=b"!")
+        assert response.status_code == 200, response.text
+        assert read(api, "/local/ranged").content == b"01234" + body + b"!"
+    finally:
+        api.delete("/files", params={"path": "/ranged"})

@@ -203,6 +203,12 @@ class MountTable(FileSystem):
             cut = probe.rfind("/")
             probe = probe[:cut] or "/"
 
+    def serving(self, path: str) -> Mount | None:
+        """The mount serving ``path`` once the table's links on the way are followed (a
+        plugin's own links stay in its mount); None outside every mount."""
+        found = self.find(self._follow(path)[0])
+        return None if found is None else found[0]
+
     async def mount(
         self,
         path: str,

@@ -7,7 +7,6 @@ import orjson
 from pfs.fs.base import REPLACE, Buffered, WriteFlag, replaces
 from pfs.fs.errors import InvalidArgument
 from pfs.fs.fileinfo import FileInfo
-from pfs.fs.paths import normalize
 from pfs.fs.turns import PER_TURN, map_in_turns
 from pfs.http.ranges import range_response
 from pfs.http.requests import Request
@@ -135,8 +134,8 @@ def _writes_in_place(state: State, path: str) -> bool:
     """Whether the plugin serving ``path`` applies offset and append writes as the body arrives
     (those get their body staged). Plugins without random writes refuse such writes, except
     streamfs, which forwards every piece to its readers at once and must not wait for the end."""
-    found = state.fs.find(normalize(path))
-    return found is not None and found[0].fs.random_write
+    mount = state.fs.serving(path)
+    return mount is not None and mount.fs.random_write
 
 
 async def delete(state: State, req: Request) -> Response:
