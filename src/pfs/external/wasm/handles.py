@@ -63,7 +63,7 @@ async def open_handle(
     pool: Pool, grants: Grants, path: str, flags: OpenFlag, mode: int
 ) -> WasmHandle:
     """Open ``path`` on a pool instance, which stays pinned to the handle until it closes."""
-    instance = await pool.acquire()
+    instance = await pool.acquire(pin=True)
 
     def work(inst: Instance, st: Any) -> int:
         func = _func(inst, "handle_open")

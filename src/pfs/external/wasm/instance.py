@@ -60,9 +60,13 @@ class Instance:
         self.lock = threading.RLock()
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
-        #: Pool bookkeeping: when made, acquisitions, the config generation it was set up with.
+        #: Pool bookkeeping: when made, acquisitions, calls in flight, held by a handle, used up
+        #: (retired once idle), the config generation it was set up with.
         self.created = time.monotonic()
         self.requests = 0
+        self.load = 0
+        self.pinned = False
+        self.retiring = False
         self.generation = 0
         #: A config replay failed or the guest trapped badly: replace instead of reusing.
         self.broken = False

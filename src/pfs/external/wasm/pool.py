@@ -1,9 +1,12 @@
 """The instance pool of a mounted WASM plugin (AGFS.md §7.5, careful impl).
 
 Up to ``pool_size`` instances of the module serve calls at once, each on its own thread. A call
-takes a free instance, else makes one while below the limit, else waits up to
-``acquire_timeout`` (then 503 naming the limit). An instance is replaced when acquired after
-``max_requests`` acquisitions or ``max_lifetime`` seconds (its ``plugin_shutdown`` runs).
+takes an instance with nothing in flight, else makes one while below the limit, else queues
+behind the least busy instance (up to ``MAX_QUEUED`` calls each: an instance's thread runs them
+back to back, so a burst of short calls shares its thread hops), else waits up to
+``acquire_timeout`` (then 503 naming the limit). A handle pins an instance to itself. An
+instance is used up after ``max_requests`` acquisitions or ``max_lifetime`` seconds: it takes no
+more calls and, once idle, is replaced (its ``plugin_shutdown`` runs).
 
 Guest state is per instance, so the last mount config is replayed (validate + initialize) on
 every instance before its first call and after every new mount: no call meets an instance that
@@ -28,6 +31,11 @@ if TYPE_CHECKING:
     from pfs.external.wasm.plugin import WasmPlugin
 
 
+#: Calls queued on one instance before a further call waits for room (the instance's thread runs
+#: them back to back, so short calls share its thread hops; slow ones spread to other instances).
+MAX_QUEUED = 32
+
+
 class PoolClosed(Unavailable):
     """The plugin's last mount went while a call waited or held an instance."""
 
@@ -38,12 +46,11 @@ class Pool:
     def __init__(self, plugin: WasmPlugin) -> None:
         self.plugin = plugin
         self.limits = plugin.runtime.limits
-        self.idle: list[Instance] = []
-        #: Every instance made and not yet retired (idle, busy or pinned by a handle).
-        self.instances: set[Instance] = set()
+        #: Every instance made and not yet retired (serving, idle, retiring or pinned).
+        self.instances: list[Instance] = []
         #: Instances being made (they count against the limit).
         self._making = 0
-        self._waiters: collections.deque[asyncio.Future[Instance | None]] = collections.deque()
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._numbers = itertools.count(1)
         #: The config every instance is set up with, and its generation (bumped per mount).
         self.config: dict[str, Any] | None = None
@@ -62,33 +69,53 @@ class Pool:
             limits.max_lifetime and time.monotonic() - instance.created >= limits.max_lifetime
         )
 
-    def _take_idle(self) -> Instance | None:
-        while self.idle:
-            instance = self.idle.pop()
-            if not self._expired(instance):
-                instance.requests += 1
-                return instance
-            self._retire(instance)
-        return None
+    def _least_loaded(self) -> Instance | None:
+        """The usable instance with the fewest calls in flight; used-up ones start retiring."""
+        best = None
+        for instance in list(self.instances):
+            if instance.pinned or instance.retiring:
+                continue
+            if self._expired(instance):
+                instance.retiring = True
+                if not instance.load:
+                    self._retire(instance)
+                continue
+            if best is None or instance.load < best.load:
+                best = instance
+        return best
 
-    async def acquire(self) -> Instance:
-        """A free instance for one call (or a handle's life); release it after."""
+    def _take(self, instance: Instance, pin: bool) -> Instance:
+        instance.load += 1
+        instance.requests += 1
+        instance.pinned = pin
+        return instance
+
+    def take_free(self) -> Instance | None:
+        """An instance with nothing in flight, right now (or None)."""
+        best = self._least_loaded()
+        return self._take(best, False) if best is not None and not best.load else None
+
+    async def acquire(self, pin: bool = False) -> Instance:
+        """An instance for one call, or with ``pin`` one to itself (a handle's); release it
+        after. A call prefers an instance with nothing in flight, then a new one, then queues
+        behind the least busy one."""
         deadline = time.monotonic() + self.limits.acquire_timeout
         while True:
             if self.closed:
                 raise PoolClosed(f"wasm plugin {self.plugin.fstype}: instance pool is closed")
-            instance = self._take_idle()
-            if instance is not None:
-                return instance
+            best = self._least_loaded()
+            if best is not None and not best.load:
+                return self._take(best, pin)
             if len(self.instances) + self._making < self.limits.pool_size:
                 try:
                     instance = await self._make()
                 except BaseException:
-                    self._wake(None)  # let a waiter try in this call's place
+                    self._wake()  # let a waiter try in this call's place
                     raise
-                instance.requests += 1
-                return instance
-            waiter: asyncio.Future[Instance | None] = asyncio.get_running_loop().create_future()
+                return self._take(instance, pin)
+            if best is not None and not pin and best.load < MAX_QUEUED:
+                return self._take(best, pin)
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             await asyncio.wait([waiter], timeout=max(deadline - time.monotonic(), 0))
             if not waiter.done():
@@ -99,10 +126,7 @@ class Pool:
                     f"{self.limits.acquire_timeout:g}s: all {self.limits.pool_size} are busy "
                     "(external_plugins.wasm.instance_pool_size, acquire_timeout)"
                 )
-            handed = waiter.result()
-            if handed is not None:
-                handed.requests += 1
-                return handed
+            waiter.result()  # raises PoolClosed when the pool closed meanwhile
 
     async def _make(self) -> Instance:
         self._making += 1
@@ -118,32 +142,31 @@ class Pool:
         if self.closed:
             instance.stop()
             raise PoolClosed(f"wasm plugin {self.plugin.fstype}: instance pool is closed")
-        self.instances.add(instance)
+        self.instances.append(instance)
         return instance
 
     def release(self, instance: Instance) -> None:
-        """Give ``instance`` back: to a waiting call, to the idle list, or retire it."""
+        """One call (or the pinning handle) is done with ``instance``."""
+        instance.load -= 1
+        instance.pinned = False
         if instance not in self.instances:
             return
-        if self.closed or self._expired(instance):
+        if not instance.load and (self.closed or instance.retiring or self._expired(instance)):
             self._retire(instance)
-            self._wake(None)  # a waiter may make the replacement
-            return
-        if not self._wake(instance):
-            self.idle.append(instance)
+        self._wake()
 
-    def _wake(self, instance: Instance | None) -> bool:
+    def _wake(self) -> None:
+        """Let the first waiting call look again."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(instance)
-                return True
-        return False
+                waiter.set_result(None)
+                return
 
     def _retire(self, instance: Instance) -> Any:
         """Shut ``instance`` down on its own thread and end the thread; the future of the
         shutdown (never raising)."""
-        self.instances.discard(instance)
+        self.instances.remove(instance)
 
         def shutdown(inst: Instance, st: Any) -> None:
             if inst.generation:  # Shutdown answers an Initialize
@@ -198,7 +221,7 @@ class Pool:
 
     async def _run_inline(self, work: Work) -> Any:
         """Run on the event loop when an instance is free right now (``inline_calls``)."""
-        instance = self._take_idle()
+        instance = self.take_free()
         if instance is None:
             instance = await self.acquire()
             try:
@@ -239,7 +262,7 @@ class Pool:
                 waiter.set_exception(
                     PoolClosed(f"wasm plugin {self.plugin.fstype}: instance pool is closed")
                 )
-        idle, self.idle = self.idle, []
+        idle = [instance for instance in self.instances if not instance.load]
         retiring = [self._retire(instance) for instance in idle]
         if retiring:
             await asyncio.wait(retiring)
