@@ -3,6 +3,8 @@ its handle table (ids, limit, closing with the mount) and the generic FileAdapte
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from pfs.fs import (
@@ -119,3 +121,16 @@ async def test_writing_opens_need_random_writes(table):
     assert await handle.read(100) == await table.read("/h/hello")
     with pytest.raises(PermissionDenied, match="not opened for writing"):
         await handle.write(chunks(b"x"))
+
+
+async def test_an_operation_waiting_behind_a_live_read_sees_the_close(table):
+    await table.create("/s/wait")
+    handle = await table.open_handle("/s/wait")
+    waiting_read = asyncio.ensure_future(handle.read(10))  # waits for data, holding the handle
+    queued_stat = asyncio.ensure_future(handle.stat())  # queued behind it
+    for _ in range(3):  # let both start: the read waits for data, the stat for the read
+        await asyncio.sleep(0)
+    await table.handles.close(handle.id)
+    assert await waiting_read == b""  # the close ends the wait: no data
+    with pytest.raises(NotFound, match=f"handle not found: {handle.id} \\(closed\\)"):
+        await queued_stat

@@ -67,6 +67,7 @@ class OpenHandle(FileHandle):
         self._deadline = time.monotonic() + lease
         self._busy = 0
         self._lock = asyncio.Lock()
+        self.closed = False
 
     @property
     def expires_ns(self) -> int:
@@ -89,9 +90,12 @@ class OpenHandle(FileHandle):
         self.renew()
         try:
             async with self._lock if locked else contextlib.nullcontext():
-                yield self.handle
-        except FSError as exc:
-            raise exc.at(self.path) from exc
+                if self.closed:  # closed while this operation waited for the one before
+                    raise NotFound(f"handle not found: {self.id} (closed)")
+                try:
+                    yield self.handle
+                except FSError as exc:
+                    raise exc.at(self.path) from exc
         finally:
             self.renew()
             self._busy -= 1
@@ -139,6 +143,7 @@ class OpenHandle(FileHandle):
 
     async def close(self) -> None:
         # Not under the lock: closing ends a read that waits on a live stream.
+        self.closed = True
         try:
             await self.handle.close()
         except Exception:
