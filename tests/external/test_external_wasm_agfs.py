@@ -158,10 +158,16 @@ def test_shared_buffer_holds_one_argument_and_the_host_frees(api):
     assert sized > frees_before[0] and unsized > frees_before[1]
 
 
-def test_config_params_and_replayed_config(api):
+def test_config_params_and_replayed_config(api, plugin_files):
     config = json.loads(_read(api, "/aw/config"))
     # The guest sees its own keys and mount_path, never the server's (http_allowed_hosts).
     assert config == {"greeting": "hi", "mount_path": "/aw"}
+    infos = {p["name"]: p for p in api.get("/plugins", params={"format": "agfs"}).json()["plugins"]}
+    assert infos["agfswasm"]["config_params"] == [{
+        "name": "greeting", "type": "string", "required": False, "default": "hello",
+        "description": "text of /config's reader"}]
+    assert infos["agfswasm"]["library_path"] == str(plugin_files["agfswasm"])
+    assert "config_params" not in infos["hellofs-wasm"]
 
 
 def test_handles_on_the_guest(api):

@@ -54,6 +54,9 @@ class ExternalPlugin:
         #: Initialised and not shut down since (Shutdown runs once per Initialize round).
         self.live = False
         self.released = False
+        #: AGFS's ConfigParameter objects the plugin declares (WASM: plugin_get_config_params;
+        #: AGFS's native ABI has none), listed by ``GET /plugins?format=agfs``.
+        self.config_params: list[dict[str, Any]] = []
 
     # -- registry factory --------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pfs.external.common import ExternalPlugin
 from pfs.fs.config import Field
 from pfs.fs.errors import InvalidArgument
 from pfs.fs.mounts import shown_config
@@ -38,10 +39,12 @@ def plugin_infos(state: State) -> list[dict[str, Any]]:
 
 def _config_params(state: State, name: str) -> list[dict[str, Any]]:
     try:
-        schema = state.mounting.registry.get(name).config_schema
+        factory = state.mounting.registry.get(name)
     except InvalidArgument:  # an installed plugin whose extra is missing: listed, no keys
         return []
-    return [_param(field) for field in schema]
+    if isinstance(factory, ExternalPlugin):  # no schema: what the plugin itself declares
+        return factory.config_params
+    return [_param(field) for field in factory.config_schema]
 
 
 def _param(field: Field) -> dict[str, Any]:
