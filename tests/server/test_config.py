@@ -37,6 +37,9 @@ def run_server_expecting_failure(tmp_path, config: dict, env=None) -> subprocess
         ({"plugins": {"memfs": {"enabled": True, "path": "/m",
                                 "config": {"init_dirs": "${PFS_TEST_UNSET_VAR}"}}}},
          "environment variable PFS_TEST_UNSET_VAR is not set"),
+        ({"server": {"max_open_handles": 0}},
+         "server.max_open_handles: must be a whole number between 1 and 1000000, got 0"),
+        ({"server": {"max_open_handles": "many"}}, "server.max_open_handles: must be a whole"),
     ],
 )
 def test_bad_config_never_starts(tmp_path, config, expected):
