@@ -15,7 +15,8 @@ A plugin's test module joins in a few lines::
 Capability fixtures (``supports_dirs``, ``supports_rename``, ``supports_chmod``) default to
 True; set one to False for a plugin that cannot do it (the tests then check that it refuses).
 ``supports_random_write`` is what the plugin declares (``FileSystem.random_write``): a plugin
-without random writes must refuse them with NotSupported.
+without random writes must refuse them with NotSupported. ``supports_truncate`` is whether the
+plugin implements ``truncate`` (one that does not must refuse it with NotSupported).
 ``root`` is the directory the tests work in (``/`` by default).
 
 A read-only plugin (the hello examples) joins ``ReadOnlyTests`` and ``ErrorTests`` only, with
@@ -28,6 +29,7 @@ import pytest
 
 from pfs.fs import (
     AlreadyExists,
+    FileSystem,
     FSError,
     NotFound,
     NotSupported,
@@ -59,6 +61,10 @@ class ContractFixtures:
     @pytest.fixture
     def supports_random_write(self, fs) -> bool:
         return fs.random_write
+
+    @pytest.fixture
+    def supports_truncate(self, fs) -> bool:
+        return type(fs).truncate is not FileSystem.truncate
 
     @pytest.fixture
     def writable(self) -> bool:
@@ -104,6 +110,24 @@ class ReadWriteTests:
         await fs.write(path, b"ab", 3, WriteFlag.CREATE)
         await fs.write(path, b"!", 0, WriteFlag.APPEND)
         assert await fs.read(path) == b"012ab56789!"
+
+    async def test_truncate(self, fs, root, supports_truncate):
+        path = _p(root, "cut.bin")
+        await fs.write(path, b"0123456789")
+        if not supports_truncate:
+            with pytest.raises(NotSupported):
+                await fs.truncate(path, 3)
+            assert await fs.read(path) == b"0123456789"
+            return
+        await fs.truncate(path, 4)
+        assert await fs.read(path) == b"0123"
+        await fs.truncate(path, 6)
+        assert await fs.read(path) == b"0123\0\0"
+        assert (await fs.stat(path)).size == 6
+        await fs.truncate(path, 0)
+        assert await fs.read(path) == b""
+        with pytest.raises(NotFound):
+            await fs.truncate(_p(root, "no-such-file"), 0)
 
     async def test_create_and_exists(self, fs, root):
         path = _p(root, "created")
@@ -243,6 +267,7 @@ class ReadOnlyTests:
             lambda: fs.mkdir(parent + "/dir", 0o755),
             lambda: fs.rename(path, parent + "/moved"),
             lambda: fs.chmod(path, 0o600),
+            lambda: fs.truncate(path, 0),
             lambda: fs.remove(path),
         ]
         for attempt in attempts:
