@@ -260,7 +260,7 @@ def test_hellofs_and_serverinfofs(api):
     names = [
         f["name"] for f in api.get("/directories", params={"path": "/serverinfofs"}).json()["files"]
     ]
-    assert names == ["README", "server_info", "uptime", "version", "stats"]
+    assert names == ["README", "server_info", "uptime", "version", "stats", "traffic"]
     assert api.get("/files", params={"path": "/serverinfofs/version"}).content == b"1.0.0\n"
     info = api.get("/files", params={"path": "/serverinfofs/server_info"}).json()
     assert {"goVersion", "memory", "numCPU", "startTime", "uptime", "version"} <= set(info)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pfs.fs.config import Field
 from pfs.fs.errors import IsADirectory, NotSupported, TooLarge
 from pfs.fs.fileinfo import FileInfo, Meta
+from pfs.fs.traffic import Traffic
 
 if TYPE_CHECKING:
     from pfs.fs.handles import FileHandle, OpenFlag
@@ -138,6 +139,8 @@ class MountContext:
     path: str
     #: The whole namespace (the mount table): for plugins that serve other mounts' files (httpfs).
     namespace: FileSystem
+    #: The server's counters of file bytes sent and received (serverinfofs shows them).
+    traffic: Traffic | None = None
 
 
 class FileSystem:

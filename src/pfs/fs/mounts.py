@@ -31,6 +31,7 @@ from pfs.fs.handle_table import DEFAULT_LEASE, MAX_OPEN, HandleTable, OpenHandle
 from pfs.fs.handles import OpenFlag, changes_data
 from pfs.fs.links import LINK_TYPE, LinkInPath, LinkTable, hop, link_info, target_path
 from pfs.fs.paths import join, normalize, split_parent
+from pfs.fs.traffic import Traffic
 
 log = logging.getLogger("pfs.mounts")
 
@@ -182,6 +183,8 @@ class MountTable(FileSystem):
         self._lock = asyncio.Lock()
         #: The open handles of every mount (``/api/v1/handles``); unmount closes a mount's.
         self.handles = HandleTable(max_handles)
+        #: File bytes the server sent and received, counted by its handlers.
+        self.traffic = Traffic()
         self._links = LinkTable()
 
     # -- table -----------------------------------------------------------------------------
@@ -230,7 +233,7 @@ class MountTable(FileSystem):
         if path in self._mounts:
             raise MountExists(f"mount already exists: {path}")
         fs = factory(config)
-        fs.context = MountContext(path, self)
+        fs.context = MountContext(path, self, self.traffic)
         await fs.start()
         async with self._lock:
             if path in self._mounts:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -22,8 +24,11 @@ from pfs.fs import (
 )
 from pfs.fs.base import truncate_as_no_op
 from pfs.fs.gotime import format_duration, format_rfc3339
+from pfs.fs.traffic import Traffic
 
-_FILES = ("README", "server_info", "uptime", "version", "stats")
+_FILES = ("README", "server_info", "uptime", "version", "stats", "traffic")
+#: How often the traffic rates are sampled (they are bytes per second over the last sample).
+SAMPLE_SECONDS = 1.0
 
 
 def _memory() -> dict[str, int]:
@@ -44,6 +49,40 @@ def _memory() -> dict[str, int]:
     }
 
 
+class _Rates:
+    """Bytes per second sent and received over the last sample, and the highest seen."""
+
+    def __init__(self, traffic: Traffic) -> None:
+        self.traffic = traffic
+        self._last = (time.monotonic(), traffic.sent, traffic.received)
+        self.down = self.up = self.peak_down = self.peak_up = 0
+
+    def sample(self) -> None:
+        now, sent, received = time.monotonic(), self.traffic.sent, self.traffic.received
+        then, sent_before, received_before = self._last
+        elapsed = max(now - then, 1e-3)
+        self.down = int((sent - sent_before) / elapsed)
+        self.up = int((received - received_before) / elapsed)
+        self.peak_down = max(self.peak_down, self.down)
+        self.peak_up = max(self.peak_up, self.up)
+        self._last = (now, sent, received)
+
+    def report(self) -> str:
+        traffic = self.traffic
+        return json.dumps(
+            {
+                "downstream_bps": self.down,
+                "upstream_bps": self.up,
+                "peak_downstream_bps": self.peak_down,
+                "peak_upstream_bps": self.peak_up,
+                "total_download_bytes": traffic.sent,
+                "total_upload_bytes": traffic.received,
+                "uptime_seconds": (time.time_ns() - traffic.started_ns) // 1_000_000_000,
+            },
+            indent=2,
+        )
+
+
 class ServerInfoFS(FileSystem):
     fstype = "serverinfofs"
     config_schema = (Field("version", "string", default="1.0.0", help="version string shown"),)
@@ -53,6 +92,25 @@ class ServerInfoFS(FileSystem):
         self.version: str = config["version"]
         self.started_ns = time.time_ns()
         self.readme = self.load_readme("pfs.plugins.docs", "serverinfofs.md").encode()
+        self._rates: _Rates | None = None
+        self._sampler: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        traffic = self.context.traffic if self.context is not None else None
+        if traffic is not None:
+            self._rates = _Rates(traffic)
+            self._sampler = asyncio.create_task(self._sample(self._rates))
+
+    async def _sample(self, rates: _Rates) -> None:
+        while True:
+            await asyncio.sleep(SAMPLE_SECONDS)
+            rates.sample()
+
+    async def shutdown(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sampler
 
     def _content(self, name: str) -> bytes:
         if name == "README":
@@ -62,6 +120,8 @@ class ServerInfoFS(FileSystem):
             text = self.version
         elif name == "uptime":
             text = uptime
+        elif name == "traffic":
+            text = self._rates.report() if self._rates else "Traffic monitoring not available"
         elif name == "server_info":
             text = json.dumps(
                 {

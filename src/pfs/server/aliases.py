@@ -22,4 +22,6 @@ async def write(state: State, req: Request) -> Response:
     path = required_path(req)  # after the body, as AGFS checks it
     if data is None:
         raise InvalidArgument('invalid request body: expected {"data": "<text>"}')
-    return json_response({"message": await state.fs.write(path, data.encode())})
+    content = data.encode()
+    state.fs.traffic.received += len(content)
+    return json_response({"message": await state.fs.write(path, content)})

@@ -73,6 +73,16 @@ async def files(state: State, req: Request) -> Response | StreamResponse:
 
 
 async def _read(state: State, req: Request) -> Response | StreamResponse:
+    """A file's bytes, counted as sent (serverinfofs ``/traffic``) as they go out."""
+    answer = await _read_answer(state, req)
+    if isinstance(answer, StreamResponse):
+        answer.chunks = state.fs.traffic.sending(answer.chunks)
+    elif answer.status < 300:
+        state.fs.traffic.sent += len(answer.body)
+    return answer
+
+
+async def _read_answer(state: State, req: Request) -> Response | StreamResponse:
     path = required_path(req)
     query = req.query
     if len(query) > 1:  # anything beyond ``path``: the common plain read skips these checks
@@ -120,12 +130,17 @@ async def write(state: State, req: Request) -> Response:
     flags = parse_flags(req)
     length = req.content_length()
     limit = state.settings.max_body_bytes
+    traffic = state.fs.traffic
     if length is not None and length <= state.settings.inline_read_bytes:
-        message = await state.fs.write(path, await req.body(limit), offset, flags)
+        data = await req.body(limit)
+        traffic.received += len(data)
+        message = await state.fs.write(path, data, offset, flags)
     elif replaces(offset, flags) or not _writes_in_place(state, path):
-        message = await state.fs.write_stream(path, req.stream(), offset, flags, limit)
+        message = await state.fs.write_stream(
+            path, traffic.receiving(req.stream()), offset, flags, limit
+        )
     else:
-        async with staged(req.stream()) as body:
+        async with staged(traffic.receiving(req.stream())) as body:
             message = await state.fs.write_stream(path, body, offset, flags, limit)
     return json_response({"message": message})
 

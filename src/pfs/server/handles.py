@@ -163,6 +163,7 @@ async def read(state: State, req: Request) -> Response:
             f"({MAX_READ} bytes); read in parts"
         )
     data = await opened.read(size, _optional_offset(req))
+    state.fs.traffic.sent += len(data)
     return Response(200, data, OCTET_TYPE, [(b"x-bytes-read", str(len(data)).encode())])
 
 
@@ -174,10 +175,13 @@ async def write(state: State, req: Request) -> Response:
     offset = _optional_offset(req)
     limit = state.settings.max_body_bytes
     length = req.content_length()
+    traffic = state.fs.traffic
     if length is not None and length <= state.settings.inline_read_bytes:
-        written = await opened.write(_once(await req.body(limit)), offset, limit)
+        data = await req.body(limit)
+        traffic.received += len(data)
+        written = await opened.write(_once(data), offset, limit)
     else:
-        async with staged(req.stream()) as body:
+        async with staged(traffic.receiving(req.stream())) as body:
             written = await opened.write(body, offset, limit)
     return json_response({"bytes_written": written, "position": opened.position})
 
@@ -215,7 +219,7 @@ async def stream(state: State, req: Request) -> StreamResponse:
     opened = _handle(state, req)
     if not opened.readable:
         raise PermissionDenied(f"{opened.path}: read: handle not opened for reading")
-    return StreamResponse(opened.stream())
+    return StreamResponse(state.fs.traffic.sending(opened.stream()))
 
 
 async def renew(state: State, req: Request) -> Response:
