@@ -451,6 +451,15 @@ def test_a_stream_handle_reads_what_is_written_after_it_opened(api):
     assert api.get(f"/handles/{second}/read", params={"size": 100}).content.startswith(b"chunk")
 
 
+def test_a_stream_read_with_nothing_new_answers_no_bytes(api):
+    api.post("/files", params={"path": "/streams/quiet"}).raise_for_status()
+    reader = open_handle(api, "/streams/quiet")
+    quiet = api.get(f"/handles/{reader}/read", params={"size": 10})
+    assert quiet.status_code == 200 and quiet.content == b""
+    put(api, "/streams/quiet", b"now")
+    assert api.get(f"/handles/{reader}/read", params={"size": 10}).content == b"now"
+
+
 def test_closing_a_stream_handle_ends_its_stream_response(api, server):
     api.post("/files", params={"path": "/streams/ends"}).raise_for_status()
     reader = open_handle(api, "/streams/ends")

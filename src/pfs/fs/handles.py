@@ -31,8 +31,9 @@ from pfs.fs.fileinfo import FileInfo, ReadEffect
 if TYPE_CHECKING:
     from pfs.fs.base import FileSystem
 
-#: Longest a read of a live stream waits for data before it answers with no bytes.
-LIVE_WAIT = 30.0
+#: Longest a read of a live stream waits for data before it answers with no bytes (AGFS waits
+#: 30 s; its Python SDK gives up on a request after 10 s).
+LIVE_WAIT = 5.0
 
 
 class OpenFlag(enum.IntFlag):
