@@ -79,7 +79,7 @@ def server(plugin_files, web):
         [plugin_files["agfswasm"], plugin_files["hellofs-wasm"]],
         {
             "agfswasm": {"enabled": True, "path": "/aw", "config": {
-                "greeting": "hi", "http_allowed_hosts": [web]}},
+                "greeting": "hi", "http_allowed_hosts": [web], "host_paths": ["/memfs"]}},
             "hellofs-wasm": {"enabled": True, "path": "/hw"},
         },
         wasm={"instance_pool_size": 1, "acquire_timeout": "1s", "http_max_response": 1024},
@@ -124,6 +124,17 @@ def test_five_argument_write_takes_offset_and_flags(api):
     # An empty body writes an empty file (the host allocates at least a byte).
     assert api.put("/files", params={"path": "/aw/empty"}, content=b"").status_code == 200
     assert _read(api, "/aw/empty") == b""
+
+
+def test_host_fs_write_answers_the_byte_count(api):
+    """v2's host_fs_write returns the count written (the module checks it equals the length)."""
+    r = api.put("/files", params={"path": "/aw/host/memfs/via-host.txt"}, content=b"relayed")
+    assert r.status_code == 200, r.text
+    assert _read(api, "/memfs/via-host.txt") == b"relayed"
+    assert _read(api, "/aw/host/memfs/via-host.txt") == b"relayed"
+    r = api.put("/files", params={"path": "/aw/host/elsewhere/x"}, content=b"x")
+    assert (r.status_code, r.json()) == (500, {"error": "/aw/host/elsewhere/x: write failed: "
+                                                        "host write failed"})
 
 
 def test_guest_errors_leave_files_unchanged(api):

@@ -5,6 +5,7 @@
  *   - handle_open/read/read_at/write/write_at/seek/sync/stat/close over the same files
  *   - host_http_request: reading /http/<host:port>/<path> GETs http://<host:port>/<path> and
  *     answers the host's response JSON as it came
+ *   - /host/<PFS path> reads and writes through host_fs_read / host_fs_write (v2: the count)
  *   - plugin_get_config_params, the shared input/output buffers, a free the host calls
  *   - no plugin_new (optional in v2)
  * Files live in this instance's memory (up to 16 files of 64 KiB). Diagnostics, read-only:
@@ -265,6 +266,7 @@ static uint64_t do_fs_read(const char *path, int64_t offset, int64_t size) {
         put(&b, " ");
         put_u64(&b, unsized_frees);
     } else if (starts_with(path, "/http/")) return http_get(path + 6);
+    else if (starts_with(path, "/host/")) return host_fs_read(path + 5, offset, size);
     else {
         File *f = find(path);
         if (!f) return 0; /* "read failed" */
@@ -281,6 +283,11 @@ static uint64_t do_fs_write(const char *path, const char *data, uint32_t len, in
                             uint32_t flags) {
     note_shared(path);
     note_shared(data);
+    if (starts_with(path, "/host/")) {
+        /* AGFS's host_fs_write answers the byte count (the original's: a packed response). */
+        uint64_t written = host_fs_write(path + 5, data, len);
+        return written == len ? ok_count(len) : fail("host write failed");
+    }
     File *f = find(path);
     const char *error = NULL;
     if (f && (flags & 4)) return fail("file already exists");
