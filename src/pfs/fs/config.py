@@ -100,10 +100,12 @@ _EXPECTED = {
 
 
 def _coerce(plugin: str, field: Field, value: Any) -> Any:
+    given = value
+
     def bad() -> InvalidArgument:
         return InvalidArgument(
             f"{plugin}: config key '{field.key}' must be {_EXPECTED[field.type]}, "
-            f"got {type(value).__name__} {value!r}"
+            f"got {type(given).__name__} {given!r}"
         )
 
     kind = field.type
@@ -117,9 +119,14 @@ def _coerce(plugin: str, field: Field, value: Any) -> Any:
             )
         return value
     if kind == "bool":
+        if isinstance(value, str):
+            # AGFS's shell sends every mount value as a string (``cache_enabled=false``).
+            value = _BOOL_TEXT.get(value.strip(), value)
         if not isinstance(value, bool):
             raise bad()
         return value
+    if kind in ("int", "number") and isinstance(value, str):
+        value = _number_from_text(value)
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
             raise bad()
@@ -161,6 +168,23 @@ def _coerce(plugin: str, field: Field, value: Any) -> Any:
             raise bad()
         return port
     raise AssertionError(f"unknown field type {kind}")
+
+
+#: Boolean texts as Go's ``strconv.ParseBool`` reads them.
+_BOOL_TEXT = {
+    **dict.fromkeys(("1", "t", "T", "true", "TRUE", "True"), True),
+    **dict.fromkeys(("0", "f", "F", "false", "FALSE", "False"), False),
+}
+_NUMBER_RE = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
+
+
+def _number_from_text(text: str) -> Any:
+    """A numeric string (``"9000"``, ``"1.5"``) as its number; anything else unchanged, for the
+    caller to refuse."""
+    if not _NUMBER_RE.match(text):
+        return text
+    number = float(text)
+    return int(number) if number.is_integer() and not any(c in text for c in ".eE") else number
 
 
 def _check_range(plugin: str, field: Field, value: Any, given: Any) -> None:

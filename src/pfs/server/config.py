@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from pfs.external.loader import ExternalConfigError, wasm_limits
+from pfs.fs import WRITE_LIMIT
 from pfs.fs.config import parse_size, validate_config
 from pfs.fs.errors import InvalidArgument
 from pfs.plugins.registry import Registry
@@ -26,6 +27,7 @@ _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SERVER_KEYS = {
     "address", "log_level", "max_body_bytes", "body_timeout", "auth", "admin_without_auth",
     "grep_max_scan_bytes", "grep_max_answer_bytes", "max_open_handles",
+    "max_request_body_bytes",
 }
 #: Server settings given as sizes (``64MB``).
 _SIZE_KEYS = ("max_body_bytes", "grep_max_scan_bytes", "grep_max_answer_bytes")
@@ -120,6 +122,22 @@ def _body_timeout(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
         raise ConfigError(f"server.body_timeout: must be seconds between 0 and 3600, got {value!r}")
     return float(value)
+
+
+def _agfs_body_limit(server: dict[str, Any]) -> int:
+    """AGFS's ``max_request_body_bytes`` as our ``max_body_bytes`` (0 or less: AGFS's default,
+    which is ours too). AGFS caps every body with it; here it caps the bodies a plugin must
+    buffer, as ``max_body_bytes`` does: streamed uploads are not held in memory, so not capped."""
+    if "max_body_bytes" in server:
+        raise ConfigError(
+            "server: max_body_bytes and max_request_body_bytes (AGFS's name) set the same "
+            "limit; keep one"
+        )
+    try:
+        limit = parse_size(server["max_request_body_bytes"])
+    except ValueError as exc:
+        raise ConfigError(f"server.max_request_body_bytes: {exc}") from None
+    return limit if limit > 0 else WRITE_LIMIT
 
 
 def _max_open_handles(value: Any) -> int:
@@ -222,6 +240,8 @@ def settings_from_dict(raw: Any, registry: Registry, address: str | None = None)
                 setattr(settings, key, parse_size(server[key]))
             except ValueError as exc:
                 raise ConfigError(f"server.{key}: {exc}") from None
+    if "max_request_body_bytes" in server:
+        settings.max_body_bytes = _agfs_body_limit(server)
     if "body_timeout" in server:
         settings.body_timeout = _body_timeout(server["body_timeout"])
     if "max_open_handles" in server:

@@ -11,10 +11,11 @@ thread pool to size) and exposes the response body as an async stream.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar, cast
 
 from pfs.fs import (
     REPLACE,
@@ -36,7 +37,9 @@ from pfs.fs import (
 )
 from pfs.fs.base import resized
 from pfs.fs.paths import split_parent
+from pfs.plugins.s3fs._cache import MetadataCache
 from pfs.plugins.s3fs._errors import error_code, s3_errors, translate
+from pfs.plugins.s3fs._prefix import LAYOUT_FIELD, detect, key_root
 
 log = logging.getLogger("pfs.plugins.s3fs")
 
@@ -54,6 +57,26 @@ MAX_PARTS = 10_000
 #: DeleteObjects takes at most this many keys per call.
 DELETE_BATCH = 1000
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _changes(*, subtree: bool = False, paths: int = 1) -> Callable[[F], F]:
+    """Mark a method that changes the bucket at its first ``paths`` arguments: the cache forgets
+    them once it returns or fails (a failed change may have done part of its work)."""
+
+    def mark(method: F) -> F:
+        @functools.wraps(method)
+        async def run(self: S3FS, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await method(self, *args, **kwargs)
+            finally:
+                for path in args[:paths]:
+                    self._cache.changed(path, subtree=subtree)
+
+        return cast(F, run)
+
+    return mark
+
 
 class S3FS(FileSystem):
     fstype = "s3fs"
@@ -62,8 +85,15 @@ class S3FS(FileSystem):
         Field("region", "string", default="us-east-1", help="AWS region"),
         Field("access_key_id", "string", default="", help="static credentials (with the secret)"),
         Field("secret_access_key", "string", default="", help="static credentials (with the id)"),
-        Field("endpoint", "string", default="", help="custom endpoint URL (path-style addressing)"),
+        Field("endpoint", "string", default="", help="custom endpoint URL (S3-compatible store)"),
+        Field(
+            "use_path_request_style",
+            "bool",
+            default=None,
+            help="path-style addressing (MinIO); unset: path-style exactly with an endpoint",
+        ),
         Field("prefix", "string", default="", help="key prefix this mount is confined to"),
+        LAYOUT_FIELD,
         Field("disable_ssl", "bool", default=False, help="use http:// for an endpoint without one"),
         Field(
             "part_size",
@@ -72,6 +102,17 @@ class S3FS(FileSystem):
             min=MIN_PART_SIZE,
             max=MAX_PART_SIZE,
             help="multipart upload part size",
+        ),
+        Field("cache_enabled", "bool", default=False, help="cache stat and listing answers"),
+        Field("cache_ttl", "duration", default=30.0, help="how long a listing is cached"),
+        Field("stat_cache_ttl", "duration", default=60.0, help="how long a stat is cached"),
+        Field(
+            "cache_max_size",
+            "int",
+            default=1000,
+            min=0,
+            max=1_000_000,
+            help="listings cached (stat answers: 5 times as many)",
         ),
         Field(
             "connect_timeout",
@@ -96,6 +137,15 @@ class S3FS(FileSystem):
         self.bucket: str = config["bucket"]
         self.region: str = config["region"]
         self.prefix: str = config["prefix"].strip("/")
+        #: The key this mount's objects start with; set by start() once the layout is known.
+        self.prefix_layout: str = config["prefix_layout"]
+        self._root = key_root(self.prefix, self.prefix_layout)
+        self._cache = MetadataCache(
+            config["cache_enabled"],
+            config["cache_ttl"],
+            config["stat_cache_ttl"],
+            config["cache_max_size"],
+        )
         self.part_size: int = config["part_size"]
         self._exit = contextlib.AsyncExitStack()
         self._s3: Any = None
@@ -107,6 +157,14 @@ class S3FS(FileSystem):
         if endpoint and "://" not in endpoint:
             endpoint = ("http://" if self.config["disable_ssl"] else "https://") + endpoint
         return endpoint or None
+
+    def _addressing_style(self) -> str:
+        """``path`` when asked (AGFS's ``use_path_request_style``) or, unset, with a custom
+        endpoint (the original's rule); else botocore's choice (virtual-hosted where it can)."""
+        path_style = self.config["use_path_request_style"]
+        if path_style is None:
+            path_style = bool(self.config["endpoint"])
+        return "path" if path_style else "auto"
 
     async def start(self) -> None:
         try:
@@ -129,7 +187,7 @@ class S3FS(FileSystem):
             read_timeout=self.config["read_timeout"],
             # A dead endpoint must fail the request quickly, not after botocore's 5 retries.
             retries={"max_attempts": 2, "mode": "standard"},
-            s3={"addressing_style": "path" if endpoint else "auto"},
+            s3={"addressing_style": self._addressing_style()},
             max_pool_connections=32,
         )
         session = get_session()
@@ -152,6 +210,9 @@ class S3FS(FileSystem):
                 if error_code(exc) in ("404", "NoSuchBucket"):
                     raise NotFound(f"{context}: the bucket does not exist") from exc
                 raise translate(exc, context) from exc
+            if self.prefix_layout == "auto":
+                self.prefix_layout = await detect(self._s3, self.bucket, self.prefix)
+                self._root = key_root(self.prefix, self.prefix_layout)
         except BaseException:
             await self._exit.aclose()
             raise
@@ -168,7 +229,7 @@ class S3FS(FileSystem):
 
     def _key(self, path: str) -> str:
         rel = self._rel(path)
-        key = (f"{self.prefix}/{rel}" if rel else self.prefix) if self.prefix else rel
+        key = (f"{self._root}/{rel}" if rel else self._root) if self._root else rel
         if len(key.encode()) > MAX_KEY_BYTES:
             raise InvalidArgument(
                 f"invalid argument path: the S3 key is {len(key.encode())} bytes, over S3's "
@@ -238,6 +299,15 @@ class S3FS(FileSystem):
     # -- metadata --------------------------------------------------------------------------
 
     async def stat(self, path: str) -> FileInfo:
+        cached = self._cache.stat(path)
+        if cached is not None:
+            return cached
+        generation = self._cache.generation
+        info = await self._stat(path)
+        self._cache.keep_stat(path, info, generation)
+        return info
+
+    async def _stat(self, path: str) -> FileInfo:
         if path == "/":
             return FileInfo("/", 0, 0o755, is_dir=True, meta=self._meta())
         name = path.rsplit("/", 1)[1]
@@ -250,6 +320,15 @@ class S3FS(FileSystem):
         raise NotFound(f"no such file or directory: {self._rel(path)}")
 
     async def readdir(self, path: str) -> list[FileInfo]:
+        cached = self._cache.listing(path)
+        if cached is not None:
+            return cached
+        generation = self._cache.generation
+        entries = await self._readdir(path)
+        self._cache.keep_listing(path, entries, generation)
+        return entries
+
+    async def _readdir(self, path: str) -> list[FileInfo]:
         if path != "/" and not await self._dir_exists(path):
             if await self._head(path) is not None:
                 raise NotADirectory(f"not a directory: {self._rel(path)}")
@@ -280,6 +359,7 @@ class S3FS(FileSystem):
 
     # -- create / delete -------------------------------------------------------------------
 
+    @_changes()
     async def create(self, path: str) -> None:
         rel = self._rel(path)
         if path == "/" or await self._head(path) is not None or await self._dir_exists(path):
@@ -288,6 +368,7 @@ class S3FS(FileSystem):
         with s3_errors(f"create: {rel}"):
             await self._s3.put_object(Bucket=self.bucket, Key=self._key(path), Body=b"")
 
+    @_changes()
     async def mkdir(self, path: str, mode: int = 0o755) -> None:
         rel = self._rel(path)
         if path == "/" or await self._dir_exists(path):
@@ -298,6 +379,7 @@ class S3FS(FileSystem):
         with s3_errors(f"mkdir: {rel}"):
             await self._s3.put_object(Bucket=self.bucket, Key=self._dir_prefix(path), Body=b"")
 
+    @_changes(subtree=True)
     async def remove(self, path: str, recursive: bool = False) -> None:
         rel = self._rel(path)
         if path == "/" and not recursive:
@@ -339,6 +421,7 @@ class S3FS(FileSystem):
         if not found and path != "/":
             raise NotFound(f"no such file or directory: {rel}")
 
+    @_changes(subtree=True, paths=2)
     async def rename(self, old: str, new: str) -> None:
         """Objects move by copy + delete; a directory moves key by key (not atomic)."""
         if old == "/" or new == "/":
@@ -436,6 +519,7 @@ class S3FS(FileSystem):
                 raise NotFound(f"no such file or directory: {rel}")
         await self._require_parent(path)
 
+    @_changes()
     async def write(
         self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
     ) -> str:
@@ -445,6 +529,7 @@ class S3FS(FileSystem):
             await self._s3.put_object(Bucket=self.bucket, Key=self._key(path), Body=data)
         return f"Written {len(data)} bytes to {rel}"
 
+    @_changes()
     async def write_stream(
         self,
         path: str,
@@ -498,6 +583,7 @@ class S3FS(FileSystem):
                 await self._abort_upload(key, upload_id)
         return f"Written {total} bytes to {rel}"
 
+    @_changes()
     async def truncate(self, path: str, size: int) -> None:
         """S3 cannot change an object in place: the kept bytes are streamed from the old object
         into a new upload (zeros appended when growing), which replaces it once complete."""
