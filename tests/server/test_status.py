@@ -206,3 +206,20 @@ def test_probes_need_no_token(start_server, path):
                         "plugins": MEMFS})
     assert httpx.get(srv.url + path).status_code == 200
     assert httpx.get(srv.api + "/capabilities").status_code == 401
+
+
+def test_failed_mount_listing_hides_credentials(start_server):
+    from pfs.testing.server import free_port
+
+    port = free_port()  # nothing listens: the queue's database never answers
+    srv = start_server({"plugins": {**MEMFS, "queuefs": {
+        "enabled": True, "path": "/q",
+        "config": {"backend": "mysql", "host": "127.0.0.1", "port": port,
+                   "password": "hunter2-secret"}}}}, wait=False)
+    srv.wait_up(settled=True, timeout=120)
+    api = client(srv)
+    entry = by_path(api)["/q"]
+    assert entry["status"] == "failed" and f"127.0.0.1:{port}" in entry["error"]
+    assert entry["config"]["password"] == "********"
+    assert "hunter2-secret" not in api.get("/mounts").text
+    assert api.get("/ready").status_code == 503

@@ -64,12 +64,6 @@ class Mount:
         if self.closing and self.active == 0:
             self.idle.set()
 
-    def public(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"path": self.path, "pluginName": self.fstype}
-        if self.config:
-            entry["config"] = shown_config(self.config)
-        return entry
-
 
 #: Config keys whose values are credentials; a read-only client listing mounts must not see them.
 _SECRET_WORDS = ("password", "secret", "token")

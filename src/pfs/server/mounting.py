@@ -143,11 +143,14 @@ class Mounting:
         return [entries[path] for path in sorted(entries)]
 
     def _entry(self, mount: Mount) -> dict[str, Any]:
-        entry = mount.public()
+        """A mount as listed: AGFS's key order (path, pluginName, instance, status, config)."""
+        entry: dict[str, Any] = {"path": mount.path, "pluginName": mount.fstype}
         tracked = self.tracked.get(mount.path)
         if tracked is not None and tracked.fstype == mount.fstype:
             entry["instance"] = tracked.instance
         entry["status"] = MountStatus.MOUNTED.value
+        if mount.config:
+            entry["config"] = shown_config(mount.config)
         return entry
 
     async def stop(self) -> None:
