@@ -10,7 +10,9 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import orjson
 import pytest
 
@@ -143,7 +145,7 @@ def enqueue_as_agfs(db, table: str, number: int, body: str) -> dict:
     message = {
         "id": f"0192f0a4-7b1c-7d2e-8f30-{number:012x}",
         "data": body,
-        "timestamp": f"2025-06-01T12:00:0{number}.123456789+02:00",
+        "timestamp": f"2025-06-01T12:00:{number % 60:02d}.123456789+02:00",
     }
     db.run(
         f"INSERT INTO {table} (message_id, data, timestamp, deleted) VALUES (%s, %s, %s, 0)",
@@ -313,3 +315,23 @@ def test_layout_agfs_needs_a_sql_backend(api):
     r = api.post("/mount", json={"fstype": "queuefs", "path": "/agfsq_memory",
                                  "config": {"backend": "sqlite", "layout": "go"}})
     assert r.status_code == 400 and "layout" in r.json()["error"]
+
+
+def test_concurrent_dequeues_hand_out_each_message_once(server, database, mount):
+    create_agfs_schema(database)
+    table = create_agfs_queue(database, "work")
+    sent = [enqueue_as_agfs(database, table, n, f"job {n}")["data"] for n in range(60)]
+    root = mount(database.config())
+
+    def drain(_: int) -> list[str]:
+        got = []
+        with httpx.Client(base_url=server.api, timeout=60) as client:
+            while True:
+                message = dequeue(client, f"{root.removeprefix('/queuefs/')}/work")
+                if not message:
+                    return got
+                got.append(message["data"])
+
+    with ThreadPoolExecutor(8) as pool:
+        taken = [data for part in pool.map(drain, range(8)) for data in part]
+    assert sorted(taken) == sorted(sent)  # every message once: none lost, none twice

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from pfs.fs import WRITE_LIMIT
+from pfs.fs import WRITE_LIMIT, Field, InvalidArgument
+from pfs.fs.config import validate_config
 from pfs.plugins.registry import builtin_registry
 from pfs.server.config import ConfigError, settings_from_dict
 from pfs.testing.moto import ACCESS_KEY, REGION, SECRET_KEY, MotoServer
@@ -230,3 +231,25 @@ def test_httpfs_takes_agfs_path_or_pfs_path_once(api):
     assert r.status_code == 400 and "keep one" in r.json()["error"]
     r = api.post("/mount", json={"fstype": "httpfs", "path": "/h-none", "config": {}})
     assert r.status_code == 400 and "pfs_path is required" in r.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "value"),
+    [("int", "9000", 9000), ("int", " -3 ", -3), ("number", "1.5", 1.5), ("number", "2", 2),
+     ("bool", "false", False), ("bool", "TRUE", True), ("bool", "1", True), ("bool", "f", False),
+     ("size", "8MB", 8 << 20), ("port", "9000", 9000), ("duration", "5m", 300.0)],
+)
+def test_string_values_of_typed_keys_are_read(kind, text, value):
+    """AGFS's shell sends every mount value as a string; typed keys read the text."""
+    schema = (Field("k", kind),)
+    assert validate_config("demo", schema, {"k": text})["k"] == value
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [("int", "9.5"), ("int", "nine"), ("int", "0x10"), ("number", "nan"), ("number", "1e"),
+     ("bool", "yes"), ("bool", ""), ("bool", "on")],
+)
+def test_strings_that_are_not_such_values_are_refused(kind, text):
+    with pytest.raises(InvalidArgument, match=f"config key 'k' must be .*, got str {text!r}"):
+        validate_config("demo", (Field("k", kind),), {"k": text})
