@@ -335,3 +335,21 @@ def test_concurrent_dequeues_hand_out_each_message_once(server, database, mount)
     with ThreadPoolExecutor(8) as pool:
         taken = [data for part in pool.map(drain, range(8)) for data in part]
     assert sorted(taken) == sorted(sent)  # every message once: none lost, none twice
+
+
+def test_queue_names_agfs_could_not_store(api, database, mount):
+    """Punctuation AGFS would paste into SQL, and names past MySQL's 64-character table names,
+    get tables of safe names of their own."""
+    create_agfs_schema(database)
+    root = mount({**database.config(), "layout": "agfs"})
+    base = root.removeprefix("/queuefs/")
+    queues = ["it's a \"queue\"", "x" * 200, "ünï/cödé"]
+    for n, queue in enumerate(queues):
+        enqueue(api, f"{base}/{queue}", f"message {n}".encode())
+    tables = registry(database)
+    assert set(tables) == set(queues)
+    assert all(len(t) <= 64 and t.replace("_", "").isalnum() and t.isascii()
+               for t in tables.values())
+    assert set(tables.values()) <= database.tables()
+    for n, queue in enumerate(queues):
+        assert dequeue(api, f"{base}/{queue}")["data"] == f"message {n}"
