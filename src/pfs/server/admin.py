@@ -61,7 +61,7 @@ async def plugins(state: State, req: Request) -> Response:
             f"invalid argument format={shape}: expected {' or '.join(_FORMATS)}"
         )
     if shape == "agfs" or (not shape and AGFS_PLUGINS_TYPE in (req.header(b"accept") or b"")):
-        return json_response({"plugins": plugin_infos(state)})
+        return json_response({"plugins": await plugin_infos(state)})
     external = state.mounting.external
     return json_response({"loaded_plugins": external.loaded() if external is not None else []})
 

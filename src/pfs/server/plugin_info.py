@@ -3,6 +3,7 @@ mounted and the config keys its schema declares."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -13,8 +14,13 @@ from pfs.fs.mounts import shown_config
 from pfs.server.state import State
 
 
-def plugin_infos(state: State) -> list[dict[str, Any]]:
+async def plugin_infos(state: State) -> list[dict[str, Any]]:
     registry = state.mounting.registry
+    # The first listing imports every installed plugin's module to read its schema: on a
+    # worker thread, since some (s3fs's SDK) take a good part of a second.
+    params = await asyncio.to_thread(
+        lambda: {name: _config_params(state, name) for name in registry.names()}
+    )
     external = state.mounting.external
     libraries = external.library_paths() if external is not None else {}
     mounted: dict[str, list[dict[str, Any]]] = {}
@@ -30,9 +36,8 @@ def plugin_infos(state: State) -> list[dict[str, Any]]:
             info["library_path"] = libraries[name]
         info["is_external"] = name in libraries
         info["mounted_paths"] = mounted.get(name)
-        params = _config_params(state, name)
-        if params:
-            info["config_params"] = params
+        if params.get(name):
+            info["config_params"] = params[name]
         infos.append(info)
     return infos
 
