@@ -127,3 +127,5 @@ def test_sample_config_is_valid(tmp_path):
         "init_dirs": [],
         "max_file_size": 1 << 30,
     }
+    # A devfs entry replaces /dev: the sample keeps it where every server has it.
+    assert sample["plugins"]["devfs"] == {"enabled": True, "path": "/dev"}

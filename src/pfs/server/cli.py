@@ -26,7 +26,7 @@ from pfs.server.app import App
 from pfs.server.auth import Auth
 from pfs.server.config import DEFAULT_CONFIG, ConfigError, load_file, settings_from_dict
 from pfs.server.config_source import ConfigSource, find_config
-from pfs.server.mounting import Mounting
+from pfs.server.mounting import DEVFS_PATH, Mounting
 from pfs.server.routes import ROUTES
 from pfs.server.state import State
 
@@ -73,6 +73,8 @@ def print_sample_config(registry: Registry) -> None:
         except Exception:
             continue
         entry: dict[str, Any] = {"enabled": False, "path": f"/{name}"}
+        if name == "devfs":  # an entry replaces the /dev every server has: keep it there
+            entry = {"enabled": True, "path": DEVFS_PATH}
         sample = sample_config(factory.config_schema)
         if sample:
             entry["config"] = sample
