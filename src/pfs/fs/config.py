@@ -148,7 +148,7 @@ def _coerce(plugin: str, field: Field, value: Any) -> Any:
             size = parse_size(value)
         except ValueError as exc:
             raise InvalidArgument(f"{plugin}: config key '{field.key}': {exc}") from None
-        if size <= 0:
+        if size < 0 or (size == 0 and not _zero_allowed(field)):
             raise bad()
         return size
     if kind == "duration":
@@ -156,7 +156,7 @@ def _coerce(plugin: str, field: Field, value: Any) -> Any:
             seconds = parse_duration(value)
         except ValueError as exc:
             raise InvalidArgument(f"{plugin}: config key '{field.key}': {exc}") from None
-        if not seconds > 0:
+        if not (seconds > 0 or (seconds == 0 and _zero_allowed(field))):
             raise bad()
         return seconds
     if kind == "port":
@@ -185,6 +185,11 @@ def _number_from_text(text: str) -> Any:
         return text
     number = float(text)
     return int(number) if number.is_integer() and not any(c in text for c in ".eE") else number
+
+
+def _zero_allowed(field: Field) -> bool:
+    """Sizes and durations are positive unless the field's range starts at 0 (0 = off)."""
+    return field.min is not None and field.min <= 0
 
 
 def _check_range(plugin: str, field: Field, value: Any, given: Any) -> None:
@@ -231,7 +236,8 @@ def validate_config(
     result: dict[str, Any] = {"mount_path": config.get("mount_path", "")}
     for field in schema:
         value = config.get(field.key)
-        if value is None or (value == "" and field.type == "string"):
+        # An empty string is an unset string or duration (AGFS writes ``rotation_interval: ""``).
+        if value is None or (value == "" and field.type in ("string", "duration")):
             if field.required:
                 raise InvalidArgument(
                     f"{plugin}: {field.key} is required in configuration ({_EXPECTED[field.type]})"
