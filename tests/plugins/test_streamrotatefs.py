@@ -11,7 +11,9 @@ import uuid
 import httpx
 import pytest
 
-from pfs.plugins.streamrotatefs import file_name, threshold_text
+from pfs.fs import NotSupported, validate_config
+from pfs.plugins.streamrotatefs import StreamRotateFS, file_name, threshold_text
+from pfs.testing.contract import ContractFixtures, DirectoryTests, ErrorTests
 from pfs.testing.moto import MotoServer
 from pfs.testing.server import ServerProcess
 
@@ -263,3 +265,33 @@ def test_file_name_variables():
     assert name == f"cam|{int(now)}|20260304|050607|20260304_050607|000007"
     assert [threshold_text(n) for n in (0, 512, 1536, 100 << 20, 3 << 30)] == [
         "0B", "512B", "1.5KB", "100.0MB", "3.0GB"]
+
+
+class StreamrotatefsFixtures(ContractFixtures):
+    """The conformance suite's parts that apply to streams: no directories, missing streams
+    are NotFound, chmod refused (streams are not read or rewritten as files)."""
+
+    @pytest.fixture
+    async def fs(self):
+        config = validate_config("streamrotatefs", StreamRotateFS.config_schema,
+                                 {"output_path": "/elsewhere"})
+        fs = StreamRotateFS(config)
+        await fs.start()
+        yield fs
+        await fs.shutdown()
+
+    @pytest.fixture
+    def supports_dirs(self) -> bool:
+        return False
+
+
+class TestStreamrotatefsDirectories(DirectoryTests, StreamrotatefsFixtures):
+    pass
+
+
+class TestStreamrotatefsErrors(ErrorTests, StreamrotatefsFixtures):
+    async def test_chmod(self, fs, root, supports_chmod, writable):
+        await fs.create("/mode")
+        with pytest.raises(NotSupported):
+            await fs.chmod("/mode", 0o600)
+        assert (await fs.stat("/mode")).mode == 0o644
