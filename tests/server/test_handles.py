@@ -9,6 +9,7 @@ import time
 import httpx
 import pytest
 
+from pfs.fs.fileinfo import parse_time_ns
 from pfs.testing.server import ServerProcess
 
 CONFIG = {
@@ -348,8 +349,8 @@ def test_every_operation_and_renew_move_the_lease(api):
     time.sleep(0.05)
     api.get(f"/handles/{handle}/read")
     after_read = api.get(f"/handles/{handle}").json()
-    assert after_read["expires_at"] > before["expires_at"]
-    assert after_read["last_access"] > before["last_access"]
+    for key in ("expires_at", "last_access"):
+        assert parse_time_ns(after_read[key]) > parse_time_ns(before[key])
     renewed = api.post(f"/handles/{handle}/renew", params={"lease": 120}).json()
     assert renewed["handle_id"] == handle and renewed["lease"] == 120
     assert api.get(f"/handles/{handle}").json()["lease"] == 120
