@@ -166,7 +166,10 @@ def test_agfs_example_config_starts_the_server(tmp_path, moto):
         import httpx
 
         with httpx.Client(base_url=proc.api, timeout=30) as api:
-            mounts = {m["path"] for m in api.get("/mounts").json()["mounts"]}
+            listed = api.get("/mounts").json()["mounts"]
+            assert all(m["status"] == "mounted" for m in listed), listed
+            assert api.get("/ready").status_code == 200
+            mounts = {m["path"] for m in listed}
             assert {"/serverinfo", "/queuefs", "/local", "/memfs", "/kvfs", "/sqlfs",
                     "/s3fs/aws", "/httpfs-memfs"} <= mounts
             assert not mounts & {"/spare", "/sqlfs_tidb", "/proxyfs/remote1", "/vectorfs"}
@@ -215,6 +218,10 @@ def test_agfs_keys_map_onto_ours(tmp_path):
          "unknown configuration parameter 'cache'"),
         ("plugins: {httpfs: {enabled: true, path: /h, config: {agfs_pth: /memfs}}}",
          "unknown configuration parameter 'agfs_pth'"),
+        ("plugins: {httpfs: {enabled: true, path: /h, config: {port: 1}}}",
+         "httpfs: pfs_path is required in configuration"),
+        ("plugins: {httpfs: {enabled: true, path: /h, config: {pfs_path: /a, agfs_path: /a}}}",
+         "httpfs: pfs_path and agfs_path are the same key; keep one"),
         ("plugins: {queuefs: {enabled: true, path: /q, config: {layout: go}}}",
          "config key 'layout' must be one of auto, pfs, agfs"),
         ("external_plugins: {wasm: {instance_pool_sz: 4}}", "external_plugins.wasm: unknown key"),

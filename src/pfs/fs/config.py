@@ -84,6 +84,8 @@ class Field:
     choices: tuple[str, ...] = ()
     min: float | None = None
     max: float | None = None
+    #: Other names of this key (another server's spelling); a config gives at most one of them.
+    aliases: tuple[str, ...] = ()
 
 
 _EXPECTED = {
@@ -225,7 +227,7 @@ def validate_config(
     config = dict(config or {})
     if not isinstance(config, dict):
         raise InvalidArgument(f"{plugin}: config must be a map of keys to values")
-    known = {f.key: f for f in schema}
+    known = {name: f for f in schema for name in (f.key, *f.aliases)}
     unknown = sorted(k for k in config if k not in known and k not in COMMON_KEYS)
     if unknown:
         allowed = ", ".join(sorted([*known, *COMMON_KEYS]))
@@ -235,7 +237,7 @@ def validate_config(
         )
     result: dict[str, Any] = {"mount_path": config.get("mount_path", "")}
     for field in schema:
-        value = config.get(field.key)
+        value = _value(plugin, field, config)
         # An empty string is an unset string or duration (AGFS writes ``rotation_interval: ""``).
         if value is None or (value == "" and field.type in ("string", "duration")):
             if field.required:
@@ -247,6 +249,14 @@ def validate_config(
         result[field.key] = _coerce(plugin, field, value)
         _check_range(plugin, field, result[field.key], value)
     return result
+
+
+def _value(plugin: str, field: Field, config: Mapping[str, Any]) -> Any:
+    """The value ``config`` gives ``field`` under its key or one of its aliases."""
+    given = [name for name in (field.key, *field.aliases) if config.get(name) is not None]
+    if len(given) > 1:
+        raise InvalidArgument(f"{plugin}: {' and '.join(given)} are the same key; keep one")
+    return config[given[0]] if given else None
 
 
 def sample_config(schema: tuple[Field, ...]) -> dict[str, Any]:

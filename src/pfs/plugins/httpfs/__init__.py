@@ -62,21 +62,12 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-def _source_path(config: dict[str, Any]) -> str:
-    """``pfs_path``, or ``agfs_path`` as AGFS's configs call it: exactly one of them."""
-    ours, agfs = config.get("pfs_path"), config.get("agfs_path")
-    if ours is not None and agfs is not None:
-        raise InvalidArgument("httpfs: pfs_path and agfs_path (AGFS's name) are one key; keep one")
-    if ours is None and agfs is None:
-        raise InvalidArgument("httpfs: pfs_path is required in configuration (or agfs_path)")
-    return str(ours if ours is not None else agfs)
-
-
 class HTTPFS(FileSystem):
     fstype = "httpfs"
     config_schema = (
-        Field("pfs_path", "string", default=None, help="PFS path to serve (required)"),
-        Field("agfs_path", "string", default=None, help="AGFS's name for pfs_path"),
+        Field(
+            "pfs_path", "string", required=True, aliases=("agfs_path",), help="PFS path to serve"
+        ),
         Field("host", "string", default="127.0.0.1", help="address to listen on (0.0.0.0: all)"),
         Field("port", "port", default=None, help="port to listen on (default 8000)"),
         Field("http_port", "port", default=None, help="alias of port"),
@@ -93,7 +84,7 @@ class HTTPFS(FileSystem):
     )
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
-        self.pfs_path = normalize(_source_path(config))
+        self.pfs_path = normalize(config["pfs_path"])
         self.host: str = config["host"]
         port, alias = config.get("port"), config.get("http_port")
         if port is not None and alias is not None and port != alias:
