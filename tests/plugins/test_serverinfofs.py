@@ -44,6 +44,19 @@ def test_traffic_counts_file_bodies_only(api):
         own + len(small) + len(big) + 10)
 
 
+def test_ranges_and_live_streams_count_what_they_send(api):
+    api.put("/files", params={"path": "/memfs/ranged"}, content=b"0123456789")
+    before, own = traffic(api)
+    r = api.get("/files", params={"path": "/memfs/ranged"}, headers={"Range": "bytes=2-5"})
+    assert (r.status_code, r.content) == (206, b"2345")
+    r = api.get("/files", params={"path": "/memfs/ranged"}, headers={"Range": "bytes=50-60"})
+    assert r.status_code == 416  # an error body: not file content
+    assert api.get("/files", params={"path": "/memfs/ranged", "stream": "true"}).content \
+        == b"0123456789"
+    after, _ = traffic(api)
+    assert after["total_download_bytes"] - before["total_download_bytes"] == own + 4 + 10
+
+
 def test_handle_reads_and_writes_count(api):
     before, own = traffic(api)
     opened = api.post("/handles/open", params={"path": "/memfs/h", "flags": 2 | 16})
