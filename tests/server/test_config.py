@@ -40,6 +40,12 @@ def run_server_expecting_failure(tmp_path, config: dict, env=None) -> subprocess
         ({"server": {"max_open_handles": 0}},
          "server.max_open_handles: must be a whole number between 1 and 1000000, got 0"),
         ({"server": {"max_open_handles": "many"}}, "server.max_open_handles: must be a whole"),
+        ({"plugins": {"memfs": {"enabled": True, "path": "/m"},
+                      "kvfs": {"enabled": True, "path": "/m/"}}},
+         "plugins.memfs: path /m is already plugins.kvfs's"),  # the YAML sorts the keys
+        ({"plugins": {"memfs": [{"name": "a", "enabled": True, "path": "/m"},
+                                {"name": "b", "enabled": True, "path": "/m"}]}},
+         "plugins.memfs[1]: path /m is already plugins.memfs[0]'s"),
     ],
 )
 def test_bad_config_never_starts(tmp_path, config, expected):

@@ -15,6 +15,7 @@ from pfs.external.loader import ExternalConfigError, wasm_limits
 from pfs.fs import WRITE_LIMIT
 from pfs.fs.config import parse_size, validate_config
 from pfs.fs.errors import InvalidArgument
+from pfs.fs.paths import normalize
 from pfs.plugins.registry import Registry
 from pfs.server.auth import AdminWithoutAuth, Role, TokenEntry
 from pfs.server.mounting import split_mount_options
@@ -156,6 +157,7 @@ def _mount_entries(
     if not isinstance(plugins, dict):
         raise ConfigError("plugins: must be a mapping of fstype → entry or list of entries")
     mounts: list[dict[str, Any]] = []
+    places: dict[str, str] = {}  # mount path → the entry that has it
     for key, value in plugins.items():
         items = value if isinstance(value, list) else [value]
         if isinstance(value, list) and not value:
@@ -184,6 +186,9 @@ def _mount_entries(
             path = item.get("path")
             if not isinstance(path, str) or not path.strip("/"):
                 raise ConfigError(f"{where}: 'path' must be a mount path other than /")
+            taken = places.setdefault(normalize(path), where)
+            if taken != where:
+                raise ConfigError(f"{where}: path {normalize(path)} is already {taken}'s")
             config = item.get("config") or {}
             if not isinstance(config, dict):
                 raise ConfigError(f"{where}.config: must be a mapping")

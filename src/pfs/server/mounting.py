@@ -87,8 +87,9 @@ class Mounting:
             await self.external.startup()
         if self.devfs and "devfs" in self.registry:
             entry = {"fstype": "devfs", "path": DEVFS_PATH, "config": {}, "read_only": False}
-            self._track(entry)
-            await self._start_tracked(entry, *self.prepare("devfs", DEVFS_PATH, {}))
+            await self._start_tracked(
+                self._track(entry), entry, *self.prepare("devfs", DEVFS_PATH, {})
+            )
         prepared = []
         for entry in self.configured:
             fstype, path = entry["fstype"], entry["path"]
@@ -97,17 +98,17 @@ class Mounting:
             except FSError as exc:
                 raise RuntimeError(f"mount {fstype} at {path}: {exc}") from exc
         for entry, factory, config, read_only in prepared:
-            self._track(entry)
-            task = asyncio.create_task(self._start_tracked(entry, factory, config, read_only))
+            task = asyncio.create_task(
+                self._start_tracked(self._track(entry), entry, factory, config, read_only)
+            )
             self._starting.add(task)
             task.add_done_callback(self._starting.discard)
 
     async def _start_tracked(
-        self, entry: dict[str, Any], factory: PluginFactory, config: dict[str, Any],
-        read_only: bool,
+        self, tracked: Tracked, entry: dict[str, Any], factory: PluginFactory,
+        config: dict[str, Any], read_only: bool,
     ) -> None:
-        fstype, path = entry["fstype"], normalize(entry["path"])
-        tracked = self.tracked[path]
+        fstype, path = entry["fstype"], tracked.path
         try:
             await self.mount(fstype, path, factory, config, shown_config=entry["config"] or None,
                              read_only=read_only or entry["read_only"])
@@ -120,12 +121,13 @@ class Mounting:
             if tracked.status is MountStatus.PENDING:
                 tracked.status, tracked.error = MountStatus.FAILED, str(exc) or type(exc).__name__
 
-    def _track(self, entry: dict[str, Any]) -> None:
+    def _track(self, entry: dict[str, Any]) -> Tracked:
         path = normalize(entry["path"])
-        self.tracked[path] = Tracked(
+        tracked = self.tracked[path] = Tracked(
             path, entry["fstype"], entry.get("instance") or entry["fstype"],
             shown_config(entry["config"]),
         )
+        return tracked
 
     def counts(self) -> dict[str, int]:
         """How many start-up mounts there are, and how many are in each state."""
