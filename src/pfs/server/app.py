@@ -146,6 +146,7 @@ class App:
             response = await handler(self.state, req)
         except FSError as exc:
             # The kind header lets clients tell e.g. NotEmpty from AlreadyExists (both 409).
+            log.debug("%s %s: %d %s", req.method, req.path, exc.status, exc.message)
             headers = [(b"x-pfs-error-kind", error_kind(exc).encode())]
             if req.body_pending():  # a refused, late or broken body: do not reuse the connection
                 headers.append((b"connection", b"close"))

@@ -6,6 +6,7 @@ import argparse
 import errno
 import json
 import logging
+import logging.config
 import os
 import socket
 import sys
@@ -26,8 +27,10 @@ from pfs.server.app import App
 from pfs.server.auth import Auth
 from pfs.server.config import DEFAULT_CONFIG, ConfigError, load_file, settings_from_dict
 from pfs.server.config_source import ConfigSource, find_config
+from pfs.server.logs import AccessLog, logging_config
 from pfs.server.mounting import DEVFS_PATH, Mounting
 from pfs.server.routes import ROUTES
+from pfs.server.settings import Settings
 from pfs.server.state import State
 
 log = logging.getLogger("pfs.server")
@@ -49,20 +52,22 @@ def build_app(raw: Any, address: str | None = None, registry: Registry | None = 
     return App(ROUTES, State(settings, fs, mounting), auth)
 
 
-def app_from_env() -> App:
+def app_from_env() -> App | AccessLog:
     """Granian's factory target: the worker rebuilds the app from the parent's config."""
     raw = json.loads(os.environ.get(_ENV_CONFIG, "null"))
     app = build_app(raw, os.environ.get(_ENV_ADDR) or None)
-    _setup_logging(app.state.settings.log_level)
-    return app
+    _setup_logging(app.state.settings)
+    return serving(app)
 
 
-def _setup_logging(level: str) -> None:
-    level = {"warn": "warning"}.get(level, level)
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def serving(app: App) -> App | AccessLog:
+    """What the ASGI server runs: the app, behind the access log unless that is off."""
+    settings = app.state.settings
+    return AccessLog(app, settings.log_format) if settings.access_log else app
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.config.dictConfig(logging_config(settings.log_level, settings.log_format))
 
 
 def print_sample_config(registry: Registry) -> None:
@@ -181,11 +186,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pfs-server: {exc}", file=sys.stderr)
         return 2
     settings = app.state.settings
-    _setup_logging(settings.log_level)
-    log.info("config: %s", source.describe())
     sock = _listen(settings.address)
     if sock is None:
         return 1
+    _setup_logging(settings)
+    log.info("config: %s", source.describe())
     host = settings.address.rpartition(":")[0]
     if not is_loopback(host) and not settings.auth_tokens:
         anyone_mounts = settings.admin_without_auth == "anyone"
@@ -201,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.server == "uvicorn":
         import uvicorn
 
-        config = uvicorn.Config(app, log_level="warning", lifespan="on")
+        config = uvicorn.Config(serving(app), log_level="warning", lifespan="on",
+                                log_config=None)
         uvicorn.Server(config).run(sockets=[sock])
         return 0
     host, port = sock.getsockname()[:2]
@@ -215,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=1,
         loop=Loops.uvloop,
         log_level=settings.log_level if settings.log_level != "warning" else "warn",
+        log_dictconfig=logging_config(settings.log_level, settings.log_format),
         backpressure=1024,
         http=HTTPModes.http1,
         websockets=False,

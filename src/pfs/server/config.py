@@ -18,6 +18,7 @@ from pfs.fs.errors import InvalidArgument
 from pfs.fs.paths import normalize
 from pfs.plugins.registry import Registry
 from pfs.server.auth import AdminWithoutAuth, Role, TokenEntry
+from pfs.server.logs import LOG_FORMATS
 from pfs.server.mounting import split_mount_options
 from pfs.server.settings import Settings
 
@@ -26,8 +27,8 @@ log = logging.getLogger("pfs.config")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 _SERVER_KEYS = {
-    "address", "log_level", "max_body_bytes", "body_timeout", "auth", "admin_without_auth",
-    "grep_max_scan_bytes", "grep_max_answer_bytes", "max_open_handles",
+    "address", "log_level", "log_format", "access_log", "max_body_bytes", "body_timeout", "auth",
+    "admin_without_auth", "grep_max_scan_bytes", "grep_max_answer_bytes", "max_open_handles",
     "max_request_body_bytes",
 }
 #: Server settings given as sizes (``64MB``).
@@ -239,6 +240,13 @@ def settings_from_dict(raw: Any, registry: Registry, address: str | None = None)
     if level not in _LOG_LEVELS:
         raise ConfigError(f"server.log_level: must be one of {', '.join(_LOG_LEVELS)}")
     settings.log_level = level
+    settings.log_format = str(server.get("log_format", "text")).lower()
+    if settings.log_format not in LOG_FORMATS:
+        raise ConfigError(f"server.log_format: must be one of {', '.join(LOG_FORMATS)}")
+    access_log = server.get("access_log", True)
+    if not isinstance(access_log, bool):
+        raise ConfigError("server.access_log: must be true or false")
+    settings.access_log = access_log
     for key in _SIZE_KEYS:
         if key in server:
             try:

@@ -15,6 +15,10 @@ from pfs.server.auth import AdminWithoutAuth, TokenEntry
 class Settings:
     address: str = "127.0.0.1:8080"
     log_level: str = "info"
+    #: ``text`` or ``json`` (one JSON object a line), for our lines and Granian's.
+    log_format: str = "text"
+    #: One line per request on the ``pfs.access`` logger (at info).
+    access_log: bool = True
     #: Bodies buffered for plugins that cannot take a stream are refused beyond this (413).
     max_body_bytes: int = WRITE_LIMIT
     #: JSON request bodies (mount, rename, grep …) are small; anything bigger is refused.
