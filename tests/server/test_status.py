@@ -137,6 +137,11 @@ def test_devfs_switched_off_or_moved(start_server):
     moved = client(start_server({"plugins": {"devfs": {"enabled": True, "path": "/devices"}}}))
     assert [m["path"] for m in moved.get("/mounts").json()["mounts"]] == ["/devices"]
     assert moved.get("/files", params={"path": "/devices/null"}).content == b""
+    # Another plugin configured at /dev takes its place.
+    taken = client(start_server({"plugins": {"memfs": {"enabled": True, "path": "/dev"}}}))
+    assert [(m["path"], m["pluginName"]) for m in taken.get("/mounts").json()["mounts"]] == [
+        ("/dev", "memfs")]
+    assert taken.get("/ready").status_code == 200
 
 
 def test_capabilities_shape_and_per_path_answers(start_server):

@@ -19,7 +19,7 @@ from pfs.fs.paths import normalize
 from pfs.plugins.registry import Registry
 from pfs.server.auth import AdminWithoutAuth, Role, TokenEntry
 from pfs.server.logs import LOG_FORMATS
-from pfs.server.mounting import split_mount_options
+from pfs.server.mounting import DEVFS_PATH, split_mount_options
 from pfs.server.settings import Settings
 
 log = logging.getLogger("pfs.config")
@@ -280,7 +280,10 @@ def settings_from_dict(raw: Any, registry: Registry, address: str | None = None)
     settings.mounts = _mount_entries(
         registry, raw.get("plugins"), external_enabled=external.get("enabled") is True
     )
-    settings.devfs = not _configures_devfs(registry, raw.get("plugins"))
+    # A devfs entry, or any mount configured at /dev, takes the place of the default /dev.
+    settings.devfs = not _configures_devfs(registry, raw.get("plugins")) and all(
+        normalize(entry["path"]) != DEVFS_PATH for entry in settings.mounts
+    )
     return settings
 
 
