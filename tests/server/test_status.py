@@ -60,8 +60,13 @@ def test_slow_mount_is_pending_and_ready_waits_for_it(start_server, tmp_path):
                                           "config": {"gate": str(gate)}}}},
         env={"PYTHONPATH": python_path}, wait=False,
     )
-    health = srv.wait_up()
+    srv.wait_up()
     api = client(srv)
+    for _ in range(600):  # /dev and memfs start at once; gatedfs waits for its gate
+        health = api.get("/health").json()
+        if health["mounts"]["mounted"] == 2:
+            break
+        time.sleep(0.05)
     assert health["status"] == "starting" and not health["ready"] and not health["degraded"]
     assert health["mounts"] == {"total": 3, "pending": 1, "mounted": 2, "failed": 0}
     r = api.get("/ready")
