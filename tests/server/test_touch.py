@@ -70,6 +70,33 @@ def test_localfs_touch_reaches_the_local_file(server, api):
     assert os.stat(server.local_dir / "disk.txt").st_mtime_ns == MTIME_NS
 
 
+def read_bytes_of(pid: int) -> int:
+    """Bytes the process has read through read(2)-like calls (files and sockets alike)."""
+    for line in open(f"/proc/{pid}/io"):
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar")
+
+
+def test_touch_of_a_100_mib_file_reads_none_of_it(server, api):
+    """The server process reads a few kilobytes (the request) while touching a 100 MiB file
+    through localfs: no read-and-rewrite (AGFS reads the whole file back)."""
+    size = 100 << 20
+    with open(server.local_dir / "big.bin", "wb") as f:
+        f.truncate(size)  # sparse: 100 MiB to read, none to write
+    pid = server.worker_pid()
+    before = read_bytes_of(pid)
+    answer = api.post("/touch", params={"path": "/local/big.bin", "mtime": "1600000000"})
+    assert answer.status_code == 200, answer.text
+    assert read_bytes_of(pid) - before < 1 << 20
+    assert os.stat(server.local_dir / "big.bin").st_mtime_ns == 1_600_000_000 * 10**9
+    assert os.stat(server.local_dir / "big.bin").st_size == size
+    # The measure works: reading the file does show up.
+    before = read_bytes_of(pid)
+    api.get("/files", params={"path": "/local/big.bin", "size": str(8 << 20)})
+    assert read_bytes_of(pid) - before >= 8 << 20
+
+
 @pytest.mark.parametrize("mount", ["/memfs", "/local", "/sql"])
 def test_touch_creates_a_missing_file(server, api, mount):
     assert api.post("/touch", params={"path": f"{mount}/new"}).status_code == 200
