@@ -8,7 +8,7 @@ import os
 import signal
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from pfs.fs.errors import FSError, error_kind
 from pfs.http.requests import ClientGone, Request
@@ -23,6 +23,14 @@ Handler = Callable[[State, Request], Awaitable[Response | StreamResponse]]
 #: A route: its handler and the role each allowed method needs (None: any method, no auth).
 Route = tuple[Handler, dict[str, Role] | None]
 
+
+class Subtree(Protocol):
+    """A front end that answers every URL under a prefix itself, auth included (WebDAV)."""
+
+    def serves(self, path: str) -> bool: ...
+
+    def __call__(self, req: Request) -> Awaitable[Response | StreamResponse]: ...
+
 _NOT_FOUND = Response(
     404,
     b"404 page not found\n",
@@ -35,8 +43,15 @@ class App:
     """The ASGI app: dispatches each request over ``routes``, checks its role with ``auth``, and
     mounts and unmounts through ``state.mounting`` at start and stop."""
 
-    def __init__(self, routes: dict[str, Route], state: State, auth: Auth) -> None:
+    def __init__(
+        self,
+        routes: dict[str, Route],
+        state: State,
+        auth: Auth,
+        subtrees: list[Subtree] | None = None,
+    ) -> None:
         self.routes = routes
+        self.subtrees = subtrees or []
         self.state = state
         self.auth = auth
         #: Prefixes of routes with an ``{id}`` segment (``/api/v1/handles/``).
@@ -121,6 +136,10 @@ class App:
         req = Request(scope, receive, self.state.settings.body_timeout)
         route = self._route(req.path)
         if route is None:
+            for subtree in self.subtrees:
+                if subtree.serves(req.path):
+                    await self._subtree(subtree, req, send, receive)
+                    return
             await _NOT_FOUND(send, receive)
             return
         handler, methods = route
@@ -162,6 +181,17 @@ class App:
         await response(send, receive)
 
 
+    async def _subtree(self, subtree: Subtree, req: Request, send: Any, receive: Any) -> None:
+        try:
+            response = await subtree(req)
+        except ClientGone:
+            return
+        except Exception as exc:
+            log.exception("%s %s failed", req.method, req.path)
+            response = error_response(500, f"internal error: {exc or type(exc).__name__}")
+        await response(send, receive)
+
+
 def _log_slow_callbacks() -> None:
     """PFS_SLOW_CALLBACK_MS=N (a debugging aid): asyncio's debug mode logs every callback that
     holds the event loop longer than N ms ("Executing <Task ...> took 0.123 seconds")."""
@@ -172,4 +202,4 @@ def _log_slow_callbacks() -> None:
         loop.slow_callback_duration = float(threshold_ms) / 1000
 
 
-__all__ = ["App", "Handler", "Route"]
+__all__ = ["App", "Handler", "Route", "Subtree"]

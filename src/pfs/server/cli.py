@@ -32,6 +32,7 @@ from pfs.server.mounting import DEVFS_PATH, Mounting
 from pfs.server.routes import ROUTES
 from pfs.server.settings import Settings
 from pfs.server.state import State
+from pfs.server.webdav import WebDAV
 
 log = logging.getLogger("pfs.server")
 
@@ -49,7 +50,9 @@ def build_app(raw: Any, address: str | None = None, registry: Registry | None = 
         registry, fs, settings.external_plugins, settings.mounts, devfs=settings.devfs
     )
     auth = Auth(settings.auth_tokens, settings.admin_without_auth)
-    return App(ROUTES, State(settings, fs, mounting), auth)
+    state = State(settings, fs, mounting)
+    subtrees = [WebDAV(state, auth, settings.webdav_prefix)] if settings.webdav else []
+    return App(ROUTES, state, auth, subtrees)
 
 
 def app_from_env() -> App | AccessLog:

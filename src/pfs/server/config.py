@@ -29,7 +29,7 @@ _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SERVER_KEYS = {
     "address", "log_level", "log_format", "access_log", "max_body_bytes", "body_timeout", "auth",
     "admin_without_auth", "grep_max_scan_bytes", "grep_max_answer_bytes", "max_open_handles",
-    "max_request_body_bytes",
+    "max_request_body_bytes", "webdav",
 }
 #: Server settings given as sizes (``64MB``).
 _SIZE_KEYS = ("max_body_bytes", "grep_max_scan_bytes", "grep_max_answer_bytes")
@@ -259,6 +259,8 @@ def settings_from_dict(raw: Any, registry: Registry, address: str | None = None)
         settings.body_timeout = _body_timeout(server["body_timeout"])
     if "max_open_handles" in server:
         settings.max_open_handles = _max_open_handles(server["max_open_handles"])
+    if "webdav" in server:
+        settings.webdav, settings.webdav_prefix = _webdav(server["webdav"])
     settings.auth_tokens = _tokens(server.get("auth"))
     settings.admin_without_auth = _admin_without_auth(server.get("admin_without_auth", "owner"))
     external = raw.get("external_plugins") or {}
@@ -285,6 +287,31 @@ def settings_from_dict(raw: Any, registry: Registry, address: str | None = None)
         normalize(entry["path"]) != DEVFS_PATH for entry in settings.mounts
     )
     return settings
+
+
+def _webdav(raw: Any) -> tuple[bool, str]:
+    """``server.webdav``: ``false``, or ``{enabled: true|false, prefix: /webdav}``."""
+    if isinstance(raw, bool):
+        return raw, "/webdav"
+    if not isinstance(raw, dict):
+        raise ConfigError("server.webdav: must be true, false or a mapping (enabled, prefix)")
+    _unknown("server.webdav", set(raw), {"enabled", "prefix"})
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError("server.webdav.enabled: must be true or false")
+    prefix = raw.get("prefix", "/webdav")
+    if (
+        not isinstance(prefix, str)
+        or not prefix.startswith("/")
+        or prefix.rstrip("/") == ""
+        or prefix.rstrip("/").startswith("/api/")
+        or any(part in ("", ".", "..") for part in prefix.rstrip("/").split("/")[1:])
+    ):
+        raise ConfigError(
+            "server.webdav.prefix: must be an absolute URL path such as /webdav "
+            "(not / and not under /api/)"
+        )
+    return enabled, prefix.rstrip("/")
 
 
 def load_file(path: str | Path) -> Any:

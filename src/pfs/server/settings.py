@@ -41,5 +41,8 @@ class Settings:
     mounts: list[dict[str, Any]] = field(default_factory=list)
     #: Whether devfs is mounted at ``/dev`` (off when the config has a ``plugins.devfs`` entry).
     devfs: bool = True
+    #: WebDAV over the whole namespace (``server.webdav.enabled``) and its URL prefix.
+    webdav: bool = True
+    webdav_prefix: str = "/webdav"
     #: The ``external_plugins`` section, kept for the external-plugin loader.
     external_plugins: dict[str, Any] = field(default_factory=dict)
