@@ -199,6 +199,29 @@ def test_whole_file_target_s3_gets_each_file_when_it_rotates(server, api, moto):
     assert read(api, "/s3/streams/feed.000001") == b"y" * 600
 
 
+
+def test_unmount_hands_the_current_file_to_s3(server, api, moto):
+    name = f"/rt{uuid.uuid4().hex[:6]}"
+    response = api.post("/mount", json={
+        "fstype": "streamrotatefs", "path": name,
+        "config": {"output_path": "/s3/unmounted", "filename_pattern": "{channel}.log"},
+    })
+    assert response.status_code == 200, response.text
+    put(api, f"{name}/tail", b"kept at unmount")
+    assert api.post("/unmount", json={"path": name}).status_code == 200
+    assert read(api, "/s3/unmounted/tail.log") == b"kept at unmount"
+
+
+def test_a_chunked_put_keeps_every_piece(server, api):
+    pieces = [bytes([97 + i]) * 600 for i in range(4)]
+    response = api.put("/files", params={"path": "/rot/chunky"}, content=iter(pieces))
+    assert response.status_code == 200, response.text
+    files = {k: v for k, v in listing(api, "/memfs/rot").items() if k.startswith("chunky_")}
+    assert len(files) >= 2  # 2400 bytes never fit one 1000-byte file
+    kept = b"".join(read(api, f"/memfs/rot/{name}") for name in sorted(files))
+    assert kept == b"".join(pieces)
+
+
 def test_runtime_mount_writes_rotation_files(server, api):
     name = f"/rt{uuid.uuid4().hex[:6]}"
     response = api.post("/mount", json={
