@@ -176,6 +176,10 @@ def test_schema_count_and_stat(console, db, api):
     assert schema.endswith(b"\n")
     info = api.get("/stat", params={"path": f"{table}/schema"}).json()
     assert (info["size"], info["mode"], info["meta"]["Type"]) == (len(schema), 0o444, "schema")
+    # count is not counted for stat (a scan per listing): size 0, read whole.
+    info = api.get("/stat", params={"path": f"{table}/count"}).json()
+    assert (info["size"], info["meta"]["Type"]) == (0, "count")
+    assert console.read(f"{table}/count") == b"0\n"
     info = api.get("/stat", params={"path": f"{table}/ctl"}).json()
     assert (info["meta"]["Type"], info["readEffect"]) == ("ctl", "consumes")
     assert api.get("/stat", params={"path": table}).json()["meta"]["Type"] == "table"

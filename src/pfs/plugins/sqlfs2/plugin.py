@@ -175,7 +175,9 @@ class SQLFS2(FileSystem):
             return FileInfo(name, 0, 0o444, meta=Meta(self.fstype, "ctl"),
                             read_effect=ReadEffect.CONSUMES)
         mode, kind = _FILE_MODES[name]
-        size = len(await self._table_text(place)) if mode == 0o444 else 0
+        # schema's size is one catalogue lookup; count's would be a scan of the table on every
+        # listing, so it shows 0 like AGFS (clients, FUSE included, read size-0 files whole).
+        size = len(await self._table_text(place)) if name == "schema" else 0
         return FileInfo(name, size, mode, meta=Meta(self.fstype, kind))
 
     def _session_file(self, session: Session, name: str) -> FileInfo:
