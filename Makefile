@@ -1,19 +1,27 @@
 # PFS — the two commands are `make run` and `make test`.
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
-STAMP   := $(VENV)/.installed
+RUN_STAMP  := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 ARGS    ?=
 
-.PHONY: install run test bench system-deps clean
+.PHONY: install install-test run test bench system-deps clean
 
-$(STAMP): pyproject.toml
+# `make run` installs the server with every plugin (extra `all`), not the test tools.
+$(RUN_STAMP): pyproject.toml
 	bash scripts/system-deps.sh --build
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
-	touch $(STAMP)
+	$(PY) -m pip install -q -e '.[all]'
+	touch $(RUN_STAMP)
 
-install: $(STAMP)
+$(TEST_STAMP): $(RUN_STAMP)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(TEST_STAMP)
+
+install: $(RUN_STAMP)
+
+install-test: $(TEST_STAMP)
 
 # Debian packages the tests need (compilers for example plugins, fuse3, wrk, nginx, ...).
 system-deps:
@@ -22,13 +30,13 @@ system-deps:
 run: install
 	$(VENV)/bin/pfs-server $(ARGS)
 
-test: system-deps install
+test: system-deps install-test
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-bench: system-deps install
+bench: system-deps install-test
 	$(PY) bench/run_all.py
 
 clean:

@@ -22,11 +22,13 @@ from urllib.parse import urlparse
 from pfs.external.common import ExternalPlugin
 from pfs.external.detect import NATIVE, WASM, check_native_header, detect_type, kind_of, read_header
 from pfs.external.native import AUTO_ABI, NativePlugin, check_abi
+from pfs.external.wasm_limits import WasmLimits
+from pfs.extras import needs
 from pfs.fs.config import parse_size
-from pfs.fs.errors import FSError, InvalidArgument, PermissionDenied
+from pfs.fs.errors import FSError, InvalidArgument, NotSupported, PermissionDenied
 
 if TYPE_CHECKING:
-    from pfs.external.wasm import WasmLimits, WasmRuntime
+    from pfs.external.wasm import WasmRuntime
     from pfs.fs.mounts import MountTable
     from pfs.plugins.registry import Registry
 
@@ -80,8 +82,6 @@ def _pool_size(value: Any) -> int:
         raise ExternalConfigError(
             "external_plugins.wasm.instance_pool_size: must be a whole number"
         )
-    from pfs.external.wasm import WasmLimits
-
     return value if value > 0 else WasmLimits.pool_size  # AGFS: 0 or less means the default
 
 
@@ -106,8 +106,6 @@ def _size(section: dict[str, Any], key: str, default: int, minimum: int, floor: 
 
 
 def wasm_limits(section: Any) -> WasmLimits:
-    from pfs.external.wasm import WasmLimits
-
     if section is None:
         return WasmLimits()
     if not isinstance(section, dict):
@@ -366,7 +364,10 @@ class ExternalPlugins:
         return copy
 
     async def _open_wasm(self, path: str) -> ExternalPlugin:
-        from pfs.external.wasm import WasmPlugin, WasmRuntime
+        try:
+            from pfs.external.wasm import WasmPlugin, WasmRuntime
+        except ImportError as exc:
+            raise NotSupported(needs(f"WASM plugin {path}", exc)) from exc
 
         key = path
         n = 1

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Protocol
 
+from pfs.extras import needs
 from pfs.fs.base import FileSystem
 from pfs.fs.config import Field, validate_config
 from pfs.fs.errors import AlreadyExists, InvalidArgument
@@ -89,9 +90,7 @@ class Registry:
             try:
                 factory = factory.load()
             except ImportError as exc:
-                raise InvalidArgument(
-                    f"plugin {name} cannot be loaded: {exc} (install the package it needs)"
-                ) from exc
+                raise InvalidArgument(needs(f"plugin {name}", exc)) from exc
             self._factories[name] = factory
         return factory
 

@@ -16,6 +16,7 @@ import sys
 from pfs import __version__
 from pfs.client import Client, FSError
 from pfs.client.profile import ProfileError, load_profile, resolve
+from pfs.extras import needs
 from pfs.shell.commands import COMMANDS, run_command
 from pfs.shell.context import Context, ExitShell, UnknownCommand, UsageError, error_line
 
@@ -95,7 +96,12 @@ def split_global_options(args: list[str]) -> tuple[list[str], argparse.Namespace
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["fuse"], ["mcp"]):  # own parsers and long-running: pfs.fuse / pfs.mcp
-        return importlib.import_module(f"pfs.{argv[0]}").main(argv[1:])
+        try:
+            front_end = importlib.import_module(f"pfs.{argv[0]}")
+        except ImportError as exc:
+            print(f"pfs: {needs(f'pfs {argv[0]}', exc)}", file=sys.stderr)
+            return 1
+        return front_end.main(argv[1:])
     parser = build_parser()
     options = parser.parse_args(argv)
     if options.command is None:

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+from pfs.extras import install_hint
 from pfs.fs.errors import FSError, InvalidArgument, NotSupported, Timeout, Unavailable
 from pfs.sql.errors import MYSQL_RETRYABLE, mysql_error_code, mysql_errors, mysql_is_unreachable
 from pfs.sql.options import MySQLOptions
@@ -97,7 +98,7 @@ class MySQLDatabase:
                 ``connect_timeout``.
         """
         if asyncmy is None:
-            raise NotSupported("mysql backend needs the asyncmy package (pip install asyncmy)")
+            raise NotSupported(f"the mysql backend needs the mysql extra: {install_hint('mysql')}")
         database = check_identifier(self.options.database)
         try:
             async with self._deadline(self.options.connect_timeout):

@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar, cast
 
+from pfs.extras import needs
 from pfs.fs import (
     REPLACE,
     WRITE_LIMIT,
@@ -171,9 +172,7 @@ class S3FS(FileSystem):
             from aiobotocore.config import AioConfig
             from aiobotocore.session import get_session
         except ImportError as exc:  # pragma: no cover - depends on the installation
-            raise InvalidArgument(
-                f"s3fs needs aiobotocore (pip install aiobotocore): {exc}"
-            ) from exc
+            raise InvalidArgument(needs("s3fs", exc)) from exc
         endpoint = self._endpoint_url()
         key_id = self.config["access_key_id"] or None
         secret = self.config["secret_access_key"] or None
