@@ -25,6 +25,7 @@ def test_client_exports_exactly_these_names():
         "NotFound",
         "NotSupported",
         "PermissionDenied",
+        "PreconditionFailed",
         "ReadOnly",
         "RemoteFile",
         "RemoteHandle",

@@ -11,10 +11,10 @@ import enum
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pfs.fs.config import Field
-from pfs.fs.errors import IsADirectory, NotSupported, TooLarge
+from pfs.fs.errors import IsADirectory, NotSupported, PreconditionFailed, TooLarge
 from pfs.fs.fileinfo import FileInfo, Meta
 from pfs.fs.traffic import Traffic
 
@@ -130,6 +130,26 @@ class Buffered:
 
     async def aclose(self) -> None:
         self._position = len(self.data)
+
+
+class Expect(Protocol):
+    """What a conditional change (``write_if``, ``remove_if``) needs of the file it changes.
+
+    The server builds it from ``If-Match`` and its kin (:mod:`pfs.http.conditional`); a plugin
+    only asks it about the file's state at the moment the change applies, so it needs to know
+    nothing of ETags. ``str()`` names the condition for the 412 message.
+    """
+
+    def holds(self, info: FileInfo | None) -> bool:
+        """Whether the change may go ahead on a file in state ``info`` (None: no such file)."""
+        ...
+
+
+def check_expect(expect: Expect, path: str, info: FileInfo | None) -> None:
+    """Raise PreconditionFailed unless ``expect`` holds for ``info``, the state of ``path``."""
+    if not expect.holds(info):
+        state = "does not exist" if info is None else "has changed"
+        raise PreconditionFailed(f"precondition failed: {path}: {expect} (the file {state})")
 
 
 @dataclass(frozen=True)
@@ -258,6 +278,34 @@ class FileSystem:
         """The path of this plugin a link stored by :meth:`symlink` leads to. Raises NotFound,
         InvalidArgument (not a link), PermissionDenied (a link leading out of the plugin)."""
         raise NotSupported(f"readlink: {path}: operation not supported by {self.fstype}")
+
+    async def write_if(
+        self,
+        path: str,
+        chunks: AsyncIterator[bytes],
+        expect: Expect,
+        offset: int = 0,
+        flags: WriteFlag = REPLACE,
+        limit: int = WRITE_LIMIT,
+    ) -> str:
+        """``write_stream`` as a compare-and-swap: applied only if ``expect`` holds for the file's
+        state at the moment the new content replaces the old (:func:`check_expect`), atomically
+        against every other change through this server, and against other writers as far as
+        the back end allows (each plugin documents how far). Raises PreconditionFailed with
+        nothing changed. Plugins that cannot check and change in one step leave it unsupported
+        (501) rather than check first and write later.
+        """
+        raise NotSupported(
+            f"conditional write: {path}: not supported by {self.fstype} "
+            "(it cannot compare and write in one step)"
+        )
+
+    async def remove_if(self, path: str, expect: Expect, recursive: bool = False) -> None:
+        """``remove`` as a compare-and-swap (see :meth:`write_if`)."""
+        raise NotSupported(
+            f"conditional remove: {path}: not supported by {self.fstype} "
+            "(it cannot compare and remove in one step)"
+        )
 
     # -- derived ---------------------------------------------------------------------------
 

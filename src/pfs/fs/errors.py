@@ -16,6 +16,7 @@
      ├── TooLarge                413  EFBIG
      ├── InsufficientStorage     507  ENOSPC   (the back end is out of space)
      ├── RequestTimeout          408  ETIMEDOUT (the client stopped sending the request body)
+     ├── PreconditionFailed      412  EAGAIN   (a conditional change met a file that changed)
      ├── Unavailable             503  EAGAIN   (a backend is down or busy)
      │    └── Timeout            504  ETIMEDOUT
      └── BadGateway              502  EIO      (a remote PFS or service answered wrongly)
@@ -146,6 +147,14 @@ class RequestTimeout(FSError):
     errno = _errno.ETIMEDOUT
 
 
+class PreconditionFailed(FSError):
+    """A conditional write or remove (If-Match, If-Unmodified-Since, If-None-Match) found the
+    file in another state than the caller expected: nothing was changed."""
+
+    status = 412
+    errno = _errno.EAGAIN
+
+
 class InsufficientStorage(FSError):
     status = 507
     errno = _errno.ENOSPC
@@ -175,6 +184,7 @@ _BY_STATUS: dict[int, type[FSError]] = {
     413: TooLarge,
     507: InsufficientStorage,
     408: RequestTimeout,
+    412: PreconditionFailed,
     503: Unavailable,
     504: Timeout,
     502: BadGateway,
@@ -187,7 +197,7 @@ _BY_KIND: dict[str, type[FSError]] = {
                 PermissionDenied, ReadOnly, InvalidArgument, SymlinkLoop, NotSupported,
                 CrossMount, TooLarge,
                 InsufficientStorage,
-                RequestTimeout, Unavailable, Timeout, BadGateway)
+                RequestTimeout, PreconditionFailed, Unavailable, Timeout, BadGateway)
 }
 
 
@@ -222,6 +232,7 @@ __all__ = [
     "NotFound",
     "NotSupported",
     "PermissionDenied",
+    "PreconditionFailed",
     "ReadOnly",
     "RequestTimeout",
     "SymlinkLoop",

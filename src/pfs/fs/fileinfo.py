@@ -55,6 +55,9 @@ class FileInfo:
         is_dir: whether the entry is a directory.
         meta: plugin metadata.
         read_effect: what reading does besides returning bytes (see ReadEffect).
+        version: what the plugin changes on every change of the content where size and mtime
+            may not tell (a new inode, a row version, S3's ETag); part of the HTTP ETag, never
+            sent in JSON. Empty when the plugin has none.
     """
 
     name: str
@@ -64,6 +67,7 @@ class FileInfo:
     is_dir: bool = False
     meta: Meta = field(default_factory=Meta)
     read_effect: ReadEffect = ReadEffect.NONE
+    version: str = ""
 
     def to_json(self) -> dict[str, Any]:
         meta = self.meta

@@ -13,7 +13,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pfs.fs.base import REPLACE, WRITE_LIMIT, Buffered, FileSystem, MountContext, WriteFlag
+from pfs.fs.base import (
+    REPLACE,
+    WRITE_LIMIT,
+    Buffered,
+    Expect,
+    FileSystem,
+    MountContext,
+    WriteFlag,
+)
 from pfs.fs.errors import (
     AlreadyExists,
     CrossMount,
@@ -555,6 +563,33 @@ class MountTable(FileSystem):
     ) -> str:
         return await self._on(
             "write", path, lambda fs, rel: fs.write_stream(rel, chunks, offset, flags, limit)
+        )
+
+    async def write_if(
+        self,
+        path: str,
+        chunks: AsyncIterator[bytes],
+        expect: Expect,
+        offset: int = 0,
+        flags: WriteFlag = REPLACE,
+        limit: int = WRITE_LIMIT,
+    ) -> str:
+        return await self._on(
+            "write",
+            path,
+            lambda fs, rel: fs.write_if(rel, chunks, expect, offset, flags, limit),
+        )
+
+    async def remove_if(self, path: str, expect: Expect, recursive: bool = False) -> None:
+        norm, _ = self._follow(path, follow_last=False)
+        if norm in self._links.links:
+            raise NotSupported(f"conditional remove: {path}: a symbolic link has no ETag")
+        self._route_writable("remove", path, norm)  # read-only mounts, mount points
+        await self._on(
+            "remove",
+            path,
+            lambda fs, rel: fs.remove_if(rel, expect, recursive),
+            follow_last=False,
         )
 
     def _refuse_existing_link(self, op: str, raw: str) -> None:

@@ -38,11 +38,12 @@ from pfs.fs import (
     NotADirectory,
     NotEmpty,
     NotFound,
+    NotSupported,
     PermissionDenied,
     TooLarge,
     WriteFlag,
 )
-from pfs.fs.base import replaces
+from pfs.fs.base import Expect, check_expect, replaces
 from pfs.fs.links import LINK_TYPE, LinkInPath
 from pfs.plugins.gomode import go_file_mode, unix_mode_bits
 
@@ -245,6 +246,9 @@ class LocalFS(FileSystem):
             info.st_mtime_ns,
             is_dir,
             Meta("localfs", kind, content),
+            # Every replacing write renames a new inode in: the ETag changes even when size and
+            # the kernel's coarse mtime do not.
+            version=f"{info.st_ino:x}",
         )
 
     # -- metadata --------------------------------------------------------------------------
@@ -415,9 +419,56 @@ class LocalFS(FileSystem):
             total = await self._write_in_place(path, chunks, max(offset, 0), flags)
         return f"Written {total} bytes to {path}"
 
-    async def _replace(self, path: str, chunks: AsyncIterator[bytes], flags: WriteFlag) -> int:
+    async def write_if(
+        self,
+        path: str,
+        chunks: AsyncIterator[bytes],
+        expect: Expect,
+        offset: int = 0,
+        flags: WriteFlag = REPLACE,
+        limit: int = WRITE_LIMIT,
+    ) -> str:
+        """A replacing write whose condition is checked (by lstat) right before the rename that
+        swaps the new content in, with no await between: atomic against every change through
+        this server. A writer outside the server that changes the file in the microseconds
+        between that lstat and the rename is not seen (POSIX has no compare-and-rename)."""
+        if not replaces(offset, flags):
+            raise NotSupported(
+                f"conditional write: {path}: localfs compares and swaps whole files only "
+                "(write without offset or append)"
+            )
+        self._check(path, expect)  # an early 412, before the body is taken
+        total = await self._replace(path, chunks, flags, expect)
+        return f"Written {total} bytes to {path}"
+
+    async def remove_if(self, path: str, expect: Expect, recursive: bool = False) -> None:
+        self._check(path, expect)  # no await between this and the unlink
+        await self.remove(path, recursive)
+
+    def _check(self, path: str, expect: Expect) -> None:
+        try:
+            info: FileInfo | None = self._lstat(path)
+        except NotFound:
+            info = None
+        check_expect(expect, path, info)
+
+    def _lstat(self, path: str) -> FileInfo:
+        parts = _components(path)
+        if not parts:
+            return self._info("/", os.fstat(self.base_fd), None)
+        with self._parent(path, "stat") as (dir_fd, name), os_errors(path, "stat"):
+            return self._info(name, os.stat(name, dir_fd=dir_fd, follow_symlinks=False), None)
+
+    async def _replace(
+        self,
+        path: str,
+        chunks: AsyncIterator[bytes],
+        flags: WriteFlag,
+        expect: Expect | None = None,
+    ) -> int:
         """Write into a temporary sibling and rename it over ``path`` once the body is complete,
-        so a failed or abandoned upload leaves the old content in place."""
+        so a failed or abandoned upload leaves the old content in place. With ``expect``, the
+        rename happens only if it holds then."""
         with self._parent(path, "write") as (dir_fd, name), os_errors(path, "write"):
             mode = 0o644
             try:
@@ -443,6 +494,8 @@ class LocalFS(FileSystem):
                     os.fchmod(fd, mode)
                 finally:
                     os.close(fd)
+                if expect is not None:
+                    self._check(path, expect)
                 os.rename(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             except BaseException:
                 with os_errors(path, "write"):

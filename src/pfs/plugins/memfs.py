@@ -27,7 +27,7 @@ from pfs.fs import (
     byte_range,
     read_range,
 )
-from pfs.fs.base import written_size
+from pfs.fs.base import Expect, check_expect, written_size
 from pfs.fs.paths import split_parent
 from pfs.fs.turns import map_in_turns
 
@@ -251,14 +251,49 @@ class MemFS(FileSystem):
         # abandoned upload changes nothing and a replacement swaps its buffer in without a copy.
         self._existing(path, flags)  # refuse a missing parent or an exclusive clash up front
         offset = max(offset, 0)
+        self._apply(path, await self._gather(chunks, offset, flags), offset, flags)
+        return ""
+
+    async def _gather(
+        self, chunks: AsyncIterator[bytes], offset: int, flags: WriteFlag
+    ) -> bytearray:
         base = 0 if flags & WriteFlag.APPEND else offset
         buf = bytearray()
         async for chunk in chunks:
             buf += chunk
             if base + len(buf) > self.max_file_size:
                 raise self._too_large(f"more than {self.max_file_size}")
+        return buf
+
+    def _check(self, path: str, expect: Expect) -> None:
+        try:
+            node: Node | None = self._lookup(path)
+        except NotFound:
+            node = None
+        check_expect(expect, path, None if node is None else node.info())
+
+    async def write_if(
+        self,
+        path: str,
+        chunks: AsyncIterator[bytes],
+        expect: Expect,
+        offset: int = 0,
+        flags: WriteFlag = REPLACE,
+        limit: int = WRITE_LIMIT,
+    ) -> str:
+        # Checked before the body is taken (an early 412) and again when it applies: that check
+        # and the change run in one step of the event loop, so no other change comes between.
+        self._check(path, expect)
+        self._existing(path, flags)
+        offset = max(offset, 0)
+        buf = await self._gather(chunks, offset, flags)
+        self._check(path, expect)
         self._apply(path, buf, offset, flags)
         return ""
+
+    async def remove_if(self, path: str, expect: Expect, recursive: bool = False) -> None:
+        self._check(path, expect)
+        await self.remove(path, recursive)  # never yields: still the same step
 
     async def rename(self, old: str, new: str) -> None:
         if old == "/" or new == "/":

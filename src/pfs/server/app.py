@@ -147,7 +147,8 @@ class App:
             if methods is not None:
                 role = methods.get(req.method)
                 if role is None:
-                    response = error_response(405, "method not allowed")
+                    allow = ", ".join(methods).encode()
+                    response = error_response(405, "method not allowed", [(b"allow", allow)])
                     await response(send, receive)
                     return
                 if self.auth.enabled:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import orjson
 
 from pfs.fs.base import REPLACE, Buffered, WriteFlag, replaces
-from pfs.fs.errors import InvalidArgument
+from pfs.fs.errors import FSError, InvalidArgument, IsADirectory
 from pfs.fs.fileinfo import FileInfo
 from pfs.fs.turns import PER_TURN, map_in_turns
+from pfs.http.conditional import NOT_MODIFIED, Preconditions, validators
 from pfs.http.ranges import range_response
 from pfs.http.requests import Request
 from pfs.http.responses import (
@@ -15,6 +16,7 @@ from pfs.http.responses import (
     Prefixed,
     Response,
     StreamResponse,
+    error_response,
     json_bytes,
     json_response,
 )
@@ -64,6 +66,8 @@ async def files(state: State, req: Request) -> Response | StreamResponse:
     method = req.method
     if method == "GET":
         return await _read(state, req)
+    if method == "HEAD":
+        return await _head(state, req)
     if method == "PUT":
         return await write(state, req)
     if method == "POST":
@@ -92,17 +96,75 @@ async def _read_answer(state: State, req: Request) -> Response | StreamResponse:
         size = int_param(req, "size", -1)
     else:
         offset, size = 0, -1
+    # The tags come from a stat taken before the read: a write landing in between gives newer
+    # bytes under the older tag, so a later If-Match with it fails safe (412), never wrongly.
+    try:
+        info: FileInfo | None = await state.fs.stat(path)
+    except FSError:
+        info = None  # no tags; the read itself answers (its own error, or the bytes)
+    tags: list[tuple[bytes, bytes]] = []
+    if info is not None:
+        refused = _refused(req, info, reading=True)
+        if refused is not None:
+            return refused
+        tags = validators(info)
     range_header = req.header(b"range")
     if range_header is not None:
-        info = await state.fs.stat(path)
-        ranged = await range_response(state.fs, path, info, range_header.decode("latin-1"))
+        ranged = await range_response(
+            state.fs,
+            path,
+            info or await state.fs.stat(path),
+            range_header.decode("latin-1"),
+            headers=tags,
+        )
         if ranged is not None:
             return ranged
         # Not a single byte range: ignored (RFC 9110), the whole file is the answer.
-        return StreamResponse(await state.fs.read_stream(path))
+        return StreamResponse(await state.fs.read_stream(path), headers=tags)
     if size >= 0 and size <= state.settings.inline_read_bytes:
-        return Response(200, await state.fs.read(path, offset, size), OCTET_TYPE)
-    return await _read_response(state, path, offset, size)
+        return Response(200, await state.fs.read(path, offset, size), OCTET_TYPE, tags)
+    answer = await _read_response(state, path, offset, size)
+    if tags:
+        if isinstance(answer, Response):
+            answer.headers = tags
+        else:
+            answer.headers.extend(tags)
+    return answer
+
+
+def _refused(req: Request, info: FileInfo | None, reading: bool) -> Response | None:
+    """The 304 or 412 the request's conditional headers ask for, if any. Files whose read has an
+    effect have no tags to compare: their conditions are not evaluated."""
+    conditions = Preconditions.of(req.scope.get("headers", ()))
+    if conditions is None or (info is not None and info.read_effect):
+        return None
+    status = conditions.evaluate(info, reading)
+    if status is None:
+        return None
+    if status == NOT_MODIFIED:
+        return Response(304, b"", OCTET_TYPE, validators(info) if info is not None else None)
+    return error_response(
+        status, f"precondition failed: {req.query.get('path')}: {conditions}", _KIND_412
+    )
+
+
+_KIND_412 = [(b"x-pfs-error-kind", b"PreconditionFailed")]
+
+
+async def _head(state: State, req: Request) -> Response:
+    """``HEAD /files``: the headers a plain GET answers with, from stat alone (so a read-effect
+    file such as a queue's ``dequeue`` is never consumed)."""
+    path = required_path(req)
+    info = await state.fs.stat(path)
+    if info.is_dir:
+        raise IsADirectory(f"is a directory: {path}")
+    refused = _refused(req, info, reading=True)
+    if refused is not None:
+        return refused
+    headers = [(b"content-length", b"%d" % info.size), *validators(info)]
+    if not info.read_effect:
+        headers.append((b"accept-ranges", b"bytes"))
+    return Response(200, b"", OCTET_TYPE, headers)
 
 
 async def _read_response(
@@ -131,7 +193,12 @@ async def write(state: State, req: Request) -> Response:
     length = req.content_length()
     limit = state.settings.max_body_bytes
     traffic = state.fs.traffic
-    if length is not None and length <= state.settings.inline_read_bytes:
+    conditions = Preconditions.of(req.scope.get("headers", ()))
+    if conditions is not None and conditions.guards_change:
+        message = await state.fs.write_if(
+            path, traffic.receiving(req.stream()), conditions, offset, flags, limit
+        )
+    elif length is not None and length <= state.settings.inline_read_bytes:
         data = await req.body(limit)
         traffic.received += len(data)
         message = await state.fs.write(path, data, offset, flags)
@@ -154,7 +221,13 @@ def _writes_in_place(state: State, path: str) -> bool:
 
 
 async def delete(state: State, req: Request) -> Response:
-    await state.fs.remove(required_path(req), req.query.get("recursive") == "true")
+    path = required_path(req)
+    recursive = req.query.get("recursive") == "true"
+    conditions = Preconditions.of(req.scope.get("headers", ()))
+    if conditions is not None and conditions.guards_change:
+        await state.fs.remove_if(path, conditions, recursive)
+    else:
+        await state.fs.remove(path, recursive)
     return json_response({"message": "deleted"})
 
 

@@ -28,7 +28,13 @@ ROUTES: dict[str, Route] = {
     "/api/v1/capabilities": (capabilities.capabilities, {"GET": Role.READ}),
     "/api/v1/files": (
         files.files,
-        {"GET": Role.READ, "PUT": Role.WRITE, "POST": Role.WRITE, "DELETE": Role.WRITE},
+        {
+            "GET": Role.READ,
+            "HEAD": Role.READ,
+            "PUT": Role.WRITE,
+            "POST": Role.WRITE,
+            "DELETE": Role.WRITE,
+        },
     ),
     "/api/v1/directories": (
         files.directories,

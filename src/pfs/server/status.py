@@ -44,12 +44,12 @@ async def health(state: State, req: Request) -> Response:
 async def ready(state: State, req: Request) -> Response:
     """200 once every start-up mount is mounted, 503 while one is pending or failed."""
     if req.method != "GET":
-        return error_response(405, "method not allowed")
+        return error_response(405, "method not allowed", [(b"allow", b"GET")])
     info = health_info(state)
     return json_response(info, 200 if info["ready"] else 503)
 
 
 async def version(state: State, req: Request) -> Response:
     if req.method != "GET":
-        return error_response(405, "method not allowed")
+        return error_response(405, "method not allowed", [(b"allow", b"GET")])
     return json_response(dict(sorted(version_info().items())))
