@@ -145,11 +145,12 @@ class Expect(Protocol):
         ...
 
 
-def check_expect(expect: Expect, path: str, info: FileInfo | None) -> None:
-    """Raise PreconditionFailed unless ``expect`` holds for ``info``, the state of ``path``."""
+def check_expect(expect: Expect, info: FileInfo | None) -> None:
+    """Raise PreconditionFailed unless ``expect`` holds for ``info``, the file's state."""
     if not expect.holds(info):
         state = "does not exist" if info is None else "has changed"
-        raise PreconditionFailed(f"precondition failed: {path}: {expect} (the file {state})")
+        # No path here: the mount table puts the full one in front (FSError.at).
+        raise PreconditionFailed(f"precondition failed: {expect} (the file {state})")
 
 
 @dataclass(frozen=True)

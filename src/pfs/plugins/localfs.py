@@ -450,7 +450,7 @@ class LocalFS(FileSystem):
             info: FileInfo | None = self._lstat(path)
         except NotFound:
             info = None
-        check_expect(expect, path, info)
+        check_expect(expect, info)
 
     def _lstat(self, path: str) -> FileInfo:
         parts = _components(path)

@@ -270,7 +270,7 @@ class MemFS(FileSystem):
             node: Node | None = self._lookup(path)
         except NotFound:
             node = None
-        check_expect(expect, path, None if node is None else node.info())
+        check_expect(expect, None if node is None else node.info())
 
     async def write_if(
         self,
