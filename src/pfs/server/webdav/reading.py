@@ -137,6 +137,9 @@ async def _get(dav: Dav, req: Request, path: str) -> Response | StreamResponse:
         )
         if ranged is not None:
             return ranged
+    if info.size <= dav.state.settings.inline_read_bytes:
+        # One read for small files: a stream's machinery costs more than the bytes.
+        return Response(200, await fs.read(path), kind, headers)
     chunks = await fs.read_stream(path)
     if isinstance(chunks, Buffered):
         return Response(200, chunks.data, kind, headers)

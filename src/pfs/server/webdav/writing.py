@@ -9,7 +9,7 @@ from pfs.http.responses import Response
 from pfs.server.webdav import xmlbodies as x
 from pfs.server.webdav.context import MAX_XML_BYTES, Dav
 from pfs.server.webdav.errors import MethodNotAllowed, UnsupportedMediaType
-from pfs.server.webdav.properties import LIVE, etag
+from pfs.server.webdav.properties import LIVE
 from pfs.server.webdav.reading import XML_TYPE
 
 
@@ -33,11 +33,7 @@ async def put(dav: Dav, req: Request, path: str) -> Response:
     else:
         body = fs.traffic.receiving(req.stream())
         await fs.write_stream(path, body, 0, REPLACE, settings.max_body_bytes)
-    headers = []
-    written = await dav.stat(path)
-    if written is not None:
-        headers.append((b"etag", etag(written).encode()))
-    return Response(204 if existing is not None else 201, b"", b"text/plain", headers)
+    return Response(204 if existing is not None else 201, b"", b"text/plain")
 
 
 async def mkcol(dav: Dav, req: Request, path: str) -> Response:
