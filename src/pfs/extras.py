@@ -12,6 +12,7 @@ EXTRA_OF_MODULE = {
     "orjson": "server",
     "xxhash": "server",
     "re2": "server",
+    "prometheus_client": "server",
     "aiobotocore": "s3",
     "asyncmy": "mysql",
     "wasmtime": "wasm",

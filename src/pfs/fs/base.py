@@ -213,6 +213,11 @@ class FileSystem:
     async def shutdown(self) -> None:
         """Release everything; called once, after the last in-flight request finished."""
 
+    def queue_depths(self) -> dict[str, int] | None:
+        """Messages waiting per queue (name → count), for the server's metrics at scrape time:
+        only where the plugin knows them without I/O, in O(1) a queue; else None (the default)."""
+        return None
+
     # -- primitives ------------------------------------------------------------------------
 
     async def create(self, path: str) -> None:

@@ -84,9 +84,9 @@ class OpenHandle(FileHandle):
         return not self._busy and now > self._deadline
 
     @contextlib.asynccontextmanager
-    async def _using(self, locked: bool = True) -> AsyncIterator[FileHandle]:
+    async def _using(self, op: str, locked: bool = True) -> AsyncIterator[FileHandle]:
         self._busy += 1
-        self.mount.enter()
+        self.mount.enter(op)
         self.renew()
         try:
             async with self._lock if locked else contextlib.nullcontext():
@@ -110,35 +110,35 @@ class OpenHandle(FileHandle):
         self.handle.position = value
 
     async def read(self, size: int, offset: int | None = None) -> bytes:
-        async with self._using() as handle:
+        async with self._using("handle_read") as handle:
             return await handle.read(size, offset)
 
     async def write(
         self, chunks: AsyncIterator[bytes], offset: int | None = None, limit: int = WRITE_LIMIT
     ) -> int:
-        async with self._using() as handle:
+        async with self._using("handle_write") as handle:
             return await handle.write(chunks, offset, limit)
 
     async def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        async with self._using() as handle:
+        async with self._using("handle_seek") as handle:
             return await handle.seek(offset, whence)
 
     async def stream(self) -> AsyncIterator[bytes]:
-        async with self._using(locked=False) as handle:
+        async with self._using("handle_stream", locked=False) as handle:
             async for data in handle.stream():
                 self.renew()
                 yield data
 
     async def sync(self) -> None:
-        async with self._using() as handle:
+        async with self._using("handle_sync") as handle:
             await handle.sync()
 
     async def truncate(self, size: int) -> None:
-        async with self._using() as handle:
+        async with self._using("handle_truncate") as handle:
             await handle.truncate(size)
 
     async def stat(self) -> FileInfo:
-        async with self._using() as handle:
+        async with self._using("handle_stat") as handle:
             return await handle.stat()
 
     async def close(self) -> None:

@@ -61,11 +61,16 @@ class Mount:
     config: dict[str, Any] | None = None
     read_only: bool = False
     active: int = 0
+    #: Plugin calls made through the table, by operation (``read``, ``write``, ...): metrics.
+    ops: dict[str, int] = field(default_factory=dict)
+    #: Read streams of this mount open right now (each is also one of ``active``).
+    streams: int = 0
     closing: bool = False
     idle: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def enter(self) -> None:
+    def enter(self, op: str) -> None:
         self.active += 1
+        self.ops[op] = self.ops.get(op, 0) + 1
 
     def leave(self) -> None:
         self.active -= 1
@@ -104,6 +109,7 @@ class _InFlight:
     def __init__(self, chunks: AsyncIterator[bytes], mount: Mount) -> None:
         self._chunks = chunks
         self._mount: Mount | None = mount
+        mount.streams += 1
 
     def __aiter__(self) -> _InFlight:
         return self
@@ -123,13 +129,15 @@ class _InFlight:
                 if close is not None:
                     await close()
             finally:
+                mount.streams -= 1
                 mount.leave()
 
 
-async def _call(mount: Mount, path: str, call: Awaitable[T]) -> T:
-    """Await one plugin ``call`` as an in-flight request of ``mount`` (unmount waits for it),
-    re-raising the plugin's errors at the full ``path`` the client sent (:meth:`FSError.at`)."""
-    mount.enter()
+async def _call(mount: Mount, op: str, path: str, call: Awaitable[T]) -> T:
+    """Await one plugin ``call`` (operation ``op``) as an in-flight request of ``mount`` (unmount
+    waits for it), re-raising the plugin's errors at the full ``path`` the client sent
+    (:meth:`FSError.at`)."""
+    mount.enter(op)
     try:
         return await call
     except FSError as exc:
@@ -139,11 +147,11 @@ async def _call(mount: Mount, path: str, call: Awaitable[T]) -> T:
 
 
 async def _open(
-    mount: Mount, path: str, opening: Awaitable[AsyncIterator[bytes]]
+    mount: Mount, op: str, path: str, opening: Awaitable[AsyncIterator[bytes]]
 ) -> AsyncIterator[bytes]:
     """:func:`_call` for opening a stream: the stream stays in flight until it is closed. Bytes all
     in hand (:class:`Buffered`) are done with the plugin already and are not tracked."""
-    mount.enter()
+    mount.enter(op)
     try:
         chunks = await opening
     except BaseException as exc:
@@ -336,21 +344,24 @@ class MountTable(FileSystem):
             else:
                 mount, rel = self._route(raw, path)
             try:
-                return await _call(mount, raw, call(mount.fs, rel))
+                return await _call(mount, op, raw, call(mount.fs, rel))
             except LinkInPath as link:
                 hops = hop(hops, raw)
                 rest = rel[len(link.link) :]
                 path, hops = self._follow(_below(mount.path, link.target) + rest, follow_last, hops)
 
     async def _open_on(
-        self, raw: str, opening: Callable[[FileSystem, str], Awaitable[AsyncIterator[bytes]]]
+        self,
+        op: str,
+        raw: str,
+        opening: Callable[[FileSystem, str], Awaitable[AsyncIterator[bytes]]],
     ) -> AsyncIterator[bytes]:
         """:meth:`_on` for opening a read stream (tracked in flight until closed)."""
         path, hops = self._follow(raw)
         while True:
             mount, rel = self._route(raw, path)
             try:
-                return await _open(mount, raw, opening(mount.fs, rel))
+                return await _open(mount, op, raw, opening(mount.fs, rel))
             except LinkInPath as link:
                 hops = hop(hops, raw)
                 path, hops = self._follow(
@@ -367,7 +378,7 @@ class MountTable(FileSystem):
                 return path
             mount, rel = found
             try:
-                target = await _call(mount, raw, mount.fs.readlink(rel))
+                target = await _call(mount, "readlink", raw, mount.fs.readlink(rel))
             except LinkInPath as link:
                 target = link.target + rel[len(link.link) :]
             except FSError:
@@ -419,7 +430,7 @@ class MountTable(FileSystem):
                         f"symlink: {path}: permission denied (the target {target} is outside "
                         f"{mount.path}; {mount.fstype} keeps its links inside the mount)"
                     )
-                await _call(mount, path, mount.fs.symlink(rel, within[1]))
+                await _call(mount, "symlink", path, mount.fs.symlink(rel, within[1]))
                 return
         self._links.add(link, target)
 
@@ -435,7 +446,7 @@ class MountTable(FileSystem):
         if rel == "/":
             raise not_a_link
         try:
-            target = await _call(mount, path, mount.fs.readlink(rel))
+            target = await _call(mount, "readlink", path, mount.fs.readlink(rel))
         except (NotSupported, InvalidArgument):
             raise not_a_link from None
         return _below(mount.path, target)
@@ -482,7 +493,7 @@ class MountTable(FileSystem):
                 raise NotFound(f"{NotFound.summary}: {path}")
             mount, rel = found
             try:
-                info = await _call(mount, path, mount.fs.stat(rel))
+                info = await _call(mount, "stat", path, mount.fs.stat(rel))
                 break
             except LinkInPath as link:
                 hops = hop(hops, path)
@@ -523,7 +534,7 @@ class MountTable(FileSystem):
             return [_virtual_dir(name) for name in children]
         mount, rel = found
         try:
-            entries = await _call(mount, raw, mount.fs.readdir(rel))
+            entries = await _call(mount, "readdir", raw, mount.fs.readdir(rel))
         except LinkInPath as link:
             raise _Redirect(_below(mount.path, link.target) + rel[len(link.link) :]) from None
         if children:
@@ -535,7 +546,7 @@ class MountTable(FileSystem):
         if not self._links.links:  # the common case: no table to look at
             mount, rel = self._route(path, normalize(path))
             try:
-                return await _call(mount, path, mount.fs.read(rel, offset, size))
+                return await _call(mount, "read", path, mount.fs.read(rel, offset, size))
             except LinkInPath:
                 pass
         return await self._on(
@@ -543,10 +554,12 @@ class MountTable(FileSystem):
         )
 
     async def read_stream(self, path: str, offset: int = 0, size: int = -1) -> AsyncIterator[bytes]:
-        return await self._open_on(path, lambda fs, rel: fs.read_stream(rel, offset, size))
+        return await self._open_on(
+            "read_stream", path, lambda fs, rel: fs.read_stream(rel, offset, size)
+        )
 
     async def open_stream(self, path: str) -> AsyncIterator[bytes]:
-        return await self._open_on(path, lambda fs, rel: fs.open_stream(rel))
+        return await self._open_on("open_stream", path, lambda fs, rel: fs.open_stream(rel))
 
     async def write(
         self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
@@ -645,7 +658,7 @@ class MountTable(FileSystem):
         if rel_new == "/":
             raise PermissionDenied(f"rename: {new}: permission denied (target is a mount point)")
         try:
-            await _call(mount, old, mount.fs.rename(rel_old, rel_new))
+            await _call(mount, "rename", old, mount.fs.rename(rel_old, rel_new))
         except AlreadyExists as exc:
             # The name that exists is the target's, not the source's the call was located at.
             raise exc.at(new) from exc.__cause__
@@ -677,7 +690,7 @@ class MountTable(FileSystem):
         else:
             mount, rel = self._route(path, norm)
         self.handles.check_room()
-        handle = await _call(mount, path, mount.fs.open_handle(rel, flags, mode))
+        handle = await _call(mount, "open_handle", path, mount.fs.open_handle(rel, flags, mode))
         try:
             return self.handles.add(mount, norm, handle, lease)
         except BaseException:

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -14,6 +15,7 @@ from pfs.fs.errors import FSError, error_kind
 from pfs.http.requests import ClientGone, Request
 from pfs.http.responses import Response, StreamResponse, error_response
 from pfs.server.auth import Auth, Role
+from pfs.server.metrics import UNMATCHED
 from pfs.server.state import State
 
 log = logging.getLogger("pfs.server")
@@ -26,6 +28,9 @@ Route = tuple[Handler, dict[str, Role] | None]
 
 class Subtree(Protocol):
     """A front end that answers every URL under a prefix itself, auth included (WebDAV)."""
+
+    #: Where it answers (``/webdav``); its requests are counted in metrics as ``prefix/*``.
+    prefix: str
 
     def serves(self, path: str) -> bool: ...
 
@@ -41,7 +46,8 @@ _NOT_FOUND = Response(
 
 class App:
     """The ASGI app: dispatches each request over ``routes``, checks its role with ``auth``, and
-    mounts and unmounts through ``state.mounting`` at start and stop."""
+    mounts and unmounts through ``state.mounting`` at start and stop. With ``state.metrics``
+    each request is counted and timed under its route's key (the template, not the path)."""
 
     def __init__(
         self,
@@ -57,19 +63,21 @@ class App:
         #: Prefixes of routes with an ``{id}`` segment (``/api/v1/handles/``).
         self._templated = sorted({key.split("{id}")[0] for key in routes if "{id}" in key})
 
-    def _route(self, path: str) -> Route | None:
-        """The route of ``path``: exact, else the ``{id}`` route of its shape, else (with an
-        unknown segment after the id) the prefix's ``{id}/{op}`` route."""
+    def _route(self, path: str) -> tuple[str, Route] | None:
+        """The route of ``path`` and its key: exact, else the ``{id}`` route of its shape, else
+        (with an unknown segment after the id) the prefix's ``{id}/{op}`` route."""
         route = self.routes.get(path)
         if route is not None or not self._templated:
-            return route
+            return None if route is None else (path, route)
         for prefix in self._templated:
             if path.startswith(prefix) and len(path) > len(prefix):
                 rest = path[len(prefix) :].partition("/")[2]
-                route = self.routes.get(prefix + "{id}" + ("/" + rest if rest else ""))
+                key = prefix + "{id}" + ("/" + rest if rest else "")
+                route = self.routes.get(key)
                 if route is None and rest:
-                    route = self.routes.get(prefix + "{id}/{op}")
-                return route
+                    key = prefix + "{id}/{op}"
+                    route = self.routes.get(key)
+                return None if route is None else (key, route)
         return None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -133,16 +141,29 @@ class App:
                 return
 
     async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        metrics = self.state.metrics
+        if metrics is None:
+            await self._answer(scope, receive, send)
+            return
+        start = time.perf_counter()
+        key, status = UNMATCHED, 0
+        try:
+            key, status = await self._answer(scope, receive, send)
+        finally:
+            metrics.observe(key, scope["method"], status, time.perf_counter() - start)
+
+    async def _answer(self, scope: dict[str, Any], receive: Any, send: Any) -> tuple[str, int]:
+        """Answer one request; returns its route's key and the status sent (0: none, the
+        client left)."""
         req = Request(scope, receive, self.state.settings.body_timeout)
-        route = self._route(req.path)
-        if route is None:
+        found = self._route(req.path)
+        if found is None:
             for subtree in self.subtrees:
                 if subtree.serves(req.path):
-                    await self._subtree(subtree, req, send, receive)
-                    return
+                    return subtree.prefix + "/*", await self._subtree(subtree, req, send, receive)
             await _NOT_FOUND(send, receive)
-            return
-        handler, methods = route
+            return UNMATCHED, _NOT_FOUND.status
+        key, (handler, methods) = found
         try:
             if methods is not None:
                 role = methods.get(req.method)
@@ -150,7 +171,7 @@ class App:
                     allow = ", ".join(methods).encode()
                     response = error_response(405, "method not allowed", [(b"allow", allow)])
                     await response(send, receive)
-                    return
+                    return key, response.status
                 if self.auth.enabled:
                     header = req.header(b"authorization")
                     denied = self.auth.check(header, role)
@@ -162,7 +183,7 @@ class App:
                     denied = None
                 if denied is not None:
                     await denied(send, receive)
-                    return
+                    return key, denied.status
             response = await handler(self.state, req)
         except FSError as exc:
             # The kind header lets clients tell e.g. NotEmpty from AlreadyExists (both 409).
@@ -172,7 +193,7 @@ class App:
                 headers.append((b"connection", b"close"))
             response = error_response(exc.status, exc.message, headers)
         except ClientGone:
-            return
+            return key, 0
         except Exception as exc:
             log.exception("%s %s failed", req.method, req.path)
             response = error_response(
@@ -180,17 +201,20 @@ class App:
                 f"internal error: {exc}" if str(exc) else f"internal error: {type(exc).__name__}",
             )
         await response(send, receive)
+        return key, response.status
 
 
-    async def _subtree(self, subtree: Subtree, req: Request, send: Any, receive: Any) -> None:
+    async def _subtree(self, subtree: Subtree, req: Request, send: Any, receive: Any) -> int:
+        """Let ``subtree`` answer; the status sent (0: none, the client left)."""
         try:
             response = await subtree(req)
         except ClientGone:
-            return
+            return 0
         except Exception as exc:
             log.exception("%s %s failed", req.method, req.path)
             response = error_response(500, f"internal error: {exc or type(exc).__name__}")
         await response(send, receive)
+        return response.status
 
 
 def _log_slow_callbacks() -> None:

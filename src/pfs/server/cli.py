@@ -10,12 +10,13 @@ import logging.config
 import os
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
 from granian import Granian
 from granian._granian import SocketHolder
-from granian.constants import HTTPModes, Interfaces, Loops
+from granian.constants import HTTPModes, Interfaces, Loops, SSLProtocols
 
 from pfs import __version__
 from pfs.external.loader import ExternalConfigError
@@ -28,6 +29,7 @@ from pfs.server.auth import Auth
 from pfs.server.config import DEFAULT_CONFIG, ConfigError, load_file, settings_from_dict
 from pfs.server.config_source import ConfigSource, find_config
 from pfs.server.logs import AccessLog, logging_config
+from pfs.server.metrics import Metrics
 from pfs.server.mounting import DEVFS_PATH, Mounting
 from pfs.server.routes import ROUTES
 from pfs.server.settings import Settings
@@ -50,7 +52,8 @@ def build_app(raw: Any, address: str | None = None, registry: Registry | None = 
         registry, fs, settings.external_plugins, settings.mounts, devfs=settings.devfs
     )
     auth = Auth(settings.auth_tokens, settings.admin_without_auth)
-    state = State(settings, fs, mounting)
+    metrics = Metrics(fs) if settings.metrics else None
+    state = State(settings, fs, mounting, metrics)
     subtrees = [WebDAV(state, auth, settings.webdav_prefix)] if settings.webdav else []
     return App(ROUTES, state, auth, subtrees)
 
@@ -206,14 +209,22 @@ def main(argv: list[str] | None = None) -> int:
         )
     os.environ[_ENV_CONFIG] = json.dumps(raw)
     os.environ[_ENV_ADDR] = settings.address
+    if settings.tls_cert:
+        log.info("serving HTTPS with %s", settings.tls_cert)
     if args.server == "uvicorn":
         import uvicorn
 
         config = uvicorn.Config(serving(app), log_level="warning", lifespan="on",
-                                log_config=None)
+                                log_config=None, ssl_certfile=settings.tls_cert,
+                                ssl_keyfile=settings.tls_key)
         uvicorn.Server(config).run(sockets=[sock])
         return 0
     host, port = sock.getsockname()[:2]
+    tls: dict[str, Any] = {}
+    if settings.tls_cert and settings.tls_key:
+        # TLS 1.2 too (Granian's own minimum is 1.3): clients such as older scrapers need it.
+        tls = {"ssl_cert": Path(settings.tls_cert), "ssl_key": Path(settings.tls_key),
+               "ssl_protocol_min": SSLProtocols.tls12}
     GranianOnSocket(
         "pfs.server.cli:app_from_env",
         sock=sock,
@@ -228,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         backpressure=1024,
         http=HTTPModes.http1,
         websockets=False,
+        **tls,
     ).serve()
     return 0
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SERVER_KEYS = {
     "address", "log_level", "log_format", "access_log", "max_body_bytes", "body_timeout", "auth",
     "admin_without_auth", "grep_max_scan_bytes", "grep_max_answer_bytes", "max_open_handles",
-    "max_request_body_bytes", "webdav",
+    "max_request_body_bytes", "webdav", "metrics", "tls",
 }
 #: Server settings given as sizes (``64MB``).
 _SIZE_KEYS = ("max_body_bytes", "grep_max_scan_bytes", "grep_max_answer_bytes")
@@ -108,6 +109,39 @@ def _tokens(auth: Any) -> list[TokenEntry]:
             raise ConfigError(f"{where}: needs a non-empty 'token' or 'token_env'")
         tokens.append(TokenEntry(token, Role[role_name.upper()]))
     return tokens
+
+
+def _tls(tls: Any) -> tuple[str, str] | None:
+    """``server.tls``: the certificate (chain) and key PEM paths, loaded once here so a wrong
+    path, a file that is no PEM or a key that does not match the certificate stops start-up."""
+    if tls is None:
+        return None
+    if not isinstance(tls, dict):
+        raise ConfigError("server.tls: must be a mapping with 'cert' and 'key' (PEM file paths)")
+    _unknown("server.tls", set(tls), {"cert", "key"})
+    cert, key = tls.get("cert"), tls.get("key")
+    for name, value in (("cert", cert), ("key", key)):
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"server.tls.{name}: must be the path of a PEM file")
+    assert isinstance(cert, str) and isinstance(key, str)
+    for name, path, marker, what in (
+        ("cert", cert, b"-----BEGIN CERTIFICATE-----", "certificate"),
+        ("key", key, b"PRIVATE KEY-----", "private key"),
+    ):
+        try:
+            text = Path(path).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"server.tls.{name}: cannot read {path}: {exc.strerror}") from None
+        if marker not in text:
+            raise ConfigError(f"server.tls.{name}: {path} holds no PEM {what}")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        raise ConfigError(
+            f"server.tls: the key {key} does not go with the certificate {cert} "
+            f"({exc.reason or exc})"
+        ) from None
+    return cert, key
 
 
 def _admin_without_auth(value: Any) -> AdminWithoutAuth:
@@ -247,6 +281,13 @@ def settings_from_dict(raw: Any, registry: Registry, address: str | None = None)
     if not isinstance(access_log, bool):
         raise ConfigError("server.access_log: must be true or false")
     settings.access_log = access_log
+    metrics = server.get("metrics", True)
+    if not isinstance(metrics, bool):
+        raise ConfigError("server.metrics: must be true or false")
+    settings.metrics = metrics
+    tls = _tls(server.get("tls"))
+    if tls is not None:
+        settings.tls_cert, settings.tls_key = tls
     for key in _SIZE_KEYS:
         if key in server:
             try:

@@ -76,4 +76,6 @@ ROUTES: dict[str, Route] = {
     "/api/v1/handles/{id}/{op}": (handles.unknown, None),
     "/api/v1/openapi.json": (docs.openapi, {"GET": Role.READ}),
     "/docs": (docs.page, {"GET": Role.READ}),
+    # Prometheus's usual place, outside /api/v1; the read role when auth is on.
+    "/metrics": (status.metrics, {"GET": Role.READ}),
 }

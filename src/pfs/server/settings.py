@@ -19,6 +19,11 @@ class Settings:
     log_format: str = "text"
     #: One line per request on the ``pfs.access`` logger (at info).
     access_log: bool = True
+    #: Prometheus metrics at ``/metrics`` (a count and a latency per request while on).
+    metrics: bool = True
+    #: PEM files of the API's certificate (chain) and key: HTTPS when both are set.
+    tls_cert: str | None = None
+    tls_key: str | None = None
     #: Bodies buffered for plugins that cannot take a stream are refused beyond this (413).
     max_body_bytes: int = WRITE_LIMIT
     #: JSON request bodies (mount, rename, grep …) are small; anything bigger is refused.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pfs.fs.mounts import MountTable
+from pfs.server.metrics import Metrics
 from pfs.server.mounting import Mounting
 from pfs.server.settings import Settings
 
@@ -14,3 +15,5 @@ class State:
     settings: Settings
     fs: MountTable
     mounting: Mounting
+    #: None when ``server.metrics`` is off.
+    metrics: Metrics | None = None

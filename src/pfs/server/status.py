@@ -1,5 +1,5 @@
-"""``/health``, ``/ready`` and ``/version``: is the server up, are its start-up mounts, which
-build is it."""
+"""``/health``, ``/ready``, ``/version`` and ``/metrics``: is the server up, are its start-up
+mounts, which build is it, and how it is doing (Prometheus)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from pfs import __version__
 from pfs.http.requests import Request
 from pfs.http.responses import Response, error_response, json_response
+from pfs.server.metrics import CONTENT_TYPE
 from pfs.server.state import State
 
 
@@ -53,3 +54,10 @@ async def version(state: State, req: Request) -> Response:
     if req.method != "GET":
         return error_response(405, "method not allowed", [(b"allow", b"GET")])
     return json_response(dict(sorted(version_info().items())))
+
+
+async def metrics(state: State, req: Request) -> Response:
+    """The Prometheus text format (``server.metrics: false``: 404)."""
+    if state.metrics is None:
+        return error_response(404, "metrics are off (server.metrics: false)")
+    return Response(200, state.metrics.render(), CONTENT_TYPE.encode())

@@ -66,6 +66,11 @@ class QueueBackend:
         """Remove queue ``name`` and every queue nested below it (``""``: all queues)."""
         raise NotImplementedError
 
+    def depths(self) -> dict[str, int] | None:
+        """Ready messages per queue when known without I/O (the memory backend); None for the
+        SQL backends, where a count is a query and has no place in a metrics scrape."""
+        return None
+
     async def queue_names(self) -> list[str]:
         """Every existing queue name."""
         raise NotImplementedError

@@ -52,6 +52,9 @@ class MemoryBackend(QueueBackend):
         for queue_name in [q for q in self.queues if is_below(q, name)]:
             del self.queues[queue_name]
 
+    def depths(self) -> dict[str, int] | None:
+        return {name: len(queue.ready) for name, queue in self.queues.items()}
+
     async def queue_names(self) -> list[str]:
         return list(self.queues)
 

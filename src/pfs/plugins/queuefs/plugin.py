@@ -111,6 +111,9 @@ class QueueFS(FileSystem):
             self.backend_name, "agfs" if self.layout == "agfs" else "pfs", config
         )
 
+    def queue_depths(self) -> dict[str, int] | None:
+        return self.backend.depths()
+
     async def start(self) -> None:
         if self.layout == "auto" and self.backend_name != "memory":
             self.layout = await layout.detect(self.backend_name, self.config)

@@ -1,0 +1,120 @@
+"""Prometheus metrics of one server (``GET /metrics``), with ``prometheus_client``.
+
+Per request the app adds one count and one latency observation, labelled by the route template
+(``/api/v1/handles/{id}/read``, never the raw path), the method and the status: label sets are
+bounded by the route table. Everything else is read from the server's own counters when scraped
+(nothing more is done per request): file bytes in/out (:class:`pfs.fs.traffic.Traffic`), plugin
+calls by mount and operation, in-flight calls and open streams by mount, open handles, and the
+depths of queuefs queues where the backend knows them without I/O (the memory backend).
+
+One registry per app (not the library's global one), in the library's single-process mode: the
+server runs one worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import generate_latest
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+from pfs.fs.mounts import MountTable
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+#: The route label of requests no route answers (404s of unknown paths).
+UNMATCHED = "unmatched"
+#: Methods counted by name (HTTP's and WebDAV's); any other is counted as ``other`` (clients
+#: choose methods freely).
+METHODS = frozenset({
+    "GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS",
+    "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK",
+})
+#: Latency buckets in seconds: small reads take ~100 µs, streams and slow backends seconds.
+BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+           1.0, 2.5, 5.0, 10.0, 30.0)
+#: Queues shown per mount at most (queue names are the clients'; the total is always shown).
+MAX_QUEUES_SHOWN = 1000
+
+
+class Metrics:
+    """The server's metrics: ``observe`` per request, ``render`` per scrape."""
+
+    def __init__(self, fs: MountTable) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self._requests = Counter(
+            "pfs_http_requests", "HTTP requests answered, by route template, method and status",
+            ["route", "method", "status"], registry=self.registry,
+        )
+        self._latency = Histogram(
+            "pfs_http_request_duration_seconds",
+            "Time from a request's arrival to its answer's last byte, by route and method",
+            ["route", "method"], buckets=BUCKETS, registry=self.registry,
+        )
+        # The labelled children, looked up once: ``labels()`` costs more than the count itself.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self.registry.register(NamespaceCollector(fs))
+        ProcessCollector(namespace="pfs", registry=self.registry)
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            shown = method if method in METHODS else "other"
+            children = self._children[key] = (
+                self._requests.labels(route, shown, str(status) if status else "none"),
+                self._latency.labels(route, shown),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class NamespaceCollector(Collector):
+    """What the mount table knows, read when scraped."""
+
+    def __init__(self, fs: MountTable) -> None:
+        self.fs = fs
+
+    def collect(self) -> Iterator[Metric]:
+        fs = self.fs
+        sent = CounterMetricFamily("pfs_file_bytes_sent", "File content sent to clients")
+        sent.add_metric([], fs.traffic.sent)
+        received = CounterMetricFamily("pfs_file_bytes_received", "File content received")
+        received.add_metric([], fs.traffic.received)
+        handles = GaugeMetricFamily("pfs_open_handles", "Handles open (/api/v1/handles)")
+        handles.add_metric([], len(fs.handles))
+        ops = CounterMetricFamily(
+            "pfs_mount_operations", "Plugin calls through the mount table, by mount and operation",
+            labels=["mount", "fstype", "op"],
+        )
+        in_flight = GaugeMetricFamily(
+            "pfs_mount_in_flight", "Plugin calls running now (open streams included)",
+            labels=["mount"],
+        )
+        streams = GaugeMetricFamily(
+            "pfs_mount_open_streams", "Read streams open now", labels=["mount"]
+        )
+        depths = GaugeMetricFamily(
+            "pfs_queue_depth", "Messages ready in a queue (queuefs, memory backend)",
+            labels=["mount", "queue"],
+        )
+        queued = GaugeMetricFamily(
+            "pfs_queue_depth_total", "Messages ready in every queue of a queuefs mount",
+            labels=["mount"],
+        )
+        for mount in fs.list():
+            for op, count in list(mount.ops.items()):
+                ops.add_metric([mount.path, mount.fstype, op], count)
+            in_flight.add_metric([mount.path], mount.active)
+            streams.add_metric([mount.path], mount.streams)
+            queues = mount.fs.queue_depths()
+            if queues is not None:
+                queued.add_metric([mount.path], sum(queues.values()))
+                for name, depth in sorted(queues.items())[:MAX_QUEUES_SHOWN]:
+                    depths.add_metric([mount.path, name], depth)
+        yield from (sent, received, handles, ops, in_flight, streams, depths, queued)
