@@ -57,6 +57,7 @@ def test_requests_by_route_template_method_and_status(server):
     httpx.get(api + "/handles/12345/read")  # a templated route: the id is no label
     httpx.get(server.url + "/no/such/route/x1")
     httpx.request("BREW", api + "/files?path=/memfs/m1")
+    httpx.request("PROPFIND", server.url + "/webdav/memfs/m1", headers={"Depth": "0"})
     after = scrape(server)
 
     def grew(route: str, method: str, status: str) -> float:
@@ -71,6 +72,7 @@ def test_requests_by_route_template_method_and_status(server):
     assert grew("/api/v1/handles/{id}/read", "GET", "404") == 1
     assert grew("unmatched", "GET", "404") == 1
     assert grew("/api/v1/files", "other", "405") == 1
+    assert grew("/webdav/*", "PROPFIND", "207") == 1
     routes = {dict(labels).get("route") for name, labels in after if name.startswith("pfs_http")}
     assert not any("12345" in r or "x1" in r for r in routes if r), routes
     count = value(after, "pfs_http_request_duration_seconds_count",
