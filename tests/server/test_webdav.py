@@ -160,10 +160,23 @@ def test_get_ranges(dav, work):
     assert (head.status_code, head.headers["content-length"]) == (200, "10")
 
 
-def test_get_if_none_match_answers_304(dav, work):
+def test_rfc9110_conditions_on_get_put_delete(dav, api, work):
     dav.put(f"{work}/c", content=b"abc")
     etag = dav.get(f"{work}/c").headers["etag"]
+    # One tag for a file, whichever front end is asked.
+    assert api.head("/files", params={"path": f"{work}/c"}).headers["etag"] == etag
     assert dav.get(f"{work}/c", headers={"If-None-Match": etag}).status_code == 304
+    modified = dav.head(f"{work}/c").headers["last-modified"]
+    assert dav.get(f"{work}/c", headers={"If-Modified-Since": modified}).status_code == 304
+    stale = dav.put(f"{work}/c", content=b"lost", headers={"If-Match": '"0-0"'})
+    assert stale.status_code == 412
+    assert dav.delete(f"{work}/c", headers={"If-Match": '"0-0"'}).status_code == 412
+    assert dav.get(f"{work}/c").content == b"abc"
+    assert dav.put(f"{work}/c", content=b"new", headers={"If-Match": etag}).status_code == 204
+    assert dav.get(f"{work}/c").content == b"new"
+    created = dav.put(f"{work}/d", content=b"d", headers={"If-None-Match": "*"})
+    assert created.status_code == 201
+    assert dav.put(f"{work}/d", content=b"x", headers={"If-None-Match": "*"}).status_code == 412
 
 
 def test_large_put_is_streamed_and_read_back(dav, api, work):
@@ -345,3 +358,23 @@ def test_bad_webdav_config_is_refused(value):
 def test_server_with_webdav_config_starts():
     with ServerProcess({"server": {"webdav": True}}) as proc:
         assert httpx.request("OPTIONS", proc.url + "/webdav/").headers["dav"] == "1, 2"
+
+
+def test_xml_bodies_over_1_mib_are_413(dav, work):
+    huge = b'<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>' + b" " * (1 << 20)
+    assert propfind(dav, work, "0", huge).status_code == 413
+
+
+def test_dead_properties_are_bounded_507(start_server):
+    proc = start_server({"plugins": {"memfs": {"enabled": True, "path": "/memfs"}}})
+    url = proc.url + "/webdav/memfs/f"
+    assert httpx.put(url, content=b"x").status_code == 201
+    statuses = []
+    for i in range(17):  # ~1 MB each: the 17th passes the 16 MiB bound
+        body = (f'<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop>'
+                f"<Z:p{i}>{'v' * 1_000_000}</Z:p{i}></D:prop></D:set></D:propertyupdate>")
+        statuses.append(httpx.request("PROPPATCH", url, content=body.encode()).status_code)
+    assert statuses == [207] * 16 + [507]
+    asked = b'<D:propfind xmlns:D="DAV:"><D:prop><Z:p16 xmlns:Z="urn:z"/></D:prop></D:propfind>'
+    r = httpx.request("PROPFIND", url, headers={"Depth": "0"}, content=asked)
+    assert "404 Not Found" in r.text

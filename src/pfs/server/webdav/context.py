@@ -7,13 +7,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit
 
-from pfs.fs.errors import InvalidArgument, NotFound
+from pfs.fs.errors import InvalidArgument, NotFound, PreconditionFailed
 from pfs.fs.fileinfo import FileInfo
 from pfs.fs.paths import normalize, split_parent
 from pfs.http.requests import Request
 from pfs.server.state import State
 from pfs.server.webdav.conditions import holds, parse_if, submitted_tokens
-from pfs.server.webdav.errors import Conflict, Locked, PreconditionFailed
+from pfs.server.webdav.errors import Conflict, Locked
 from pfs.server.webdav.locks import Lock, LockManager
 from pfs.server.webdav.properties import DeadProperties, etag
 

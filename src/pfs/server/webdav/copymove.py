@@ -7,7 +7,14 @@ from __future__ import annotations
 import contextlib
 
 from pfs.fs.base import REPLACE
-from pfs.fs.errors import BadGateway, CrossMount, FSError, InvalidArgument, PermissionDenied
+from pfs.fs.errors import (
+    BadGateway,
+    CrossMount,
+    FSError,
+    InvalidArgument,
+    PermissionDenied,
+    PreconditionFailed,
+)
 from pfs.fs.fileinfo import FileInfo
 from pfs.fs.links import LINK_TYPE
 from pfs.fs.paths import join
@@ -15,7 +22,6 @@ from pfs.http.requests import Request
 from pfs.http.responses import Response
 from pfs.server.webdav import xmlbodies as x
 from pfs.server.webdav.context import Dav, depth
-from pfs.server.webdav.errors import PreconditionFailed
 from pfs.server.webdav.reading import XML_TYPE
 
 

@@ -5,12 +5,6 @@ from __future__ import annotations
 from pfs.fs.errors import FSError
 
 
-class PreconditionFailed(FSError):
-    """An ``If`` header or ``Overwrite: F`` does not hold."""
-
-    status = 412
-
-
 class Locked(FSError):
     """The resource is locked and the request did not submit the lock's token."""
 

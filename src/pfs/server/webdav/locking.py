@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pfs.fs.errors import PreconditionFailed
 from pfs.http.requests import Request
 from pfs.http.responses import Response
 from pfs.server.webdav import xmlbodies as x
 from pfs.server.webdav.context import MAX_XML_BYTES, Dav, depth
-from pfs.server.webdav.errors import Conflict, Locked, PreconditionFailed
+from pfs.server.webdav.errors import Conflict, Locked
 from pfs.server.webdav.locks import Lock, parse_timeout
 from pfs.server.webdav.properties import active_lock
 from pfs.server.webdav.reading import XML_TYPE

@@ -44,13 +44,30 @@ def _below(path: str, root: str) -> bool:
 
 
 class LockManager:
+    """Locks by token and by root path, so the locks covering a path are found by looking at
+    its ancestors (a PROPFIND of a large collection asks once per member), never by scanning
+    every lock."""
+
     def __init__(self) -> None:
         self._locks: dict[str, Lock] = {}
+        self._by_root: dict[str, list[Lock]] = {}
+        #: The earliest expiry among the locks: expired ones are swept only once it has passed.
+        self._next_expiry = math.inf
 
     def _expire(self) -> None:
         now = time.monotonic()
-        for token in [t for t, lock in self._locks.items() if lock.expires <= now]:
-            del self._locks[token]
+        if now < self._next_expiry:
+            return
+        for lock in [lock for lock in self._locks.values() if lock.expires <= now]:
+            self._forget(lock)
+        self._next_expiry = min((lock.expires for lock in self._locks.values()), default=math.inf)
+
+    def _forget(self, lock: Lock) -> None:
+        del self._locks[lock.token]
+        held = self._by_root[lock.root]
+        held.remove(lock)
+        if not held:
+            del self._by_root[lock.root]
 
     def get(self, token: str) -> Lock | None:
         self._expire()
@@ -58,16 +75,26 @@ class LockManager:
 
     def covering(self, path: str) -> list[Lock]:
         """Locks whose scope includes ``path``."""
+        if not self._locks:
+            return []
         self._expire()
-        return [lock for lock in self._locks.values() if lock.covers(path)]
+        found = list(self._by_root.get(path, ()))
+        ancestor = path
+        while ancestor != "/":
+            ancestor = ancestor.rsplit("/", 1)[0] or "/"
+            found.extend(lock for lock in self._by_root.get(ancestor, ()) if lock.infinite)
+        return found
 
     def within(self, path: str) -> list[Lock]:
         """Locks rooted at ``path`` or below it."""
+        if not self._locks:
+            return []
         self._expire()
         return [
             lock
-            for lock in self._locks.values()
-            if lock.root == path or path == "/" or _below(lock.root, path)
+            for root, held in self._by_root.items()
+            if root == path or path == "/" or _below(root, path)
+            for lock in held
         ]
 
     def conflicts(self, path: str, exclusive: bool, infinite: bool) -> list[Lock]:
@@ -92,19 +119,26 @@ class LockManager:
             expires=time.monotonic() + timeout,
         )
         self._locks[lock.token] = lock
+        self._by_root.setdefault(path, []).append(lock)
+        self._next_expiry = min(self._next_expiry, lock.expires)
         return lock
 
     def refresh(self, lock: Lock, timeout: int) -> None:
         lock.timeout = timeout
         lock.expires = time.monotonic() + timeout
+        # A shorter timeout may make this the earliest expiry; a longer one is found at the
+        # next sweep, which recomputes the earliest.
+        self._next_expiry = min(self._next_expiry, lock.expires)
 
     def remove(self, token: str) -> None:
-        self._locks.pop(token, None)
+        lock = self._locks.get(token)
+        if lock is not None:
+            self._forget(lock)
 
     def drop_within(self, path: str) -> None:
         """Forget the locks of a subtree that was deleted or moved away."""
         for lock in self.within(path):
-            del self._locks[lock.token]
+            self._forget(lock)
 
 
 def parse_timeout(header: str | None) -> int:

@@ -5,12 +5,11 @@ kept in memory per path."""
 from __future__ import annotations
 
 import mimetypes
-from datetime import UTC, datetime
-from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
 from pfs.fs.errors import InsufficientStorage
 from pfs.fs.fileinfo import FileInfo
+from pfs.http.conditional import etag, http_date
 from pfs.server.webdav.locks import Lock
 from pfs.server.webdav.xmlbodies import DAV, PropName, element
 
@@ -36,15 +35,6 @@ _SUPPORTED_LOCK = "".join(
     "<D:locktype><D:write/></D:locktype></D:lockentry>"
     for scope in ("exclusive", "shared")
 )
-
-
-def etag(info: FileInfo) -> str:
-    """A strong validator from size and modification time (content is never read for it)."""
-    return f'"{info.size:x}-{info.mtime_ns:x}"'
-
-
-def http_date(mtime_ns: int) -> str:
-    return format_datetime(datetime.fromtimestamp(mtime_ns / 1e9, UTC), usegmt=True)
 
 
 def content_type(name: str) -> str:

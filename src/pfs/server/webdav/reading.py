@@ -7,16 +7,17 @@ from __future__ import annotations
 from xml.sax.saxutils import escape
 
 from pfs.fs.base import Buffered
-from pfs.fs.errors import PermissionDenied
+from pfs.fs.errors import PermissionDenied, PreconditionFailed
 from pfs.fs.fileinfo import FileInfo, ReadEffect
 from pfs.fs.paths import join
 from pfs.fs.turns import map_in_turns
+from pfs.http.conditional import NOT_MODIFIED, Preconditions, validators
 from pfs.http.ranges import range_response
 from pfs.http.requests import Request
 from pfs.http.responses import Prefixed, Response, StreamResponse, text_response
 from pfs.server.webdav import xmlbodies as x
 from pfs.server.webdav.context import MAX_XML_BYTES, Dav, depth
-from pfs.server.webdav.properties import LIVE, content_type, etag, http_date, live_value
+from pfs.server.webdav.properties import LIVE, content_type, live_value
 
 METHODS = "OPTIONS, PROPFIND, PROPPATCH, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, LOCK, UNLOCK"
 XML_TYPE = b'application/xml; charset="utf-8"'
@@ -104,11 +105,18 @@ async def _readable(dav: Dav, path: str) -> FileInfo:
 
 
 def _headers(info: FileInfo) -> list[tuple[bytes, bytes]]:
-    return [
-        (b"etag", etag(info).encode()),
-        (b"last-modified", http_date(info.mtime_ns).encode()),
-        (b"accept-ranges", b"bytes"),
-    ]
+    return [*validators(info), (b"accept-ranges", b"bytes")]
+
+
+def _refused(req: Request, path: str, info: FileInfo) -> Response | None:
+    """The 304 or 412 a read's ``If-None-Match``/``If-Modified-Since`` (and kin) ask for."""
+    conditions = Preconditions.of(req.scope.get("headers", ()))
+    status = None if conditions is None else conditions.evaluate(info, reading=True)
+    if status is None:
+        return None
+    if status == NOT_MODIFIED:
+        return Response(304, b"", b"text/plain", [(b"content-length", b"0"), *validators(info)])
+    raise PreconditionFailed(f"precondition failed: {path}: {conditions}")
 
 
 async def _get(dav: Dav, req: Request, path: str) -> Response | StreamResponse:
@@ -118,12 +126,9 @@ async def _get(dav: Dav, req: Request, path: str) -> Response | StreamResponse:
     kind = content_type(info.name).encode()
     headers = _headers(info)
     fs = dav.state.fs
-    if_none_match = req.header(b"if-none-match")
-    if if_none_match is not None and if_none_match.decode("latin-1").strip() in (
-        etag(info),
-        "*",
-    ):
-        return Response(304, b"", kind, [(b"content-length", b"0"), *headers])
+    refused = _refused(req, path, info)
+    if refused is not None:
+        return refused
     range_header = req.header(b"range")
     if range_header is not None:
         ranged = await range_response(
@@ -154,6 +159,9 @@ async def head(dav: Dav, req: Request, path: str) -> Response:
     info = await _readable(dav, path)
     if info.is_dir:
         return Response(200, b"", b"text/html; charset=utf-8")
+    refused = _refused(req, path, info)
+    if refused is not None:
+        return refused
     return Response(
         200,
         b"",
@@ -166,8 +174,10 @@ async def _index(dav: Dav, path: str) -> Response:
     """A collection's GET: a plain HTML list of its members, for browsers."""
     entries = await dav.state.fs.readdir(path)
     rows = await map_in_turns(
-        lambda e: f'<li><a href="{dav.href(join(path, e.name), e.is_dir)}">'
-        f"{escape(e.name)}{'/' if e.is_dir else ''}</a></li>",
+        lambda e: (
+            f'<li><a href="{dav.href(join(path, e.name), e.is_dir)}">'
+            f"{escape(e.name)}{'/' if e.is_dir else ''}</a></li>"
+        ),
         entries,
     )
     body = f"<!DOCTYPE html><title>{escape(path)}</title><ul>{''.join(rows)}</ul>\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pfs.fs.base import REPLACE
 from pfs.fs.errors import PermissionDenied
+from pfs.http.conditional import Preconditions
 from pfs.http.requests import Request
 from pfs.http.responses import Response
 from pfs.server.webdav import xmlbodies as x
@@ -26,7 +27,13 @@ async def put(dav: Dav, req: Request, path: str) -> Response:
     fs = dav.state.fs
     settings = dav.state.settings
     length = req.content_length()
-    if length is not None and length <= settings.inline_read_bytes:
+    conditions = Preconditions.of(req.scope.get("headers", ()))
+    if conditions is not None and conditions.guards_change:
+        # If-Match and kin: a compare-and-swap in the plugin, as PUT /files does (501 where the
+        # plugin cannot compare and write in one step).
+        body = fs.traffic.receiving(req.stream())
+        await fs.write_if(path, body, conditions, 0, REPLACE, settings.max_body_bytes)
+    elif length is not None and length <= settings.inline_read_bytes:
         data = await req.body(settings.max_body_bytes)
         fs.traffic.received += len(data)
         await fs.write(path, data, 0, REPLACE)
@@ -52,7 +59,11 @@ async def delete(dav: Dav, req: Request, path: str) -> Response:
     if path == "/":
         raise PermissionDenied("DELETE: the root collection cannot be deleted")
     await dav.guard(req, path, dav.removing(path))
-    await dav.state.fs.remove(path, recursive=True)
+    conditions = Preconditions.of(req.scope.get("headers", ()))
+    if conditions is not None and conditions.guards_change:
+        await dav.state.fs.remove_if(path, conditions, recursive=True)
+    else:
+        await dav.state.fs.remove(path, recursive=True)
     dav.locks.drop_within(path)
     dav.props.drop(path)
     return Response(204, b"", b"text/plain")

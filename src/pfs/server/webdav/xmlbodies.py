@@ -15,6 +15,7 @@ DAV = "DAV:"
 #: A property's name: (namespace URI, local name); the empty URI is no namespace.
 PropName = tuple[str, str]
 
+
 def status_line(status: int) -> str:
     try:
         return f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"
