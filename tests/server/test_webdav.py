@@ -304,6 +304,23 @@ def test_consuming_and_endless_files_are_listed_never_read(dav, api):
         api.delete("/directories", params={"path": "/queuefs/dav", "recursive": "true"})
 
 
+def test_moving_a_queue_across_mounts_reads_no_message_and_keeps_the_source(dav, api):
+    api.post("/directories", params={"path": "/queuefs/mv"})
+    api.put("/files", params={"path": "/queuefs/mv/enqueue"}, content=b"still here")
+    try:
+        r = dav.request("MOVE", "/queuefs/mv", headers={"Destination": "/webdav/memfs/mv"})
+        assert r.status_code == 207
+        assert "<D:href>/webdav/queuefs/mv/dequeue</D:href>" in r.text
+        assert "403 Forbidden" in r.text
+        assert api.get("/files", params={"path": "/queuefs/mv/size"}).text.strip() == "1"
+        assert api.get("/files", params={"path": "/queuefs/mv/dequeue"}).json()["data"] == (
+            "still here"
+        )
+    finally:
+        api.delete("/directories", params={"path": "/queuefs/mv", "recursive": "true"})
+        api.delete("/directories", params={"path": "/memfs/mv", "recursive": "true"})
+
+
 def test_unknown_method_is_405_with_allow(dav):
     r = dav.request("PATCH", "/memfs")
     assert r.status_code == 405 and "PROPFIND" in r.headers["allow"]
