@@ -191,6 +191,10 @@ def test_large_put_is_streamed_and_read_back(dav, api, work):
 def test_put_refusals_leave_data_unchanged(dav, work):
     assert dav.put("/memfs/nowhere/x", content=b"x").status_code == 409
     assert dav.put(work, content=b"x").status_code == 405
+    dav.put(f"{work}/whole", content=b"0123456789")
+    partial = dav.put(f"{work}/whole", content=b"ab", headers={"Content-Range": "bytes 0-1/10"})
+    assert partial.status_code == 400
+    assert dav.get(f"{work}/whole").content == b"0123456789"
     assert propfind(dav, "/memfs/nowhere").status_code == 404
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pfs.fs.base import REPLACE
-from pfs.fs.errors import PermissionDenied
+from pfs.fs.errors import InvalidArgument, PermissionDenied
 from pfs.http.conditional import Preconditions
 from pfs.http.requests import Request
 from pfs.http.responses import Response
@@ -17,6 +17,10 @@ from pfs.server.webdav.reading import XML_TYPE
 async def put(dav: Dav, req: Request, path: str) -> Response:
     """Create or replace a file with the body, streamed to the plugin as it arrives (plugins
     stage a replacement and switch to it at the end, so a broken upload changes nothing)."""
+    if req.header(b"content-range") is not None:
+        # A partial PUT taken as a whole one would replace the file with the piece (RFC 9110
+        # §14.5): refused, the file is left as it is.
+        raise InvalidArgument(f"PUT: {path}: Content-Range is not supported (send the whole file)")
     existing = await dav.stat(path)
     if existing is not None and existing.is_dir:
         raise MethodNotAllowed(f"PUT: {path} is a collection")
