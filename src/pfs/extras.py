@@ -15,6 +15,7 @@ EXTRA_OF_MODULE = {
     "prometheus_client": "server",
     "aiobotocore": "s3",
     "asyncmy": "mysql",
+    "asyncpg": "postgres",
     "wasmtime": "wasm",
     "pyfuse3": "fuse",
     "mcp": "mcp",

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import orjson
 import pytest
 
 from pfs.testing.mariadb import MariaDB
+from pfs.testing.postgres import Postgres
 
 MARIADB = MariaDB()
-BACKENDS = ("memory", "sqlite", "mysql")
+POSTGRES = Postgres()
+BACKENDS = ("memory", "sqlite", "mysql", "postgres")
 
 
 def require_mariadb() -> None:
@@ -24,11 +28,39 @@ def require_mariadb() -> None:
     pytest.skip(problem)
 
 
+def require_postgres() -> None:
+    """Skip (fail under CI=true) when the PostgreSQL server is not reachable."""
+    problem = POSTGRES.reachable()
+    if problem is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(problem)
+    pytest.skip(problem)
+
+
+@contextmanager
+def scratch_database(backend: str, prefix: str) -> Iterator[str | None]:
+    """A throw-away database for a mysql or postgres ``backend`` (None for the others),
+    dropped on exit."""
+    if backend == "mysql":
+        require_mariadb()
+        with MARIADB.scratch_database(prefix) as database:
+            yield database
+    elif backend == "postgres":
+        require_postgres()
+        with POSTGRES.scratch_database(prefix) as database:
+            yield database
+    else:
+        yield None
+
+
 def queuefs_config(backend: str, tmp_path, database: str | None, **extra) -> dict:
     if backend == "sqlite":
         config = {"backend": "sqlite", "db_path": str(tmp_path / "queue.db")}
     elif backend == "mysql":
         config = {"backend": "mysql", **MARIADB.config(database)}
+    elif backend == "postgres":
+        config = POSTGRES.config(database)
     else:
         config = {"backend": "memory"}
     return {**config, **extra}

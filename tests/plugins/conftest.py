@@ -1,4 +1,4 @@
-"""Fixtures shared by the plugin tests: a throw-away MariaDB database."""
+"""Fixtures shared by the plugin tests: throw-away MariaDB and PostgreSQL databases."""
 
 from __future__ import annotations
 
@@ -54,3 +54,27 @@ def mysql_database_factory():
     yield make
     for name in made:
         _drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def postgres_database_factory():
+    """``make()`` → a fresh database name on the local PostgreSQL (the backend creates it); all
+    dropped after the module. Skips when unreachable, except under CI=true."""
+    from pfs.testing.postgres import Postgres
+
+    server = Postgres()
+    problem = server.reachable()
+    if problem is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(problem)
+        pytest.skip(problem)
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"pfs_test_{uuid.uuid4().hex[:10]}"
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        server.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

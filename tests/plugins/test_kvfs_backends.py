@@ -1,5 +1,5 @@
-"""kvfs on its sqlite and mysql backends: the same file semantics as memory, persistence, and one
-namespace shared by two servers (atomic read-modify-write across them)."""
+"""kvfs on its sqlite, mysql and postgres backends: the same file semantics as memory,
+persistence, and one namespace shared by two servers (atomic read-modify-write across them)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import httpx
 import pytest
 
 from pfs.testing.mariadb import MariaDB
+from pfs.testing.postgres import Postgres
 from pfs.testing.server import ServerProcess, free_port
 from tests.helpers.load import connection, files_target, request
-from tests.helpers.queuefs import MARIADB, require_mariadb
+from tests.helpers.queuefs import MARIADB, POSTGRES, scratch_database
 
 
 def _kv_config(request, tmp_path):
@@ -21,18 +22,24 @@ def _kv_config(request, tmp_path):
     if request.param == "sqlite":
         yield lambda **extra: {"backend": "sqlite", "db_path": str(tmp_path / "kv.db"), **extra}
         return
-    require_mariadb()
-    with MARIADB.scratch_database("pfs_kvfs") as database:
-        yield lambda **extra: {"backend": "mysql", **MARIADB.config(database), **extra}
+    with scratch_database(request.param, "pfs_kvfs") as database:
+        yield lambda **extra: _shared_config(request.param, database, **extra)
 
 
-@pytest.fixture(params=["sqlite", "mysql"])
+def _shared_config(backend: str, database: str | None, **extra) -> dict:
+    if backend == "postgres":
+        return POSTGRES.config(database, **extra)
+    return {"backend": "mysql", **MARIADB.config(database), **extra}
+
+
+@pytest.fixture(params=["sqlite", "mysql", "postgres"])
 def kv_config(request, tmp_path):
-    """A factory of kvfs configs on one persistent backend (scratch database for mysql)."""
+    """A factory of kvfs configs on one persistent backend (scratch database for mysql and
+    postgres)."""
     yield from _kv_config(request, tmp_path)
 
 
-@pytest.fixture(params=["memory", "sqlite", "mysql"])
+@pytest.fixture(params=["memory", "sqlite", "mysql", "postgres"])
 def any_kv_config(request, tmp_path):
     """The same, memory included: every backend must behave as the memory one does."""
     yield from _kv_config(request, tmp_path)
@@ -122,10 +129,10 @@ def test_namespaces_are_separate(kv_config, start_server):
         assert api.get("/files", params={"path": "/kva/keys/k"}).content == b"in a"
 
 
-def test_two_servers_share_a_mysql_namespace_with_atomic_appends(start_server):
-    require_mariadb()
-    with MARIADB.scratch_database("pfs_kvfs_two") as database:
-        config = kv_server({"backend": "mysql", **MARIADB.config(database), "namespace": "shared"})
+@pytest.mark.parametrize("backend", ["mysql", "postgres"])
+def test_two_servers_share_a_namespace_with_atomic_appends(backend, start_server):
+    with scratch_database(backend, "pfs_kvfs_two") as database:
+        config = kv_server(_shared_config(backend, database, namespace="shared"))
         servers = [start_server(config), start_server(config)]
         with httpx.Client(base_url=servers[0].api) as api:
             put(api, "log", b"")
@@ -146,12 +153,14 @@ def test_two_servers_share_a_mysql_namespace_with_atomic_appends(start_server):
         assert len(log) == 400 and log.count(b"a") == 200 and log.count(b"b") == 200
 
 
-def test_mysql_unreachable_is_503_naming_the_address(start_server):
+@pytest.mark.parametrize("backend", ["mysql", "postgres"])
+def test_database_unreachable_is_503_naming_the_address(backend, start_server):
     port = free_port()
     proc = start_server(None)
+    config = (Postgres(port=port).config("pfs_nowhere") if backend == "postgres"
+              else {"backend": "mysql", **MariaDB(port=port).config("pfs_nowhere")})
     with httpx.Client(base_url=proc.api) as api:
-        r = api.post("/mount", json={"fstype": "kvfs", "path": "/kvdown", "config": {
-            "backend": "mysql", **MariaDB(port=port).config("pfs_nowhere")}})
+        r = api.post("/mount", json={"fstype": "kvfs", "path": "/kvdown", "config": config})
         assert r.status_code == 503 and f"127.0.0.1:{port}" in r.json()["error"]
 
 

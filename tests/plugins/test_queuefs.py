@@ -9,12 +9,11 @@ from pfs.fs.fileinfo import parse_time_ns
 from pfs.testing.server import ServerProcess
 from tests.helpers.queuefs import (
     BACKENDS,
-    MARIADB,
     dequeue,
     enqueue,
     queuefs_config,
     read,
-    require_mariadb,
+    scratch_database,
     server_config,
     size,
 )
@@ -27,14 +26,9 @@ def backend(request):
 
 @pytest.fixture(scope="module")
 def qserver(backend, tmp_path_factory):
-    """One server per backend for this module (a scratch MariaDB database for mysql)."""
+    """One server per backend for this module (a scratch database for mysql and postgres)."""
     tmp = tmp_path_factory.mktemp(backend)
-    if backend != "mysql":
-        with ServerProcess(server_config(queuefs_config(backend, tmp, None))) as proc:
-            yield proc
-        return
-    require_mariadb()
-    with MARIADB.scratch_database("pfs_queuefs") as database:
+    with scratch_database(backend, "pfs_queuefs") as database:
         with ServerProcess(server_config(queuefs_config(backend, tmp, database))) as proc:
             yield proc
 

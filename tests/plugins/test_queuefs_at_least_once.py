@@ -10,12 +10,11 @@ import pytest
 from pfs.testing.server import ServerProcess
 from tests.helpers.queuefs import (
     BACKENDS,
-    MARIADB,
     dequeue,
     enqueue,
     queuefs_config,
     read,
-    require_mariadb,
+    scratch_database,
     server_config,
     size,
 )
@@ -25,13 +24,9 @@ TIMEOUT = 1.0
 
 @pytest.fixture(params=BACKENDS)
 def setup(request, tmp_path):
-    """(backend, config factory) with a scratch MariaDB database for mysql."""
+    """(backend, config factory) with a scratch database for mysql and postgres."""
     backend = request.param
-    if backend != "mysql":
-        yield backend, lambda **extra: queuefs_config(backend, tmp_path, None, **extra)
-        return
-    require_mariadb()
-    with MARIADB.scratch_database("pfs_queuefs_alo") as database:
+    with scratch_database(backend, "pfs_queuefs_alo") as database:
         yield backend, lambda **extra: queuefs_config(backend, tmp_path, database, **extra)
 
 
@@ -115,16 +110,9 @@ def test_destructive_mode_is_the_default(setup, start_server):
         assert dequeue(client, "q") == {}
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@pytest.mark.parametrize("backend", ["sqlite", "mysql", "postgres"])
 def test_in_flight_survives_restart_and_is_redelivered(backend, tmp_path):
-    database_cm = None
-    if backend == "mysql":
-        require_mariadb()
-        database_cm = MARIADB.scratch_database("pfs_queuefs_restart")
-        database = database_cm.__enter__()
-    else:
-        database = None
-    try:
+    with scratch_database(backend, "pfs_queuefs_restart") as database:
         config = server_config(queuefs_config(backend, tmp_path, database,
                                               visibility_timeout=TIMEOUT * 2))
         with ServerProcess(config) as proc, httpx.Client(base_url=proc.api, timeout=30) as c:
@@ -137,6 +125,3 @@ def test_in_flight_survives_restart_and_is_redelivered(backend, tmp_path):
         with ServerProcess(config) as proc, httpx.Client(base_url=proc.api, timeout=30) as c:
             time.sleep(TIMEOUT * 2.5)
             assert dequeue(c, "jobs") == {}
-    finally:
-        if database_cm is not None:
-            database_cm.__exit__(None, None, None)

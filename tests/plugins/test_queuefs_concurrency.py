@@ -23,6 +23,7 @@ from tests.helpers.queuefs import (
     queuefs_config,
     read,
     require_mariadb,
+    scratch_database,
     server_config,
     size,
 )
@@ -80,11 +81,7 @@ def assert_exactly_once(sent: dict[str, bytes], got: list[tuple[str, bytes]]) ->
 @pytest.fixture(params=BACKENDS)
 def queue_config(request, tmp_path):
     backend = request.param
-    if backend != "mysql":
-        yield queuefs_config(backend, tmp_path, None)
-        return
-    require_mariadb()
-    with MARIADB.scratch_database("pfs_queuefs_conc") as database:
+    with scratch_database(backend, "pfs_queuefs_conc") as database:
         yield queuefs_config(backend, tmp_path, database)
 
 

@@ -17,11 +17,15 @@ from pfs.testing.server import ServerProcess, free_port
 server = server_fixture(MEMFS_ONLY)
 
 
-@pytest.fixture(params=["sqlite", "mysql"])
+@pytest.fixture(params=["sqlite", "mysql", "postgres"])
 def backend_config(request, tmp_path):
-    """An sqlfs config for each back end (MariaDB: a fresh database, dropped afterwards)."""
+    """An sqlfs config for each back end (MariaDB, PostgreSQL: a fresh database, dropped
+    afterwards)."""
     if request.param == "sqlite":
         return {"backend": "sqlite", "db_path": str(tmp_path / "fs.db")}
+    if request.param == "postgres":
+        database = request.getfixturevalue("postgres_database_factory")()
+        return {"backend": "postgres", "dsn": f"postgresql://postgres@127.0.0.1:5432/{database}"}
     database = request.getfixturevalue("mysql_database_factory")()
     return {"backend": "mysql", "dsn": f"root:@tcp(127.0.0.1:3306)/{database}"}
 
@@ -42,7 +46,7 @@ def names(api, path) -> list[str]:
 def test_every_operation(api, backend_config):
     """create, mkdir, write, read, ls, stat, rename (file and subtree), chmod, rm, rm -r."""
     root = mount(api, backend_config)
-    kind = "sqlite3" if backend_config["backend"] == "sqlite" else "mysql"
+    kind = {"sqlite": "sqlite3"}.get(backend_config["backend"], backend_config["backend"])
     assert api.post("/directories", params={"path": f"{root}/d"}).status_code == 201
     assert api.post("/directories", params={"path": f"{root}/d/sub"}).status_code == 201
     assert api.post("/files", params={"path": f"{root}/d/empty"}).status_code == 201
@@ -206,7 +210,8 @@ def test_bad_config(api, tmp_path):
     )
     assert r.status_code == 400
     assert (
-        "unsupported database backend: oracle (valid options: sqlite, sqlite3, tidb, mysql)"
+        "unsupported database backend: oracle (valid options: sqlite, sqlite3, tidb, mysql, "
+        "postgres)"
         in (r.json()["error"])
     )
     port = free_port()

@@ -5,6 +5,8 @@
 * :mod:`pfs.sql.sqlite` — :class:`SQLiteDatabase`: WAL, group-committed writes; short statements
   on the event loop, ``large`` ones (and :meth:`~SQLiteDatabase.scan` reads) on worker threads.
 * :mod:`pfs.sql.mysql` — :class:`MySQLDatabase`: asyncmy pool, retried transactions.
+* :mod:`pfs.sql.postgres` — :class:`~pfs.sql.postgres.PostgresDatabase`: asyncpg pool, retried
+  transactions, its own error translation, and a ``LISTEN`` connection (``Listener``).
 * :mod:`pfs.sql.errors` — driver errors → PFS errors (an unreachable server is ``Unavailable``,
   503, naming ``host:port``).
 * :mod:`pfs.sql.backends` — the ``backend`` config key and :func:`choose_backend`, which builds
@@ -42,6 +44,7 @@ from pfs.sql.errors import (
 from pfs.sql.mysql import MySQLDatabase, check_identifier
 from pfs.sql.options import (
     MYSQL_BACKENDS,
+    POSTGRES_BACKENDS,
     SQL_CONFIG_FIELDS,
     SQLITE_BACKENDS,
     MySQLOptions,
@@ -55,6 +58,7 @@ from pfs.sql.text import as_text, escape_like, like_below
 __all__ = [
     "DEFAULT_PORTS",
     "MYSQL_BACKENDS",
+    "POSTGRES_BACKENDS",
     "SQLITE_BACKENDS",
     "SQL_CONFIG_FIELDS",
     "MySQLDatabase",

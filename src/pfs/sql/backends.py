@@ -14,18 +14,20 @@ from pfs.fs.config import Field
 from pfs.fs.errors import InvalidArgument
 from pfs.sql.options import (
     MYSQL_BACKENDS,
+    POSTGRES_BACKENDS,
     SQLITE_BACKENDS,
     MySQLOptions,
     mysql_options,
     sqlite_path,
 )
+from pfs.sql.postgres import postgres_options
 
 Backend = TypeVar("Backend")
 
 #: The port a MySQL-compatible server listens on unless the config says otherwise.
 DEFAULT_PORTS = {"mysql": 3306, "tidb": 4000}
 #: SQL back-end names in the order error messages list them.
-_SQL_NAMES = (*SQLITE_BACKENDS, "tidb", "mysql")
+_SQL_NAMES = (*SQLITE_BACKENDS, "tidb", "mysql", *POSTGRES_BACKENDS)
 
 
 def backend_field(help: str) -> Field:
@@ -34,7 +36,7 @@ def backend_field(help: str) -> Field:
         "backend",
         "string",
         default="memory",
-        choices=("memory", *SQLITE_BACKENDS, *MYSQL_BACKENDS),
+        choices=("memory", *SQLITE_BACKENDS, *MYSQL_BACKENDS, *POSTGRES_BACKENDS),
         help=help,
     )
 
@@ -45,6 +47,7 @@ def choose_backend(
     *,
     sqlite: Callable[[str], Backend],
     mysql: Callable[[MySQLOptions], Backend],
+    postgres: Callable[[MySQLOptions], Backend] | None = None,
     memory: Callable[[], Backend] | None = None,
     sqlite_file: str,
     database: str,
@@ -52,7 +55,8 @@ def choose_backend(
     """The back end ``name`` built from a validated plugin ``config``.
 
     ``sqlite(path)`` for sqlite/sqlite3 (``db_path``, else ``sqlite_file``), ``mysql(options)``
-    for mysql/tidb (``database`` unless the config names one), ``memory()`` for memory.
+    for mysql/tidb (``database`` unless the config names one), ``postgres(options)`` for
+    postgres (the same keys, port 5432, ``dsn`` a ``postgresql://`` URL), ``memory()`` for memory.
 
     Raises:
         InvalidArgument: ``name`` is none of those the plugin offers.
@@ -61,9 +65,12 @@ def choose_backend(
         return sqlite(sqlite_path(config, sqlite_file))
     if name in MYSQL_BACKENDS:
         return mysql(mysql_options(config, database, DEFAULT_PORTS[name]))
+    if name in POSTGRES_BACKENDS and postgres is not None:
+        return postgres(postgres_options(config, database))
     if name == "memory" and memory is not None:
         return memory()
-    offered = ("memory", *_SQL_NAMES) if memory is not None else _SQL_NAMES
+    names = _SQL_NAMES if postgres is not None else _SQL_NAMES[: -len(POSTGRES_BACKENDS)]
+    offered = ("memory", *names) if memory is not None else names
     raise InvalidArgument(
         f"unsupported database backend: {name} (valid options: {', '.join(offered)})"
     )

@@ -20,17 +20,27 @@ from pfs.fs.errors import InvalidArgument
 #: Backend names accepted by SQL-capable plugins; ``tidb`` and ``sqlite3`` are aliases.
 MYSQL_BACKENDS = ("mysql", "tidb")
 SQLITE_BACKENDS = ("sqlite", "sqlite3")
+POSTGRES_BACKENDS = ("postgres",)
 
 #: Config keys shared by every plugin with SQL back ends (add them to ``config_schema``).
 SQL_CONFIG_FIELDS: tuple[Field, ...] = (
     Field("db_path", "string", help="sqlite: database file (created if missing)"),
-    Field("dsn", "string", help="mysql/tidb: full DSN, user:pass@tcp(host:port)/db?tls=true"),
-    Field("host", "string", default="127.0.0.1", help="mysql/tidb host"),
-    Field("port", "port", help="mysql/tidb port (default 3306 for mysql, 4000 for tidb)"),
-    Field("user", "string", default="root", help="mysql/tidb user"),
-    Field("password", "string", default="", help="mysql/tidb password"),
-    Field("database", "string", help="mysql/tidb database (created if missing)"),
-    Field("enable_tls", "bool", default=False, help="mysql/tidb: TLS 1.2+"),
+    Field(
+        "dsn",
+        "string",
+        help="mysql/tidb: full DSN, user:pass@tcp(host:port)/db?tls=true; postgres: "
+        "postgresql://user:pass@host:port/db?sslmode=require",
+    ),
+    Field("host", "string", default="127.0.0.1", help="mysql/tidb/postgres host"),
+    Field(
+        "port",
+        "port",
+        help="mysql/tidb/postgres port (default 3306 for mysql, 4000 for tidb, 5432 for postgres)",
+    ),
+    Field("user", "string", default="root", help="mysql/tidb/postgres user"),
+    Field("password", "string", default="", help="mysql/tidb/postgres password"),
+    Field("database", "string", help="mysql/tidb/postgres database (created if missing)"),
+    Field("enable_tls", "bool", default=False, help="mysql/tidb/postgres: TLS 1.2+"),
     Field("tls_server_name", "string", help="name checked in the server certificate"),
     Field("tls_skip_verify", "bool", default=False, help="do not verify the certificate"),
     Field(
@@ -39,7 +49,7 @@ SQL_CONFIG_FIELDS: tuple[Field, ...] = (
         default=5,
         min=0.1,
         max=300,
-        help="mysql/tidb: seconds to open a connection (TCP, TLS and login)",
+        help="mysql/tidb/postgres: seconds to open a connection (TCP, TLS and login)",
     ),
     Field(
         "query_timeout",
@@ -47,8 +57,8 @@ SQL_CONFIG_FIELDS: tuple[Field, ...] = (
         default=10,
         min=0.1,
         max=3600,
-        help="mysql/tidb: seconds a statement or transaction may take, waiting for a pooled "
-        "connection included; then the request fails with 504",
+        help="mysql/tidb/postgres: seconds a statement or transaction may take, waiting for a "
+        "pooled connection included; then the request fails with 504",
     ),
 )
 

@@ -31,6 +31,7 @@ from pfs.fs.turns import map_in_turns
 from pfs.plugins.kvfs.backend import KVBackend, key_not_found
 from pfs.plugins.kvfs.memory import MemoryBackend
 from pfs.plugins.kvfs.mysql import MySQLBackend
+from pfs.plugins.kvfs.postgres import PostgresBackend
 from pfs.plugins.kvfs.sqlite import SQLiteBackend
 from pfs.sql import SQL_CONFIG_FIELDS, backend_field, choose_backend
 
@@ -47,7 +48,7 @@ class KVFS(FileSystem):
             "namespace",
             "string",
             default="default",
-            help="sqlite/mysql: mounts naming the same namespace share their keys",
+            help="sqlite/mysql/postgres: mounts naming the same namespace share their keys",
         ),
         Field(
             "max_value_size",
@@ -73,6 +74,7 @@ class KVFS(FileSystem):
             memory=MemoryBackend,
             sqlite=lambda path: SQLiteBackend(path, namespace),
             mysql=lambda options: MySQLBackend(options, namespace),
+            postgres=lambda options: PostgresBackend(options, namespace),
             sqlite_file="kvfs.db",
             database="kvdb",
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import orjson
@@ -104,6 +105,12 @@ class QueueBackend:
 
     async def set_visibility(self, name: str, seconds: float) -> None:
         raise NotImplementedError
+
+    async def wait_ready(self, name: str, timeout: float) -> None:
+        """Return when a message may have become ready in ``name`` (enqueued here or, where
+        the engine says so, on another server), or after ``timeout`` seconds: a blocking
+        dequeue tries again after it. This default knows nothing and just waits."""
+        await asyncio.sleep(timeout)
 
 
 def is_below(name: str, parent: str) -> bool:

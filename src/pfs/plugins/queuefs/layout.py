@@ -20,8 +20,9 @@ from pfs.plugins.queuefs.agfs_sqlite import AgfsSQLiteBackend
 from pfs.plugins.queuefs.backend import QueueBackend
 from pfs.plugins.queuefs.memory import MemoryBackend
 from pfs.plugins.queuefs.mysql import MySQLBackend
+from pfs.plugins.queuefs.postgres import PostgresBackend
 from pfs.plugins.queuefs.sqlite import SQLiteBackend
-from pfs.sql import MySQLDatabase, MySQLOptions, as_text, choose_backend
+from pfs.sql import POSTGRES_BACKENDS, MySQLDatabase, MySQLOptions, as_text, choose_backend
 
 LAYOUTS = ("auto", "pfs", "agfs")
 #: The tables of our layout, any one of which marks a database as ours.
@@ -39,12 +40,15 @@ LAYOUT_FIELD = Field(
 def build(backend: str, layout: str, config: dict[str, Any]) -> QueueBackend:
     """The back end for ``backend`` in ``layout`` (``pfs`` or ``agfs``)."""
     agfs = layout == "agfs"
+    if agfs and backend in POSTGRES_BACKENDS:
+        raise InvalidArgument("queuefs: layout agfs needs a sqlite or mysql backend")
     return choose_backend(
         backend,
         config,
         memory=MemoryBackend,
         sqlite=AgfsSQLiteBackend if agfs else SQLiteBackend,
         mysql=AgfsMySQLBackend if agfs else MySQLBackend,
+        postgres=PostgresBackend,
         sqlite_file="queue.db",
         database="queuedb",
     )
@@ -57,6 +61,8 @@ async def detect(backend: str, config: dict[str, Any]) -> str:
     Raises:
         InvalidArgument: the database has the tables of both layouts.
     """
+    if backend in POSTGRES_BACKENDS:
+        return "pfs"  # AGFS never stored queues in PostgreSQL
     found: set[str] = await choose_backend(
         backend,
         config,

@@ -36,6 +36,7 @@ from pfs.fs.turns import map_in_turns
 from pfs.plugins.sqlfs.backend import SQLFSBackend
 from pfs.plugins.sqlfs.cache import MetaCache
 from pfs.plugins.sqlfs.mysql import MySQLBackend
+from pfs.plugins.sqlfs.postgres import PostgresBackend
 from pfs.plugins.sqlfs.sqlite import SQLiteBackend
 from pfs.sql import SQL_CONFIG_FIELDS, as_text, choose_backend, like_below
 
@@ -57,7 +58,9 @@ def _human(size: int) -> str:
 class SQLFS(FileSystem):
     fstype = "sqlfs"
     config_schema = (
-        Field("backend", "string", default="sqlite", help="sqlite, sqlite3, mysql or tidb"),
+        Field(
+            "backend", "string", default="sqlite", help="sqlite, sqlite3, mysql, tidb or postgres"
+        ),
         *SQL_CONFIG_FIELDS,
         Field("cache_enabled", "bool", default=True, help="cache stat results and listings"),
         Field(
@@ -101,6 +104,7 @@ class SQLFS(FileSystem):
             config,
             sqlite=SQLiteBackend,
             mysql=MySQLBackend,
+            postgres=PostgresBackend,
             sqlite_file="sqlfs.db",
             database="sqlfs",
         )

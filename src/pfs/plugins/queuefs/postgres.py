@@ -1,0 +1,345 @@
+"""The postgres backend: many servers share one database; no message is given out twice.
+
+A dequeue is one statement in one transaction: ``SELECT … FOR UPDATE SKIP LOCKED`` picks the
+first visible messages no other consumer holds, and the same statement deletes them
+(destructive mode) or hides them until their visibility deadline (at-least-once mode). Ids come
+from a ``BIGSERIAL``: unique and increasing across every server writing the queue.
+
+As on MySQL, enqueues arriving together share one transaction (one ``INSERT … unnest``, one
+commit) and up to :data:`RUNNERS` dequeue transactions per queue run at once, each handing out
+up to :data:`MAX_BATCH` messages to the requests waiting for it.
+
+``size`` is exact and does not scan the queue: ``queuefs_counts`` holds :data:`COUNT_SLOTS`
+counters per queue, changed in the transaction that adds or removes messages (a random slot,
+so concurrent transactions seldom wait on one row); size is their sum minus the messages in
+flight (an index range, empty in destructive mode).
+
+Each enqueue transaction sends ``NOTIFY pfs_queuefs, '<queue>'``; every server LISTENs, so a
+blocking dequeue (:meth:`~PostgresBackend.wait_ready`) wakes when any server adds a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from typing import Any
+
+from pfs.plugins.queuefs.backend import Message, QueueBackend
+from pfs.sql.options import MySQLOptions
+from pfs.sql.postgres import Listener, PostgresDatabase
+from pfs.sql.text import like_below
+
+CHANNEL = "pfs_queuefs"
+_SCHEMA = """
+    SELECT pg_advisory_xact_lock(hashtext('pfs_queuefs_schema'));
+    CREATE TABLE IF NOT EXISTS queuefs_queues (
+        name TEXT PRIMARY KEY COLLATE "C",
+        visibility_timeout DOUBLE PRECISION NULL,
+        created_ns BIGINT NOT NULL);
+    CREATE TABLE IF NOT EXISTS queuefs_messages (
+        id BIGSERIAL PRIMARY KEY,
+        queue_name TEXT NOT NULL COLLATE "C",
+        data BYTEA NOT NULL,
+        enqueued_ns BIGINT NOT NULL,
+        visible_at_ns BIGINT NOT NULL DEFAULT 0,
+        deliveries INT NOT NULL DEFAULT 0);
+    CREATE INDEX IF NOT EXISTS queuefs_messages_by_queue ON queuefs_messages (queue_name, id);
+    CREATE INDEX IF NOT EXISTS queuefs_messages_in_flight
+        ON queuefs_messages (queue_name, visible_at_ns) WHERE deliveries > 0;
+    CREATE TABLE IF NOT EXISTS queuefs_counts (
+        queue_name TEXT NOT NULL COLLATE "C",
+        slot INT NOT NULL,
+        n BIGINT NOT NULL,
+        PRIMARY KEY (queue_name, slot));
+"""
+_FIRST_VISIBLE = (
+    "SELECT id, data, enqueued_ns FROM queuefs_messages "
+    "WHERE queue_name = $1 AND visible_at_ns <= $2 ORDER BY id LIMIT 1"
+)
+_TAKE = (
+    "WITH taken AS (SELECT id FROM queuefs_messages WHERE queue_name = $1 AND visible_at_ns <= $2"
+    " ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) "
+)
+_DELETE_TAKEN = (
+    _TAKE + "DELETE FROM queuefs_messages m USING taken WHERE m.id = taken.id "
+    "RETURNING m.id, m.data, m.enqueued_ns"
+)
+_HIDE_TAKEN = (
+    _TAKE + "UPDATE queuefs_messages m SET visible_at_ns = $4, deliveries = m.deliveries + 1 "
+    "FROM taken WHERE m.id = taken.id RETURNING m.id, m.data, m.enqueued_ns"
+)
+_INSERT_MESSAGES = (
+    "INSERT INTO queuefs_messages (queue_name, data, enqueued_ns) "
+    "SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[]) RETURNING id"
+)
+_COUNT = (
+    "INSERT INTO queuefs_counts (queue_name, slot, n) VALUES ($1, $2, $3) "
+    "ON CONFLICT (queue_name, slot) DO UPDATE SET n = queuefs_counts.n + EXCLUDED.n"
+)
+_SIZE = (
+    "SELECT COALESCE((SELECT SUM(n) FROM queuefs_counts WHERE queue_name = $1), 0) - "
+    "(SELECT COUNT(*) FROM queuefs_messages "
+    " WHERE queue_name = $1 AND deliveries > 0 AND visible_at_ns > $2)"
+)
+#: Counter rows per queue (see the module docstring).
+COUNT_SLOTS = 16
+#: How long a queue's own visibility timeout is cached (seconds), as on MySQL.
+VISIBILITY_CACHE_SECONDS = 1.0
+#: Most dequeue (or enqueue) requests served by a single transaction.
+MAX_BATCH = 64
+#: Dequeue transactions of one queue running at once on this server.
+RUNNERS = 4
+
+
+def _slot() -> int:
+    return random.randrange(COUNT_SLOTS)
+
+
+class PostgresBackend(QueueBackend):
+    def __init__(self, options: MySQLOptions) -> None:
+        self.db = PostgresDatabase(options)
+        self._listener = Listener(self.db, CHANNEL, self._notified)
+        self._known: set[str] = set()
+        self._visibility: dict[str, tuple[float | None, float]] = {}
+        #: Blocked consumers per queue, set when a message may be ready.
+        self._ready: dict[str, asyncio.Event] = {}
+        self._waiting: dict[tuple[str, float], list[asyncio.Future]] = {}
+        self._runners: dict[tuple[str, float], int] = {}
+        self._enqueues: list[tuple[str, bytes, asyncio.Future]] = []
+        self._enqueue_runners = 0
+        #: Running dequeue and enqueue tasks (the loop keeps only weak references to tasks).
+        self._tasks: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        await self.db.open()
+        await self.db.transaction(lambda conn: conn.execute(_SCHEMA))
+        self._listener.start()
+
+    async def close(self) -> None:
+        await self._listener.close()
+        await self.db.close()
+
+    # -- wake-ups ------------------------------------------------------------------------------
+
+    def _notified(self, queue: str | None) -> None:
+        """A NOTIFY for ``queue``, or None after the listener reconnected (wake everyone)."""
+        events = list(self._ready.values()) if queue is None else [self._ready.get(queue)]
+        for event in events:
+            if event is not None:
+                event.set()
+        if queue is None:
+            self._ready.clear()
+        else:
+            self._ready.pop(queue, None)
+
+    async def wait_ready(self, name: str, timeout: float) -> None:
+        event = self._ready.setdefault(name, asyncio.Event())
+        try:
+            async with asyncio.timeout(timeout):
+                await event.wait()
+        except TimeoutError:
+            pass
+
+    # -- queues --------------------------------------------------------------------------------
+
+    async def create_queue(self, name: str) -> None:
+        await self.db.execute(
+            "INSERT INTO queuefs_queues (name, created_ns) VALUES ($1, $2) "
+            "ON CONFLICT (name) DO NOTHING",
+            name,
+            time.time_ns(),
+        )
+        self._known.add(name)
+
+    async def remove_queues(self, name: str) -> None:
+        self._known.clear()
+        self._visibility.clear()
+        where, args = "", ()
+        if name:
+            where, args = "WHERE {0} = $1 OR {0} LIKE $2", (name, like_below(name))
+
+        async def work(conn: Any) -> None:
+            await conn.execute(f"DELETE FROM queuefs_messages {where.format('queue_name')}", *args)
+            await conn.execute(f"DELETE FROM queuefs_counts {where.format('queue_name')}", *args)
+            await conn.execute(f"DELETE FROM queuefs_queues {where.format('name')}", *args)
+
+        await self.db.transaction(work)
+
+    async def queue_names(self) -> list[str]:
+        rows = await self.db.fetchall(
+            "SELECT name FROM queuefs_queues UNION SELECT DISTINCT queue_name FROM queuefs_messages"
+        )
+        return [row[0] for row in rows]
+
+    # -- enqueue -------------------------------------------------------------------------------
+
+    async def enqueue(self, name: str, data: bytes) -> Message:
+        if name not in self._known:
+            await self.create_queue(name)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Message] = loop.create_future()
+        self._enqueues.append((name, data, future))
+        if self._enqueue_runners < RUNNERS:
+            self._enqueue_runners += 1
+            self._spawn(self._insert_batches())
+        return await future
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _insert_batches(self) -> None:
+        try:
+            while self._enqueues:
+                batch = self._enqueues[:MAX_BATCH]
+                del self._enqueues[:MAX_BATCH]
+                names = [name for name, _, _ in batch]
+                datas = [data for _, data, _ in batch]
+                now = time.time_ns()
+
+                async def work(conn: Any, names=names, datas=datas, now=now) -> list[int]:
+                    rows = await conn.fetch(_INSERT_MESSAGES, names, datas, [now] * len(names))
+                    per_queue: dict[str, int] = {}
+                    for name in names:
+                        per_queue[name] = per_queue.get(name, 0) + 1
+                    for name, added in per_queue.items():
+                        await conn.execute(_COUNT, name, _slot(), added)
+                        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, name)
+                    return sorted(row[0] for row in rows)
+
+                try:
+                    ids = await self.db.transaction(work)
+                except Exception as exc:  # nothing of this batch was committed
+                    for _, _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                # unnest keeps the arrays' order and the ids are taken in it, so sorted ids
+                # match the batch's order.
+                for (_, data, future), message_id in zip(batch, ids, strict=True):
+                    if not future.done():
+                        future.set_result(Message(message_id, data, now))
+        finally:
+            self._enqueue_runners -= 1
+
+    # -- dequeue -------------------------------------------------------------------------------
+
+    async def dequeue(self, name: str, visibility: float) -> Message | None:
+        key = (name, visibility)
+        future: asyncio.Future[Message | None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(key, []).append(future)
+        if self._runners.get(key, 0) < RUNNERS:
+            self._runners[key] = self._runners.get(key, 0) + 1
+            self._spawn(self._serve(key))
+        return await future
+
+    async def _serve(self, key: tuple[str, float]) -> None:
+        """Run dequeue transactions for ``key`` until no request is waiting."""
+        while True:
+            waiting = [f for f in self._waiting.get(key, ()) if not f.done()]
+            batch, rest = waiting[:MAX_BATCH], waiting[MAX_BATCH:]
+            if not batch:
+                self._runners[key] -= 1
+                if not self._runners[key]:
+                    del self._runners[key]
+                    self._waiting.pop(key, None)
+                return
+            self._waiting[key] = rest
+            try:
+                messages = await self._take(key[0], key[1], len(batch))
+            except Exception as exc:  # every request of this batch fails the same way
+                for future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for index, future in enumerate(batch):
+                if not future.done():
+                    future.set_result(messages[index] if index < len(messages) else None)
+
+    async def _take(self, name: str, visibility: float, count: int) -> list[Message]:
+        async def work(conn: Any) -> list[Message]:
+            now = time.time_ns()
+            if visibility > 0:
+                rows = await conn.fetch(
+                    _HIDE_TAKEN, name, now, count, now + int(visibility * 1e9)
+                )
+            else:
+                rows = await conn.fetch(_DELETE_TAKEN, name, now, count)
+                if rows:
+                    await conn.execute(_COUNT, name, _slot(), -len(rows))
+            return sorted((Message(r[0], bytes(r[1]), r[2]) for r in rows), key=_by_id)
+
+        return await self.db.transaction(work)
+
+    # -- the rest ------------------------------------------------------------------------------
+
+    async def peek(self, name: str) -> Message | None:
+        row = await self.db.fetchone(_FIRST_VISIBLE, name, time.time_ns())
+        return None if row is None else Message(row[0], bytes(row[1]), row[2])
+
+    async def size(self, name: str) -> int:
+        row = await self.db.fetchone(_SIZE, name, time.time_ns())
+        return max(0, int(row[0])) if row else 0
+
+    async def clear(self, name: str) -> None:
+        async def work(conn: Any) -> None:
+            removed = await conn.fetchval(
+                "WITH gone AS (DELETE FROM queuefs_messages WHERE queue_name = $1 RETURNING 1) "
+                "SELECT COUNT(*) FROM gone",
+                name,
+            )
+            if removed:
+                await conn.execute(_COUNT, name, _slot(), -removed)
+
+        await self.db.transaction(work)
+
+    async def ack(self, name: str, message_id: int) -> bool:
+        async def work(conn: Any) -> bool:
+            status = await conn.execute(
+                "DELETE FROM queuefs_messages WHERE id = $1 AND queue_name = $2 AND deliveries > 0",
+                message_id,
+                name,
+            )
+            if status != "DELETE 1":
+                return False
+            await conn.execute(_COUNT, name, _slot(), -1)
+            return True
+
+        return await self.db.transaction(work)
+
+    async def last_enqueue_ns(self, name: str) -> int | None:
+        row = await self.db.fetchone(
+            "SELECT enqueued_ns FROM queuefs_messages WHERE queue_name = $1 "
+            "ORDER BY id DESC LIMIT 1",
+            name,
+        )
+        return None if row is None else int(row[0])
+
+    async def get_visibility(self, name: str) -> float | None:
+        cached = self._visibility.get(name)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        row = await self.db.fetchone(
+            "SELECT visibility_timeout FROM queuefs_queues WHERE name = $1", name
+        )
+        value = None if row is None or row[0] is None else float(row[0])
+        self._visibility[name] = (value, now + VISIBILITY_CACHE_SECONDS)
+        return value
+
+    async def set_visibility(self, name: str, seconds: float) -> None:
+        await self.db.execute(
+            "INSERT INTO queuefs_queues (name, visibility_timeout, created_ns) VALUES ($1, $2, $3) "
+            "ON CONFLICT (name) DO UPDATE SET visibility_timeout = EXCLUDED.visibility_timeout",
+            name,
+            seconds,
+            time.time_ns(),
+        )
+        self._known.add(name)
+        self._visibility[name] = (seconds, time.monotonic() + VISIBILITY_CACHE_SECONDS)
+
+
+def _by_id(message: Message) -> int:
+    return int(message.id)
