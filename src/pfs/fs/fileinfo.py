@@ -55,9 +55,9 @@ class FileInfo:
         is_dir: whether the entry is a directory.
         meta: plugin metadata.
         read_effect: what reading does besides returning bytes (see ReadEffect).
-        version: what the plugin changes on every change of the content where size and mtime
-            may not tell (a new inode, a row version, S3's ETag); part of the HTTP ETag, never
-            sent in JSON. Empty when the plugin has none.
+        version: a text the plugin renews with every write of the content, where mtime alone
+            may not tell writes apart (coarse clocks, whole seconds) or means nothing (kvfs);
+            the HTTP ETag is size and version (size and mtime without one). Never sent in JSON.
     """
 
     name: str

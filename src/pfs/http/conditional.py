@@ -2,9 +2,9 @@
 ``If-Match``, ``If-None-Match``, ``If-Modified-Since`` and ``If-Unmodified-Since`` headers ask.
 
 The ETag is strong and made only of what ``stat`` gives, so answering it never reads the file:
-``"<size>-<mtime_ns>"`` in hex, plus ``-<version>`` when the plugin has one (a new inode, a row
-version, S3's ETag: what changes where size and mtime may not). Shared by ``/api/v1/files`` and
-WebDAV so both tag a file the same way.
+``"<size>-<version>"`` where the plugin keeps a version that every write renews (localfs: inode
+and mtime; sqlfs and kvfs: a row version; s3fs: S3's ETag and time), else
+``"<size>-<mtime_ns>"`` (hex). Shared by ``/api/v1/files`` and WebDAV so both tag a file alike.
 """
 
 from __future__ import annotations
@@ -24,10 +24,7 @@ PRECONDITION_FAILED = 412
 
 def etag(info: FileInfo) -> str:
     """The strong ETag of a file in state ``info``, quoted."""
-    tag = f"{info.size:x}-{info.mtime_ns:x}"
-    if info.version:
-        tag += "-" + info.version
-    return f'"{tag}"'
+    return f'"{info.size:x}-{info.version or f"{info.mtime_ns:x}"}"'
 
 
 def http_date(mtime_ns: int) -> str:

@@ -248,7 +248,7 @@ class LocalFS(FileSystem):
             Meta("localfs", kind, content),
             # Every replacing write renames a new inode in: the ETag changes even when size and
             # the kernel's coarse mtime do not.
-            version=f"{info.st_ino:x}",
+            version=f"{info.st_ino:x}.{info.st_mtime_ns:x}",
         )
 
     # -- metadata --------------------------------------------------------------------------

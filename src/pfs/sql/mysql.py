@@ -242,6 +242,21 @@ class MySQLDatabase:
         return await self._with_connection(work)
 
 
+#: MySQL's ER_DUP_FIELDNAME: ``ADD COLUMN`` of a column the table has.
+_DUPLICATE_COLUMN = 1060
+
+
+async def add_column(db: MySQLDatabase, sql: str) -> None:
+    """Run ``ALTER TABLE ... ADD COLUMN``: a column that another mount or server sharing the
+    table added meanwhile (both saw it missing) is no error."""
+    try:
+        await db.execute(sql)
+    except FSError as exc:
+        cause = exc.__cause__
+        if cause is None or mysql_error_code(cause) != _DUPLICATE_COLUMN:
+            raise
+
+
 async def _run_transaction(conn: Any, fn: Callable[[Cursor], Awaitable[T]]) -> T:
     try:
         async with conn.cursor() as cur:

@@ -264,3 +264,13 @@ class SQLiteDatabase:
     def _fail_all(self, error: Exception) -> None:
         batch, self._pending = self._pending, []
         self._settle_all(batch, error)
+
+
+def add_column(conn: sqlite3.Connection, sql: str) -> None:
+    """Run ``ALTER TABLE ... ADD COLUMN``: a column that another mount sharing the file added
+    meanwhile (both saw it missing) is no error."""
+    try:
+        conn.execute(sql)
+    except sqlite3.OperationalError as exc:
+        if "duplicate column name" not in str(exc):
+            raise

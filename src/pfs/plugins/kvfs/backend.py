@@ -6,12 +6,23 @@ offsets and flags, so two servers sharing a SQL back end never interleave halves
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 
 from pfs.fs import AlreadyExists, InvalidArgument, NotFound
 
 #: ``update``'s function: the old value (None: no such key) → the new value (or raises).
 Updater = Callable[[bytes | None], bytes]
+#: A key's size and version (None: no such key).
+State = tuple[int, str] | None
+#: A conditional change's check of the state it applies to: raises to change nothing.
+Guard = Callable[[State], None]
+
+
+def new_version() -> str:
+    """The version a value gets with every write (a value written by a server that keeps no
+    versions, as the original, has none: read as ``"0"``)."""
+    return secrets.token_hex(8)
 
 
 class KVBackend:
@@ -31,9 +42,20 @@ class KVBackend:
         """The length of ``key``'s value (None: no such key), without reading the value."""
         raise NotImplementedError
 
-    async def update(self, key: str, fn: Updater, incoming: int = 0) -> None:
-        """Replace ``key``'s value with ``fn(old)``; ``incoming`` is the size of the data the
-        new value is made from (a SQL back end runs a large update off the event loop)."""
+    async def state(self, key: str) -> State:
+        """``key``'s size and version, without reading the value."""
+        raise NotImplementedError
+
+    async def update(
+        self, key: str, fn: Updater, incoming: int = 0, guard: Guard | None = None
+    ) -> None:
+        """Replace ``key``'s value with ``fn(old)`` and give it a new version; ``incoming`` is
+        the size of the data the new value is made from (a SQL back end runs a large update
+        off the event loop). ``guard`` first sees the old state in the same transaction."""
+        raise NotImplementedError
+
+    async def delete_if(self, key: str, guard: Guard) -> None:
+        """Delete ``key`` if ``guard`` (seeing its state in the same transaction) lets it."""
         raise NotImplementedError
 
     async def create(self, key: str) -> None:

@@ -7,10 +7,12 @@ Back ends live in sibling modules (memory, sqlite, mysql) behind
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from pfs.fs import (
     REPLACE,
+    WRITE_LIMIT,
     AlreadyExists,
     Field,
     FileInfo,
@@ -26,9 +28,9 @@ from pfs.fs import (
     apply_write,
     read_range,
 )
-from pfs.fs.base import written_size
+from pfs.fs.base import Expect, check_expect, written_size
 from pfs.fs.turns import map_in_turns
-from pfs.plugins.kvfs.backend import KVBackend, key_not_found
+from pfs.plugins.kvfs.backend import KVBackend, State, key_not_found
 from pfs.plugins.kvfs.memory import MemoryBackend
 from pfs.plugins.kvfs.mysql import MySQLBackend
 from pfs.plugins.kvfs.postgres import PostgresBackend
@@ -108,10 +110,10 @@ class KVFS(FileSystem):
         if not path.startswith("/keys/"):
             raise NotFound(f"invalid path: {path}")
         key = path[len("/keys/") :]
-        size = await self.backend.size(key)
-        if size is None:
+        state = await self.backend.state(key)
+        if state is None:
             raise key_not_found(key)
-        return FileInfo(key.rsplit("/", 1)[-1], size, 0o644, meta=Meta("kvfs", "file"))
+        return _key_info(key, state)
 
     async def readdir(self, path: str) -> list[FileInfo]:
         if path == "/":
@@ -138,12 +140,59 @@ class KVFS(FileSystem):
             raise key_not_found(key)
         return read_range(value, offset, size)
 
+    async def write_if(
+        self,
+        path: str,
+        chunks: AsyncIterator[bytes],
+        expect: Expect,
+        offset: int = 0,
+        flags: WriteFlag = REPLACE,
+        limit: int = WRITE_LIMIT,
+    ) -> str:
+        """The back end checks ``expect`` against the key's size and version inside the
+        transaction that writes the new value (SQL: under the row's lock)."""
+        data = await self._body(path, chunks, limit)
+        return await self._write(path, data, offset, flags, expect)
+
+    async def remove_if(self, path: str, expect: Expect, recursive: bool = False) -> None:
+        if not path.startswith("/keys/"):
+            raise NotSupported(f"conditional remove: {path}: only keys have an ETag")
+        key = self._key(path)
+
+        def guard(state: State) -> None:
+            check_expect(expect, None if state is None else _key_info(key, state))
+            if state is None:
+                raise key_not_found(key)
+
+        await self.backend.delete_if(key, guard)
+
+    async def _body(self, path: str, chunks: AsyncIterator[bytes], limit: int) -> bytes:
+        parts: list[bytes] = []
+        total = 0
+        cap = min(limit, self.max_value_size)
+        async for chunk in chunks:
+            total += len(chunk)
+            if total > cap:
+                raise TooLarge(f"write: {path}: value over the limit of {cap} bytes")
+            parts.append(chunk)
+        return b"".join(parts)
+
     async def write(
         self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
+    ) -> str:
+        return await self._write(path, data, offset, flags, None)
+
+    async def _write(
+        self, path: str, data: bytes, offset: int, flags: WriteFlag, expect: Expect | None
     ) -> str:
         if path in ("/", "/keys"):
             raise IsADirectory(f"cannot write to directory: {path}")
         key = self._key(path)
+        guard = None
+        if expect is not None:
+
+            def guard(state: State) -> None:
+                check_expect(expect, None if state is None else _key_info(key, state))
 
         def new_value(old: bytes | None) -> bytes:
             if old is None and not flags & WriteFlag.CREATE:
@@ -158,7 +207,7 @@ class KVFS(FileSystem):
                 )
             return apply_write(old, data, offset, flags)
 
-        await self.backend.update(key, new_value, len(data))
+        await self.backend.update(key, new_value, len(data), guard)
         return ""
 
     async def truncate(self, path: str, size: int) -> None:
@@ -205,6 +254,12 @@ class KVFS(FileSystem):
 
     async def chmod(self, path: str, mode: int) -> None:
         raise NotSupported("cannot change permissions in kvfs service")
+
+
+def _key_info(key: str, state: tuple[int, str]) -> FileInfo:
+    size, version = state
+    # No times are kept: the version, new with every write, is what the ETag is made of.
+    return FileInfo(key.rsplit("/", 1)[-1], size, 0o644, meta=Meta("kvfs", "file"), version=version)
 
 
 def _scalar_text(value: Any) -> str:

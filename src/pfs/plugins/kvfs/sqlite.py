@@ -9,14 +9,18 @@ from __future__ import annotations
 import sqlite3
 
 from pfs.plugins.kvfs.backend import (
+    Guard,
     KVBackend,
+    State,
     Updater,
     check_key,
     check_namespace,
     key_exists,
     key_not_found,
+    new_version,
 )
 from pfs.sql import SQLiteDatabase
+from pfs.sql.sqlite import add_column
 
 #: Values past this size are read, written and removed off the event loop.
 LARGE_VALUE = 1 << 20
@@ -35,6 +39,9 @@ class SQLiteBackend(KVBackend):
                 "CREATE TABLE IF NOT EXISTS kvfs_entries (namespace TEXT NOT NULL, k TEXT NOT NULL,"
                 " v BLOB NOT NULL, PRIMARY KEY (namespace, k))"
             )
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(kvfs_entries)")}
+            if "ver" not in columns:  # a table made by the original or an older PFS
+                add_column(conn, "ALTER TABLE kvfs_entries ADD COLUMN ver TEXT")
             conn.executemany(
                 "INSERT OR IGNORE INTO kvfs_entries (namespace, k, v) VALUES (?, ?, ?)",
                 [(self.ns, k, v) for k, v in initial.items()],
@@ -80,26 +87,47 @@ class SQLiteBackend(KVBackend):
         """Whether a write of ``key`` moves enough bytes to belong off the loop."""
         return incoming + (self.db.read(lambda conn: self._size(conn, key)) or 0) > LARGE_VALUE
 
-    async def update(self, key: str, fn: Updater, incoming: int = 0) -> None:
+    def _state(self, conn: sqlite3.Connection, key: str) -> State:
+        row = conn.execute(
+            "SELECT length(v), ver FROM kvfs_entries WHERE namespace = ? AND k = ?",
+            (self.ns, key),
+        ).fetchone()
+        return None if row is None else (int(row[0]), row[1] or "0")
+
+    async def state(self, key: str) -> State:
+        return self.db.read(lambda conn: self._state(conn, key))
+
+    async def update(
+        self, key: str, fn: Updater, incoming: int = 0, guard: Guard | None = None
+    ) -> None:
         check_key(key)
 
         def work(conn: sqlite3.Connection) -> None:
+            if guard is not None:  # in the write transaction: no other writer comes between
+                guard(self._state(conn, key))
             value = fn(self._get(conn, key))
             conn.execute(
-                "INSERT INTO kvfs_entries (namespace, k, v) VALUES (?, ?, ?) "
-                "ON CONFLICT(namespace, k) DO UPDATE SET v = excluded.v",
-                (self.ns, key, value),
+                "INSERT INTO kvfs_entries (namespace, k, v, ver) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(namespace, k) DO UPDATE SET v = excluded.v, ver = excluded.ver",
+                (self.ns, key, value, new_version()),
             )
 
         await self.db.write(work, large=self._large(key, incoming))
+
+    async def delete_if(self, key: str, guard: Guard) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            guard(self._state(conn, key))
+            conn.execute("DELETE FROM kvfs_entries WHERE namespace = ? AND k = ?", (self.ns, key))
+
+        await self.db.write(work, large=self._large(key))
 
     async def create(self, key: str) -> None:
         check_key(key)
 
         def work(conn: sqlite3.Connection) -> None:
             cursor = conn.execute(
-                "INSERT OR IGNORE INTO kvfs_entries (namespace, k, v) VALUES (?, ?, x'')",
-                (self.ns, key),
+                "INSERT OR IGNORE INTO kvfs_entries (namespace, k, v, ver) VALUES (?, ?, x'', ?)",
+                (self.ns, key, new_version()),
             )
             if cursor.rowcount == 0:
                 raise key_exists(key)

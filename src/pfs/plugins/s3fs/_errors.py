@@ -10,6 +10,7 @@ from pfs.fs.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    PreconditionFailed,
     Timeout,
     Unavailable,
 )
@@ -66,6 +67,10 @@ def translate(exc: BaseException, context: str) -> FSError:
             return NotFound(f"{context}: {code}: {message}")
         if code in ("InvalidBucketName", "KeyTooLongError", "InvalidArgument"):
             return InvalidArgument(f"{context}: {code}: {message}")
+        if code in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
+            return PreconditionFailed(
+                f"{context}: precondition failed: the object changed meanwhile ({code})"
+            )
         if code in ("SlowDown", "ServiceUnavailable", "503"):
             return Unavailable(f"{context}: S3 is busy ({code}: {message})")
         return FSError(f"{context}: S3 error {code}: {message}")

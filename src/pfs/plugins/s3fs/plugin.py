@@ -36,7 +36,7 @@ from pfs.fs import (
     TooLarge,
     WriteFlag,
 )
-from pfs.fs.base import resized
+from pfs.fs.base import Expect, check_expect, resized
 from pfs.fs.paths import split_parent
 from pfs.plugins.s3fs._cache import MetadataCache
 from pfs.plugins.s3fs._errors import error_code, s3_errors, translate
@@ -312,8 +312,7 @@ class S3FS(FileSystem):
         name = path.rsplit("/", 1)[1]
         head = await self._head(path)
         if head is not None:
-            mtime = int(head["LastModified"].timestamp() * 1e9)
-            return FileInfo(name, int(head["ContentLength"]), 0o644, mtime, meta=self._meta())
+            return self._object_info(name, head)
         if await self._dir_exists(path):
             return FileInfo(name, 0, 0o755, is_dir=True, meta=self._meta())
         raise NotFound(f"no such file or directory: {self._rel(path)}")
@@ -348,8 +347,30 @@ class S3FS(FileSystem):
                     if not name:  # the directory's own marker object
                         continue
                     mtime = int(obj["LastModified"].timestamp() * 1e9)
-                    entries.append(FileInfo(name, int(obj["Size"]), 0o644, mtime, False, meta))
+                    entries.append(
+                        FileInfo(
+                            name,
+                            int(obj["Size"]),
+                            0o644,
+                            mtime,
+                            False,
+                            meta,
+                            version=_version(mtime, obj.get("ETag")),
+                        )
+                    )
         return entries
+
+    def _object_info(self, name: str, head: dict[str, Any]) -> FileInfo:
+        mtime = int(head["LastModified"].timestamp() * 1e9)
+        return FileInfo(
+            name,
+            int(head["ContentLength"]),
+            0o644,
+            mtime,
+            meta=self._meta(),
+            # LastModified has whole seconds: S3's own ETag tells two writes in one second apart.
+            version=_version(mtime, head.get("ETag")),
+        )
 
     async def chmod(self, path: str, mode: int) -> None:
         """S3 objects have no permission bits: accepted and ignored (as the original)."""
@@ -543,6 +564,44 @@ class S3FS(FileSystem):
         upload completes: a failed upload is aborted and the old content stays.
         """
         await self._check_writable(path, offset, flags)
+        return await self._upload(path, chunks, {})
+
+    async def _pinned(self, path: str, expect: Expect) -> dict[str, str]:
+        """Check ``expect`` against the object now, and return the S3 condition that the
+        upload or delete applies only to this very state (its ETag, or no object at all)."""
+        head = await self._head(path)
+        info = None if head is None else self._object_info(path.rsplit("/", 1)[1], head)
+        check_expect(expect, info)
+        return {"IfNoneMatch": "*"} if head is None else {"IfMatch": head["ETag"]}
+
+    @_changes()
+    async def write_if(
+        self,
+        path: str,
+        chunks: AsyncIterator[bytes],
+        expect: Expect,
+        offset: int = 0,
+        flags: WriteFlag = REPLACE,
+        limit: int = WRITE_LIMIT,
+    ) -> str:
+        """S3's own conditional write: the PutObject (or CompleteMultipartUpload) carries
+        ``If-Match`` with the ETag of the state checked, or ``If-None-Match: *`` when there was
+        no object, so S3 itself refuses (412) if another writer came between."""
+        await self._check_writable(path, offset, flags)
+        return await self._upload(path, chunks, await self._pinned(path, expect))
+
+    @_changes()
+    async def remove_if(self, path: str, expect: Expect, recursive: bool = False) -> None:
+        """DeleteObject with ``If-Match`` (S3 checks it); a directory has no ETag: 412."""
+        condition = await self._pinned(path, expect)
+        if "IfMatch" not in condition:
+            raise NotFound(f"no such file or directory: {self._rel(path)}")
+        with s3_errors(f"remove: {self._rel(path)}"):
+            await self._s3.delete_object(Bucket=self.bucket, Key=self._key(path), **condition)
+
+    async def _upload(
+        self, path: str, chunks: AsyncIterator[bytes], condition: dict[str, str]
+    ) -> str:
         rel = self._rel(path)
         key = self._key(path)
         buffer = bytearray()
@@ -564,7 +623,9 @@ class S3FS(FileSystem):
                     buffer = bytearray()
             with s3_errors(f"write: {rel}"):
                 if upload_id is None:
-                    await self._s3.put_object(Bucket=self.bucket, Key=key, Body=bytes(buffer))
+                    await self._s3.put_object(
+                        Bucket=self.bucket, Key=key, Body=bytes(buffer), **condition
+                    )
                 else:
                     if buffer or not parts:
                         parts.append(
@@ -575,6 +636,7 @@ class S3FS(FileSystem):
                         Key=key,
                         UploadId=upload_id,
                         MultipartUpload={"Parts": parts},
+                        **condition,
                     )
                     upload_id = None
         finally:
@@ -622,6 +684,12 @@ class S3FS(FileSystem):
             await self._s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
         except Exception:
             log.warning("could not abort multipart upload %s of %s", upload_id, key, exc_info=True)
+
+
+def _version(mtime_ns: int, s3_etag: str | None) -> str:
+    """An object's FileInfo version: its time and S3's ETag (hex digits, and ``-N`` for a
+    multipart object)."""
+    return f"{mtime_ns:x}.{(s3_etag or '').strip(chr(34))}"
 
 
 def _as_client_error(code: str, message: str) -> Exception:

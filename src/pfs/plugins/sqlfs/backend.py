@@ -2,13 +2,15 @@
 
 The tables (the original's ``files`` plus ``file_chunks`` for large contents)::
 
-    files(path PK, is_dir, mode, size, mod_time, data, blob_id)
+    files(path PK, is_dir, mode, size, mod_time, data, blob_id, version)
     file_chunks(blob_id, start, data)            PK (blob_id, start)
 
 A file up to ``chunk_size`` bytes keeps its bytes in ``files.data`` (as the original does). A
 larger one has ``data`` NULL and ``blob_id`` naming its chunks; ``start`` is each chunk's byte
 offset. New content is staged under a fresh ``blob_id`` and swapped in by one transaction, so a
-failed or interrupted write leaves the old content.
+failed or interrupted write leaves the old content. ``version`` is new with every write of the
+content (``mod_time`` has whole seconds): the ETag includes it, and a conditional write swaps
+only if it is still the one checked.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class SQLFSBackend:
     kind = ""
     chunk_size = DEFAULT_CHUNK_SIZE
     #: Insert a file row or replace its content (keeping its mode); args
-    #: (path, mode, size, mod_time, data, blob_id).
+    #: (path, mode, size, mod_time, data, blob_id, version).
     upsert_file_sql = ""
     #: ``UPDATE files SET path = <new prefix> || tail`` for rename; args (new, len(old)+1, pattern).
     move_subtree_sql = ""

@@ -11,12 +11,13 @@ from typing import Any
 
 from pfs.plugins.sqlfs.backend import DEFAULT_CHUNK_SIZE, Check, SQLFSBackend, Statement
 from pfs.sql import MySQLDatabase, MySQLOptions, as_text
+from pfs.sql.mysql import add_column
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS files (
         path VARBINARY(3072) PRIMARY KEY, is_dir TINYINT NOT NULL, mode INT UNSIGNED NOT NULL,
         size BIGINT NOT NULL DEFAULT 0, mod_time BIGINT NOT NULL, data LONGBLOB,
-        blob_id VARCHAR(40) NULL)""",
+        blob_id VARCHAR(40) NULL, version VARCHAR(32) NULL)""",
     """CREATE TABLE IF NOT EXISTS file_chunks (
         blob_id VARCHAR(40) NOT NULL, start BIGINT NOT NULL, data LONGBLOB NOT NULL,
         PRIMARY KEY (blob_id, start))""",
@@ -30,9 +31,10 @@ def _placeholders(sql: str) -> str:
 class MySQLBackend(SQLFSBackend):
     kind = "mysql"
     upsert_file_sql = (
-        "INSERT INTO files (path, is_dir, mode, size, mod_time, data, blob_id) "
-        "VALUES (?, 0, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE size = VALUES(size), "
-        "mod_time = VALUES(mod_time), data = VALUES(data), blob_id = VALUES(blob_id)"
+        "INSERT INTO files (path, is_dir, mode, size, mod_time, data, blob_id, version) "
+        "VALUES (?, 0, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE size = VALUES(size), "
+        "mod_time = VALUES(mod_time), data = VALUES(data), blob_id = VALUES(blob_id), "
+        "version = VALUES(version)"
     )
     move_subtree_sql = (
         "UPDATE files SET path = CONCAT(?, SUBSTRING(path, ?)) WHERE path LIKE ? ESCAPE '!'"
@@ -54,6 +56,8 @@ class MySQLBackend(SQLFSBackend):
         }
         if "blob_id" not in columns:  # a database made by the original server
             await self.db.execute("ALTER TABLE files ADD COLUMN blob_id VARCHAR(40) NULL")
+        if "version" not in columns:  # ... or by a PFS before conditional writes
+            await add_column(self.db, "ALTER TABLE files ADD COLUMN version VARCHAR(32) NULL")
         packet = await self.db.fetchone("SELECT @@max_allowed_packet")
         # A chunk and its statement must fit in one packet, with room to spare.
         self.chunk_size = min(DEFAULT_CHUNK_SIZE, int(packet[0]) // 4) if packet else 64 * 1024

@@ -25,27 +25,29 @@ from pfs.fs import (
     NotADirectory,
     NotEmpty,
     NotFound,
+    NotSupported,
     PermissionDenied,
+    PreconditionFailed,
     TooLarge,
     WriteFlag,
     apply_write,
 )
-from pfs.fs.base import Buffered, resized, written_size
+from pfs.fs.base import Buffered, Expect, check_expect, replaces, resized, written_size
 from pfs.fs.paths import split_parent
 from pfs.fs.turns import map_in_turns
-from pfs.plugins.sqlfs.backend import SQLFSBackend
+from pfs.plugins.sqlfs.backend import SQLFSBackend, Statement
 from pfs.plugins.sqlfs.cache import MetaCache
 from pfs.plugins.sqlfs.mysql import MySQLBackend
 from pfs.plugins.sqlfs.postgres import PostgresBackend
 from pfs.plugins.sqlfs.sqlite import SQLiteBackend
 from pfs.sql import SQL_CONFIG_FIELDS, as_text, choose_backend, like_below
 
-_ROW = "SELECT is_dir, mode, size, mod_time, blob_id FROM files WHERE path = ?"
+_ROW = "SELECT is_dir, mode, size, mod_time, blob_id, version FROM files WHERE path = ?"
 _DELETE_BLOB_OF = (
     "DELETE FROM file_chunks WHERE blob_id = (SELECT blob_id FROM files WHERE path = ?)"
 )
 
-Row = tuple[int, int, int, int, Any]
+Row = tuple[int, int, int, int, Any, Any]
 
 
 def _human(size: int) -> str:
@@ -161,9 +163,15 @@ class SQLFS(FileSystem):
             raise NotADirectory(f"not a directory: {path}")
 
     def _info(self, name: str, row: Row, meta: Meta) -> FileInfo:
-        is_dir, mode, size, mod_time, _ = row
+        is_dir, mode, size, mod_time, _, version = row
         return FileInfo(
-            name, int(size), int(mode), int(mod_time) * 1_000_000_000, bool(is_dir), meta
+            name,
+            int(size),
+            int(mode),
+            int(mod_time) * 1_000_000_000,
+            bool(is_dir),
+            meta,
+            version=f"{int(mod_time):x}.{as_text(version) if version else 0}",
         )
 
     async def stat(self, path: str) -> FileInfo:
@@ -185,7 +193,7 @@ class SQLFS(FileSystem):
             raise NotADirectory(f"not a directory: {path}")
         below = like_below(path, "!")
         rows = await self.backend.query(
-            "SELECT path, is_dir, mode, size, mod_time, blob_id FROM files "
+            "SELECT path, is_dir, mode, size, mod_time, blob_id, version FROM files "
             "WHERE path LIKE ? ESCAPE '!' AND path NOT LIKE ? ESCAPE '!' AND path <> '/'",
             (below, below + "/%"),
             large=True,
@@ -446,7 +454,7 @@ class SQLFS(FileSystem):
                 [
                     (
                         self.backend.upsert_file_sql,
-                        (path, 0o644, len(data), int(time.time()), data, None),
+                        (path, 0o644, len(data), int(time.time()), data, None, _new_version()),
                     )
                 ],
             )
@@ -470,15 +478,98 @@ class SQLFS(FileSystem):
         total = await self._write_chunked(path, row, chunks)
         return f"Written {total} bytes to {path}"
 
-    async def _commit(self, path: str, row: Row | None, statements: list) -> None:
+    async def _commit(
+        self, path: str, row: Row | None, statements: list, guard: Statement | None = None
+    ) -> None:
+        """Swap the new content in (one transaction); with ``guard``, a statement that must
+        change exactly one row, only if the file is still in the state a condition was checked
+        against (else PreconditionFailed, everything rolled back)."""
+        check = None
+        first = []
+        if guard is not None:
+            first = [guard]
+
+            def check(counts: list[int]) -> None:
+                if counts[0] != 1:
+                    raise PreconditionFailed(
+                        f"precondition failed: {path} was changed by another writer meanwhile"
+                    )
+
         try:
             # Replacing a chunked file frees its chunks: many megabytes, off the loop.
             large = row is not None and row[4] is not None
-            await self.backend.atomic([(_DELETE_BLOB_OF, (path,)), *statements], large=large)
+            await self.backend.atomic(
+                [*first, (_DELETE_BLOB_OF, (path,)), *statements], check, large=large
+            )
+        except AlreadyExists:  # the guard's insert met a file created meanwhile
+            raise PreconditionFailed(
+                f"precondition failed: {path} was created by another writer meanwhile"
+            ) from None
         finally:
             self.cache.changed(path)
 
-    async def _write_chunked(self, path: str, row: Row | None, chunks: AsyncIterator[bytes]) -> int:
+    async def write_if(
+        self,
+        path: str,
+        chunks: AsyncIterator[bytes],
+        expect: Expect,
+        offset: int = 0,
+        flags: WriteFlag = REPLACE,
+        limit: int = WRITE_LIMIT,
+    ) -> str:
+        """Checked against the row now; the transaction that swaps the new content in first
+        updates the row only where its version, size and time are still those checked (or
+        inserts it where there was none), so another writer in between, through this server or
+        another sharing the database, makes it fail with nothing changed."""
+        if not replaces(offset, flags):
+            raise NotSupported(
+                f"conditional write: {path}: sqlfs compares and swaps whole files only "
+                "(write without offset or append)"
+            )
+        row = await self._fresh_row(path)
+        check_expect(expect, None if row is None else self._info("", row, Meta()))
+        await self._check_write(path, flags)  # a directory, a missing parent, exclusive
+        total = await self._write_chunked(path, row, chunks, self._guard(path, row))
+        return f"Written {total} bytes to {path}"
+
+    async def remove_if(self, path: str, expect: Expect, recursive: bool = False) -> None:
+        """A file is deleted by one statement that matches only the state checked."""
+        row = await self._fresh_row(path)
+        check_expect(expect, None if row is None else self._info("", row, Meta()))
+        if row is None:
+            raise NotFound(f"remove: {path}: not found")
+        if row[0]:
+            raise NotSupported(f"conditional remove: {path}: a directory has no ETag")
+        where, args = _same_state(path, row)
+        blob = [("DELETE FROM file_chunks WHERE blob_id = ?", (row[4],))] if row[4] else []
+        await self._commit(path, row, blob, ("DELETE FROM files " + where, args))
+
+    @staticmethod
+    def _guard(path: str, row: Row | None) -> Statement:
+        """The statement that pins a conditional write to the state checked: it changes one
+        row only if that state is still there (no row: it inserts the placeholder the write
+        then fills, and fails on a row created meanwhile)."""
+        if row is None:
+            return (
+                "INSERT INTO files (path, is_dir, mode, size, mod_time, data) "
+                "VALUES (?, 0, 420, 0, 0, NULL)",
+                (path,),
+            )
+        where, args = _same_state(path, row)
+        return ("UPDATE files SET version = ? " + where, (_new_version(), *args))
+
+    async def _fresh_row(self, path: str) -> Row | None:
+        """The row as the database has it now (never the metadata cache's)."""
+        rows = await self.backend.query(_ROW, (path,))
+        return tuple(rows[0]) if rows else None  # type: ignore[return-value]
+
+    async def _write_chunked(
+        self,
+        path: str,
+        row: Row | None,
+        chunks: AsyncIterator[bytes],
+        guard: Statement | None = None,
+    ) -> int:
         """Stage the body as chunks of a new blob, then swap it in with one transaction."""
         chunk_size = self.backend.chunk_size
         blob_id = uuid.uuid4().hex
@@ -503,9 +594,10 @@ class SQLFS(FileSystem):
                     [
                         (
                             self.backend.upsert_file_sql,
-                            (path, 0o644, total, now, bytes(buffer), None),
+                            (path, 0o644, total, now, bytes(buffer), None, _new_version()),
                         )
                     ],
+                    guard,
                 )
                 return total
             if buffer:
@@ -513,7 +605,13 @@ class SQLFS(FileSystem):
             await self._commit(
                 path,
                 row,
-                [(self.backend.upsert_file_sql, (path, 0o644, total, now, None, blob_id))],
+                [
+                    (
+                        self.backend.upsert_file_sql,
+                        (path, 0o644, total, now, None, blob_id, _new_version()),
+                    )
+                ],
+                guard,
             )
             blob_id = ""
             return total
@@ -533,6 +631,20 @@ class SQLFS(FileSystem):
             ],
             large=True,  # a whole chunk
         )
+
+
+def _same_state(path: str, row: Row) -> tuple[str, tuple[Any, ...]]:
+    """``WHERE`` clause and arguments matching ``path``'s row only while it is as ``row``."""
+    _, _, size, mod_time, _, version = row
+    return (
+        "WHERE path = ? AND is_dir = 0 AND size = ? AND mod_time = ? "
+        "AND COALESCE(version, '') = ?",
+        (path, size, mod_time, as_text(version) if version else ""),
+    )
+
+
+def _new_version() -> str:
+    return uuid.uuid4().hex
 
 
 async def _pieces_of(data: bytes, size: int) -> AsyncIterator[bytes]:

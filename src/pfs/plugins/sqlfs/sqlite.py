@@ -8,6 +8,7 @@ from typing import Any
 
 from pfs.plugins.sqlfs.backend import Check, SQLFSBackend, Statement
 from pfs.sql import SQLiteDatabase
+from pfs.sql.sqlite import add_column
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS files (
@@ -23,9 +24,10 @@ _SCHEMA = (
 class SQLiteBackend(SQLFSBackend):
     kind = "sqlite3"
     upsert_file_sql = (
-        "INSERT INTO files (path, is_dir, mode, size, mod_time, data, blob_id) "
-        "VALUES (?, 0, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET size = excluded.size, "
-        "mod_time = excluded.mod_time, data = excluded.data, blob_id = excluded.blob_id"
+        "INSERT INTO files (path, is_dir, mode, size, mod_time, data, blob_id, version) "
+        "VALUES (?, 0, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET size = excluded.size, "
+        "mod_time = excluded.mod_time, data = excluded.data, blob_id = excluded.blob_id, "
+        "version = excluded.version"
     )
     move_subtree_sql = "UPDATE files SET path = ? || substr(path, ?) WHERE path LIKE ? ESCAPE '!'"
 
@@ -43,6 +45,8 @@ class SQLiteBackend(SQLFSBackend):
             columns = {row[1] for row in conn.execute("PRAGMA table_info(files)")}
             if "blob_id" not in columns:  # a database made by the original server
                 conn.execute("ALTER TABLE files ADD COLUMN blob_id TEXT")
+            if "version" not in columns:  # ... or by a PFS before conditional writes
+                add_column(conn, "ALTER TABLE files ADD COLUMN version TEXT")
 
         await self.db.write(setup)
 
