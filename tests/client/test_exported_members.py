@@ -33,6 +33,7 @@ def test_client_exports_exactly_these_names():
         "ServerNotRunning",
         "StallTimeout",
         "SymlinkLoop",
+        "TLSError",
         "Timeout",
         "TooLarge",
         "Unavailable",

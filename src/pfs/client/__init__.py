@@ -2,14 +2,15 @@
 
 Errors are the whole typed tree of ``pfs.fs.errors`` (``FSError`` and every subclass), carrying
 the server's message verbatim, plus the SDK's own: ``ServerNotRunning`` when nothing answers at
-the URL, ``StallTimeout`` when a stream delivers nothing for ``stall_timeout`` seconds and
-``IncompleteDownload`` when a download's answer ends short.
+the URL, ``StallTimeout`` when a stream delivers nothing for ``stall_timeout`` seconds,
+``TLSError`` when an ``https://`` server's certificate is not trusted (or one side speaks plain
+HTTP) and ``IncompleteDownload`` when a download's answer ends short.
 """
 
 from __future__ import annotations
 
 from pfs.client._async import AsyncClient, AsyncRemoteFile, AsyncRemoteHandle
-from pfs.client._base import ServerNotRunning, StallTimeout
+from pfs.client._base import ServerNotRunning, StallTimeout, TLSError
 from pfs.client._download import IncompleteDownload
 from pfs.client._sync import Client, RemoteFile, RemoteHandle
 from pfs.fs.errors import (
@@ -64,6 +65,7 @@ __all__ = [
     "ServerNotRunning",
     "StallTimeout",
     "SymlinkLoop",
+    "TLSError",
     "Timeout",
     "TooLarge",
     "Unavailable",

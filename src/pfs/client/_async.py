@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
 from pathlib import Path
@@ -35,6 +36,7 @@ class AsyncClient:
         timeout: float = 30.0,
         stall_timeout: float | None = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | str | bool | None = None,
     ) -> None:
         self.base_url = B.resolve_base_url(base_url)
         self.timeout = timeout
@@ -44,6 +46,7 @@ class AsyncClient:
             headers=B.auth_headers(token),
             timeout=timeout,
             transport=transport,
+            verify=B.tls_verify(verify),
         )
 
     # Plumbing: the only code that sends.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -18,7 +19,14 @@ from urllib.parse import quote, urlencode, urlsplit
 import httpx
 
 from pfs.fs.base import CHUNK_SIZE as CHUNK_SIZE  # the server's stream piece, re-exported
-from pfs.fs.errors import FSError, PermissionDenied, Timeout, Unavailable, error_for_status
+from pfs.fs.errors import (
+    FSError,
+    InvalidArgument,
+    PermissionDenied,
+    Timeout,
+    Unavailable,
+    error_for_status,
+)
 from pfs.fs.fileinfo import FileInfo
 
 T = TypeVar("T")
@@ -48,6 +56,28 @@ class ServerNotRunning(Unavailable, ConnectionError):  # type: ignore[misc]
 
 class StallTimeout(Timeout):
     """A streamed answer delivered no bytes within ``stall_timeout`` seconds."""
+
+
+class TLSError(Unavailable):
+    """The TLS handshake failed: the server's certificate is not trusted (give its CA with
+    ``verify=`` or ``PFS_CA_BUNDLE``), or one side speaks HTTPS and the other plain HTTP."""
+
+
+#: A CA bundle (PEM) to check servers' certificates with, instead of the system's.
+CA_BUNDLE_ENV = "PFS_CA_BUNDLE"
+
+
+def tls_verify(verify: ssl.SSLContext | str | bool | None) -> ssl.SSLContext | bool:
+    """How httpx checks an ``https://`` server: ``verify`` (a CA bundle's path, a context, True
+    for the system's CAs, False for no check), else ``$PFS_CA_BUNDLE``, else the system's CAs."""
+    if verify is None:
+        verify = os.environ.get(CA_BUNDLE_ENV) or True
+    if isinstance(verify, str):
+        try:
+            return ssl.create_default_context(cafile=verify)
+        except (OSError, ssl.SSLError) as exc:
+            raise InvalidArgument(f"CA bundle {verify}: {exc.strerror or exc}") from None
+    return verify
 
 
 def resolve_base_url(base_url: str | None) -> str:
@@ -353,6 +383,9 @@ def translate_transport_error(
     exc: httpx.HTTPError, api_url: str, timeout: float | None, *, streaming: bool = False
 ) -> FSError:
     """Map an httpx failure to the typed error callers see (raised ``from exc`` by the caller)."""
+    tls = _ssl_error(exc)
+    if tls is not None:
+        return _tls_error(tls, api_url)
     if isinstance(exc, httpx.ConnectError):
         return ServerNotRunning(
             f"Connection refused - server not running at {server_root(api_url)}"
@@ -363,8 +396,40 @@ def translate_transport_error(
         return Timeout(f"Request timeout after {timeout}s")
     if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError):
         host = urlsplit(api_url).netloc
-        return Unavailable(f"connection to {host} failed: {exc}")
+        hint = ""
+        if isinstance(exc, httpx.RemoteProtocolError) and api_url.startswith("http://"):
+            # A TLS server answers a plain request with a TLS alert, which is no HTTP.
+            hint = f" (if the server speaks HTTPS, use https://{host})"
+        return Unavailable(f"connection to {host} failed: {exc}{hint}")
     return FSError(str(exc) or type(exc).__name__)
+
+
+def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
+    """The ``ssl`` error under an httpx failure (httpx wraps httpcore's, which wraps it)."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return current
+        todo += [e for e in (current.__cause__, current.__context__, *current.args)
+                 if isinstance(e, BaseException)]
+    return None
+
+
+def _tls_error(error: ssl.SSLError, api_url: str) -> TLSError:
+    host = urlsplit(api_url).netloc
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return TLSError(
+            f"TLS: the certificate of {host} is not trusted ({error.verify_message}); give "
+            f"its CA bundle with verify= or ${CA_BUNDLE_ENV}"
+        )
+    if error.reason == "WRONG_VERSION_NUMBER":
+        return TLSError(f"TLS: {host} does not speak HTTPS; use http://{host}")
+    return TLSError(f"TLS with {host} failed: {error.reason or error}")
 
 
 def parse_ndjson_line(line: str) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import ssl
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -34,6 +35,9 @@ class Client:
         stall_timeout: seconds a streamed answer may go without delivering a byte before
             :class:`StallTimeout` is raised (``None`` waits forever).
         transport: an ``httpx.BaseTransport`` (tests, Unix sockets).
+        verify: for ``https://`` servers, the CA bundle (PEM path or ``ssl.SSLContext``) their
+            certificate is checked with; default from ``PFS_CA_BUNDLE``, else the system's CAs;
+            ``False`` checks nothing. An untrusted certificate raises :class:`TLSError`.
     """
 
     def __init__(
@@ -44,6 +48,7 @@ class Client:
         timeout: float = 30.0,
         stall_timeout: float | None = 60.0,
         transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | str | bool | None = None,
     ) -> None:
         self.base_url = B.resolve_base_url(base_url)
         self.timeout = timeout
@@ -53,6 +58,7 @@ class Client:
             headers=B.auth_headers(token),
             timeout=timeout,
             transport=transport,
+            verify=B.tls_verify(verify),
         )
 
     # Plumbing: the only code that sends.

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import ssl
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from pfs.server.auth import AdminWithoutAuth, Role, TokenEntry
 from pfs.server.logs import LOG_FORMATS
 from pfs.server.mounting import DEVFS_PATH, split_mount_options
 from pfs.server.settings import Settings
+from pfs.tls import BadTLSFiles, check_pair
 
 log = logging.getLogger("pfs.config")
 
@@ -124,23 +124,10 @@ def _tls(tls: Any) -> tuple[str, str] | None:
         if not isinstance(value, str) or not value:
             raise ConfigError(f"server.tls.{name}: must be the path of a PEM file")
     assert isinstance(cert, str) and isinstance(key, str)
-    for name, path, marker, what in (
-        ("cert", cert, b"-----BEGIN CERTIFICATE-----", "certificate"),
-        ("key", key, b"PRIVATE KEY-----", "private key"),
-    ):
-        try:
-            text = Path(path).read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"server.tls.{name}: cannot read {path}: {exc.strerror}") from None
-        if marker not in text:
-            raise ConfigError(f"server.tls.{name}: {path} holds no PEM {what}")
     try:
-        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
-    except ssl.SSLError as exc:
-        raise ConfigError(
-            f"server.tls: the key {key} does not go with the certificate {cert} "
-            f"({exc.reason or exc})"
-        ) from None
+        check_pair(cert, key)
+    except BadTLSFiles as exc:
+        raise ConfigError(f"server.tls{'.' + exc.which if exc.which else ''}: {exc}") from None
     return cert, key
 
 

@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="server URL (default: $PFS_API_URL or http://localhost:8080)",
     )
     parser.add_argument("--token", help="bearer token (default: $PFS_TOKEN)")
+    parser.add_argument(
+        "--ca-bundle",
+        help="CA certificates (PEM) to trust an https:// server with (default: $PFS_CA_BUNDLE, "
+        "else the system's)",
+    )
     parser.add_argument("--profile", help="a profile of ~/.config/pfs/client.yaml")
     parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
     parser.add_argument("--no-color", action="store_true", help="never colour output")
@@ -118,7 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         options.server or late.server, options.token or late.token, profile
     )
     terminal = sys.stdout.isatty()
-    client = Client(options.server, token=options.token)
+    try:
+        client = Client(options.server, token=options.token, verify=options.ca_bundle)
+    except FSError as exc:  # a CA bundle that cannot be read
+        print(f"pfs: {exc}", file=sys.stderr)
+        return 2
     ctx = Context(
         client=client,
         json=json_output,

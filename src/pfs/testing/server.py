@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,9 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """A running pfs-server; ``url`` is ``http://127.0.0.1:<port>``."""
+    """A running pfs-server; ``url`` is ``http://127.0.0.1:<port>`` (``https://`` with
+    ``tls_ca``: the CA of the certificate its config's ``server.tls`` serves, which ``verify``
+    then trusts)."""
 
     def __init__(
         self,
@@ -35,9 +38,14 @@ class ServerProcess:
         wait: bool = True,
         discover_config: bool = False,
         cwd: str | Path | None = None,
+        tls_ca: str | Path | None = None,
     ) -> None:
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        #: What clients check the server's certificate with (httpx's ``verify``).
+        self.verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=str(tls_ca)) if tls_ca else True
+        )
+        self.url = f"{'https' if tls_ca else 'http'}://127.0.0.1:{self.port}"
         self.api = self.url + "/api/v1"
         self._dir = tempfile.TemporaryDirectory(prefix="pfs-test-")
         self.config_path = Path(self._dir.name) / "config.yaml"
@@ -71,7 +79,8 @@ class ServerProcess:
         errors and the log) if one failed or the server exited."""
         health = self.wait_up(timeout, settled=True)
         if health.get("degraded"):
-            mounts = httpx.get(self.api + "/mounts", timeout=5).json()["mounts"] or []
+            mounts = httpx.get(self.api + "/mounts", timeout=5, verify=self.verify).json()
+            mounts = mounts["mounts"] or []
             failed = [f"{m['path']}: {m.get('error', '')}" for m in mounts
                       if m.get("status") == "failed"]
             raise RuntimeError(
@@ -86,7 +95,7 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"pfs-server exited {self.proc.returncode}:\n{self.log()}")
             try:
-                response = httpx.get(self.api + "/health", timeout=1)
+                response = httpx.get(self.api + "/health", timeout=1, verify=self.verify)
                 if response.status_code == 200:
                     health = response.json()
                     if not settled or not health.get("mounts", {}).get("pending"):

@@ -1,4 +1,4 @@
-"""httpfs: serve a PFS path over plain HTTP (browser listings, downloads, ranges).
+"""httpfs: serve a PFS path over HTTP or HTTPS (browser listings, downloads, ranges).
 
 Each mount runs its own HTTP server on ``host:port``: the ASGI app of ``site`` served by uvicorn
 on the running event loop. The port is bound inside ``start`` the way pfs-server binds its own
@@ -43,6 +43,7 @@ from pfs.fs.paths import normalize
 from pfs.listen import is_loopback, listen_exclusive
 from pfs.plugins.httpfs.auth import credentials
 from pfs.plugins.httpfs.site import Site, clock
+from pfs.tls import BadTLSFiles, check_pair
 
 log = logging.getLogger("pfs.plugins.httpfs")
 
@@ -81,6 +82,8 @@ class HTTPFS(FileSystem):
             default=None,
             help="environment variable holding basic_password",
         ),
+        Field("tls_cert", "string", default=None, help="PEM certificate (chain): serve HTTPS"),
+        Field("tls_key", "string", default=None, help="PEM private key of tls_cert"),
     )
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
@@ -94,6 +97,17 @@ class HTTPFS(FileSystem):
         )
         self.mount_path: str = config["mount_path"]
         self.credentials = credentials(config)
+        self.tls_cert: str | None = config.get("tls_cert")
+        self.tls_key: str | None = config.get("tls_key")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise InvalidArgument("httpfs: tls_cert and tls_key go together: give both or neither")
+        if self.tls_cert is not None and self.tls_key is not None:
+            try:
+                check_pair(self.tls_cert, self.tls_key)
+            except BadTLSFiles as exc:
+                which = f"tls_{exc.which}" if exc.which else "tls_cert/tls_key"
+                raise InvalidArgument(f"httpfs: {which}: {exc}") from None
+        self.scheme = "https" if self.tls_cert else "http"
         self.started_ns = time.time_ns()
         self._server: _EmbeddedServer | None = None
         self._serving: asyncio.Task[None] | None = None
@@ -128,6 +142,8 @@ class HTTPFS(FileSystem):
             headers=[("server", "pfs-httpfs")],
             timeout_keep_alive=IDLE_TIMEOUT,
             timeout_graceful_shutdown=SHUTDOWN_GRACE,
+            ssl_certfile=self.tls_cert,
+            ssl_keyfile=self.tls_key,
         )
         try:
             config.load()
@@ -138,7 +154,9 @@ class HTTPFS(FileSystem):
         self._serving = asyncio.create_task(self._server.serve(sockets=[sock]))
         self.port = sock.getsockname()[1]
         self.started_ns = time.time_ns()
-        log.info("httpfs serving %s on http://%s:%d", self.pfs_path, self.host, self.port)
+        log.info(
+            "httpfs serving %s on %s://%s:%d", self.pfs_path, self.scheme, self.host, self.port
+        )
         if not self.credentials and not is_loopback(self.host):
             log.warning(
                 "!!! httpfs on %s:%d has no auth: anyone who can reach it reads %s. "
@@ -164,7 +182,7 @@ class HTTPFS(FileSystem):
     # -- the status file -------------------------------------------------------------------
 
     def status_text(self) -> str:
-        endpoint = f"http://{self.host}:{self.port}"
+        endpoint = f"{self.scheme}://{self.host}:{self.port}"
         uptime = format_duration(round((time.time_ns() - self.started_ns) / 1e9) * 1_000_000_000)
         lines = [
             "HTTPFS Instance Status",
