@@ -48,6 +48,12 @@ def wrk(url: str, *, connections: int = 64, seconds: int = 8, script: str | None
     return rps, p99
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (steadier than rates on a busy machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def put_script(body_size: int = 1024) -> str:
     """A wrk Lua script sending PUT requests with a body of ``body_size`` bytes."""
     fd, path = tempfile.mkstemp(suffix=".lua")
