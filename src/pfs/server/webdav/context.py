@@ -3,22 +3,38 @@ dead properties; and the checks several methods share (paths, parents, ``If`` an
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 from pfs.fs.errors import InvalidArgument, NotFound, PreconditionFailed
 from pfs.fs.fileinfo import FileInfo
 from pfs.fs.paths import normalize, split_parent
+from pfs.http.conditional import etag
 from pfs.http.requests import Request
 from pfs.server.state import State
 from pfs.server.webdav.conditions import holds, parse_if, submitted_tokens
 from pfs.server.webdav.errors import Conflict, Locked
 from pfs.server.webdav.locks import Lock, LockManager
-from pfs.server.webdav.properties import DeadProperties, etag
+from pfs.server.webdav.properties import DeadProperties
 
 #: Bytes of an XML request body (PROPFIND, PROPPATCH, LOCK) beyond which it is refused (413).
 MAX_XML_BYTES = 1 << 20
+#: XML bodies up to this size are parsed on the event loop (well under a millisecond); larger
+#: ones, up to MAX_XML_BYTES (several milliseconds), on a worker thread.
+INLINE_XML_BYTES = 64 << 10
+
+T = TypeVar("T")
+
+
+async def xml_body(req: Request, parser: Callable[[bytes], T]) -> T:
+    """The request's XML body (at most MAX_XML_BYTES) parsed by ``parser``."""
+    body = await req.body(MAX_XML_BYTES)
+    if len(body) <= INLINE_XML_BYTES:
+        return parser(body)
+    return await asyncio.to_thread(parser, body)
 
 
 @dataclass

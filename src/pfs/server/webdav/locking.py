@@ -6,7 +6,7 @@ from pfs.fs.errors import PreconditionFailed
 from pfs.http.requests import Request
 from pfs.http.responses import Response
 from pfs.server.webdav import xmlbodies as x
-from pfs.server.webdav.context import MAX_XML_BYTES, Dav, depth
+from pfs.server.webdav.context import Dav, depth, xml_body
 from pfs.server.webdav.errors import Conflict, Locked
 from pfs.server.webdav.locks import Lock, parse_timeout
 from pfs.server.webdav.properties import active_lock
@@ -24,7 +24,7 @@ def _answer(dav: Dav, lock: Lock, status: int) -> Response:
 
 async def lock(dav: Dav, req: Request, path: str) -> Response:
     timeout = parse_timeout((req.header(b"timeout") or b"").decode("latin-1"))
-    root = x.parse(await req.body(MAX_XML_BYTES))
+    root = await xml_body(req, x.parse)
     if root is None:
         return await _refresh(dav, req, path, timeout)
     asked = x.parse_lockinfo(root)

@@ -16,7 +16,7 @@ from pfs.http.ranges import range_response
 from pfs.http.requests import Request
 from pfs.http.responses import Prefixed, Response, StreamResponse, text_response
 from pfs.server.webdav import xmlbodies as x
-from pfs.server.webdav.context import MAX_XML_BYTES, Dav, depth
+from pfs.server.webdav.context import Dav, depth, xml_body
 from pfs.server.webdav.properties import LIVE, content_type, live_value
 
 METHODS = "OPTIONS, PROPFIND, PROPPATCH, GET, HEAD, PUT, DELETE, MKCOL, COPY, MOVE, LOCK, UNLOCK"
@@ -43,7 +43,7 @@ async def propfind(dav: Dav, req: Request, path: str) -> Response:
     if depth(req, "infinity", ("0", "1", "infinity")) == "infinity":
         raise PermissionDenied("PROPFIND with Depth: infinity is not supported (use Depth 0 or 1)")
     walk = req.header(b"depth") == b"1"
-    asked = x.parse_propfind(await req.body(MAX_XML_BYTES))
+    asked = await xml_body(req, x.parse_propfind)
     info = await dav.state.fs.stat(path)
     entries = [(path, info)]
     if walk and info.is_dir:

@@ -8,7 +8,7 @@ from pfs.http.conditional import Preconditions
 from pfs.http.requests import Request
 from pfs.http.responses import Response
 from pfs.server.webdav import xmlbodies as x
-from pfs.server.webdav.context import MAX_XML_BYTES, Dav
+from pfs.server.webdav.context import MAX_XML_BYTES, Dav, xml_body
 from pfs.server.webdav.errors import MethodNotAllowed, UnsupportedMediaType
 from pfs.server.webdav.properties import LIVE
 from pfs.server.webdav.reading import XML_TYPE
@@ -77,7 +77,7 @@ async def proppatch(dav: Dav, req: Request, path: str) -> Response:
     """Set and remove dead properties, all or nothing; live (DAV:) properties are protected."""
     info = await dav.state.fs.stat(path)
     await dav.guard(req, path, dav.locks.covering(path))
-    changes = x.parse_proppatch(await req.body(MAX_XML_BYTES))
+    changes = await xml_body(req, x.parse_proppatch)
     protected = [c.name for c in changes if c.name in LIVE]
     if protected:
         # One protected property fails the whole update (RFC 4918 §9.2): the others get 424.
