@@ -2,7 +2,7 @@
 # Installs the Debian packages the test suite and benchmarks need, only those missing.
 # With --build: only what installing the Python dependencies needs (pyfuse3 compiles against fuse3).
 set -euo pipefail
-packages=(wrk gcc libc6-dev make clang lld fuse3 libfuse3-dev pkg-config nginx curl rsync tar gzip systemd litmus rclone)
+packages=(wrk gcc libc6-dev make clang lld fuse3 libfuse3-dev pkg-config nginx curl rsync tar gzip systemd litmus rclone chromium chromium-driver)
 if [ "${1:-}" = "--build" ]; then
   packages=(gcc libc6-dev fuse3 libfuse3-dev pkg-config)
 fi

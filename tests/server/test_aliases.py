@@ -122,11 +122,11 @@ def test_the_root_answers_the_service_document_to_json_clients(server):
     assert httpx.post(server.url + "/").json()["status"] == "running"
 
 
-def test_the_root_shows_a_browser_the_api_page(server):
+def test_the_root_shows_a_browser_the_web_file_manager(server):
     browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
     response = httpx.get(server.url + "/", headers={"accept": browser})
     assert response.status_code == 200 and "text/html" in response.headers["content-type"]
-    assert "/api/v1/files" in response.text
+    assert '<script type="module" src="/ui/app.js">' in response.text
 
 
 def test_other_unknown_paths_stay_the_original_404(server):

@@ -24,7 +24,8 @@ from pfs.fs.config import sample_config
 from pfs.fs.mounts import MountTable
 from pfs.listen import is_loopback, listen_exclusive
 from pfs.plugins.registry import Registry, builtin_registry
-from pfs.server.app import App
+from pfs.server import webui
+from pfs.server.app import App, Subtree
 from pfs.server.auth import Auth
 from pfs.server.config import DEFAULT_CONFIG, ConfigError, load_file, settings_from_dict
 from pfs.server.config_source import ConfigSource, find_config
@@ -54,7 +55,9 @@ def build_app(raw: Any, address: str | None = None, registry: Registry | None = 
     auth = Auth(settings.auth_tokens, settings.admin_without_auth)
     metrics = Metrics(fs) if settings.metrics else None
     state = State(settings, fs, mounting, metrics)
-    subtrees = [WebDAV(state, auth, settings.webdav_prefix)] if settings.webdav else []
+    subtrees: list[Subtree] = [webui.Assets()]
+    if settings.webdav:
+        subtrees.append(WebDAV(state, auth, settings.webdav_prefix))
     return App(ROUTES, state, auth, subtrees)
 
 

@@ -1,13 +1,13 @@
 """``/``: what answers here. JSON clients (AGFS's, and anything not asking for HTML) get the
 service document ``{"service", "status", "version"}``; a browser (``Accept`` preferring
-``text/html``) gets the API page of ``/docs`` until a web UI takes this place."""
+``text/html``) gets the web file manager (pfs.server.webui)."""
 
 from __future__ import annotations
 
 from pfs import __version__
 from pfs.http.requests import Request
 from pfs.http.responses import Response, json_response
-from pfs.server import docs
+from pfs.server import webui
 from pfs.server.state import State
 
 SERVICE = "PFS Server"
@@ -26,5 +26,5 @@ def prefers_html(accept: str) -> bool:
 
 async def root(state: State, req: Request) -> Response:
     if prefers_html((req.header(b"accept") or b"").decode("latin-1")):
-        return await docs.page(state, req)
+        return webui.page()
     return json_response({"service": SERVICE, "status": "running", "version": __version__})
