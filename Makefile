@@ -8,15 +8,15 @@ ARGS    ?=
 .PHONY: install install-test run test bench system-deps clean
 
 # `make run` installs the server with every plugin (extra `all`), not the test tools.
-$(RUN_STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml constraints.txt
 	bash scripts/system-deps.sh --build
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[all]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[all]'
 	touch $(RUN_STAMP)
 
 $(TEST_STAMP): $(RUN_STAMP)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
 	touch $(TEST_STAMP)
 
 install: $(RUN_STAMP)
