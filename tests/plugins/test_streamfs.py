@@ -299,7 +299,7 @@ def test_default_config_mounts_streamfs():
     with ServerProcess() as proc:
         mounts = httpx.get(proc.api + "/mounts").json()["mounts"]
         assert {"path": "/streamfs", "pluginName": "streamfs", "instance": "streamfs",
-                "status": "mounted"} in mounts
+                "status": "mounted", "shared": False} in mounts
 
 
 def test_unmount_ends_live_readers_without_waiting(server, api):

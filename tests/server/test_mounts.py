@@ -82,9 +82,11 @@ def test_mount_and_unmount_at_run_time(start_server):
         "pluginName": "kvfs",
         "config": {"initial_data": {"a": "1", "b": 2}},
         "status": "mounted",
+        "shared": False,
     }
     assert mounts["/memfs"] == {
-        "path": "/memfs", "pluginName": "memfs", "instance": "memfs", "status": "mounted"
+        "path": "/memfs", "pluginName": "memfs", "instance": "memfs", "status": "mounted",
+        "shared": False,
     }
     r = api.post("/mount", json={"fstype": "kvfs", "path": "/kv2"})
     assert r.status_code == 409 and r.json() == {"error": "mount already exists: /kv2"}

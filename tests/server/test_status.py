@@ -73,7 +73,7 @@ def test_slow_mount_is_pending_and_ready_waits_for_it(start_server, tmp_path):
     assert r.status_code == 503 and r.json()["mounts"]["pending"] == 1
     assert by_path(api)["/slow"] == {"path": "/slow", "pluginName": "gatedfs",
                                      "instance": "gatedfs", "status": "pending",
-                                     "config": {"gate": str(gate)}}
+                                     "shared": False, "config": {"gate": str(gate)}}
     # The server serves the mounts that are up meanwhile.
     assert api.put("/files", params={"path": "/memfs/a"}, content=b"up").status_code == 200
     assert api.get("/stat", params={"path": "/slow"}).status_code == 404
@@ -127,12 +127,13 @@ def test_mounts_sorted_with_status_and_hidden_credentials(start_server):
     mounts = api.get("/mounts").json()["mounts"]
     assert [m["path"] for m in mounts] == ["/alpha", "/dev", "/kv", "/zeta"]
     assert mounts[0] == {"path": "/alpha", "pluginName": "memfs", "instance": "alpha",
-                         "status": "mounted"}
+                         "status": "mounted", "shared": False}
     assert mounts[2]["config"] == {"backend": "memory"}
     # A run-time mount: mounted, no instance.
     assert api.post("/mount", json={"fstype": "memfs", "path": "/run2"}).status_code == 200
     listed = {m["path"]: m for m in api.get("/mounts").json()["mounts"]}
-    assert listed["/run2"] == {"path": "/run2", "pluginName": "memfs", "status": "mounted"}
+    assert listed["/run2"] == {"path": "/run2", "pluginName": "memfs", "status": "mounted",
+                               "shared": False}
 
 
 def test_devfs_switched_off_or_moved(start_server):

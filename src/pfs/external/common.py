@@ -73,6 +73,10 @@ class ExternalPlugin:
     def __call__(self, config: dict[str, Any]) -> Any:
         return self._filesystem(config)
 
+    def shares_state(self, config: dict[str, Any]) -> bool:
+        """An external plugin keeps its state inside this process, as far as we can tell."""
+        return False
+
     # -- per-mount lifecycle (called by the adapters) ----------------------------------------
 
     def mounted(self, config: dict[str, Any]) -> None:

@@ -182,6 +182,14 @@ class FileSystem:
     #: raised where a path crosses one); otherwise the mount table keeps them.
     stores_links: ClassVar[bool] = False
 
+    @classmethod
+    def shares_state(cls, config: dict[str, Any]) -> bool:
+        """Whether a mount with this validated ``config`` keeps its state in an engine outside
+        the server (a database server, an object store, another server), so that several
+        servers mounting it serve the same data; False (the default): the state lives in this
+        process or on this machine's disk, one copy per server."""
+        return False
+
     #: Set by the mount table before ``start``; None while the instance is not mounted.
     context: MountContext | None = None
 

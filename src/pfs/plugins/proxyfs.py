@@ -131,6 +131,11 @@ def error_kind(response: http1.Response) -> str | None:
 
 class ProxyFS(FileSystem):
     fstype = "proxyfs"
+
+    @classmethod
+    def shares_state(cls, config: dict[str, Any]) -> bool:
+        return True  # the state is the remote server's
+
     config_schema = (
         Field("base_url", "string", required=True, help="remote server, e.g. http://host:8080"),
         Field(

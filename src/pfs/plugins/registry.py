@@ -27,6 +27,8 @@ class PluginFactory(Protocol):
 
     def __call__(self, config: dict[str, Any]) -> FileSystem: ...
 
+    def shares_state(self, config: dict[str, Any]) -> bool: ...
+
 
 #: Validates a free-form plugin config in place of a schema; returns the config to mount with.
 ConfigCheck = Callable[[dict[str, Any]], dict[str, Any]]

@@ -27,6 +27,7 @@ from pfs.plugins.registry import Registry, builtin_registry
 from pfs.server import webui
 from pfs.server.app import App, Subtree
 from pfs.server.auth import Auth
+from pfs.server.check_config import check_config
 from pfs.server.config import DEFAULT_CONFIG, ConfigError, load_file, settings_from_dict
 from pfs.server.config_source import ConfigSource, find_config
 from pfs.server.logs import AccessLog, logging_config
@@ -162,6 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("-version", "--version", action="store_true")
     parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="validate the config, print per mount whether its state is shared by every "
+        "server with this config or per-server, and exit (0 valid, 2 not)",
+    )
+    parser.add_argument(
         "--server",
         choices=["granian", "uvicorn"],
         default="granian",
@@ -194,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ExternalConfigError) as exc:
         print(f"pfs-server: {exc}", file=sys.stderr)
         return 2
+    if args.check_config:
+        return check_config(app.state, source.describe(), sys.stdout)
     settings = app.state.settings
     sock = _listen(settings.address)
     if sock is None:

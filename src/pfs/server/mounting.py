@@ -52,6 +52,8 @@ class Tracked:
     config: dict[str, Any]
     status: MountStatus = MountStatus.PENDING
     error: str = ""
+    #: Whether its state lives in an engine other servers can share (``shares_state``).
+    shared: bool = False
 
 
 class Mounting:
@@ -76,6 +78,8 @@ class Mounting:
         )
         #: Start-up mounts by path; a run-time unmount drops one, a run-time mount revives one.
         self.tracked: dict[str, Tracked] = {}
+        #: Mounted paths whose state lives outside this server (``FileSystem.shares_state``).
+        self.shared: dict[str, bool] = {}
         self._starting: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
@@ -109,6 +113,7 @@ class Mounting:
         config: dict[str, Any], read_only: bool,
     ) -> None:
         fstype, path = entry["fstype"], tracked.path
+        tracked.shared = factory.shares_state(config)
         try:
             await self.mount(fstype, path, factory, config, shown_config=entry["config"] or None,
                              read_only=read_only or entry["read_only"])
@@ -151,6 +156,7 @@ class Mounting:
         if tracked is not None and tracked.fstype == mount.fstype:
             entry["instance"] = tracked.instance
         entry["status"] = MountStatus.MOUNTED.value
+        entry["shared"] = self.shared.get(mount.path, False)
         if mount.config:
             entry["config"] = shown_config(mount.config)
         return entry
@@ -202,6 +208,7 @@ class Mounting:
             raise exc.with_context("failed to initialize plugin") from exc
         except Exception as exc:
             raise FSError(f"failed to initialize plugin: {exc}") from exc
+        self.shared[path] = factory.shares_state(config)
         tracked = self.tracked.get(path)
         if tracked is not None:
             if tracked.fstype != fstype:  # another plugin took the path at run time
@@ -213,6 +220,7 @@ class Mounting:
         """Unmount ``path``; a start-up mount unmounted by hand is no longer counted."""
         await self.fs.unmount(path)
         self.tracked.pop(normalize(path), None)
+        self.shared.pop(normalize(path), None)
 
     def loader(self) -> ExternalPlugins:
         """The external-plugin loader, when run-time loading is on."""
@@ -230,6 +238,7 @@ def _tracked_entry(tracked: Tracked) -> dict[str, Any]:
         "pluginName": tracked.fstype,
         "instance": tracked.instance,
         "status": tracked.status.value,
+        "shared": tracked.shared,
     }
     if tracked.error:
         entry["error"] = tracked.error

@@ -33,7 +33,7 @@ A plugin with SQL back ends is a package of the same shape each time (queuefs, k
 
 from __future__ import annotations
 
-from pfs.sql.backends import DEFAULT_PORTS, backend_field, choose_backend
+from pfs.sql.backends import DEFAULT_PORTS, backend_field, backend_is_shared, choose_backend
 from pfs.sql.errors import (
     mysql_errors,
     mysql_is_unreachable,
@@ -66,6 +66,7 @@ __all__ = [
     "SQLiteDatabase",
     "as_text",
     "backend_field",
+    "backend_is_shared",
     "check_identifier",
     "choose_backend",
     "escape_like",

@@ -30,6 +30,12 @@ DEFAULT_PORTS = {"mysql": 3306, "tidb": 4000}
 _SQL_NAMES = (*SQLITE_BACKENDS, "tidb", "mysql", *POSTGRES_BACKENDS)
 
 
+def backend_is_shared(name: str) -> bool:
+    """Whether back end ``name`` keeps its data in a server that other PFS servers can reach
+    (mysql, tidb, postgres, …) rather than in this process (memory) or a local file (sqlite)."""
+    return name not in ("memory", *SQLITE_BACKENDS)
+
+
 def backend_field(help: str) -> Field:
     """The ``backend`` config key of a plugin with a memory back end and SQL ones."""
     return Field(

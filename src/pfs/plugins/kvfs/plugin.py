@@ -35,7 +35,7 @@ from pfs.plugins.kvfs.memory import MemoryBackend
 from pfs.plugins.kvfs.mysql import MySQLBackend
 from pfs.plugins.kvfs.postgres import PostgresBackend
 from pfs.plugins.kvfs.sqlite import SQLiteBackend
-from pfs.sql import SQL_CONFIG_FIELDS, backend_field, choose_backend
+from pfs.sql import SQL_CONFIG_FIELDS, backend_field, backend_is_shared, choose_backend
 
 #: Default of ``max_value_size``: the server's default body limit (kvfs values are buffered whole).
 DEFAULT_MAX_VALUE_SIZE = 64 << 20
@@ -43,6 +43,11 @@ DEFAULT_MAX_VALUE_SIZE = 64 << 20
 
 class KVFS(FileSystem):
     fstype = "kvfs"
+
+    @classmethod
+    def shares_state(cls, config: dict[str, Any]) -> bool:
+        return backend_is_shared(config["backend"])
+
     config_schema = (
         Field("initial_data", "map", default={}, help="keys loaded at mount (kept if present)"),
         backend_field("where pairs live"),

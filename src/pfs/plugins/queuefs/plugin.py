@@ -35,7 +35,7 @@ from pfs.fs.base import truncate_as_no_op
 from pfs.plugins.queuefs import layout
 from pfs.plugins.queuefs.agfs import no_in_flight_state
 from pfs.plugins.queuefs.backend import EMPTY, QueueBackend
-from pfs.sql import SQL_CONFIG_FIELDS, backend_field
+from pfs.sql import SQL_CONFIG_FIELDS, backend_field, backend_is_shared
 
 log = logging.getLogger("pfs.plugins.queuefs")
 
@@ -76,6 +76,11 @@ def _format_seconds(seconds: float) -> str:
 
 class QueueFS(FileSystem):
     fstype = "queuefs"
+
+    @classmethod
+    def shares_state(cls, config: dict[str, Any]) -> bool:
+        return backend_is_shared(config["backend"])
+
     config_schema = (
         backend_field("where messages live"),
         *SQL_CONFIG_FIELDS,

@@ -81,6 +81,11 @@ def _changes(*, subtree: bool = False, paths: int = 1) -> Callable[[F], F]:
 
 class S3FS(FileSystem):
     fstype = "s3fs"
+
+    @classmethod
+    def shares_state(cls, config: dict[str, Any]) -> bool:
+        return True  # the bucket is the state
+
     config_schema = (
         Field("bucket", "string", required=True, help="bucket name"),
         Field("region", "string", default="us-east-1", help="AWS region"),

@@ -40,7 +40,7 @@ from pfs.plugins.sqlfs.cache import MetaCache
 from pfs.plugins.sqlfs.mysql import MySQLBackend
 from pfs.plugins.sqlfs.postgres import PostgresBackend
 from pfs.plugins.sqlfs.sqlite import SQLiteBackend
-from pfs.sql import SQL_CONFIG_FIELDS, as_text, choose_backend, like_below
+from pfs.sql import SQL_CONFIG_FIELDS, as_text, backend_is_shared, choose_backend, like_below
 
 _ROW = "SELECT is_dir, mode, size, mod_time, blob_id, version FROM files WHERE path = ?"
 _DELETE_BLOB_OF = (
@@ -59,6 +59,11 @@ def _human(size: int) -> str:
 
 class SQLFS(FileSystem):
     fstype = "sqlfs"
+
+    @classmethod
+    def shares_state(cls, config: dict[str, Any]) -> bool:
+        return backend_is_shared(config["backend"])
+
     config_schema = (
         Field(
             "backend", "string", default="sqlite", help="sqlite, sqlite3, mysql, tidb or postgres"

@@ -37,7 +37,13 @@ from pfs.plugins.sqlfs2.places import Place, parse
 from pfs.plugins.sqlfs2.results import exec_text, execute_view_text, parse_records
 from pfs.plugins.sqlfs2.sessions import Session, Sessions
 from pfs.plugins.sqlfs2.sqlite import SQLiteBackend
-from pfs.sql import MYSQL_BACKENDS, SQL_CONFIG_FIELDS, SQLITE_BACKENDS, choose_backend
+from pfs.sql import (
+    MYSQL_BACKENDS,
+    SQL_CONFIG_FIELDS,
+    SQLITE_BACKENDS,
+    backend_is_shared,
+    choose_backend,
+)
 
 _FILE_MODES = {
     "schema": (0o444, "schema"),
@@ -56,6 +62,11 @@ _SESSION_FILE_MODES = {
 
 class SQLFS2(FileSystem):
     fstype = "sqlfs2"
+
+    @classmethod
+    def shares_state(cls, config: dict[str, Any]) -> bool:
+        return backend_is_shared(config["backend"])
+
     config_schema = (
         Field(
             "backend",
