@@ -250,6 +250,16 @@ class AsyncClient:
                 if obj is not None:
                     yield obj
 
+    async def watch(
+        self, path: str = "/", recursive: bool = False
+    ) -> AsyncIterator[dict[str, Any]]:
+        reader = B.EventReader()
+        async with self._stream(B.watch(path, recursive)) as response:
+            async for line in response.aiter_lines():
+                event = reader.feed(line)
+                if event is not None:
+                    yield event
+
     async def digest(self, path: str, algorithm: str = "xxh3") -> str:
         return await self._send(B.digest(path, algorithm))
 

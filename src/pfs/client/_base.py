@@ -321,6 +321,40 @@ def grep(
     return Call("POST", "/grep", json=body, parse=_grep_result)
 
 
+def watch(path: str, recursive: bool) -> Call[bytes]:
+    """The change events under ``path`` as Server-Sent Events, read with :class:`EventReader`."""
+    params = {"path": path, "recursive": "true" if recursive else "false"}
+    return Call("GET", "/watch", params, parse=bytes)
+
+
+class EventReader:
+    """Server-Sent Events line by line: :meth:`feed` returns each event once its blank line
+    arrives, as its JSON data with ``id`` added (comments and unknown fields skipped)."""
+
+    __slots__ = ("_data", "_id")
+
+    def __init__(self) -> None:
+        self._data: list[str] = []
+        self._id: str | None = None
+
+    def feed(self, line: str) -> dict[str, Any] | None:
+        if line:
+            field_name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field_name == "data":
+                self._data.append(value)
+            elif field_name == "id":
+                self._id = value
+            return None
+        data, self._data = self._data, []
+        if not data:
+            return None
+        event: dict[str, Any] = json.loads("\n".join(data))
+        if self._id is not None:
+            event["id"] = int(self._id)
+        return event
+
+
 def grep_stream(
     path: str, pattern: str, recursive: bool, case_insensitive: bool, limit: int = 0
 ) -> Call[bytes]:

@@ -280,6 +280,18 @@ class Client:
                 if obj is not None:
                     yield obj
 
+    def watch(self, path: str = "/", recursive: bool = False) -> Iterator[dict[str, Any]]:
+        """The changes under ``path`` as they happen: first ``{"type": "ready"}`` (the watch is
+        in place), then one dict per event (``type``, ``path``, ``newPath``, ``stat``, ``id``);
+        ``{"type": "overflow"}`` says events were lost. Runs until the caller stops iterating
+        (close the iterator to end the watch at once)."""
+        reader = B.EventReader()
+        with self._stream(B.watch(path, recursive)) as response:
+            for line in response.iter_lines():
+                event = reader.feed(line)
+                if event is not None:
+                    yield event
+
     def digest(self, path: str, algorithm: str = "xxh3") -> str:
         return self._send(B.digest(path, algorithm))
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pfs.fs.config import Field
 from pfs.fs.errors import IsADirectory, NotSupported, PreconditionFailed, TooLarge
+from pfs.fs.events import EventHub
 from pfs.fs.fileinfo import FileInfo, Meta
 from pfs.fs.traffic import Traffic
 
@@ -162,6 +163,8 @@ class MountContext:
     namespace: FileSystem
     #: The server's counters of file bytes sent and received (serverinfofs shows them).
     traffic: Traffic | None = None
+    #: Where the plugin tells of changes it learns of from outside the server (localfs).
+    events: EventHub | None = None
 
 
 class FileSystem:

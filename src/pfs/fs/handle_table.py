@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from pfs.fs.base import WRITE_LIMIT
 from pfs.fs.errors import FSError, InvalidArgument, NotFound, Unavailable
+from pfs.fs.events import EventHub
 from pfs.fs.fileinfo import FileInfo
 from pfs.fs.handles import FileHandle
 
@@ -55,9 +56,16 @@ class OpenHandle(FileHandle):
     """
 
     def __init__(
-        self, handle_id: int, mount: Mount, path: str, handle: FileHandle, lease: int
+        self,
+        handle_id: int,
+        mount: Mount,
+        path: str,
+        handle: FileHandle,
+        lease: int,
+        events: EventHub | None = None,
     ) -> None:
         self.handle = handle
+        self._events = events
         super().__init__(path, handle.flags)
         self.id = handle_id
         self.mount = mount
@@ -117,7 +125,10 @@ class OpenHandle(FileHandle):
         self, chunks: AsyncIterator[bytes], offset: int | None = None, limit: int = WRITE_LIMIT
     ) -> int:
         async with self._using("handle_write") as handle:
-            return await handle.write(chunks, offset, limit)
+            written = await handle.write(chunks, offset, limit)
+        if self._events is not None:
+            self._events.publish("write", self.path)
+        return written
 
     async def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         async with self._using("handle_seek") as handle:
@@ -136,6 +147,8 @@ class OpenHandle(FileHandle):
     async def truncate(self, size: int) -> None:
         async with self._using("handle_truncate") as handle:
             await handle.truncate(size)
+        if self._events is not None:
+            self._events.publish("truncate", self.path)
 
     async def stat(self) -> FileInfo:
         async with self._using("handle_stat") as handle:
@@ -153,8 +166,10 @@ class OpenHandle(FileHandle):
 class HandleTable:
     """Every open handle of one namespace by id, with the limit ``max_open``."""
 
-    def __init__(self, max_open: int = MAX_OPEN) -> None:
+    def __init__(self, max_open: int = MAX_OPEN, events: EventHub | None = None) -> None:
         self.max_open = max_open
+        #: Where handle writes are told to watchers.
+        self.events = events
         self._handles: dict[int, OpenHandle] = {}
         self._ids = itertools.count(1)
         self._sweeper: asyncio.Task[None] | None = None
@@ -174,7 +189,9 @@ class HandleTable:
 
     def add(self, mount: Mount, path: str, handle: FileHandle, lease: int) -> OpenHandle:
         self.check_room()
-        opened = OpenHandle(next(self._ids), mount, path, handle, check_lease(lease))
+        opened = OpenHandle(
+            next(self._ids), mount, path, handle, check_lease(lease), self.events
+        )
         self._handles[opened.id] = opened
         if self._sweeper is None or self._sweeper.done():
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep())

@@ -34,6 +34,7 @@ from pfs.fs.errors import (
     ReadOnly,
     SymlinkLoop,
 )
+from pfs.fs.events import EventHub
 from pfs.fs.fileinfo import FileInfo, Meta
 from pfs.fs.handle_table import DEFAULT_LEASE, MAX_OPEN, HandleTable, OpenHandle
 from pfs.fs.handles import OpenFlag, changes_data
@@ -192,7 +193,9 @@ class MountTable(FileSystem):
         self._mounts: dict[str, Mount] = {}
         self._lock = asyncio.Lock()
         #: The open handles of every mount (``/api/v1/handles``); unmount closes a mount's.
-        self.handles = HandleTable(max_handles)
+        #: Change events of the namespace, for watchers (``/api/v1/watch``).
+        self.events = EventHub()
+        self.handles = HandleTable(max_handles, self.events)
         #: File bytes the server sent and received, counted by its handlers.
         self.traffic = Traffic()
         self._links = LinkTable()
@@ -243,7 +246,7 @@ class MountTable(FileSystem):
         if path in self._mounts:
             raise MountExists(f"mount already exists: {path}")
         fs = factory(config)
-        fs.context = MountContext(path, self, self.traffic)
+        fs.context = MountContext(path, self, self.traffic, self.events)
         await fs.start()
         async with self._lock:
             if path in self._mounts:
@@ -252,6 +255,7 @@ class MountTable(FileSystem):
             mount = Mount(path, fstype, fs, shown_config, read_only)
             self._mounts = {**self._mounts, path: mount}
         log.info("mounted %s at %s", fstype, path)
+        self.events.publish("mount", path)
         return mount
 
     async def unmount(self, path: str) -> None:
@@ -262,6 +266,7 @@ class MountTable(FileSystem):
             if mount is None:
                 raise NotFound(f"no mount at path: {path}")
             self._mounts = {k: v for k, v in self._mounts.items() if k != path}
+        self.events.publish("unmount", path)
         await self.handles.close_mount(mount)
         mount.closing = True
         try:
@@ -334,6 +339,7 @@ class MountTable(FileSystem):
         *,
         follow_last: bool = True,
         writable: bool = True,
+        event: str | None = None,
     ) -> T:
         """``call(plugin, plugin path)`` for ``raw`` once every symlink on the way is followed:
         the table's here, a plugin's (localfs) when the plugin signals one (LinkInPath)."""
@@ -344,11 +350,15 @@ class MountTable(FileSystem):
             else:
                 mount, rel = self._route(raw, path)
             try:
-                return await _call(mount, op, raw, call(mount.fs, rel))
+                result = await _call(mount, op, raw, call(mount.fs, rel))
             except LinkInPath as link:
                 hops = hop(hops, raw)
                 rest = rel[len(link.link) :]
                 path, hops = self._follow(_below(mount.path, link.target) + rest, follow_last, hops)
+                continue
+            if event is not None:
+                self.events.publish(event, _below(mount.path, rel))
+            return result
 
     async def _open_on(
         self,
@@ -431,8 +441,10 @@ class MountTable(FileSystem):
                         f"{mount.path}; {mount.fstype} keeps its links inside the mount)"
                     )
                 await _call(mount, "symlink", path, mount.fs.symlink(rel, within[1]))
+                self.events.publish("symlink", link)
                 return
         self._links.add(link, target)
+        self.events.publish("symlink", link)
 
     async def readlink(self, path: str) -> str:
         """A link's target: as given for links of the table, as a namespace path for links a
@@ -564,7 +576,9 @@ class MountTable(FileSystem):
     async def write(
         self, path: str, data: bytes, offset: int = 0, flags: WriteFlag = REPLACE
     ) -> str:
-        return await self._on("write", path, lambda fs, rel: fs.write(rel, data, offset, flags))
+        return await self._on(
+            "write", path, lambda fs, rel: fs.write(rel, data, offset, flags), event="write"
+        )
 
     async def write_stream(
         self,
@@ -575,7 +589,10 @@ class MountTable(FileSystem):
         limit: int = WRITE_LIMIT,
     ) -> str:
         return await self._on(
-            "write", path, lambda fs, rel: fs.write_stream(rel, chunks, offset, flags, limit)
+            "write",
+            path,
+            lambda fs, rel: fs.write_stream(rel, chunks, offset, flags, limit),
+            event="write",
         )
 
     async def write_if(
@@ -591,6 +608,7 @@ class MountTable(FileSystem):
             "write",
             path,
             lambda fs, rel: fs.write_if(rel, chunks, expect, offset, flags, limit),
+            event="write",
         )
 
     async def remove_if(self, path: str, expect: Expect, recursive: bool = False) -> None:
@@ -603,6 +621,7 @@ class MountTable(FileSystem):
             path,
             lambda fs, rel: fs.remove_if(rel, expect, recursive),
             follow_last=False,
+            event="remove",
         )
 
     def _refuse_existing_link(self, op: str, raw: str) -> None:
@@ -614,16 +633,21 @@ class MountTable(FileSystem):
 
     async def create(self, path: str) -> None:
         self._refuse_existing_link("create", path)
-        await self._on("create", path, lambda fs, rel: fs.create(rel), follow_last=False)
+        await self._on(
+            "create", path, lambda fs, rel: fs.create(rel), follow_last=False, event="create"
+        )
 
     async def mkdir(self, path: str, mode: int = 0o755) -> None:
         self._refuse_existing_link("mkdir", path)
-        await self._on("mkdir", path, lambda fs, rel: fs.mkdir(rel, mode), follow_last=False)
+        await self._on(
+            "mkdir", path, lambda fs, rel: fs.mkdir(rel, mode), follow_last=False, event="mkdir"
+        )
 
     async def remove(self, path: str, recursive: bool = False) -> None:
         op = "removeall" if recursive else "remove"
         norm, _ = self._follow(path, follow_last=False)
         if self._links.remove(norm) is not None:
+            self.events.publish("remove", norm)
             return  # the link goes, never what it leads to
         if norm == "/" or (self.find(norm) is None and self._child_mounts(norm)):
             raise PermissionDenied(f"{op}: {path}: permission denied (not a removable path)")
@@ -635,7 +659,9 @@ class MountTable(FileSystem):
                 f"{op}: {path}: permission denied (a mount point cannot be deleted; "
                 "unmount it instead)"
             )
-        await self._on(op, path, lambda fs, rel: fs.remove(rel, recursive), follow_last=False)
+        await self._on(
+            op, path, lambda fs, rel: fs.remove(rel, recursive), follow_last=False, event="remove"
+        )
 
     async def rename(self, old: str, new: str) -> None:
         old_n, new_n = await self._unfollowed(old), await self._unfollowed(new)
@@ -645,6 +671,7 @@ class MountTable(FileSystem):
                 raise AlreadyExists(f"{AlreadyExists.summary}: {new}")
             self._links.remove(old_n)
             self._links.add(new_n, link.target)
+            self.events.publish("rename", old_n, new_n)
             return
         if new_n in self._links.links:
             raise AlreadyExists(f"{AlreadyExists.summary}: {new}")
@@ -662,18 +689,19 @@ class MountTable(FileSystem):
         except AlreadyExists as exc:
             # The name that exists is the target's, not the source's the call was located at.
             raise exc.at(new) from exc.__cause__
+        self.events.publish("rename", old_n, new_n)
 
     async def chmod(self, path: str, mode: int) -> None:
-        await self._on("chmod", path, lambda fs, rel: fs.chmod(rel, mode))
+        await self._on("chmod", path, lambda fs, rel: fs.chmod(rel, mode), event="chmod")
 
     async def set_mtime(self, path: str, mtime_ns: int) -> None:
         norm, _ = self._follow(path)
         if self.find(norm) is None and self._child_mounts(norm):
             raise NotSupported(f"touch: {path}: a parent of mounts has no time to set")
-        await self._on("touch", path, lambda fs, rel: fs.set_mtime(rel, mtime_ns))
+        await self._on("touch", path, lambda fs, rel: fs.set_mtime(rel, mtime_ns), event="touch")
 
     async def truncate(self, path: str, size: int) -> None:
-        await self._on("truncate", path, lambda fs, rel: fs.truncate(rel, size))
+        await self._on("truncate", path, lambda fs, rel: fs.truncate(rel, size), event="truncate")
 
     async def open_handle(
         self,

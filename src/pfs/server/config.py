@@ -30,7 +30,7 @@ _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SERVER_KEYS = {
     "address", "log_level", "log_format", "access_log", "max_body_bytes", "body_timeout", "auth",
     "admin_without_auth", "grep_max_scan_bytes", "grep_max_answer_bytes", "max_open_handles",
-    "max_request_body_bytes", "webdav", "metrics", "tls",
+    "max_request_body_bytes", "webdav", "metrics", "tls", "max_watchers",
 }
 #: Server settings given as sizes (``64MB``).
 _SIZE_KEYS = ("max_body_bytes", "grep_max_scan_bytes", "grep_max_answer_bytes")
@@ -163,10 +163,10 @@ def _agfs_body_limit(server: dict[str, Any]) -> int:
     return limit if limit > 0 else WRITE_LIMIT
 
 
-def _max_open_handles(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
+def _count(key: str, value: Any, most: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
         raise ConfigError(
-            f"server.max_open_handles: must be a whole number between 1 and 1000000, got {value!r}"
+            f"server.{key}: must be a whole number between 1 and {most}, got {value!r}"
         )
     return value
 
@@ -286,9 +286,12 @@ def settings_from_dict(raw: Any, registry: Registry, address: str | None = None)
     if "body_timeout" in server:
         settings.body_timeout = _body_timeout(server["body_timeout"])
     if "max_open_handles" in server:
-        settings.max_open_handles = _max_open_handles(server["max_open_handles"])
+        handles = server["max_open_handles"]
+        settings.max_open_handles = _count("max_open_handles", handles, 1_000_000)
     if "webdav" in server:
         settings.webdav, settings.webdav_prefix = _webdav(server["webdav"])
+    if "max_watchers" in server:
+        settings.max_watchers = _count("max_watchers", server["max_watchers"], 100_000)
     settings.auth_tokens = _tokens(server.get("auth"))
     settings.admin_without_auth = _admin_without_auth(server.get("admin_without_auth", "owner"))
     external = raw.get("external_plugins") or {}

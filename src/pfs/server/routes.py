@@ -15,6 +15,7 @@ from pfs.server import (
     status,
     touch,
     truncate,
+    watch,
 )
 from pfs.server.app import Route
 from pfs.server.auth import Role
@@ -51,6 +52,7 @@ ROUTES: dict[str, Route] = {
     "/api/v1/truncate": (truncate.truncate, {"POST": Role.WRITE}),
     "/api/v1/symlink": (links.symlink, {"POST": Role.WRITE}),
     "/api/v1/readlink": (links.readlink, {"GET": Role.READ}),
+    "/api/v1/watch": (watch.watch, {"GET": Role.READ}),
     "/api/v1/grep": (search.grep, {"POST": Role.READ}),
     "/api/v1/digest": (search.digest, {"POST": Role.READ}),
     "/api/v1/mounts": (admin.mounts, {"GET": Role.READ}),

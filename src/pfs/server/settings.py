@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pfs.fs import WRITE_LIMIT
+from pfs.fs.events import MAX_WATCHERS
 from pfs.fs.handle_table import MAX_OPEN
 from pfs.http.requests import BODY_TIMEOUT
 from pfs.server.auth import AdminWithoutAuth, TokenEntry
@@ -39,6 +40,8 @@ class Settings:
     grep_max_answer_bytes: int = 32 << 20
     #: Handles (``/api/v1/handles``) open at once; opening more is refused (503).
     max_open_handles: int = MAX_OPEN
+    #: Watches (``/api/v1/watch``) open at once; more are refused (503).
+    max_watchers: int = MAX_WATCHERS
     auth_tokens: list[TokenEntry] = field(default_factory=list)
     #: Who may mount/unmount/load plugins when ``auth_tokens`` is empty.
     admin_without_auth: AdminWithoutAuth = AdminWithoutAuth.OWNER
