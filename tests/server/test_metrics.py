@@ -4,12 +4,15 @@ config."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+import pfs.server.metrics as metrics_module
+from pfs.server.cli import build_app
 from pfs.testing.server import ServerProcess
 
 CONFIG = {
@@ -140,6 +143,27 @@ def test_queue_depths(server):
     assert value(scraped, "pfs_queue_depth_total", mount="/queue") == 4
     httpx.get(server.api + "/files?path=/queue/jobs/dequeue")
     assert value(scrape(server), "pfs_queue_depth", mount="/queue", queue="jobs") == 2
+
+
+async def test_only_the_deepest_queues_are_shown_and_the_total_counts_all(monkeypatch):
+    """In-process, with the limit made small: the deepest queues of a mount are shown."""
+    monkeypatch.setattr(metrics_module, "MAX_QUEUES_SHOWN", 2)
+    app = build_app({"plugins": {"queuefs": CONFIG["plugins"]["queuefs"]}})
+    await app.state.mounting.start()  # app.startup() would also take over SIGINT/SIGTERM
+    try:
+        while app.state.mounting.counts()["pending"]:
+            await asyncio.sleep(0.01)
+        for queue, depth in (("a", 1), ("b", 4), ("c", 2), ("d", 3)):
+            for _ in range(depth):
+                await app.state.fs.write(f"/queue/{queue}/enqueue", b"m")
+        assert app.state.metrics is not None
+        scraped = samples(app.state.metrics.render().decode())
+    finally:
+        await app.state.mounting.stop()
+    shown = {dict(labels)["queue"]: depth for (name, labels), depth in scraped.items()
+             if name == "pfs_queue_depth"}
+    assert shown == {"b": 4, "d": 3}
+    assert value(scraped, "pfs_queue_depth_total", mount="/queue") == 10
 
 
 def test_process_metrics_are_there(server):

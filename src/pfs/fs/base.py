@@ -226,7 +226,8 @@ class FileSystem:
 
     def queue_depths(self) -> dict[str, int] | None:
         """Messages waiting per queue (name → count), for the server's metrics at scrape time:
-        only where the plugin knows them without I/O, in O(1) a queue; else None (the default)."""
+        only where the plugin knows them without I/O, in O(1) a queue; else None (the default).
+        Called from a worker thread: copy shared dicts in one step (``list(d.items())``)."""
         return None
 
     # -- primitives ------------------------------------------------------------------------

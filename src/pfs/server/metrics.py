@@ -2,18 +2,22 @@
 
 Per request the app adds one count and one latency observation, labelled by the route template
 (``/api/v1/handles/{id}/read``, never the raw path), the method and the status: label sets are
-bounded by the route table. Everything else is read from the server's own counters when scraped
-(nothing more is done per request): file bytes in/out (:class:`pfs.fs.traffic.Traffic`), plugin
-calls by mount and operation, in-flight calls and open streams by mount, open handles, and the
-depths of queuefs queues where the backend knows them without I/O (the memory backend).
+bounded by the route table. Everything else is read when scraped from plain integers the server
+keeps anyway or counts where things happen (no prometheus_client call per request): file bytes
+in/out (:class:`pfs.fs.traffic.Traffic`), plugin calls by mount and operation, in-flight calls
+and open streams by mount, open handles, and the depths of queuefs queues where the backend
+knows them without I/O (the memory backend).
 
-One registry per app (not the library's global one), in the library's single-process mode: the
-server runs one worker.
+A scrape renders on a worker thread (its cost grows with the number of mounts and queues), so it
+never holds the event loop. One registry per app (not the library's global one), in the
+library's single-process mode: the server runs one worker.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator
+from operator import itemgetter
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
@@ -35,7 +39,8 @@ METHODS = frozenset({
 #: Latency buckets in seconds: small reads take ~100 µs, streams and slow backends seconds.
 BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
            1.0, 2.5, 5.0, 10.0, 30.0)
-#: Queues shown per mount at most (queue names are the clients'; the total is always shown).
+#: Queues shown per mount at most, the deepest (queue names are the clients'; the total is
+#: always shown).
 MAX_QUEUES_SHOWN = 1000
 
 
@@ -71,6 +76,8 @@ class Metrics:
         children[1].observe(seconds)
 
     def render(self) -> bytes:
+        """The text format. Safe off the event loop: the counters it reads are ints, dicts
+        copied in one step and prometheus_client's own (locked) values."""
         return generate_latest(self.registry)
 
 
@@ -115,6 +122,7 @@ class NamespaceCollector(Collector):
             queues = mount.fs.queue_depths()
             if queues is not None:
                 queued.add_metric([mount.path], sum(queues.values()))
-                for name, depth in sorted(queues.items())[:MAX_QUEUES_SHOWN]:
+                shown = heapq.nlargest(MAX_QUEUES_SHOWN, queues.items(), key=itemgetter(1))
+                for name, depth in shown:
                     depths.add_metric([mount.path, name], depth)
         yield from (sent, received, handles, ops, in_flight, streams, depths, queued)

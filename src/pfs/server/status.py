@@ -3,6 +3,7 @@ mounts, which build is it, and how it is doing (Prometheus)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -60,4 +61,6 @@ async def metrics(state: State, req: Request) -> Response:
     """The Prometheus text format (``server.metrics: false``: 404)."""
     if state.metrics is None:
         return error_response(404, "metrics are off (server.metrics: false)")
-    return Response(200, state.metrics.render(), CONTENT_TYPE.encode())
+    # Off the loop: the text grows with the mounts and queues (a few ms for 1,000 queues).
+    text = await asyncio.to_thread(state.metrics.render)
+    return Response(200, text, CONTENT_TYPE.encode())

@@ -53,7 +53,8 @@ class MemoryBackend(QueueBackend):
             del self.queues[queue_name]
 
     def depths(self) -> dict[str, int] | None:
-        return {name: len(queue.ready) for name, queue in self.queues.items()}
+        # Copied in one step first: the metrics read this from a worker thread.
+        return {name: len(queue.ready) for name, queue in list(self.queues.items())}
 
     async def queue_names(self) -> list[str]:
         return list(self.queues)
