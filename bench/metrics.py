@@ -83,12 +83,12 @@ def throughput(seconds: int, rounds: int) -> list[list[object]]:
             for metrics, srv in ((False, off), (True, on)):
                 results[metrics].append(wrk(f"{srv.api}/files?path=/memfs/1k", seconds=seconds)[0])
     best_off, best_on = max(results[False]), max(results[True])
-    loss = 1 - best_on / best_off
-    verdict = "ok" if loss <= TARGET_LOSS else "MISSED"
+    ratio = best_on / best_off
+    verdict = "ok" if ratio >= 1 - TARGET_LOSS else "MISSED"
     return [
-        ["memfs read 1 KiB, metrics off (wrk)", f"{best_off:,.0f} req/s", ""],
-        ["memfs read 1 KiB, metrics on (wrk)", f"{best_on:,.0f} req/s",
-         f"{loss:+.1%} loss, ≤{TARGET_LOSS:.0%} {verdict}"],
+        ["memfs read 1 KiB, metrics off (wrk, best run)", f"{best_off:,.0f} req/s", ""],
+        ["memfs read 1 KiB, metrics on (wrk, best run)", f"{best_on:,.0f} req/s",
+         f"{ratio:.0%} of off, ≥{1 - TARGET_LOSS:.0%} {verdict}"],
     ]
 
 
