@@ -3,7 +3,7 @@ measured on the same server in the same run.
 
 Each wrk connection alternates PUT enqueue / GET dequeue on one queue; delivered messages are
 counted from the queue itself (enqueued − left over), so empty dequeues do not count.
-Run: .venv/bin/python bench/queuefs.py [--seconds N] [--skip-mysql]
+Run: .venv/bin/python bench/queuefs.py [--seconds N] [--skip-mysql] [--skip-postgres]
 (not bench/queue.py: a script of that name shadows the stdlib ``queue`` module)
 """
 
@@ -28,11 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ensure_wrk, print_table  # noqa: E402
 
 from pfs.testing.mariadb import MariaDB  # noqa: E402
+from pfs.testing.postgres import Postgres  # noqa: E402
 from pfs.testing.server import ServerProcess  # noqa: E402
 
 PAYLOAD = 256
 TARGETS = {"memory": "≥50% of memfs read rps", "sqlite": "≥2,000 msg/s",
-           "mysql": "≥1,000 msg/s"}
+           "mysql": "≥1,000 msg/s", "postgres": "≥50% of the direct client's msg/s"}
 
 
 def _ms(text: str) -> float:
@@ -161,6 +162,45 @@ def mariadb_ceiling(db: MariaDB, database: str, workers: int, seconds: int) -> f
     return asyncio.run(run())
 
 
+def postgres_ceiling(db: Postgres, database: str, workers: int, seconds: int) -> float:
+    """msg/s of the postgres backend's statements straight from asyncpg (no HTTP, no pfs), one
+    message per transaction: INSERT + counter + NOTIFY, then DELETE of the row a SELECT … FOR
+    UPDATE SKIP LOCKED picked + counter."""
+    import asyncpg
+
+    from pfs.plugins.queuefs import postgres as backend
+
+    async def run() -> float:
+        args = {"host": db.host, "port": db.port, "user": db.user,
+                "password": db.password or None, "database": database}
+        setup = await asyncpg.connect(**args)
+        await setup.execute(backend._SCHEMA)  # the backend's own tables
+        await setup.close()
+        done = 0
+
+        async def worker() -> None:
+            nonlocal done
+            conn = await asyncpg.connect(**args)
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                async with conn.transaction():
+                    await conn.fetch(backend._INSERT_MESSAGES, ["q"], [b"q" * PAYLOAD],
+                                     [time.time_ns()])
+                    await conn.execute(backend._COUNT, "q", backend._slot(), 1)
+                    await conn.execute("SELECT pg_notify($1, $2)", backend.CHANNEL, "q")
+                async with conn.transaction():
+                    rows = await conn.fetch(backend._DELETE_TAKEN, "q", time.time_ns(), 1)
+                    if rows:
+                        await conn.execute(backend._COUNT, "q", backend._slot(), -1)
+                done += len(rows)
+            await conn.close()
+
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        return done / seconds
+
+    return asyncio.run(run())
+
+
 def config(queue_config: dict) -> dict:
     return {"plugins": {
         "memfs": {"enabled": True, "path": "/memfs"},
@@ -173,6 +213,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--skip-mysql", action="store_true")
+    parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
     rows = []
     with ServerProcess(config({"backend": "memory"})) as srv:
@@ -215,6 +256,25 @@ def main() -> None:
                      f"{split['msgs']:,.0f} msg/s delivered", f"{split['p50']:.2f}",
                      f"{split['p99']:.2f}",
                      f"{TARGETS['mysql']} {'ok' if split['msgs'] >= 1000 else 'MISSED'}"])
+    if not args.skip_postgres:
+        pg = Postgres()
+        with pg.scratch_database("pfs_bench_queue") as database:
+            with ServerProcess(config(pg.config(database))) as one, \
+                    ServerProcess(config(pg.config(database))) as two:
+                mixed = queue_run([one, two], 4, args.seconds)
+                split = split_run([one, two], 8, 4, args.seconds)
+        with pg.scratch_database("pfs_bench_ceiling") as database:
+            pg.run(f'CREATE DATABASE "{database}"')
+            ceiling = postgres_ceiling(pg, database, 8, args.seconds)
+        rows.append(["PostgreSQL direct, same SQL (ceiling)", "asyncpg, 8 workers, no HTTP",
+                     f"{ceiling:,.0f} msg/s", "", "", ""])
+        for setup, result in (("2 servers, 4 conns each", mixed),
+                              ("2 servers, 4 consumers + 8 producers each", split)):
+            ratio = result["msgs"] / ceiling
+            rows.append(["queuefs postgres", setup, f"{result['msgs']:,.0f} msg/s",
+                         f"{result['p50']:.2f}", f"{result['p99']:.2f}",
+                         f"{ratio:.0%} of ceiling; {TARGETS['postgres']} "
+                         f"{'ok' if ratio >= 0.5 else 'MISSED'}"])
     print_table(
         f"queuefs enqueue+dequeue ({PAYLOAD} B messages, wrk; a msg = one enqueue + one dequeue)",
         ["case", "setup", "throughput", "p50 ms", "p99 ms", "target"], rows,
