@@ -419,3 +419,27 @@ def test_server_info(page):
     page.go("server")
     page.text_of("#server-info", "healthy")
     page.text_of("#server-info", "with a token")
+
+
+def test_httpfs_listing_has_the_same_look(page, api):
+    """An httpfs listing is styled by the web UI's stylesheet (inline) and has breadcrumbs."""
+    from pfs.testing.server import free_port
+
+    _tree(api, "/memfs/shared")
+    port = free_port()
+    r = api.post("/mount", json={"fstype": "httpfs", "path": "/ui-web",
+                                 "config": {"pfs_path": "/memfs/shared", "port": port}})
+    assert r.status_code == 200, r.text
+    try:
+        page.driver.get(f"http://127.0.0.1:{port}/")
+        table = page.find("table.listing")
+        assert table.value_of_css_property("border-collapse") == "collapse"
+        sizes = [td.text for td in page.driver.find_elements(By.CSS_SELECTOR, "td.size")]
+        assert sizes == ["—", "3 MiB", "2 KiB", "10 B"]
+        page.screenshot("httpfs-listing")
+        page.driver.find_element(By.LINK_TEXT, "docs/").click()
+        page.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "nav.crumbs span"), "no crumbs")
+        crumbs = page.driver.find_elements(By.CSS_SELECTOR, "nav.crumbs > *")
+        assert [(c.tag_name, c.text) for c in crumbs] == [("a", "/"), ("span", "docs")]
+    finally:
+        api.post("/unmount", json={"path": "/ui-web"})

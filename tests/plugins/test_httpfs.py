@@ -41,16 +41,21 @@ def site(api):
 
 
 class LinkParser(HTMLParser):
+    """The listing's links (those in its table: the breadcrumbs above it go in ``crumbs``)."""
+
     def __init__(self) -> None:
         super().__init__()
         self.links: list[str] = []
+        self.crumbs: list[str] = []
         self.title = ""
         self._in_title = False
+        self._in_table = False
 
     def handle_starttag(self, tag, attrs):
         if tag == "a":
-            self.links.append(dict(attrs)["href"])
+            (self.links if self._in_table else self.crumbs).append(dict(attrs)["href"])
         self._in_title = tag == "title"
+        self._in_table = self._in_table or tag == "table"
 
     def handle_data(self, data):
         if self._in_title:
@@ -58,6 +63,8 @@ class LinkParser(HTMLParser):
 
     def handle_endtag(self, tag):
         self._in_title = False
+        if tag == "table":
+            self._in_table = False
 
 
 def test_listing_is_html_with_working_links(site):
@@ -76,6 +83,9 @@ def test_listing_is_html_with_working_links(site):
     sub = LinkParser()
     sub.feed(docs.text)
     assert sub.links[0] == "/"  # parent link
+    assert sub.crumbs == ["/"] and "<span>docs</span>" in docs.text  # breadcrumbs
+    assert '<td class="size" title="6 bytes">6 B</td>' in docs.text  # sizes for people
+    assert "<style>" in docs.text and ".listing" in docs.text  # the web UI's look, inline
     for link in sub.links[1:]:
         assert httpx.get(url + link).status_code == 200, link
     assert httpx.get(url + "/docs/a%20b%26c.txt").content == b"spaced"

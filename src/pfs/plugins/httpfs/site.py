@@ -23,6 +23,8 @@ from pfs.http.ranges import range_response
 from pfs.http.requests import Request
 from pfs.http.responses import Response, StreamResponse, head_only, text_response
 from pfs.plugins.httpfs.auth import Credentials
+from pfs.web.assets import stylesheet
+from pfs.web.sizes import human_size
 
 log = logging.getLogger("pfs.plugins.httpfs")
 
@@ -142,20 +144,27 @@ class Site:
             parent = posixpath.dirname(url_path.rstrip("/")) or "/"
             parent = parent if parent.endswith("/") else parent + "/"
             rows.append(
-                f'<tr><td><a href="{html.escape(quote(parent))}">../</a></td>'
-                "<td>-</td><td></td></tr>"
+                f'<tr><td class="name"><a href="{html.escape(quote(parent))}">'
+                '<span class="icon dir"></span>../</a></td><td class="size">—</td><td></td></tr>'
             )
         readme: FileInfo | None = None
         for entry in entries:
             shown = entry.name + ("/" if entry.is_dir else "")
-            size = "-" if entry.is_dir else str(entry.size)
+            icon = f'<span class="icon {"dir" if entry.is_dir else "file"}"></span>'
             if entry.read_effect:  # listed so the tree is complete, but with nothing to follow
                 why = html.escape(_not_served(base + shown, entry.read_effect))
-                name = f'<td title="{why}">{html.escape(shown)}</td>'
+                name = (
+                    f'<td class="name" title="{why}"><span class="icon effect"></span>'
+                    f"{html.escape(shown)}</td>"
+                )
             else:
                 href = html.escape(quote(base + shown))
-                name = f'<td><a href="{href}">{html.escape(shown)}</a></td>'
-            rows.append(f"<tr>{name}<td>{size}</td><td>{clock(entry.mtime_ns)}</td></tr>")
+                name = f'<td class="name"><a href="{href}">{icon}{html.escape(shown)}</a></td>'
+            size = "—" if entry.is_dir else human_size(entry.size)
+            rows.append(
+                f'<tr>{name}<td class="size" title="{entry.size} bytes">{size}</td>'
+                f"<td>{clock(entry.mtime_ns)}</td></tr>"
+            )
             if (
                 not entry.is_dir
                 and not entry.read_effect
@@ -169,21 +178,42 @@ class Site:
                     "utf-8", "replace"
                 )
                 readme_html = (
-                    f"<h2>{html.escape(readme.name)}</h2>\n<pre>{html.escape(text)}</pre>\n"
+                    f'<section class="panel"><h2>{html.escape(readme.name)}</h2>\n'
+                    f"<pre>{html.escape(text)}</pre></section>\n"
                 )
             except FSError:
                 log.debug("httpfs: README of %s unreadable", source, exc_info=True)
         page = (
             '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
-            f"<title>{title}</title>\n</head>\n<body>\n<h1>{title}</h1>\n<table>\n"
-            "<tr><th>Name</th><th>Size</th><th>Modified</th></tr>\n"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{title}</title>\n<style>{stylesheet()}</style>\n</head>\n<body>\n"
+            '<header class="bar"><span class="brand">PFS</span>'
+            '<span class="muted">httpfs · read-only</span></header>\n<main>\n'
+            f"<h1>{title}</h1>\n{_crumbs(url_path)}\n"
+            '<table class="listing">\n<thead><tr><th>Name</th><th class="size">Size</th>'
+            "<th>Modified</th></tr></thead>\n<tbody>\n"
             + "\n".join(rows)
-            + "\n</table>\n"
+            + "\n</tbody>\n</table>\n"
             + readme_html
-            + f"<hr>\n<footer>pfs httpfs server - serving: {html.escape(self.pfs_path)}</footer>\n"
-            "</body>\n</html>\n"
+            + f"<footer>pfs httpfs server - serving: {html.escape(self.pfs_path)}</footer>\n"
+            "</main>\n</body>\n</html>\n"
         )
         return page.encode("utf-8")
+
+
+def _crumbs(url_path: str) -> str:
+    """Links to every directory above ``url_path`` (as the web file manager shows them)."""
+    parts = [part for part in url_path.split("/") if part]
+    links = ['<a href="/">/</a>']
+    for i, part in enumerate(parts):
+        if i:
+            links.append('<span class="sep">/</span>')
+        if i == len(parts) - 1:
+            links.append(f"<span>{html.escape(part)}</span>")
+        else:
+            href = html.escape(quote("/" + "/".join(parts[: i + 1]) + "/"))
+            links.append(f'<a href="{href}">{html.escape(part)}</a>')
+    return '<nav class="crumbs">' + "".join(links) + "</nav>"
 
 
 def _not_served(url_path: str, effect: ReadEffect) -> str:
