@@ -170,6 +170,18 @@ def test_process_metrics_are_there(server):
     assert value(scrape(server), "pfs_process_resident_memory_bytes") > 0
 
 
+def test_start_up_mounts_by_state(start_server):
+    scraped = scrape(start_server({"plugins": CONFIG["plugins"]}))
+    assert value(scraped, "pfs_startup_mounts", state="mounted") == 4  # /dev and three
+    assert value(scraped, "pfs_startup_mounts", state="failed") == 0
+    missing_dir = {"enabled": True, "path": "/local", "config": {"local_dir": "/nonexistent/d"}}
+    degraded = start_server({"plugins": {"localfs": missing_dir}}, wait=False)
+    degraded.wait_up(settled=True)
+    scraped = scrape(degraded)
+    assert value(scraped, "pfs_startup_mounts", state="failed") == 1
+    assert value(scraped, "pfs_startup_mounts", state="pending") == 0
+
+
 def test_metrics_need_the_read_role_under_auth(start_server):
     server = start_server({
         "server": {"auth": {"tokens": [{"token": "reader", "role": "read"}]}},

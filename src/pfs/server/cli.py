@@ -54,7 +54,7 @@ def build_app(raw: Any, address: str | None = None, registry: Registry | None = 
         registry, fs, settings.external_plugins, settings.mounts, devfs=settings.devfs
     )
     auth = Auth(settings.auth_tokens, settings.admin_without_auth)
-    metrics = Metrics(fs) if settings.metrics else None
+    metrics = Metrics(fs, mounting) if settings.metrics else None
     state = State(settings, fs, mounting, metrics)
     subtrees: list[Subtree] = [webui.Assets()]
     if settings.webdav:

@@ -26,6 +26,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from pfs.fs.mounts import MountTable
+from pfs.server.mounting import Mounting, MountStatus
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 #: The route label of requests no route answers (404s of unknown paths).
@@ -47,7 +48,7 @@ MAX_QUEUES_SHOWN = 1000
 class Metrics:
     """The server's metrics: ``observe`` per request, ``render`` per scrape."""
 
-    def __init__(self, fs: MountTable) -> None:
+    def __init__(self, fs: MountTable, mounting: Mounting) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self._requests = Counter(
             "pfs_http_requests", "HTTP requests answered, by route template, method and status",
@@ -61,6 +62,7 @@ class Metrics:
         # The labelled children, looked up once: ``labels()`` costs more than the count itself.
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.registry.register(NamespaceCollector(fs))
+        self.registry.register(StartupCollector(mounting))
         ProcessCollector(namespace="pfs", registry=self.registry)
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
@@ -126,3 +128,23 @@ class NamespaceCollector(Collector):
                 for name, depth in shown:
                     depths.add_metric([mount.path, name], depth)
         yield from (sent, received, handles, ops, in_flight, streams, depths, queued)
+
+
+class StartupCollector(Collector):
+    """The start-up mounts by state (what ``/health`` and ``/ready`` tell): a failed one is the
+    server's ``degraded``."""
+
+    def __init__(self, mounting: Mounting) -> None:
+        self.mounting = mounting
+
+    def collect(self) -> Iterator[Metric]:
+        counts = dict.fromkeys(MountStatus, 0)
+        for tracked in list(self.mounting.tracked.values()):  # one step: read off the loop
+            counts[tracked.status] += 1
+        mounts = GaugeMetricFamily(
+            "pfs_startup_mounts", "Start-up mounts (/dev and the configured ones) by state",
+            labels=["state"],
+        )
+        for status, count in counts.items():
+            mounts.add_metric([status.value], count)
+        yield mounts
