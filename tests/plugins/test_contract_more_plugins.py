@@ -121,15 +121,18 @@ class PythonHelloFixtures(HelloFixtures):
         return "/hello", b"Hi\n"
 
 
-class NativeHelloFixtures(HelloFixtures):
-    @pytest.fixture(scope="class")
-    def plugin(self, plugin_files):
-        plugin = NativePlugin.open(str(plugin_files["hellofs-c"]))
-        yield plugin
-        plugin.release()
+@pytest.fixture(scope="module")
+def native_hello(plugin_files):
+    """One loaded hellofs-c for the module (a library loads once per path)."""
+    plugin = NativePlugin.open(str(plugin_files["hellofs-c"]))
+    yield plugin
+    plugin.release()
 
+
+class NativeHelloFixtures(HelloFixtures):
     @pytest.fixture
-    async def fs(self, plugin):
+    async def fs(self, native_hello):
+        plugin = native_hello
         fs = await started(plugin(plugin.check_config({})))
         yield fs
         await fs.shutdown()
@@ -232,8 +235,8 @@ class TestNativeHelloReadOnly(ReadOnlyTests, NativeHelloFixtures):
 
 class TestNativeHelloErrors(ErrorTests, NativeHelloFixtures):
     @UNTYPED_ERRORS
-    async def test_missing_is_not_found(self, fs, root):
-        await super().test_missing_is_not_found(fs, root)
+    async def test_missing_is_not_found(self, fs, root, names_always_exist):
+        await super().test_missing_is_not_found(fs, root, names_always_exist)
 
 
 class TestWasmHelloReadOnly(ReadOnlyTests, WasmHelloFixtures):
@@ -242,8 +245,8 @@ class TestWasmHelloReadOnly(ReadOnlyTests, WasmHelloFixtures):
 
 class TestWasmHelloErrors(ErrorTests, WasmHelloFixtures):
     @UNTYPED_ERRORS
-    async def test_missing_is_not_found(self, fs, root):
-        await super().test_missing_is_not_found(fs, root)
+    async def test_missing_is_not_found(self, fs, root, names_always_exist):
+        await super().test_missing_is_not_found(fs, root, names_always_exist)
 
 
 # The err-string functions (FSCreate, FSMkdir, FSRename, ...), FSRead and FSStat carry no error
@@ -261,18 +264,20 @@ class TestAgfsMemfsReadWrite(ReadWriteTests, AgfsMemfsFixtures):
 
 class TestAgfsMemfsDirectories(DirectoryTests, AgfsMemfsFixtures):
     @UNTYPED_ERRORS
-    async def test_mkdir_list_remove(self, fs, root, supports_dirs):
-        await super().test_mkdir_list_remove(fs, root, supports_dirs)
+    async def test_mkdir_list_remove(self, fs, root, supports_dirs, writable,
+                                     names_always_exist):
+        await super().test_mkdir_list_remove(fs, root, supports_dirs, writable,
+                                             names_always_exist)
 
     @UNTYPED_ERRORS
-    async def test_mkdir_existing(self, fs, root, supports_dirs):
-        await super().test_mkdir_existing(fs, root, supports_dirs)
+    async def test_mkdir_existing(self, fs, root, supports_dirs, names_always_exist):
+        await super().test_mkdir_existing(fs, root, supports_dirs, names_always_exist)
 
 
 class TestAgfsMemfsRename(RenameTests, AgfsMemfsFixtures):
     @UNTYPED_ERRORS
-    async def test_rename_file(self, fs, root, supports_rename):
-        await super().test_rename_file(fs, root, supports_rename)
+    async def test_rename_file(self, fs, root, supports_rename, writable):
+        await super().test_rename_file(fs, root, supports_rename, writable)
 
     @UNTYPED_ERRORS
     async def test_rename_missing(self, fs, root, supports_rename):
@@ -285,5 +290,5 @@ class TestAgfsMemfsStreams(StreamTests, AgfsMemfsFixtures):
 
 class TestAgfsMemfsErrors(ErrorTests, AgfsMemfsFixtures):
     @UNTYPED_ERRORS
-    async def test_missing_is_not_found(self, fs, root):
-        await super().test_missing_is_not_found(fs, root)
+    async def test_missing_is_not_found(self, fs, root, names_always_exist):
+        await super().test_missing_is_not_found(fs, root, names_always_exist)

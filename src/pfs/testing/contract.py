@@ -21,6 +21,11 @@ plugin implements ``truncate`` (one that does not must refuse it with NotSupport
 
 A read-only plugin (the hello examples) joins ``ReadOnlyTests`` and ``ErrorTests`` only, with
 ``writable`` False and ``sample``, the ``(path, content)`` of a file it always serves.
+``writable`` False also fits a service whose writes are not read back by ``read`` (streamfs:
+streams are followed with ``open_stream``); the built-in services' ``/README`` is their sample.
+``names_always_exist`` is True for a plugin that answers every name (queuefs: any name is a
+queue, ``stat`` never fails and ``mkdir`` of an existing queue is no error): the tests then look
+at the listing, not at ``stat``, to see what a refused operation left.
 """
 
 from __future__ import annotations
@@ -71,12 +76,30 @@ class ContractFixtures:
         return True
 
     @pytest.fixture
+    def names_always_exist(self) -> bool:
+        return False
+
+    @pytest.fixture
     def sample(self) -> tuple[str, bytes]:
         raise NotImplementedError("a read-only plugin's test must name a file it serves")
 
 
 def _p(root: str, name: str) -> str:
     return root.rstrip("/") + "/" + name
+
+
+async def _names(fs, path: str) -> list[str]:
+    return sorted(entry.name for entry in await fs.readdir(path))
+
+
+async def _gone(
+    fs, root: str, name: str, names_always_exist: bool, error: type[FSError] = NotFound
+) -> None:
+    """``name`` is not in ``root``: not listed, and (unless every name answers) ``error``."""
+    assert name not in await _names(fs, root)
+    if not names_always_exist:
+        with pytest.raises(error):
+            await fs.stat(_p(root, name))
 
 
 async def _collect(chunks) -> bytes:
@@ -145,40 +168,53 @@ class ReadWriteTests:
 
 
 class DirectoryTests:
-    async def test_mkdir_list_remove(self, fs, root, supports_dirs):
+    async def test_mkdir_list_remove(self, fs, root, supports_dirs, writable,
+                                     names_always_exist):
         d = _p(root, "dir")
         if not supports_dirs:
             with pytest.raises(FSError):  # refused, never half made
                 await fs.mkdir(d, 0o755)
-            with pytest.raises(NotFound):
-                await fs.stat(d)
+            await _gone(fs, root, "dir", names_always_exist)
             return
         await fs.mkdir(d, 0o755)
-        await fs.write(_p(d, "a"), b"1")
+        assert "dir" in await _names(fs, root)
+        if writable:
+            await fs.write(_p(d, "a"), b"1")
         await fs.mkdir(_p(d, "sub"), 0o755)
         entries = {e.name: e for e in await fs.readdir(d)}
-        assert set(entries) == {"a", "sub"}
-        assert entries["sub"].is_dir and not entries["a"].is_dir
+        assert set(entries) == ({"a", "sub"} if writable else {"sub"})
+        assert entries["sub"].is_dir and (not writable or not entries["a"].is_dir)
         assert (await fs.stat(d)).is_dir
         with pytest.raises(FSError):
             await fs.remove(d)
+        assert "dir" in await _names(fs, root)
         await fs.remove(d, recursive=True)
-        with pytest.raises(NotFound):
-            await fs.stat(d)
+        await _gone(fs, root, "dir", names_always_exist)
 
-    async def test_mkdir_existing(self, fs, root, supports_dirs):
+    async def test_mkdir_existing(self, fs, root, supports_dirs, names_always_exist):
         d = _p(root, "twice")
         if not supports_dirs:
             with pytest.raises(FSError):
                 await fs.mkdir(d, 0o755)
             return
         await fs.mkdir(d, 0o755)
+        if names_always_exist:
+            await fs.mkdir(d, 0o755)  # no error: the name was there all along
+            assert (await _names(fs, root)).count("twice") == 1
+            return
         with pytest.raises(AlreadyExists):
             await fs.mkdir(d, 0o755)
 
 
 class RenameTests:
-    async def test_rename_file(self, fs, root, supports_rename):
+    async def test_rename_file(self, fs, root, supports_rename, writable):
+        if not writable and not supports_rename:
+            # Refused (a service has no files to move) and nothing moved or made.
+            before = await _names(fs, root)
+            with pytest.raises(FSError):
+                await fs.rename(_p(root, before[0] if before else "from"), _p(root, "to"))
+            assert await _names(fs, root) == before
+            return
         await fs.write(_p(root, "from"), b"moving")
         if not supports_rename:
             with pytest.raises(FSError):  # refused, and the file stays where it was
@@ -216,13 +252,21 @@ class StreamTests:
 
 
 class ErrorTests:
-    async def test_missing_is_not_found(self, fs, root):
+    async def test_missing_is_not_found(self, fs, root, names_always_exist):
+        if names_always_exist:
+            # Every name answers stat; a name never made still holds no data to read, and
+            # probing it made nothing.
+            await fs.stat(_p(root, "missing"))
+            with pytest.raises(FSError):
+                await fs.read(_p(root, "missing"))
+            assert "missing" not in await _names(fs, root)
+            return
         with pytest.raises(NotFound):
             await fs.read(_p(root, "missing"))
         with pytest.raises(NotFound):
             await fs.stat(_p(root, "missing"))
 
-    async def test_chmod(self, fs, root, supports_chmod, writable):
+    async def test_chmod(self, fs, root, supports_chmod, writable, names_always_exist):
         path = _p(root, "mode")
         if not writable:
             # A read-only plugin refuses chmod or ignores it; it never creates anything.
@@ -230,8 +274,7 @@ class ErrorTests:
                 await fs.chmod(path, 0o600)
             except FSError:
                 pass
-            with pytest.raises(FSError):
-                await fs.stat(path)
+            await _gone(fs, root, "mode", names_always_exist, FSError)
             return
         await fs.write(path, b"x")
         if not supports_chmod:
