@@ -14,6 +14,7 @@ PFS errors become the builtin ``OSError`` subclasses fsspec users catch (``FileN
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -79,6 +80,9 @@ class PFSFileSystem(AbstractFileSystem):
         self.client = Client(
             base_url or (f"http://{host}" if host else None), token=token, timeout=timeout
         )
+        # fsspec caches instances and has no close hook: the client's pooled connections are
+        # closed when the instance goes (cache cleared) or at interpreter exit.
+        weakref.finalize(self, self.client.close)
 
     # URLs.
 

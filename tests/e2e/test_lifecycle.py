@@ -21,7 +21,7 @@ def test_default_config_mounts():
 def test_same_app_under_uvicorn(start_server):
     srv = start_server({"plugins": {"memfs": {"enabled": True, "path": "/m"}}},
                        extra_args=["--server", "uvicorn"])
-    api = httpx.Client(base_url=srv.api)
+    api = srv.client()
     assert api.put("/files", params={"path": "/m/a"}, content=b"uv").status_code == 200
     assert api.get("/files", params={"path": "/m/a"}).content == b"uv"
     # uvicorn re-raises the signal after its graceful shutdown, so the exit status is -SIGTERM

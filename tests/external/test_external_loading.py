@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 
-import httpx
 import pytest
 import wasmtime
 
@@ -135,7 +134,7 @@ def test_url_loading_is_off_unless_enabled(api):
 
 def test_pfs_url_loading_when_enabled(start_server, plugin_files):
     server = start_server(external_config(allow_url_load=True))
-    api = httpx.Client(base_url=server.api, timeout=30)
+    api = server.client(timeout=30)
     api.put("/files", params={"path": "/memfs/libhello.so"},
             content=plugin_files["hellofs-c"].read_bytes())
     r = load(api, "pfs://memfs/libhello.so")
@@ -160,7 +159,7 @@ def test_pfs_url_loading_when_enabled(start_server, plugin_files):
 
 def test_runtime_loading_off_by_default(start_server, plugin_files):
     server = start_server({"plugins": {"memfs": {"enabled": True, "path": "/memfs"}}})
-    api = httpx.Client(base_url=server.api, timeout=30)
+    api = server.client(timeout=30)
     assert api.get("/plugins").json() == {"loaded_plugins": []}
     for call in (load, unload):
         r = call(api, plugin_files["hellofs-c"])
@@ -169,7 +168,7 @@ def test_runtime_loading_off_by_default(start_server, plugin_files):
     # Enabled section, but run-time loading not allowed: config-listed plugins still load.
     server = start_server({"external_plugins": {"enabled": True,
                                              "plugin_paths": [str(plugin_files["hellofs-c"])]}})
-    api = httpx.Client(base_url=server.api, timeout=30)
+    api = server.client(timeout=30)
     assert api.get("/plugins").json() == {"loaded_plugins": [str(plugin_files["hellofs-c"])]}
     assert load(api, plugin_files["errfs"]).status_code == 403
 
@@ -179,7 +178,7 @@ def test_loading_needs_the_admin_token(start_server, plugin_files):
     config["server"] = {"auth": {"tokens": [{"token": ADMIN, "role": "admin"},
                                             {"token": READER, "role": "read"}]}}
     server = start_server(config)
-    api = httpx.Client(base_url=server.api, timeout=30)
+    api = server.client(timeout=30)
     assert load(api, plugin_files["hellofs-c"]).status_code == 401
     reader = {"Authorization": f"Bearer {READER}"}
     assert load(api, plugin_files["hellofs-c"], headers=reader).status_code == 403
@@ -203,7 +202,7 @@ def test_plugin_dir_auto_load(start_server, plugin_files, tmp_path):
                     "hellofs-wasm": {"enabled": True, "path": "/w"}},
     }
     server = start_server(config)
-    api = httpx.Client(base_url=server.api, timeout=30)
+    api = server.client(timeout=30)
     assert api.get("/plugins").json() == {"loaded_plugins": [
         str(tmp_path / "libhellofs-c.so"), str(tmp_path / "sub" / "hellofs.wasm")]}
     assert api.get("/files", params={"path": "/c/hello"}).content == HELLO_C

@@ -6,7 +6,6 @@ import shutil
 import subprocess
 import sys
 
-import httpx
 import pytest
 
 from pfs.testing.server import ServerProcess
@@ -34,7 +33,7 @@ def site_dir(tmp_path_factory):
 
 def test_installed_entry_point_plugin_mounts_and_reads(site_dir, start_server):
     srv = start_server(CONFIG, env={"PYTHONPATH": str(site_dir)})
-    api = httpx.Client(base_url=srv.api, timeout=30)
+    api = srv.client(timeout=30)
     mounts = {m["path"]: m["pluginName"] for m in api.get("/mounts").json()["mounts"]}
     assert mounts["/py"] == "pyhello"
     r = api.get("/files", params={"path": "/py/hello"})
@@ -65,7 +64,7 @@ def test_entry_point_plugins_can_be_switched_off(site_dir, start_server):
     srv = start_server({"external_plugins": off,
                         "plugins": {"memfs": {"enabled": True, "path": "/memfs"}}},
                        env={"PYTHONPATH": str(site_dir)})
-    api = httpx.Client(base_url=srv.api, timeout=30)
+    api = srv.client(timeout=30)
     r = api.post("/mount", json={"fstype": "pyhello", "path": "/py"})
     assert (r.status_code, r.json()) == (400, {"error": "unknown filesystem type: pyhello"})
     # The built-in plugins, registered the same way, stay available.

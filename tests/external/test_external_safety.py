@@ -75,7 +75,7 @@ def test_fifo_and_other_special_files_are_refused_without_blocking(api, server, 
 
 def test_a_slow_library_constructor_does_not_stall_the_server(start_server, plugin_files, tmp_path):
     server = start_server(external_config(), env={"SLOWLOAD_GATE": str(tmp_path)})
-    api = httpx.Client(base_url=server.api, timeout=HANG)
+    api = server.client(timeout=HANG)
     answers = []
     loading = threading.Thread(target=lambda: answers.append(load(api, plugin_files["slowload"])))
     loading.start()
@@ -101,7 +101,7 @@ def test_second_load_copies_into_a_private_directory(start_server, plugin_files,
     planted = temp / "liberrfs.1.so"
     planted.symlink_to(victim)
     server = start_server(external_config(), env={"TMPDIR": str(temp)})
-    api = httpx.Client(base_url=server.api, timeout=HANG)
+    api = server.client(timeout=HANG)
     path = plugin_files["errfs"]
     assert load(api, path).json()["plugin_name"] == "errfs"
     assert load(api, path).json()["plugin_name"] == "errfs-1"

@@ -51,7 +51,7 @@ def api(front):
 
 def test_every_operation_passes_through(api, remote_a):
     """Each operation through /remote/a lands on the remote exactly as if done there."""
-    direct = httpx.Client(base_url=remote_a.api)
+    direct = remote_a.client()
     assert (
         api.post("/directories", params={"path": "/remote/a/memfs/ops", "mode": "700"}).status_code
         == 201
@@ -94,7 +94,7 @@ def test_every_operation_passes_through(api, remote_a):
 
 def test_remote_errors_keep_status_and_message(api, remote_a):
     """A remote error arrives with the remote's own status and wording, naming the local path."""
-    direct = httpx.Client(base_url=remote_a.api)
+    direct = remote_a.client()
     direct.post("/directories", params={"path": "/memfs/errs"})
     for method, endpoint, params in (
         ("GET", "/files", {"path": "/memfs/errs/missing"}),
@@ -156,7 +156,7 @@ def test_remote_down_is_a_clear_503(start_server):
     """A remote that stops answers 503 naming it; mounting a dead remote fails the same way."""
     remote = start_server(MEMFS)
     front = start_server(MEMFS)
-    api = httpx.Client(base_url=front.api, timeout=30)
+    api = front.client(timeout=30)
     r = api.post(
         "/mount", json={"fstype": "proxyfs", "path": "/r", "config": {"base_url": remote.url}}
     )
@@ -179,7 +179,7 @@ def test_hung_remote_times_out(start_server):
     """A remote that accepts connections but never answers is a 504 after `timeout`, not a hang."""
     remote = start_server(MEMFS)
     front = start_server(MEMFS)
-    api = httpx.Client(base_url=front.api, timeout=30)
+    api = front.client(timeout=30)
     r = api.post(
         "/mount",
         json={"fstype": "proxyfs", "path": "/r", "config": {"base_url": remote.url, "timeout": 1}},

@@ -30,7 +30,7 @@ def auth_server():
 
 def client(server, role=None):
     headers = {"Authorization": f"Bearer {TOKENS[role]}"} if role else {}
-    return httpx.Client(base_url=server.api, headers=headers)
+    return server.client(headers=headers)
 
 
 def test_health_needs_no_token(auth_server):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import httpx
 import pytest
 import yaml
 
@@ -73,7 +72,7 @@ def test_env_substitution_multi_instance_and_suffix_keys(start_server):
         }},
         env={"PFS_TEST_TEAM": "blue", "PFS_TEST_SECRET": "s3cr3t"},
     )
-    api = httpx.Client(base_url=srv.api)
+    api = srv.client()
     assert api.get("/files", params={"path": "/kv/blue/keys/secret"}).content == b"s3cr3t"
     paths = sorted(m["path"] for m in api.get("/mounts").json()["mounts"])
     assert paths == ["/dev", "/kv/blue", "/m1"]
@@ -85,7 +84,7 @@ def test_read_only_mount(start_server):
         {"name": "ro", "enabled": True, "path": "/ro", "read_only": True,
          "config": {"init_dirs": ["/docs"]}},
     ]}})
-    api = httpx.Client(base_url=srv.api)
+    api = srv.client()
     assert api.get("/directories", params={"path": "/ro/docs"}).status_code == 200
     assert api.get("/files", params={"path": "/ro/README"}).status_code == 200
     for method, url, params, kwargs in [
@@ -109,7 +108,7 @@ def test_read_only_mount(start_server):
 def test_body_limit_answers_413_and_writes_nothing(start_server):
     srv = start_server({"server": {"max_body_bytes": "1KB"},
                         "plugins": {"kvfs": {"enabled": True, "path": "/kv"}}})
-    api = httpx.Client(base_url=srv.api)
+    api = srv.client()
     api.put("/files", params={"path": "/kv/keys/a"}, content=b"old")
     r = api.put("/files", params={"path": "/kv/keys/a"}, content=b"x" * 5000)
     assert r.status_code == 413 and "exceeds the limit of 1024 bytes" in r.json()["error"]

@@ -20,7 +20,7 @@ def test_boundary_routing_and_nested_mounts(start_server):
             }
         }
     )
-    api = httpx.Client(base_url=srv.api)
+    api = srv.client()
     api.put("/files", params={"path": "/mnt/file"}, content=b"outer")
     api.put("/files", params={"path": "/mnt-foo/file"}, content=b"foo")
     api.put("/files", params={"path": "/mnt/inner/file"}, content=b"inner")
@@ -69,7 +69,7 @@ def test_boundary_routing_and_nested_mounts(start_server):
 
 def test_mount_and_unmount_at_run_time(start_server):
     srv = start_server({"plugins": {"memfs": {"enabled": True, "path": "/memfs"}}})
-    api = httpx.Client(base_url=srv.api)
+    api = srv.client()
     r = api.post(
         "/mount",
         json={"fstype": "kvfs", "path": "/kv2/", "config": {"initial_data": {"a": "1", "b": 2}}},
@@ -107,7 +107,7 @@ def test_mount_and_unmount_at_run_time(start_server):
 
 def test_mount_config_rejected_with_message(start_server):
     srv = start_server({"plugins": {"memfs": {"enabled": True, "path": "/memfs"}}})
-    api = httpx.Client(base_url=srv.api)
+    api = srv.client()
     r = api.post("/mount", json={"fstype": "memfs", "path": "/m2", "config": {"colour": "red"}})
     assert r.status_code == 400
     message = r.json()["error"]
@@ -123,7 +123,7 @@ def test_mount_config_rejected_with_message(start_server):
 def test_unmount_waits_for_in_flight_stream(start_server):
     srv = start_server({"plugins": {"memfs": {"enabled": True, "path": "/m"},
                                     "devfs": {"enabled": False}}})
-    api = httpx.Client(base_url=srv.api, timeout=60)
+    api = srv.client(timeout=60)
     data = b"z" * (32 << 20)
     api.put("/files", params={"path": "/m/big"}, content=data)
     got = bytearray()

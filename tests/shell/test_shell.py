@@ -246,26 +246,26 @@ def test_write_stream_has_bounded_memory(shell_server):
     path = f"/memfs/stream-{uuid.uuid4().hex[:6]}"
 
     def peak_kib(args: list[str], feed: int) -> int:
-        proc = subprocess.Popen(
+        with subprocess.Popen(  # the with closes the pipes
             [sys.executable, "-c", probe, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
-        )
+        ) as proc:
 
-        def writer() -> None:
-            block = b"z" * chunk
-            for _ in range(feed // chunk):
-                proc.stdin.write(block)
-            proc.stdin.close()
+            def writer() -> None:
+                block = b"z" * chunk
+                for _ in range(feed // chunk):
+                    proc.stdin.write(block)
+                proc.stdin.close()
 
-        thread = threading.Thread(target=writer)
-        thread.start()
-        thread.join()
-        err = proc.stderr.read()
-        proc.stdout.read()
-        assert proc.wait(timeout=300) == 0, err
+            thread = threading.Thread(target=writer)
+            thread.start()
+            thread.join()
+            err = proc.stderr.read()
+            proc.stdout.read()
+            assert proc.wait(timeout=300) == 0, err
         return int(err.decode().split()[-1])
 
     baseline = peak_kib(["health"], 0)

@@ -59,6 +59,7 @@ class ServerProcess:
             args.append("--default-config")
         args += extra_args or []
         self._log = open(self.log_path, "wb")
+        self._clients: list[httpx.Client] = []
         self.proc = subprocess.Popen(
             args,
             stdout=self._log,
@@ -105,6 +106,12 @@ class ServerProcess:
             time.sleep(0.05)
         raise RuntimeError(f"pfs-server did not answer within {timeout}s:\n{self.log()}")
 
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An HTTP client for the API (``base_url`` set), closed when the server stops."""
+        client = httpx.Client(base_url=self.api, **kwargs)
+        self._clients.append(client)
+        return client
+
     def log(self) -> str:
         if not self._log.closed:
             self._log.flush()
@@ -127,6 +134,8 @@ class ServerProcess:
         return 0
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        for client in self._clients:
+            client.close()
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, sig)
