@@ -158,6 +158,34 @@ def test_unload_refused_while_mounted_then_unload_and_reload(api, plugin_files):
     assert unload(api, path).status_code == 200
 
 
+@pytest.mark.parametrize(("fail", "status", "kind", "message"), [
+    ("init-invalid", 400, "InvalidArgument", "errfs setting out of range"),
+    ("init-denied", 403, "PermissionDenied", "errfs may not open its store"),
+    ("init-missing", 404, "NotFound", "errfs store does not exist"),
+    ("init-busy", 503, "Unavailable", "errfs store is busy"),
+    # No errno: the message's words ("invalid", "is required") do not make it a 400.
+    ("init-words", 500, "FSError", "invalid errfs setting is required"),
+])
+def test_initialize_failure_typed_by_the_plugins_errno(api, plugin_files, fail, status, kind,
+                                                      message):
+    """PluginInitialize's text says what failed; the errno it reports through PluginLastErrno
+    (a PFS extension) says which kind of failure, and so the status."""
+    before = set(api.get("/plugins").json()["loaded_plugins"])
+    fstype = load(api, plugin_files["errfs"]).json()["plugin_name"]
+    (key,) = set(api.get("/plugins").json()["loaded_plugins"]) - before  # errfs or a copy
+    try:
+        r = api.post("/mount", json={"fstype": fstype, "path": "/typed",
+                                     "config": {"fail": fail}})
+        assert (r.status_code, r.json()["error"], r.headers.get("X-PFS-Error-Kind")) == (
+            status, f"failed to initialize plugin: {message}", kind)
+        assert "/typed" not in {m["path"] for m in api.get("/mounts").json()["mounts"]}
+        # The instance stays usable: the next mount with a good config starts.
+        assert api.post("/mount", json={"fstype": fstype, "path": "/typed"}).status_code == 200
+        assert api.post("/unmount", json={"path": "/typed"}).status_code == 200
+    finally:
+        unload(api, key)
+
+
 def test_failing_plugin_gives_clear_errors_everywhere(api, plugin_files):
     path = plugin_files["errfs"]
     assert load(api, path).status_code == 200
@@ -169,10 +197,6 @@ def test_failing_plugin_gives_clear_errors_everywhere(api, plugin_files):
         r = api.post("/mount", json={"fstype": "errfs", "path": "/e", "config": {"fail": "init"}})
         assert (r.status_code, r.json()) == (
             500, {"error": "failed to initialize plugin: errfs cannot start: backend unreachable"})
-        r = api.post("/mount", json={"fstype": "errfs", "path": "/e",
-                                     "config": {"fail": "init-invalid"}})
-        assert (r.status_code, r.json()) == (
-            400, {"error": "failed to initialize plugin: invalid errfs setting"})
         assert "/e" not in {m["path"] for m in api.get("/mounts").json()["mounts"]}
 
         assert api.post("/mount", json={"fstype": "errfs", "path": "/e"}).status_code == 200

@@ -205,6 +205,27 @@ def test_plugin_last_error_explains_a_failed_read(api):
     assert (r.status_code, r.json()) == (500, {"error": "/bad/unknown: badwasm: no such file"})
 
 
+@pytest.mark.parametrize(("fail", "status", "kind", "message"), [
+    ("init", 400, "InvalidArgument", "badwasm: setting out of range"),
+    ("init-plain", 500, "FSError", "badwasm: invalid store"),  # no errno: words do not type it
+])
+def test_initialize_failure_typed_by_plugin_last_errno(api, plugin_files, fail, status, kind,
+                                                       message):
+    before = set(api.get("/plugins").json()["loaded_plugins"])
+    fstype = api.post("/plugins/load", json={"library_path": str(plugin_files["badwasm"])}
+                      ).json()["plugin_name"]
+    (key,) = set(api.get("/plugins").json()["loaded_plugins"]) - before
+    try:
+        r = api.post("/mount", json={"fstype": fstype, "path": "/badinit",
+                                     "config": {"fail": fail}})
+        assert (r.status_code, r.json(), r.headers.get("X-PFS-Error-Kind")) == (
+            status, {"error": f"failed to initialize plugin: initialization failed: {message}"},
+            kind)
+        assert "/badinit" not in {m["path"] for m in api.get("/mounts").json()["mounts"]}
+    finally:
+        api.post("/plugins/unload", json={"library_path": key})
+
+
 def test_unload_wasm_refused_while_mounted(api, plugin_files):
     r = api.post("/plugins/unload", json={"library_path": str(plugin_files["badwasm"])})
     assert (r.status_code, r.json()) == (
@@ -259,7 +280,7 @@ def test_inline_calls_mode(start_server, plugin_files):
         wasm={"call_timeout": "300ms", "inline_calls": True},
     )
     server = start_server(config)
-    api = httpx.Client(base_url=server.api, timeout=30)
+    api = server.client(timeout=30)
     assert api.get("/files", params={"path": "/hw/hello.txt"}).content == b"Hello World\n"
     r = api.get("/files", params={"path": "/bad/loop"})
     assert (r.status_code, r.json()) == (504, {

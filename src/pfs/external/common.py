@@ -7,11 +7,8 @@ from typing import Any, ClassVar
 
 from pfs.fs.base import WriteFlag
 from pfs.fs.config import Field
-from pfs.fs.errors import FSError, InvalidArgument, NotFound, NotSupported
+from pfs.fs.errors import FSError, NotFound, NotSupported, error_for_errno
 from pfs.fs.paths import normalize
-
-#: Words that make the original server answer a failed Initialize with 400 instead of 500.
-_CLIENT_ERROR_WORDS = ("is required", "invalid", "unknown configuration parameter")
 
 
 def config_json(config: dict[str, Any]) -> bytes:
@@ -24,11 +21,13 @@ def full_path(config: dict[str, Any], path: str) -> str:
     return normalize(f"{config.get('mount_path') or '/'}/{path}")
 
 
-def initialize_error(message: str) -> FSError:
-    """A plugin's Initialize failure, classified as the original's ``/mount`` does."""
-    if any(word in message for word in _CLIENT_ERROR_WORDS):
-        return InvalidArgument(message)
-    return FSError(message)
+def initialize_error(message: str, code: int) -> FSError:
+    """A plugin's Initialize failure, typed by the errno the plugin reported with it (the PFS
+    extension ``PluginLastErrno`` / ``plugin_last_errno``: ``EINVAL`` is 400, ``EACCES`` 403,
+    ``EAGAIN`` 503...). Without one it is the plugin's own failure (500): config mistakes are
+    Validate's to report (400). The original chose 400 by words in the message; PFS does not
+    read messages."""
+    return error_for_errno(code, message)
 
 
 class ExternalPlugin:

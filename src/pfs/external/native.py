@@ -90,6 +90,8 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "PluginValidate": (c_void_p, [c_void_p, c_char_p]),
     "PluginInitialize": (c_void_p, [c_void_p, c_char_p]),
     "PluginShutdown": (c_void_p, [c_void_p]),
+    # PFS extension: the errno of the last failed PluginInitialize (0 = none given).
+    "PluginLastErrno": (ctypes.c_int, [c_void_p]),
     "FSCreate": (c_void_p, [c_void_p, c_char_p]),
     "FSMkdir": (c_void_p, [c_void_p, c_char_p, ctypes.c_uint32]),
     "FSRemove": (c_void_p, [c_void_p, c_char_p]),
@@ -287,7 +289,8 @@ class NativePlugin(ExternalPlugin):
     def _initialize(self, config: dict[str, Any]) -> None:
         error = self._text_call("PluginInitialize", config_json(config))
         if error:
-            raise initialize_error(error)
+            errno_of = self.fn.get("PluginLastErrno")
+            raise initialize_error(error, errno_of(self.handle) if errno_of is not None else 0)
 
     def _shutdown(self) -> None:
         error = self._text_call("PluginShutdown")

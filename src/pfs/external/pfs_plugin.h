@@ -59,6 +59,10 @@ const char *PluginGetReadme(void *plugin);
 const char *PluginValidate(void *plugin, const char *config_json);
 const char *PluginInitialize(void *plugin, const char *config_json); /* once per mount */
 const char *PluginShutdown(void *plugin); /* after the last mount goes, and at unload */
+/* PFS extension (optional): the errno (<errno.h>) of the last failed PluginInitialize, which
+ * types it: EINVAL 400, EACCES 403, ENOENT 404, EAGAIN 503, ETIMEDOUT 504, ...; 0 (or no such
+ * export) is a 500. A config mistake is best refused by PluginValidate (always 400). */
+int PluginLastErrno(void *plugin);
 
 /* --- file system (paths are mount-relative: "/", "/hello", ...) ----------------------------- */
 
@@ -129,6 +133,8 @@ const char *FSChmod(void *plugin, const char *path, uint32_t mode);
  *   _initialize() is called once at load when exported (reactor modules).
  *   plugin_last_error() -> str                    PFS extension: consulted when fs_read/fs_write
  *                                                 return 0, its text becomes the error message
+ *   plugin_last_errno() -> i32                    PFS extension: the errno typing a failed
+ *                                                 plugin_initialize (as PluginLastErrno above)
  *
  * Sandbox: each call runs under a deadline (external_plugins.wasm.call_timeout) and the module's
  * memory is capped (external_plugins.wasm.memory_limit); a trap is reported as a 500 and the
@@ -139,6 +145,16 @@ const char *FSChmod(void *plugin, const char *path, uint32_t mode);
  */
 
 #define PFS_EXPORT(name) __attribute__((export_name(#name)))
+
+/* For plugin_last_errno() in freestanding builds: errno as the server (Linux) numbers it. */
+#define PFS_ENOENT 2
+#define PFS_EAGAIN 11
+#define PFS_EACCES 13
+#define PFS_EEXIST 17
+#define PFS_EINVAL 22
+#define PFS_ENOSPC 28
+#define PFS_ENOTSUP 95
+#define PFS_ETIMEDOUT 110
 #define PFS_IMPORT(name) __attribute__((import_module("env"), import_name(#name)))
 
 PFS_IMPORT(host_fs_read) uint64_t host_fs_read(const char *path, int64_t offset, int64_t size);

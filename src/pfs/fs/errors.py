@@ -201,6 +201,23 @@ _BY_KIND: dict[str, type[FSError]] = {
 }
 
 
+#: The class a plugin's errno stands for (external plugins may report one with a failure).
+#: ETIMEDOUT is Timeout: a plugin timing out waits on its back end (RequestTimeout is a client
+#: that stopped sending, which no plugin sees); EIO is the untyped FSError.
+_BY_ERRNO: dict[int, type[FSError]] = {
+    cls.errno: cls
+    for cls in (NotFound, AlreadyExists, NotADirectory, IsADirectory, NotEmpty, PermissionDenied,
+                ReadOnly, InvalidArgument, NotSupported, CrossMount, TooLarge, InsufficientStorage,
+                Unavailable, Timeout)
+}
+
+
+def error_for_errno(code: int, message: str) -> FSError:
+    """The error a plugin's ``errno`` stands for; 0 or an errno outside the tree is an untyped
+    FSError (500)."""
+    return _BY_ERRNO.get(code, FSError)(message)
+
+
 def error_kind(exc: FSError) -> str:
     """The name of the most specific class of this tree ``exc`` is (sent as ``kind`` on the wire,
     so clients can tell NotEmpty from AlreadyExists although both are 409)."""
@@ -239,6 +256,7 @@ __all__ = [
     "TooLarge",
     "Timeout",
     "Unavailable",
+    "error_for_errno",
     "error_for_status",
     "error_kind",
 ]

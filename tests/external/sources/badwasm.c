@@ -1,7 +1,9 @@
 /* badwasm: a WASM test plugin that misbehaves on request.
  *   read /loop  → spins forever         read /trap → executes unreachable
  *   read /grow  → allocates until memory runs out, then traps (like an allocator's abort)
- *   read /ok    → "ok\n" */
+ *   read /ok    → "ok\n"
+ *   mount config {"fail":"init"} → plugin_initialize fails with EINVAL (plugin_last_errno),
+ *   {"fail":"init-plain"} → fails without an errno */
 #define PFS_PLUGIN_WASM 1
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +32,30 @@ static int eq(const char *a, const char *b) {
 
 PFS_EXPORT(plugin_new) int32_t plugin_new(void) { return 1; }
 PFS_EXPORT(plugin_name) const char *plugin_name(void) { return "badwasm"; }
+
+static int contains(const char *text, const char *part) {
+    for (; *text; text++) {
+        const char *a = text, *b = part;
+        while (*b && *a == *b) a++, b++;
+        if (!*b) return 1;
+    }
+    return 0;
+}
+
+static int32_t last_errno;
+
+PFS_EXPORT(plugin_initialize) const char *plugin_initialize(const char *config) {
+    last_errno = 0;
+    if (contains(config, "\"fail\":\"init\"")) {
+        last_errno = PFS_EINVAL;
+        return "badwasm: setting out of range";
+    }
+    if (contains(config, "\"fail\":\"init-plain\"")) return "badwasm: invalid store";
+    return 0;
+}
+
+/* The PFS extension typing a failed plugin_initialize. */
+PFS_EXPORT(plugin_last_errno) int32_t plugin_last_errno(void) { return last_errno; }
 
 static volatile int spin = 1;
 

@@ -1,7 +1,10 @@
 /* errfs: a native test plugin whose every operation fails, to check the host's error paths.
- * Config "fail": "validate" or "init" makes PluginValidate / PluginInitialize fail.
+ * Config "fail": "validate" makes PluginValidate fail; "init", "init-words" (no errno) and
+ * "init-invalid", "init-denied", "init-busy", "init-missing" (with an errno, through the
+ * PluginLastErrno extension) make PluginInitialize fail.
  * Built a second time as libclash.so with PLUGIN_NAME "memfs", to collide with the built-in, and
  * with WITH_WRITE_EX (the FSWriteEx extension) as liberrfs-ex.so. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +24,35 @@ const char *PluginValidate(void *plugin, const char *config_json) {
     return strstr(config_json, "\"fail\":\"validate\"") ? "errfs refuses this config" : NULL;
 }
 
+/* The errno of the last failed PluginInitialize (the PFS extension PluginLastErrno). */
+static int last_errno;
+
 const char *PluginInitialize(void *plugin, const char *config_json) {
     (void)plugin;
+    last_errno = 0;
+    /* No errno: the words "invalid" or "denied" in the text do not type it. */
     if (strstr(config_json, "\"fail\":\"init\"")) return "errfs cannot start: backend unreachable";
-    if (strstr(config_json, "\"fail\":\"init-invalid\"")) return "invalid errfs setting";
+    if (strstr(config_json, "\"fail\":\"init-words\"")) return "invalid errfs setting is required";
+    if (strstr(config_json, "\"fail\":\"init-invalid\"")) {
+        last_errno = EINVAL;
+        return "errfs setting out of range";
+    }
+    if (strstr(config_json, "\"fail\":\"init-denied\"")) {
+        last_errno = EACCES;
+        return "errfs may not open its store";
+    }
+    if (strstr(config_json, "\"fail\":\"init-busy\"")) {
+        last_errno = EAGAIN;
+        return "errfs store is busy";
+    }
+    if (strstr(config_json, "\"fail\":\"init-missing\"")) {
+        last_errno = ENOENT;
+        return "errfs store does not exist";
+    }
     return NULL;
 }
+
+int PluginLastErrno(void *plugin) { (void)plugin; return last_errno; }
 
 const char *PluginShutdown(void *plugin) { (void)plugin; return NULL; }
 

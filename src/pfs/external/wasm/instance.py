@@ -260,7 +260,18 @@ class Instance:
             raise InvalidArgument(f"validation failed: {error}")
         error = self.lifecycle("plugin_initialize", config)
         if error:
-            raise initialize_error(f"initialization failed: {error}")
+            raise initialize_error(f"initialization failed: {error}", self._last_errno())
+
+    def _last_errno(self) -> int:
+        """PFS extension: the optional ``plugin_last_errno()`` export types a failed
+        ``plugin_initialize`` (0, a trap or no export: untyped)."""
+        func = self.funcs.get("plugin_last_errno")
+        if func is None:
+            return 0
+        try:
+            return int(self.run_guest(lambda inst, st: func(st)))
+        except FSError:
+            return 0
 
     def shutdown(self) -> None:
         try:
