@@ -123,6 +123,7 @@ def test_killed_reader_of_an_idle_stream_exits_and_unmount_does_not_wait(server,
     finally:
         reader.kill()
         reader.wait()
+        reader.stdout.close()
     assert not os.path.ismount(mount.path)
 
 
