@@ -8,7 +8,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import httpx
 import pytest
 import yaml
 
@@ -139,7 +138,7 @@ def test_original_abi_plugin_side_by_side(api, plugin_files):
 
 def test_auto_abi_is_learned_from_the_first_count(start_server, plugin_files):
     server = start_server(external_config())
-    api = httpx.Client(base_url=server.api, timeout=60)
+    api = server.client(timeout=60)
     assert load(api, plugin_files["agfsmemfs"]).json()["plugin_name"] == "agfsmemfs"
     assert api.post("/mount", json={"fstype": "agfsmemfs", "path": "/am"}).status_code == 200
     # Before any count the ABI is unknown: an offset write could hit an original plugin, which
@@ -157,7 +156,7 @@ def test_auto_abi_is_learned_from_the_first_count(start_server, plugin_files):
 
 def test_a_wrongly_declared_abi_is_an_error_not_a_crash(start_server, plugin_files):
     server = start_server(external_config())
-    api = httpx.Client(base_url=server.api, timeout=60)
+    api = server.client(timeout=60)
     # The original's message pointer declared a count: far more than the body, refused.
     assert load(api, plugin_files["hellofs-c"], abi="agfs").status_code == 200
     assert api.post("/mount", json={"fstype": "hellofs-c", "path": "/c"}).status_code == 200
@@ -181,7 +180,7 @@ def test_a_wrongly_declared_abi_is_an_error_not_a_crash(start_server, plugin_fil
 
 def test_bad_abi_at_run_time_is_400(start_server, plugin_files):
     server = start_server(external_config())
-    api = httpx.Client(base_url=server.api, timeout=60)
+    api = server.client(timeout=60)
     r = load(api, plugin_files["agfsmemfs"], abi="v2")
     assert (r.status_code, r.json()) == (
         400,

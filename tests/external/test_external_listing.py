@@ -3,7 +3,6 @@ built-ins; the original's shape still lists only the libraries."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from tests.helpers.external import built_plugins, external_config
@@ -17,7 +16,7 @@ def plugin_files(tmp_path_factory):
 def test_loaded_plugins_in_agfs_shape(plugin_files, start_server):
     native, wasm = plugin_files["hellofs-c"], plugin_files["hellofs-wasm"]
     srv = start_server(external_config([native, wasm]))
-    api = httpx.Client(base_url=srv.api, timeout=30)
+    api = srv.client(timeout=30)
     original = api.get("/plugins").json()["loaded_plugins"]
     assert sorted(original) == sorted([str(native), str(wasm)])
     plugins = api.get("/plugins", params={"format": "agfs"}).json()["plugins"]

@@ -12,7 +12,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import pytest
 
 from pfs.testing.server import ServerProcess
@@ -288,7 +287,7 @@ def _pool_server(start_server, plugin_files, web, **wasm):
         wasm=wasm,
     )
     server = start_server(config)
-    return httpx.Client(base_url=server.api, timeout=60)
+    return server.client(timeout=60)
 
 
 def test_pool_instances_serve_concurrently(start_server, plugin_files, web):

@@ -30,7 +30,7 @@ async def api():
 
 async def test_config_mounts_are_made_at_start(api):
     mounts = {m["path"]: m["pluginName"] for m in (await api.get("/mounts")).json()["mounts"]}
-    assert mounts == {"/memfs": "memfs", "/hellofs": "hellofs"}
+    assert mounts == {"/memfs": "memfs", "/hellofs": "hellofs", "/dev": "devfs"}  # devfs: always
     r = await api.get("/files", params={"path": "/hellofs/hello"})
     assert (r.status_code, r.content) == (200, b"Hello, World!\n")
 

@@ -481,8 +481,8 @@ def test_a_read_token_opens_for_reading_only(start_server):
         "plugins": {"memfs": {"enabled": True, "path": "/memfs"}},
     }
     srv = start_server(config)
-    reader = httpx.Client(base_url=srv.api, headers={"Authorization": "Bearer reader"})
-    writer = httpx.Client(base_url=srv.api, headers={"Authorization": "Bearer writer"})
+    reader = srv.client(headers={"Authorization": "Bearer reader"})
+    writer = srv.client(headers={"Authorization": "Bearer writer"})
     with reader, writer:
         put(writer, "/memfs/a.txt", b"data")
         for flags in (WRONLY, RDWR, CREATE, RDONLY | TRUNC):

@@ -16,7 +16,7 @@ MEMFS = {"memfs": {"enabled": True, "path": "/memfs"}}
 
 
 def client(srv: ServerProcess) -> httpx.Client:
-    return httpx.Client(base_url=srv.api, timeout=30)
+    return srv.client(timeout=30)
 
 
 def settle(api: httpx.Client, want: int, attempts: int = 600) -> httpx.Response:
