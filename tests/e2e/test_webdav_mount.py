@@ -9,7 +9,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.helpers.fuse import mounted, needs_fuse, read, sh
@@ -66,7 +65,7 @@ def mount(pfs, tmp_path):
 
 @needs_fuse
 def test_rclone_mount_cp_ls_and_editor_save(pfs, mount, tmp_path):
-    api = httpx.Client(base_url=pfs.api, headers={"Authorization": f"Bearer {TOKEN}"})
+    api = pfs.client(headers={"Authorization": f"Bearer {TOKEN}"})
     source = tmp_path / "big.bin"
     source.write_bytes(os.urandom(3 << 20) + b"end")
     sh(f"cp {source} memfs/big.bin && cp {source} local/big.bin", cwd=mount)

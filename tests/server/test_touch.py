@@ -72,9 +72,10 @@ def test_localfs_touch_reaches_the_local_file(server, api):
 
 def read_bytes_of(pid: int) -> int:
     """Bytes the process has read through read(2)-like calls (files and sockets alike)."""
-    for line in open(f"/proc/{pid}/io"):
-        if line.startswith("rchar:"):
-            return int(line.split()[1])
+    with open(f"/proc/{pid}/io") as io:
+        for line in io:
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
     raise AssertionError("no rchar")
 
 
