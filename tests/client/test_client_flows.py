@@ -6,7 +6,7 @@ import io
 import pytest
 
 from pfs.client import _flows as flows
-from pfs.client._base import Call
+from pfs.client._base import Call, EndpointMissing
 from pfs.fs.errors import AlreadyExists, NotADirectory, NotFound
 from pfs.fs.fileinfo import FileInfo
 
@@ -59,13 +59,26 @@ def test_seek_asks_the_size_only_for_seek_end_when_unknown():
     assert _result(unknown, FileInfo("f", size=10)) == 8
 
 
-def test_copy_hands_the_bytes_to_the_client_as_a_pipe():
-    """The flow never holds the file's bytes: it asks the client to stream src into dst."""
+def test_copy_asks_the_server_to_copy():
     flow = flows.copy("/m/src", "/m/dir/dst", recursive=False, progress=None)
     assert _asks(next(flow)) == ("GET", "/stat", {"path": "/m/src"})
     assert _asks(flow.send(FileInfo("src", size=3))) == ("GET", "/stat", {"path": "/m"})
     assert _asks(flow.send(FileInfo("m", is_dir=True))) == ("GET", "/stat", {"path": "/m/dir"})
-    pipe = flow.send(FileInfo("dir", is_dir=True))
+    call = flow.send(FileInfo("dir", is_dir=True))
+    assert _asks(call) == ("POST", "/copy", {})
+    assert call.json == {"path": "/m/src", "newPath": "/m/dir/dst", "recursive": False}
+    assert _result(flow, 3) == 3
+
+
+def test_copy_hands_the_bytes_to_the_client_as_a_pipe_without_server_copy():
+    """On a server without /copy the flow never holds the file's bytes: it asks the client to
+    stream src into dst."""
+    flow = flows.copy("/m/src", "/m/dir/dst", recursive=False, progress=None)
+    assert _asks(next(flow)) == ("GET", "/stat", {"path": "/m/src"})
+    assert _asks(flow.send(FileInfo("src", size=3))) == ("GET", "/stat", {"path": "/m"})
+    assert _asks(flow.send(FileInfo("m", is_dir=True))) == ("GET", "/stat", {"path": "/m/dir"})
+    assert _asks(flow.send(FileInfo("dir", is_dir=True)))[1] == "/copy"
+    pipe = flow.throw(EndpointMissing("/api/v1/copy: not served here"))
     assert isinstance(pipe, flows.Pipe)
     assert (pipe.source, pipe.target) == ("/m/src", "/m/dir/dst")
     assert _result(flow, 3) == 3

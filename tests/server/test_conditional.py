@@ -11,6 +11,7 @@ from email.utils import formatdate
 import httpx
 import pytest
 
+from pfs.client import AsyncClient, Client, PreconditionFailed
 from pfs.testing.mariadb import MariaDB
 from pfs.testing.moto import MotoServer
 from pfs.testing.server import ServerProcess
@@ -235,3 +236,28 @@ def test_405_names_the_allowed_methods(api):
     assert answer.headers["allow"] == "GET, HEAD, PUT, POST, DELETE"
     assert api.put("/stat", params={"path": "/"}).headers["allow"] == "GET"
     assert api.post("/version").headers["allow"] == "GET"
+
+
+def test_sdk_if_match_on_write_and_rm(server):
+    with Client(server.url) as client:
+        client.write("/memfs/sdk.txt", b"v1")
+        tag = client.etag("/memfs/sdk.txt")
+        assert tag.startswith('"')
+        client.write("/memfs/sdk.txt", b"v2", if_match=tag)
+        with pytest.raises(PreconditionFailed):
+            client.write("/memfs/sdk.txt", b"v3", if_match=tag)
+        with pytest.raises(PreconditionFailed):
+            client.rm("/memfs/sdk.txt", if_match=tag)
+        assert client.cat("/memfs/sdk.txt") == b"v2"
+        client.rm("/memfs/sdk.txt", if_match=client.etag("/memfs/sdk.txt"))
+        assert not client.exists("/memfs/sdk.txt")
+
+
+async def test_async_sdk_if_match(server):
+    async with AsyncClient(server.url) as client:
+        await client.write("/local/async.txt", b"v1")
+        tag = await client.etag("/local/async.txt")
+        await client.write("/local/async.txt", b"v2", if_match=tag)
+        with pytest.raises(PreconditionFailed):
+            await client.write("/local/async.txt", b"v3", if_match=tag)
+        assert await client.cat("/local/async.txt") == b"v2"

@@ -54,12 +54,16 @@ class AsyncClient:
     async def _send(self, call: Call[T], content: bytes | AsyncIterator[bytes] | None = None) -> T:
         try:
             response = await self._http.request(
-                call.method, B.call_url(self.base_url, call), json=call.json, content=content
+                call.method,
+                B.call_url(self.base_url, call),
+                json=call.json,
+                content=content,
+                headers=call.headers,
             )
         except httpx.HTTPError as exc:
             raise B.translate_transport_error(exc, self.base_url, self.timeout) from exc
-        B.check_response(response)
-        return call.parse(response.content)
+        B.check_response(response, call.optional)
+        return call.answer(response)
 
     async def _write(self, write: Write) -> str:
         content = async_content(write.data, name=write.path, progress=write.progress)
@@ -173,8 +177,9 @@ class AsyncClient:
         offset: int | None = None,
         flags: Any = None,
         progress: ProgressCallback | None = None,
+        if_match: str | None = None,
     ) -> str:
-        return await self._write(B.write(path, data, offset, flags, progress))
+        return await self._write(B.write(path, data, offset, flags, progress, if_match))
 
     async def create(self, path: str) -> str:
         return await self._send(B.create(path))
@@ -184,8 +189,16 @@ class AsyncClient:
             return await self._send(B.mkdir(path, mode))
         return await self._run(flows.mkdir_parents(path, mode))
 
-    async def rm(self, path: str, recursive: bool = False) -> str:
-        return await self._send(B.rm(path, recursive))
+    async def rm(self, path: str, recursive: bool = False, *, if_match: str | None = None) -> str:
+        """Remove ``path``; with ``if_match``, only while its ETag is still that one (else
+        PreconditionFailed, nothing removed)."""
+        return await self._send(B.rm(path, recursive, if_match))
+
+    async def etag(self, path: str) -> str:
+        """The file's ETag (``HEAD /files``: from stat, the file is not read), for
+        ``write(..., if_match=)`` and ``rm(..., if_match=)``. Empty for a file whose read has an
+        effect (a queue's ``dequeue``): such a file has no tag."""
+        return await self._send(B.etag(path))
 
     async def mv(self, old: str, new: str) -> str:
         return await self._send(B.mv(old, new))

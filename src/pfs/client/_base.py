@@ -22,6 +22,7 @@ from pfs.fs.base import CHUNK_SIZE as CHUNK_SIZE  # the server's stream piece, r
 from pfs.fs.errors import (
     FSError,
     InvalidArgument,
+    NotSupported,
     PermissionDenied,
     Timeout,
     Unavailable,
@@ -80,6 +81,11 @@ def tls_verify(verify: ssl.SSLContext | str | bool | None) -> ssl.SSLContext | b
     return verify
 
 
+class EndpointMissing(NotSupported):
+    """The server has no such endpoint (an older PFS, or the original Go server): raised only for
+    calls marked ``optional``, whose flow then falls back to the way that works everywhere."""
+
+
 def resolve_base_url(base_url: str | None) -> str:
     """The API root: argument, else ``PFS_API_URL``, else localhost:8080; ``http://`` put in
     front of a bare ``host:port`` and ``/api/v1`` appended."""
@@ -119,6 +125,18 @@ class Call(Generic[T]):
     params: dict[str, str] = field(default_factory=dict)
     json: Any = None
     parse: Callable[[bytes], T] = field(kw_only=True)
+    #: Request headers (``If-Match``).
+    headers: dict[str, str] | None = field(default=None, kw_only=True)
+    #: Parse this answer header's value instead of the body (``HEAD``'s ``ETag``).
+    from_header: str | None = field(default=None, kw_only=True)
+    #: An endpoint servers may lack: its absence raises EndpointMissing, not NotFound.
+    optional: bool = field(default=False, kw_only=True)
+
+    def answer(self, response: httpx.Response) -> T:
+        """The value of a success ``response`` (whose body has been read)."""
+        if self.from_header is not None:
+            return self.parse(response.headers.get(self.from_header, "").encode("latin-1"))
+        return self.parse(response.content)
 
 
 @dataclass(slots=True)
@@ -223,6 +241,18 @@ def stat(path: str) -> Call[FileInfo]:
     return Call("GET", "/stat", {"path": path}, parse=lambda body: FileInfo.from_json(_json(body)))
 
 
+def etag(path: str) -> Call[str]:
+    """The file's ETag from ``HEAD /files`` (stat only: the file is not read)."""
+    return Call(
+        "HEAD", "/files", {"path": path}, parse=lambda raw: raw.decode("latin-1"),
+        from_header="etag",
+    )
+
+
+def if_match(tag: str | None) -> dict[str, str] | None:
+    return None if tag is None else {"If-Match": tag}
+
+
 def cat(path: str, offset: int = 0, size: int = -1) -> Call[bytes]:
     return Call("GET", "/files", read_params(path, offset, size), parse=bytes)
 
@@ -238,9 +268,17 @@ def write(
     offset: int | None = None,
     flags: Iterable[str] | str | None = None,
     progress: ProgressCallback | None = None,
+    tag: str | None = None,
 ) -> Write:
+    """``tag``: write only if the file's ETag is still this (else PreconditionFailed)."""
     return Write(
-        Call("PUT", "/files", write_params(path, offset, flags), parse=write_message),
+        Call(
+            "PUT",
+            "/files",
+            write_params(path, offset, flags),
+            parse=write_message,
+            headers=if_match(tag),
+        ),
         data,
         progress,
     )
@@ -256,11 +294,21 @@ def mkdir(path: str, mode: str | int) -> Call[str]:
     )
 
 
-def rm(path: str, recursive: bool) -> Call[str]:
+def rm(path: str, recursive: bool, tag: str | None = None) -> Call[str]:
     params = {"path": path}
     if recursive:
         params["recursive"] = "true"
-    return Call("DELETE", "/files", params, parse=write_message)
+    return Call("DELETE", "/files", params, parse=write_message, headers=if_match(tag))
+
+
+def server_copy(src: str, dst: str, recursive: bool) -> Call[int]:
+    """``POST /copy``: the bytes copied, none through the client; EndpointMissing on servers
+    without it."""
+    body = {"path": src, "newPath": dst, "recursive": recursive}
+    return Call(
+        "POST", "/copy", json=body, parse=lambda raw: int(_json(raw).get("bytes", 0)),
+        optional=True,
+    )
 
 
 def mv(old: str, new: str) -> Call[str]:
@@ -405,12 +453,23 @@ def error_from_response(status: int, body: bytes, kind: str | None = None) -> FS
     return error_for_status(status, message, kind)
 
 
-def check_response(response: httpx.Response) -> None:
-    """Raise the typed error for an error answer whose body has been read."""
+def check_response(response: httpx.Response, optional: bool = False) -> None:
+    """Raise the typed error for an error answer whose body has been read; for an ``optional``
+    endpoint, EndpointMissing when the server has no such endpoint."""
     if response.status_code >= 400:
-        raise error_from_response(
-            response.status_code, response.content, response.headers.get("x-pfs-error-kind")
-        )
+        kind = response.headers.get("x-pfs-error-kind")
+        if optional and kind is None and _endpoint_missing(response):
+            raise EndpointMissing(
+                f"{response.request.url.path}: not served here (HTTP {response.status_code})"
+            )
+        raise error_from_response(response.status_code, response.content, kind)
+
+
+def _endpoint_missing(response: httpx.Response) -> bool:
+    """A 405, or a 404 that is no API error (a router's ``404 page not found`` text)."""
+    if response.status_code == 405:
+        return True
+    return response.status_code == 404 and not response.content.lstrip().startswith(b"{")
 
 
 def translate_transport_error(

@@ -222,17 +222,31 @@ def download(
 
 
 def copy(src: str, dst: str, recursive: bool, progress: ProgressCallback | None) -> Flow[int]:
+    """``POST /copy`` (the server streams the bytes itself), else, on a server without it, the
+    bytes piped through this client."""
     info: FileInfo = yield B.stat(src)
+    if info.is_dir and not recursive:
+        raise IsADirectory(f"{src} is a directory (use recursive=True)")
+    yield from _ensure_parent(dst)
+    try:
+        copied: int = yield B.server_copy(src, dst, recursive)
+    except B.EndpointMissing:
+        return (yield from _piped_copy(src, dst, info, progress))
+    if progress is not None:
+        progress(dst, copied, copied)
+    return copied
+
+
+def _piped_copy(
+    src: str, dst: str, info: FileInfo, progress: ProgressCallback | None
+) -> Flow[int]:
     if info.is_dir:
-        if not recursive:
-            raise IsADirectory(f"{src} is a directory (use recursive=True)")
         yield from mkdir_parents(dst)
         total = 0
         for entry in B.walkable((yield B.ls(src))):
             src_child, dst_child = B.join_path(src, entry.name), B.join_path(dst, entry.name)
-            total += yield from copy(src_child, dst_child, True, progress)
+            total += yield from _piped_copy(src_child, dst_child, entry, progress)
         return total
-    yield from _ensure_parent(dst)
     copied: int = yield Pipe(src, dst, _with_total(progress, info.size))
     return copied
 

@@ -66,12 +66,16 @@ class Client:
     def _send(self, call: Call[T], content: bytes | Iterator[bytes] | None = None) -> T:
         try:
             response = self._http.request(
-                call.method, B.call_url(self.base_url, call), json=call.json, content=content
+                call.method,
+                B.call_url(self.base_url, call),
+                json=call.json,
+                content=content,
+                headers=call.headers,
             )
         except httpx.HTTPError as exc:
             raise B.translate_transport_error(exc, self.base_url, self.timeout) from exc
-        B.check_response(response)
-        return call.parse(response.content)
+        B.check_response(response, call.optional)
+        return call.answer(response)
 
     def _write(self, write: Write) -> str:
         content = sync_content(write.data, name=write.path, progress=write.progress)
@@ -194,13 +198,16 @@ class Client:
         offset: int | None = None,
         flags: Any = None,
         progress: ProgressCallback | None = None,
+        if_match: str | None = None,
     ) -> str:
         """Write ``data`` (bytes, str, a binary file or an iterable of bytes) to ``path``.
 
         Without ``offset``/``flags`` the file is created or replaced. Returns the server's message
-        (e.g. a queue message id). Files and iterables are streamed chunk by chunk.
+        (e.g. a queue message id). Files and iterables are streamed chunk by chunk. With
+        ``if_match`` (a tag from :meth:`etag`) the write applies only while the file still has
+        that tag, else PreconditionFailed and nothing is written.
         """
-        return self._write(B.write(path, data, offset, flags, progress))
+        return self._write(B.write(path, data, offset, flags, progress, if_match))
 
     def create(self, path: str) -> str:
         return self._send(B.create(path))
@@ -211,8 +218,16 @@ class Client:
             return self._send(B.mkdir(path, mode))
         return self._run(flows.mkdir_parents(path, mode))
 
-    def rm(self, path: str, recursive: bool = False) -> str:
-        return self._send(B.rm(path, recursive))
+    def rm(self, path: str, recursive: bool = False, *, if_match: str | None = None) -> str:
+        """Remove ``path``; with ``if_match``, only while its ETag is still that one (else
+        PreconditionFailed, nothing removed)."""
+        return self._send(B.rm(path, recursive, if_match))
+
+    def etag(self, path: str) -> str:
+        """The file's ETag (``HEAD /files``: from stat, the file is not read), for
+        ``write(..., if_match=)`` and ``rm(..., if_match=)``. Empty for a file whose read has an
+        effect (a queue's ``dequeue``): such a file has no tag."""
+        return self._send(B.etag(path))
 
     def mv(self, old: str, new: str) -> str:
         return self._send(B.mv(old, new))
@@ -361,8 +376,10 @@ class Client:
         recursive: bool = False,
         progress: ProgressCallback | None = None,
     ) -> int:
-        """Copy within PFS, streaming the bytes through this client; returns bytes copied. A tree
-        skips the files ``download`` skips."""
+        """Copy within PFS on the server (``POST /copy``: no byte through this client), or,
+        with a server without it, streaming the bytes through this client; returns bytes
+        copied. A tree skips the files ``download`` skips. ``progress`` is called once at the
+        end of a server-side copy."""
         return self._run(flows.copy(src, dst, recursive, progress))
 
 

@@ -55,7 +55,8 @@ def _op(summary: str, params: list, responses: dict, body: dict | None = None) -
 def openapi_document() -> dict[str, Any]:
     octet = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
     file_info = {"$ref": "#/components/schemas/FileInfo"}
-    delete_op = _op("Remove a file or directory", [_PATH_Q, _RECURSIVE_Q], {"200": _MSG})
+    delete_op = _op("Remove a file or directory", [_PATH_Q, _RECURSIVE_Q],
+                    {"200": _MSG, "412": _ERR})
     health = {"application/json": {"schema": _obj({
         "status": {"type": "string", "enum": ["healthy", "starting", "degraded"]},
         "version": {"type": "string"}, "gitCommit": {"type": "string"},
@@ -92,14 +93,18 @@ def openapi_document() -> dict[str, Any]:
                 _q("size", "Bytes to read; negative = to the end", schema={"type": "integer"}),
                 _q("stream", "`true`: chunked live stream", schema={
                     "type": "string", "enum": ["true", "false"]}),
-            ], {"200": {"description": "file bytes", "content": octet},
+            ], {"200": {"description": "file bytes (ETag, Last-Modified)", "content": octet},
                 "206": {"description": "partial content", "content": octet},
-                "416": _ERR}),
+                "304": {"description": "not modified (If-None-Match, If-Modified-Since)"},
+                "412": _ERR, "416": _ERR}),
+            "head": _op("A read's headers from stat (ETag, Last-Modified, Content-Length)",
+                        [_PATH_Q], {"200": {"description": "headers only"},
+                                    "304": {"description": "not modified"}, "412": _ERR}),
             "put": _op("Write a file (raw body); offset/flags for random access", [
                 _PATH_Q,
                 _q("offset", "Write position", schema={"type": "integer", "minimum": 0}),
                 _q("flags", "Comma list of append, create, exclusive, truncate"),
-            ], {"200": _MSG}, {"required": False, "content": octet}),
+            ], {"200": _MSG, "412": _ERR}, {"required": False, "content": octet}),
             "post": _op("Create an empty file", [_PATH_Q], {"201": _MSG}),
             "delete": delete_op,
         },
@@ -122,6 +127,17 @@ def openapi_document() -> dict[str, Any]:
         "/api/v1/rename": {"post": _op("Rename within one mount", [_PATH_Q], {"200": _MSG},
                                        _json_body(_obj({"newPath": {"type": "string"}},
                                                        ["newPath"])))},
+        "/api/v1/copy": {"post": _op(
+            "Copy a file or (recursive) a tree on the server, within or across mounts", [],
+            {"200": {"description": "what was copied", "content": {"application/json": {
+                "schema": _obj({"message": {"type": "string"}, "files": {"type": "integer"},
+                                "bytes": {"type": "integer"},
+                                "skipped": {"type": "array", "items": {"type": "string"}},
+                                "skippedCount": {"type": "integer"}},
+                               ["message", "files", "bytes"])}}}},
+            _json_body(_obj({"path": {"type": "string", "minLength": 1},
+                             "newPath": {"type": "string", "minLength": 1},
+                             "recursive": {"type": "boolean"}}, ["path", "newPath"])))},
         "/api/v1/chmod": {"post": _op("Change permission bits", [_PATH_Q], {"200": _MSG},
                                       _json_body(_obj({"mode": {
                                           "type": "integer", "minimum": 0,
