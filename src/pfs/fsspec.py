@@ -14,6 +14,7 @@ PFS errors become the builtin ``OSError`` subclasses fsspec users catch (``FileN
 from __future__ import annotations
 
 import contextlib
+import ssl
 import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -56,6 +57,8 @@ class PFSFileSystem(AbstractFileSystem):
             ``$PFS_API_URL`` (else ``http://localhost:8080``) is used.
         base_url: full server URL, e.g. for https; wins over ``host``.
         token: API token (default ``$PFS_TOKEN``).
+        verify: an https server's CA bundle (path or ``ssl.SSLContext``; default
+            ``$PFS_CA_BUNDLE``, else the system's CAs).
         timeout: seconds per request.
         auto_mkdir: writing a file creates its missing parent directories (as object stores
             and fsspec's memory file system behave).
@@ -72,13 +75,15 @@ class PFSFileSystem(AbstractFileSystem):
         token: str | None = None,
         timeout: float = 30.0,
         auto_mkdir: bool = True,
+        verify: ssl.SSLContext | str | bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.host = host
         self.auto_mkdir = auto_mkdir
         self.client = Client(
-            base_url or (f"http://{host}" if host else None), token=token, timeout=timeout
+            base_url or (f"http://{host}" if host else None), token=token, timeout=timeout,
+            verify=verify,
         )
         # fsspec caches instances and has no close hook: the client's pooled connections are
         # closed when the instance goes (cache cleared) or at interpreter exit.

@@ -1,6 +1,7 @@
-"""HTTPS for the API (``server.tls``) with real certificates (trustme): the SDK, the shell and
-curl over https, an untrusted certificate refused by each, plain HTTP against the TLS port and
-HTTPS against a plain one failing clearly, and bad certificate files stopping the server."""
+"""HTTPS for the API (``server.tls``) with real certificates (trustme): the SDK, fsspec, the
+shell and curl over https, an untrusted certificate refused by each, plain HTTP against the TLS
+port and HTTPS against a plain one failing clearly, and bad certificate files stopping the
+server."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import fsspec
 import httpx
 import pytest
 
@@ -143,3 +145,10 @@ def test_bad_tls_files_stop_the_server_in_one_line(certs, tls, message):
         ServerProcess({"server": {"tls": tls}, "plugins": MEMFS})
     errors = [line for line in str(failed.value).splitlines() if line.startswith("pfs-server:")]
     assert errors == [f"pfs-server: {message.format(**files)}"]
+
+
+def test_fsspec_over_https(server, certs):
+    fs = fsspec.filesystem("pfs", base_url=server.url, verify=str(certs.ca),
+                           skip_instance_cache=True)
+    fs.pipe_file("/memfs/fsspec-tls.txt", b"fsspec over tls")
+    assert fs.cat_file("/memfs/fsspec-tls.txt") == b"fsspec over tls"

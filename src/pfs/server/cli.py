@@ -99,6 +99,7 @@ def print_sample_config(registry: Registry) -> None:
             "address": "127.0.0.1:8080",
             "log_level": "info",
             "max_body_bytes": "64MB",
+            "metrics": True,
             "auth": {"tokens": [{"token_env": "PFS_ADMIN_TOKEN", "role": "admin"}]},
         },
         "plugins": plugins,
