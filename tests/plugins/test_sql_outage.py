@@ -1,8 +1,10 @@
-"""A MySQL database that stops answering (connections stay open, no reply ever comes) fails
-requests within ``query_timeout`` — 504 naming ``host:port`` — instead of holding them for the
-whole outage, and the mount serves again once the database answers (issue 12 item 2).
+"""A MySQL or PostgreSQL database that stops answering (connections stay open, no reply ever
+comes) fails requests within ``query_timeout`` — 504 naming ``host:port`` — instead of holding
+them for the whole outage, and the mount serves again once the database answers (issue 12
+item 2).
 
-The database is the shared MariaDB behind a :class:`TcpRelay` this module freezes.
+The database is the shared MariaDB or PostgreSQL behind a :class:`TcpRelay` this module
+freezes.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import pytest
 
 from pfs.testing.fixtures import MEMFS_ONLY, server_fixture
 from pfs.testing.mariadb import MariaDB, TcpRelay
-from tests.helpers.queuefs import MARIADB, require_mariadb
+from pfs.testing.postgres import Postgres
+from tests.helpers.queuefs import MARIADB, POSTGRES, scratch_database
 
 #: query_timeout and connect_timeout of the mounts under test (seconds).
 TIMEOUT = 1
@@ -27,19 +30,23 @@ BOUND = TIMEOUT + 3
 server = server_fixture(MEMFS_ONLY)
 
 
+@pytest.fixture(scope="module", params=["mysql", "postgres"])
+def engine(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def relay():
-    require_mariadb()
-    relay = TcpRelay(MARIADB.host, MARIADB.port)
+def database(engine):
+    with scratch_database(engine, "pfs_sql_outage") as name:
+        yield name
+
+
+@pytest.fixture(scope="module")
+def relay(engine, database):
+    server = POSTGRES if engine == "postgres" else MARIADB
+    relay = TcpRelay(server.host, server.port)
     yield relay
     relay.close()
-
-
-@pytest.fixture(scope="module")
-def database():
-    require_mariadb()
-    with MARIADB.scratch_database("pfs_sql_outage") as name:
-        yield name
 
 
 @pytest.fixture
@@ -49,13 +56,14 @@ def client(server):
         yield client
 
 
-def mysql_config(relay: TcpRelay, database: str, **extra) -> dict:
+def db_config(engine: str, relay: TcpRelay, database: str, **extra) -> dict:
+    """A config of ``database`` on ``engine`` reached through ``relay``."""
+    timeouts = {"query_timeout": TIMEOUT, "connect_timeout": TIMEOUT}
+    if engine == "postgres":
+        through = Postgres(port=relay.port, user=POSTGRES.user, password=POSTGRES.password)
+        return through.config(database, **timeouts, **extra)
     through_relay = MariaDB(host="127.0.0.1", port=relay.port)
-    return {
-        "backend": "mysql",
-        **through_relay.config(database, query_timeout=TIMEOUT, connect_timeout=TIMEOUT),
-        **extra,
-    }
+    return {"backend": "mysql", **through_relay.config(database, **timeouts), **extra}
 
 
 def mount(client: httpx.Client, fstype: str, path: str, config: dict) -> httpx.Response:
@@ -87,11 +95,12 @@ def timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
 
 @pytest.mark.parametrize("fstype", sorted(PLUGINS))
 def test_frozen_database_fails_requests_in_bounded_time_and_recovers(
-    fstype, relay, database, client
+    fstype, engine, relay, database, client
 ):
     extra, write_path, read_path, expected = PLUGINS[fstype]
     where = f"/{fstype}_outage"
-    assert mount(client, fstype, where, mysql_config(relay, database, **extra)).status_code == 200
+    config = db_config(engine, relay, database, **extra)
+    assert mount(client, fstype, where, config).status_code == 200
     try:
         assert put(client, where + write_path, b"before").status_code == 200
         assert get(client, where + read_path).status_code == 200
@@ -120,16 +129,17 @@ def test_frozen_database_fails_requests_in_bounded_time_and_recovers(
         client.post("/unmount", json={"path": where})
 
 
-def test_mount_while_frozen_fails_in_bounded_time(relay, database, client):
+def test_mount_while_frozen_fails_in_bounded_time(engine, relay, database, client):
     relay.freeze()
     try:
         response, elapsed = timed(
-            lambda: mount(client, "kvfs", "/kv_frozen", mysql_config(relay, database))
+            lambda: mount(client, "kvfs", "/kv_frozen", db_config(engine, relay, database))
         )
     finally:
         relay.thaw()
     assert response.status_code == 504, response.text
     assert f"127.0.0.1:{relay.port}" in response.json()["error"]
     assert elapsed < BOUND
-    assert mount(client, "kvfs", "/kv_frozen", mysql_config(relay, database)).status_code == 200
+    config = db_config(engine, relay, database)
+    assert mount(client, "kvfs", "/kv_frozen", config).status_code == 200
     client.post("/unmount", json={"path": "/kv_frozen"})

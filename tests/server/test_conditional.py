@@ -14,6 +14,7 @@ import pytest
 from pfs.client import AsyncClient, Client, PreconditionFailed
 from pfs.testing.mariadb import MariaDB
 from pfs.testing.moto import MotoServer
+from pfs.testing.postgres import Postgres
 from pfs.testing.server import ServerProcess
 
 #: The plugins whose writes compare and swap, by the directory the tests write in.
@@ -22,8 +23,10 @@ CAS_MOUNTS = [
     "/local",
     "/sql",
     "/sql-mysql",
+    "/sql-pg",
     "/kv/keys",
     "/kv-mysql/keys",
+    "/kv-pg/keys",
     "/s3",
 ]
 
@@ -47,9 +50,13 @@ def server(tmp_path_factory):
     mariadb = MariaDB()
     unreachable = mariadb.reachable()
     assert unreachable is None, unreachable  # the MariaDB variants are part of the claim
+    postgres = Postgres()
+    unreachable = postgres.reachable()
+    assert unreachable is None, unreachable  # and the PostgreSQL ones
     with (
         MotoServer() as moto,
         mariadb.scratch_database("pfs_cond") as database,
+        postgres.scratch_database("pfs_cond") as pg_database,
         ServerProcess(config) as proc,
         httpx.Client(base_url=proc.api, timeout=60) as api,
     ):
@@ -59,6 +66,8 @@ def server(tmp_path_factory):
             "/sql-mysql": ("sqlfs", {"backend": "mysql", **mariadb.config(database)}),
             "/kv": ("kvfs", {"backend": "sqlite", "db_path": str(base / "kv.db")}),
             "/kv-mysql": ("kvfs", {"backend": "mysql", **mariadb.config(database)}),
+            "/sql-pg": ("sqlfs", postgres.config(pg_database)),
+            "/kv-pg": ("kvfs", postgres.config(pg_database)),
             "/s3": ("s3fs", moto.mount_config("cond")),
         }
         for path, (fstype, mount_config) in mounts.items():

@@ -132,6 +132,8 @@ def translate_error(exc: BaseException, address: str) -> FSError:
     """The PFS error for an asyncpg/socket exception from the server at ``address``."""
     state = _sqlstate(exc)
     text = str(exc) or type(exc).__name__
+    if isinstance(exc, TimeoutError):  # asyncpg's connect timeout: the server is silent
+        return Timeout(f"postgres: database at {address} did not answer: {text}")
     if is_unreachable(exc):
         return Unavailable(f"postgres: database at {address} is unavailable: {text}")
     if state in RETRYABLE:

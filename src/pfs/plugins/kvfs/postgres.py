@@ -10,12 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from pfs.plugins.kvfs.backend import (
+    Guard,
     KVBackend,
+    State,
     Updater,
     check_key,
     check_namespace,
     key_exists,
     key_not_found,
+    new_version,
 )
 from pfs.sql.options import MySQLOptions
 from pfs.sql.postgres import PostgresDatabase
@@ -26,15 +29,18 @@ _SCHEMA = """
         namespace TEXT NOT NULL COLLATE "C",
         k TEXT NOT NULL COLLATE "C",
         v BYTEA NOT NULL,
+        ver TEXT NULL,
         PRIMARY KEY (namespace, k));
+    ALTER TABLE kvfs_entries ADD COLUMN IF NOT EXISTS ver TEXT NULL;
 """
-_LOCK_VALUE = "SELECT v FROM kvfs_entries WHERE namespace = $1 AND k = $2 FOR UPDATE"
+_LOCK_VALUE = "SELECT v, ver FROM kvfs_entries WHERE namespace = $1 AND k = $2 FOR UPDATE"
 _INSERT_NEW = (
-    "INSERT INTO kvfs_entries (namespace, k, v) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+    "INSERT INTO kvfs_entries (namespace, k, v, ver) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT DO NOTHING"
 )
 _UPSERT = (
-    "INSERT INTO kvfs_entries (namespace, k, v) VALUES ($1, $2, $3) "
-    "ON CONFLICT (namespace, k) DO UPDATE SET v = EXCLUDED.v"
+    "INSERT INTO kvfs_entries (namespace, k, v, ver) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (namespace, k) DO UPDATE SET v = EXCLUDED.v, ver = EXCLUDED.ver"
 )
 
 
@@ -49,7 +55,7 @@ class PostgresBackend(KVBackend):
         if initial:
             await self.db.executemany(
                 _INSERT_NEW,
-                [(self.ns, key, value) for key, value in initial.items()],
+                [(self.ns, key, value, new_version()) for key, value in initial.items()],
             )
 
     async def close(self) -> None:
@@ -69,25 +75,56 @@ class PostgresBackend(KVBackend):
         )
         return None if row is None else int(row[0])
 
-    async def update(self, key: str, fn: Updater, incoming: int = 0) -> None:
+    async def state(self, key: str) -> State:
+        row = await self.db.fetchone(
+            "SELECT octet_length(v), ver FROM kvfs_entries WHERE namespace = $1 AND k = $2",
+            self.ns,
+            key,
+        )
+        return None if row is None else (int(row[0]), row[1] or "0")
+
+    async def update(
+        self, key: str, fn: Updater, incoming: int = 0, guard: Guard | None = None
+    ) -> None:
         check_key(key)
 
         async def work(conn: Any) -> None:
+            # The row lock (FOR UPDATE) holds other writers, of every server, until commit.
             row = await conn.fetchrow(_LOCK_VALUE, self.ns, key)
             if row is None:
+                if guard is not None:
+                    guard(None)
                 # No row to lock: the insert waits for another server creating the key at the
                 # same time, and if that one won, its value is locked and updated below.
-                status = await conn.execute(_INSERT_NEW, self.ns, key, fn(None))
+                status = await conn.execute(_INSERT_NEW, self.ns, key, fn(None), new_version())
                 if status == "INSERT 0 1":
                     return
                 row = await conn.fetchrow(_LOCK_VALUE, self.ns, key)
-            await conn.execute(_UPSERT, self.ns, key, fn(None if row is None else bytes(row[0])))
+            if guard is not None:
+                guard(None if row is None else (len(row[0]), row[1] or "0"))
+            value = fn(None if row is None else bytes(row[0]))
+            await conn.execute(_UPSERT, self.ns, key, value, new_version())
+
+        await self.db.transaction(work)
+
+    async def delete_if(self, key: str, guard: Guard) -> None:
+        async def work(conn: Any) -> None:
+            row = await conn.fetchrow(
+                "SELECT octet_length(v), ver FROM kvfs_entries WHERE namespace = $1 AND k = $2 "
+                "FOR UPDATE",
+                self.ns,
+                key,
+            )
+            guard(None if row is None else (int(row[0]), row[1] or "0"))
+            await conn.execute(
+                "DELETE FROM kvfs_entries WHERE namespace = $1 AND k = $2", self.ns, key
+            )
 
         await self.db.transaction(work)
 
     async def create(self, key: str) -> None:
         check_key(key)
-        inserted = await self.db.execute(_INSERT_NEW, self.ns, key, b"")
+        inserted = await self.db.execute(_INSERT_NEW, self.ns, key, b"", new_version())
         if inserted == 0:
             raise key_exists(key)
 

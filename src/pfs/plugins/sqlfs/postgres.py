@@ -20,7 +20,8 @@ _SCHEMA = """
     CREATE TABLE IF NOT EXISTS files (
         path TEXT COLLATE "C" PRIMARY KEY, is_dir INT NOT NULL, mode BIGINT NOT NULL,
         size BIGINT NOT NULL DEFAULT 0, mod_time BIGINT NOT NULL, data BYTEA,
-        blob_id TEXT NULL);
+        blob_id TEXT NULL, version TEXT NULL);
+    ALTER TABLE files ADD COLUMN IF NOT EXISTS version TEXT NULL;
     CREATE TABLE IF NOT EXISTS file_chunks (
         blob_id TEXT NOT NULL, start BIGINT NOT NULL, data BYTEA NOT NULL,
         PRIMARY KEY (blob_id, start));
@@ -38,9 +39,10 @@ def _numbered(sql: str) -> str:
 class PostgresBackend(SQLFSBackend):
     kind = "postgres"
     upsert_file_sql = (
-        "INSERT INTO files (path, is_dir, mode, size, mod_time, data, blob_id) "
-        "VALUES (?, 0, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size = EXCLUDED.size, "
-        "mod_time = EXCLUDED.mod_time, data = EXCLUDED.data, blob_id = EXCLUDED.blob_id"
+        "INSERT INTO files (path, is_dir, mode, size, mod_time, data, blob_id, version) "
+        "VALUES (?, 0, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size = EXCLUDED.size, "
+        "mod_time = EXCLUDED.mod_time, data = EXCLUDED.data, blob_id = EXCLUDED.blob_id, "
+        "version = EXCLUDED.version"
     )
     move_subtree_sql = (
         "UPDATE files SET path = ?::text || substr(path, ?) WHERE path LIKE ? ESCAPE '!'"
