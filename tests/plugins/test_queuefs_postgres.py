@@ -1,7 +1,8 @@
 """queuefs on PostgreSQL as several servers share it: 3 servers × 4 consumers and 4 producers
 moving 20,000 messages exactly once; ``kill -9`` of one server in at-least-once mode (every
 message acked exactly once, redeliveries counted); the database going away and hanging through
-a TCP relay (never the real service): 503/504 within the timeout, recovery, nothing lost."""
+a TCP relay (never the real service): 503/504 within the timeout, recovery, nothing lost; and
+LISTEN/NOTIFY waking a consumer of one server when another enqueues."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import httpx
 import orjson
 
 from pfs.http import client as http1
+from pfs.plugins.queuefs.postgres import PostgresBackend
+from pfs.sql.postgres import postgres_options
 from pfs.testing.mariadb import TcpRelay
 from pfs.testing.postgres import Postgres
 from tests.helpers.load import connection, files_target, request
@@ -253,3 +256,29 @@ def test_database_cut_and_frozen_mid_load_503_504_then_recovers(start_server):
                 assert enqueue(client, "jobs", b"after").isdigit()
     finally:
         relay.close()
+
+
+def test_an_enqueue_on_one_server_wakes_a_consumer_waiting_on_another():
+    """LISTEN/NOTIFY: ``wait_ready`` (what a blocking dequeue waits on) returns when another
+    server's backend commits a message, not when its timeout passes."""
+    with scratch_database("postgres", "pfs_queuefs_wake") as database:
+        options = postgres_options(POSTGRES.config(database), "queuedb")
+
+        async def run() -> bytes:
+            waiter, producer = PostgresBackend(options), PostgresBackend(options)
+            await waiter.start()
+            await producer.start()
+            try:
+                await waiter.create_queue("jobs")
+                waiting = asyncio.create_task(waiter.wait_ready("jobs", 3600))
+                await asyncio.sleep(0)  # the waiter is registered
+                await producer.enqueue("jobs", b"wake up")
+                await asyncio.wait_for(waiting, 60)  # far below the hour it would otherwise wait
+                message = await waiter.dequeue("jobs", 0)
+                assert message is not None
+                return message.data
+            finally:
+                await waiter.close()
+                await producer.close()
+
+        assert asyncio.run(run()) == b"wake up"

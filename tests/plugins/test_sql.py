@@ -14,12 +14,14 @@ from pfs.sql import (
     MySQLDatabase,
     SQLiteDatabase,
     as_text,
+    backend_is_shared,
     choose_backend,
     escape_like,
     like_below,
     mysql_options,
     parse_mysql_dsn,
 )
+from pfs.sql.postgres import postgres_options
 from pfs.testing.server import free_port
 
 
@@ -184,3 +186,38 @@ async def test_sqlite_write_waits_for_another_process_lock_without_blocking(tmp_
     other.close()
     await short.close()
     await db.close()
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({}, ("127.0.0.1", 5432, "root", "xdb", False, False)),
+        ({"host": "db", "port": 6543, "user": "u", "database": "d", "enable_tls": True},
+         ("db", 6543, "u", "d", True, False)),
+        ({"dsn": "postgresql://a:b%40c@h:7/d?sslmode=require"}, ("h", 7, "a", "d", True, True)),
+        ({"dsn": "postgres://a@h/d?sslmode=verify-full"}, ("h", 5432, "a", "d", True, False)),
+        ({"dsn": "postgresql://h/?sslmode=disable"}, ("h", 5432, "root", "xdb", False, False)),
+    ],
+)
+def test_postgres_options(config, expected):
+    o = postgres_options(config, "xdb")
+    assert (o.host, o.port, o.user, o.database, o.tls, o.tls_skip_verify) == expected
+
+
+def test_postgres_dsn_must_be_a_postgresql_url():
+    with pytest.raises(InvalidArgument, match="postgresql://"):
+        postgres_options({"dsn": "root@tcp(h:5432)/d"}, "xdb")
+
+
+def test_choose_backend_offers_postgres_only_to_plugins_that_have_it():
+    chosen = choose_backend("postgres", {"port": 6000}, sqlite=str, mysql=str,
+                            postgres=lambda options: ("postgres", options.address),
+                            sqlite_file="x.db", database="xdb")
+    assert chosen == ("postgres", "127.0.0.1:6000")
+    with pytest.raises(InvalidArgument, match=r"valid options: .*mysql\)$"):
+        _choose("postgres")
+
+
+def test_backend_is_shared():
+    assert [backend_is_shared(n) for n in ("memory", "sqlite", "sqlite3")] == [False] * 3
+    assert [backend_is_shared(n) for n in ("mysql", "tidb", "postgres")] == [True] * 3

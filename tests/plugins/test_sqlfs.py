@@ -241,3 +241,15 @@ def test_tls_is_requested_when_configured(api, mysql_database_factory):
     )
     assert r.status_code == 503
     assert "127.0.0.1:3306" in r.json()["error"] and "SSL" in r.json()["error"]
+
+
+def test_postgres_tls_is_requested_when_configured(api, postgres_database_factory):
+    """sslmode=require makes the postgres backend speak TLS: the local server (ssl off) refuses
+    it, and the mount says so naming the server."""
+    dsn = f"postgresql://postgres@127.0.0.1:5432/{postgres_database_factory()}?sslmode=require"
+    r = api.post(
+        "/mount",
+        json={"fstype": "sqlfs", "path": "/pgtls", "config": {"backend": "postgres", "dsn": dsn}},
+    )
+    assert r.status_code == 503
+    assert "127.0.0.1:5432" in r.json()["error"] and "SSL" in r.json()["error"]
