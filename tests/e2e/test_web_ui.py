@@ -85,10 +85,16 @@ def browser():
 @pytest.fixture
 def page(browser, server, tmp_path, request):
     """The browser on a fresh load of the app, signed in with the admin token."""
-    browser.get(server.url + "/#/")
-    browser.execute_script("sessionStorage.setItem('pfs.token', arguments[0])", TOKEN)
-    browser.refresh()
+    _sign_in(browser, server, TOKEN)
     return Page(browser, server, tmp_path, request.node.name)
+
+
+def _sign_in(browser, server, token: str) -> None:
+    """A fresh load of the app with ``token`` in sessionStorage (a prompt the load before may
+    have opened is gone with that page)."""
+    browser.get(server.url + "/#/")
+    browser.execute_script("sessionStorage.setItem('pfs.token', arguments[0])", token)
+    browser.refresh()
 
 
 class Page:
@@ -204,19 +210,25 @@ def test_auth_prompt_asks_for_a_token_and_keeps_it_for_the_session(browser, serv
     page.text_of("#dialog", "invalid token")  # asked again, saying why
     page.answer(TOKEN)
     page.wait(lambda d: "memfs" in page.rows(), "the root was not listed after the token")
+    page.screenshot("root-after-token")
     assert browser.execute_script("return sessionStorage.getItem('pfs.token')") == TOKEN
     browser.refresh()  # kept for the browser session: no second prompt
     page.wait(lambda d: "queuefs" in page.rows(), "the root was not listed after a reload")
     assert browser.find_element(By.ID, "dialog").get_attribute("open") is None
+    # Cancelled, the prompt leaves the page with the server's reason.
+    browser.execute_script("sessionStorage.clear()")
+    browser.refresh()
+    page.text_of("#dialog", "authentication required")
+    page.click("#dialog-cancel")
+    page.text_of("#view-error", "authentication required")
 
 
 def test_a_read_token_cannot_change_anything(browser, server, api, tmp_path):
     """With a read-only token the UI lists, and a refused mkdir says why (403) in the status."""
     _tree(api, "/memfs/readonly")
-    browser.get(server.url + "/#/server")
-    browser.execute_script("sessionStorage.setItem('pfs.token', arguments[0])", READ_TOKEN)
-    browser.get(server.url + "/#/files/memfs/readonly")
+    _sign_in(browser, server, READ_TOKEN)
     page = Page(browser, server, tmp_path, "read")
+    page.go("files/memfs/readonly")
     page.wait(lambda d: "small.txt" in page.rows(), "not listed")
     page.click("#mkdir")
     page.answer("nope")
@@ -288,6 +300,12 @@ def test_preview_text_and_image_never_a_read_effect_file(page, api):
     page.wait(lambda d: image.get_property("naturalWidth") == 3, "the image did not load")
     assert image.get_property("naturalHeight") == 2
     page.screenshot("preview-image")
+    # Text over 1 MiB: only its first 64 KiB are fetched (a Range request), shown, not editable.
+    api.put("/files", params={"path": "/memfs/long.txt"}, content=b"0123456789abcdef" * 70000)
+    page.go("files/memfs/long.txt")  # a file's address as a folder's: shown as the file
+    page.text_of("#preview", "The first 64 KiB of 1.1 MiB")
+    assert len(page.find("#text").get_attribute("textContent")) == 64 * 1024
+    assert not page.driver.find_elements(By.ID, "edit")
     # A queue's dequeue: viewed, nothing is read (the message stays).
     api.put("/files", params={"path": "/queuefs/pv/enqueue"}, content=b"keep me")
     page.go("view/queuefs/pv/dequeue")
@@ -319,7 +337,7 @@ def test_edit_and_save_with_if_match(page, api):
     page.text_of("#edit-note", "changed on the server")
     assert api.get("/files", params={"path": path}).text == "theirs, longer than before"
     page.click("#overwrite")
-    page.text_of("#status", "Saved")
+    page.text_of("#text", "mine")  # the editor closes once the save is done
     assert api.get("/files", params={"path": path}).text == "mine"
 
 

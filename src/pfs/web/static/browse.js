@@ -45,7 +45,14 @@ function isQueue(entries) {
 }
 
 export async function browse(main, path, refresh) {
-  const entries = await api.list(path);
+  let entries;
+  try {
+    entries = await api.list(path);
+  } catch (err) {
+    if (err.kind !== "NotADirectory") throw err;
+    location.replace(hashOf("view", path)); // a file's address typed as a folder's
+    return;
+  }
   const filter = h("input", { type: "search", id: "filter", placeholder: "Filter", "aria-label": "Filter" });
   const picker = h("input", { type: "file", id: "upload-input", multiple: true, hidden: true });
   if (uploaded.dir !== path) uploaded = { dir: path, list: h("ul", { class: "uploads", id: "uploads" }) };
