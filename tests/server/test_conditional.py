@@ -75,6 +75,7 @@ def server(tmp_path_factory):
                 "/mount", json={"fstype": fstype, "path": path, "config": mount_config}
             )
             assert answer.status_code == 200, answer.text
+        proc.shared_mounts = {path: mounts[path] for path in ("/sql-mysql", "/kv-mysql")}
         yield proc
 
 
@@ -217,6 +218,33 @@ def test_many_writers_with_one_tag_exactly_one_wins(server, api, mount):
     assert api.get("/files", params={"path": path}).content == winners[0]
 
 
+@pytest.mark.parametrize("mount", ["/sql-mysql/two", "/kv-mysql/keys/two"])
+def test_writers_on_two_servers_sharing_mariadb_one_wins(server, api, start_server, mount):
+    """The swap is checked in the database's transaction, so it holds across servers too."""
+    other = start_server({"plugins": {}})
+    with httpx.Client(base_url=other.api, timeout=60) as other_api:
+        for path, (fstype, mount_config) in server.shared_mounts.items():
+            answer = other_api.post(
+                "/mount", json={"fstype": fstype, "path": path, "config": mount_config}
+            )
+            assert answer.status_code == 200, answer.text
+    path = f"{mount}.txt"
+    put(api, path, b"base")
+    tag = etag_of(api, path)
+
+    def write(n: int) -> tuple[int, bytes]:
+        target = (server if n % 2 else other).api
+        with httpx.Client(base_url=target, timeout=60) as client:
+            body = b"%02d" % n * 500
+            return put(client, path, body, **{"If-Match": tag}).status_code, body
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(write, range(8)))
+    assert sorted(status for status, _ in results) == [200] + [412] * 7
+    winner = next(body for status, body in results if status == 200)
+    assert api.get("/files", params={"path": path}).content == winner
+
+
 def test_a_read_effect_file_has_no_tag_and_head_never_consumes_it(api):
     api.post("/directories", params={"path": "/queue/jobs"})
     api.put("/files", params={"path": "/queue/jobs/enqueue"}, content=b"job-1")
@@ -232,6 +260,19 @@ def test_plugins_without_compare_and_swap_answer_501(api):
     answer = api.delete("/files", params={"path": "/hello/hello"}, headers={"If-Match": "*"})
     assert answer.status_code == 501, answer.text
     assert "conditional remove" in answer.json()["error"]
+
+
+@pytest.mark.parametrize("mount", ["/local", "/sql", "/s3"])
+def test_conditional_writes_in_place_are_refused_where_only_whole_files_swap(api, mount):
+    path = f"{mount}/whole.txt"
+    put(api, path, b"whole")
+    tag = etag_of(api, path)
+    answer = api.put(
+        "/files", params={"path": path, "offset": "2"}, content=b"XX", headers={"If-Match": tag}
+    )
+    assert answer.status_code == 501, answer.text
+    assert api.get("/files", params={"path": path}).content == b"whole"
+    assert etag_of(api, path) == tag
 
 
 def test_head_of_a_directory_and_of_a_missing_file(api):
