@@ -70,10 +70,17 @@ def api(server):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def downloads(tmp_path_factory):
+    return tmp_path_factory.mktemp("downloads")
+
+
+@pytest.fixture(scope="module")
+def browser(downloads):
     chromium, driver_path = _browser_paths()
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
+    options.add_experimental_option("prefs", {
+        "download.default_directory": str(downloads), "download.prompt_for_download": False})
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                 "--window-size=1280,900", "--lang=en-US"):
         options.add_argument(arg)
@@ -312,6 +319,51 @@ def test_preview_text_and_image_never_a_read_effect_file(page, api):
     page.text_of("#preview", "has an effect (consumes)")
     assert api.get("/files", params={"path": "/queuefs/pv/size"}).text.strip() == "1"
     assert not page.driver.find_elements(By.ID, "download")
+
+
+# A short WebM made by the browser itself (a canvas recorded with MediaRecorder), then stored.
+_RECORD_CLIP = """
+const done = arguments[arguments.length - 1];
+const canvas = Object.assign(document.createElement("canvas"), {width: 64, height: 48});
+const paint = canvas.getContext("2d");
+const recorder = new MediaRecorder(canvas.captureStream(10), {mimeType: "video/webm"});
+const chunks = [];
+recorder.ondataavailable = (e) => chunks.push(e.data);
+let frame = 0;
+const timer = setInterval(() => {
+  paint.fillStyle = frame++ % 2 ? "red" : "blue";
+  paint.fillRect(0, 0, 64, 48);
+}, 40);
+recorder.onstop = async () => {
+  clearInterval(timer);
+  const clip = new Blob(chunks, {type: "video/webm"});
+  const res = await fetch("/api/v1/files?path=/memfs/clip.webm", {method: "PUT", body: clip,
+    headers: {Authorization: "Bearer " + sessionStorage.getItem("pfs.token")}});
+  done([res.status, clip.size]);
+};
+recorder.start();
+setTimeout(() => recorder.stop(), 600);
+"""
+
+
+def test_preview_video(page, api):
+    status, size = page.driver.execute_async_script(_RECORD_CLIP)
+    assert status == 200 and size > 0
+    page.go("view/memfs/clip.webm")
+    video = page.find("video.preview")
+    page.wait(lambda d: video.get_property("videoWidth") == 64, "the video did not load")
+    assert video.get_property("videoHeight") == 48
+    page.screenshot("preview-video")
+
+
+def test_download(page, api, downloads):
+    content = os.urandom(300_000)
+    api.put("/files", params={"path": "/memfs/get me.bin"}, content=content)
+    page.go("view/memfs/get%20me.bin")
+    page.text_of("#preview", "binary file")
+    page.click("#download")
+    target = downloads / "get me.bin"
+    page.wait(lambda d: target.exists() and target.read_bytes() == content, "not downloaded")
 
 
 def test_edit_and_save_with_if_match(page, api):
