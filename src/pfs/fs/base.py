@@ -7,6 +7,7 @@ calls another default.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -323,6 +324,15 @@ class FileSystem:
         raise NotSupported(
             f"conditional remove: {path}: not supported by {self.fstype} "
             "(it cannot compare and remove in one step)"
+        )
+
+    async def read_waiting(self, path: str, seconds: float, gone: asyncio.Event) -> bytes:
+        """``read(path)`` of a file that may have nothing yet (a queue's ``dequeue`` and
+        ``peek``): wait up to ``seconds`` for something, then answer as ``read`` would. Once
+        ``gone`` is set the client left: take nothing more (and put back what was taken)."""
+        raise NotSupported(
+            f"read: {path}: {self.fstype} has nothing to wait for (wait= is for a queue's "
+            "dequeue and peek)"
         )
 
     # -- derived ---------------------------------------------------------------------------

@@ -565,6 +565,11 @@ class MountTable(FileSystem):
             "read", path, lambda fs, rel: fs.read(rel, offset, size), writable=False
         )
 
+    async def read_waiting(self, path: str, seconds: float, gone: asyncio.Event) -> bytes:
+        return await self._on(
+            "read", path, lambda fs, rel: fs.read_waiting(rel, seconds, gone), writable=False
+        )
+
     async def read_stream(self, path: str, offset: int = 0, size: int = -1) -> AsyncIterator[bytes]:
         return await self._open_on(
             "read_stream", path, lambda fs, rel: fs.read_stream(rel, offset, size)

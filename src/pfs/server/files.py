@@ -23,6 +23,7 @@ from pfs.http.responses import (
 from pfs.server.requests import body_field, int_param, json_body, required_path
 from pfs.server.staging import staged
 from pfs.server.state import State
+from pfs.server.waiting import read_waiting
 
 _FLAG_NAMES = {
     "append": WriteFlag.APPEND,
@@ -92,6 +93,8 @@ async def _read_answer(state: State, req: Request) -> Response | StreamResponse:
     if len(query) > 1:  # anything beyond ``path``: the common plain read skips these checks
         if query.get("stream") == "true":
             return StreamResponse(await state.fs.open_stream(path))
+        if "wait" in query:
+            return await read_waiting(state, req, path)
         offset = max(int_param(req, "offset", 0), 0)
         size = int_param(req, "size", -1)
     else:

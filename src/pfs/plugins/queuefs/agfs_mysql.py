@@ -122,6 +122,14 @@ class AgfsMySQLBackend(QueueBackend):
 
         return await self.db.transaction(work)
 
+    async def put_back(self, name: str, message: Message) -> None:
+        table = await self._table(name)
+        if table is not None:
+            await self.db.execute(
+                f"UPDATE {table} SET deleted = 0, deleted_at = NULL WHERE message_id = %s",
+                (str(message.id),),
+            )
+
     async def peek(self, name: str) -> Message | None:
         table = await self._table(name)
         row = None if table is None else await self.db.fetchone(FIRST_LIVE.format(table=table))

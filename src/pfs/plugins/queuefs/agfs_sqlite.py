@@ -136,6 +136,17 @@ class AgfsSQLiteBackend(QueueBackend):
 
         return await self.db.write(work)
 
+    async def put_back(self, name: str, message: Message) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            table = _table(conn, name)
+            if table is not None:
+                conn.execute(
+                    f"UPDATE {table} SET deleted = 0, deleted_at = NULL WHERE message_id = ?",
+                    (str(message.id),),
+                )
+
+        await self.db.write(work)
+
     async def peek(self, name: str) -> Message | None:
         def work(conn: sqlite3.Connection) -> Message | None:
             table = _table(conn, name)

@@ -82,6 +82,11 @@ class QueueBackend:
     async def dequeue(self, name: str, visibility: float) -> Message | None:
         raise NotImplementedError
 
+    async def put_back(self, name: str, message: Message) -> None:
+        """Undo the ``dequeue`` that gave ``message``: it is visible again at its old place
+        (a blocking dequeue whose client left before the answer went out)."""
+        raise NotImplementedError
+
     async def peek(self, name: str) -> Message | None:
         raise NotImplementedError
 

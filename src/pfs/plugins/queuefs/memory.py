@@ -87,6 +87,13 @@ class MemoryBackend(QueueBackend):
             heapq.heappush(queue.deadlines, (deadline, message.id))
         return message
 
+    async def put_back(self, name: str, message: Message) -> None:
+        queue = self.queues.get(name)
+        if queue is None:
+            queue = self.queues[name] = _Queue()
+        queue.inflight.pop(int(message.id), None)
+        queue.ready.appendleft(message)
+
     async def peek(self, name: str) -> Message | None:
         queue = self.queues.get(name)
         if queue is None:

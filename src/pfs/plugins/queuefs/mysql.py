@@ -201,6 +201,22 @@ class MySQLBackend(QueueBackend):
 
         return await self.db.transaction(work)
 
+    async def put_back(self, name: str, message: Message) -> None:
+        async def work(cur) -> None:
+            await cur.execute(
+                "UPDATE queuefs_messages SET visible_at_ns = 0, deliveries = deliveries - 1 "
+                "WHERE id = %s AND deliveries > 0",
+                (message.id,),
+            )
+            if not cur.rowcount:  # deleted by the dequeue: the same row again, same id and place
+                await cur.execute(
+                    "INSERT IGNORE INTO queuefs_messages (id, queue_name, data, enqueued_ns) "
+                    "VALUES (%s, %s, %s, %s)",
+                    (message.id, name, message.data, message.enqueued_ns),
+                )
+
+        await self.db.transaction(work)
+
     async def peek(self, name: str) -> Message | None:
         row = await self.db.fetchone(_FIRST_VISIBLE, (name, time.time_ns()))
         return None if row is None else Message(row[0], bytes(row[1]), row[2])

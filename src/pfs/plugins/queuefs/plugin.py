@@ -7,6 +7,7 @@ file semantics, identical on every backend.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -34,7 +35,8 @@ from pfs.fs import (
 from pfs.fs.base import truncate_as_no_op
 from pfs.plugins.queuefs import layout
 from pfs.plugins.queuefs.agfs import no_in_flight_state
-from pfs.plugins.queuefs.backend import EMPTY, QueueBackend
+from pfs.plugins.queuefs.backend import EMPTY, Message, QueueBackend
+from pfs.plugins.queuefs.waiting import Wakeups, wait_for_message
 from pfs.sql import SQL_CONFIG_FIELDS, backend_field, backend_is_shared
 
 log = logging.getLogger("pfs.plugins.queuefs")
@@ -94,6 +96,15 @@ class QueueFS(FileSystem):
             help="seconds a dequeued message stays in flight until acked (0: destructive read)",
         ),
         Field(
+            "poll_interval",
+            "number",
+            default=0.2,
+            min=0.01,
+            max=60,
+            help="seconds between looks of a blocking dequeue for messages other servers added "
+            "(enqueues through this mount wake it at once)",
+        ),
+        Field(
             "max_message_size",
             "size",
             default=16 << 20,
@@ -110,6 +121,9 @@ class QueueFS(FileSystem):
         self.default_visibility = float(config["visibility_timeout"])
         self.max_message_size = int(config["max_message_size"])
         self.layout = config["layout"]
+        # The memory backend has no other writers: its polls only find expired visibilities.
+        self.poll = 1.0 if self.backend_name == "memory" else float(config["poll_interval"])
+        self.wakeups = Wakeups()
         if self.backend_name == "memory" and self.layout == "agfs":
             raise InvalidArgument("queuefs: layout agfs needs a sqlite or mysql backend")
         self.backend: QueueBackend = layout.build(
@@ -131,6 +145,9 @@ class QueueFS(FileSystem):
                 "in-flight state)"
             )
         await self.backend.start()
+
+    async def end_streams(self) -> None:
+        self.wakeups.close()
 
     async def shutdown(self) -> None:
         await self.backend.close()
@@ -183,6 +200,24 @@ class QueueFS(FileSystem):
         else:
             data = _format_seconds(await self._visibility(queue)).encode()
         return read_range(data, offset, size)
+
+    async def read_waiting(self, path: str, seconds: float, gone: asyncio.Event) -> bytes:
+        queue, control = self._split_control(path)
+        if control not in ("dequeue", "peek"):
+            raise InvalidArgument(
+                f"read: {path}: wait applies to dequeue and peek only (not {control})"
+            )
+        takes = control == "dequeue"
+
+        async def look() -> Message | None:
+            if takes:
+                return await self.backend.dequeue(queue, await self._visibility(queue))
+            return await self.backend.peek(queue)
+
+        message = await wait_for_message(
+            self.backend, self.wakeups, queue, look, seconds, self.poll, gone, takes
+        )
+        return EMPTY if message is None else message.render()
 
     async def stat(self, path: str) -> FileInfo:
         if path == "/":
@@ -255,7 +290,9 @@ class QueueFS(FileSystem):
                     f"message too large: {len(data)} bytes (max_message_size is "
                     f"{self.max_message_size} bytes)"
                 )
-            return str((await self.backend.enqueue(queue, data)).id)
+            message = await self.backend.enqueue(queue, data)
+            self.wakeups.notify(queue)
+            return str(message.id)
         if control == "clear":
             await self.backend.clear(queue)
             return "OK"

@@ -27,7 +27,7 @@ from typing import Any
 
 from pfs.plugins.queuefs.backend import Message, QueueBackend
 from pfs.sql.options import MySQLOptions
-from pfs.sql.postgres import Listener, PostgresDatabase
+from pfs.sql.postgres import Listener, PostgresDatabase, rowcount
 from pfs.sql.text import like_below
 
 CHANNEL = "pfs_queuefs"
@@ -274,6 +274,30 @@ class PostgresBackend(QueueBackend):
         return await self.db.transaction(work)
 
     # -- the rest ------------------------------------------------------------------------------
+
+    async def put_back(self, name: str, message: Message) -> None:
+        async def work(conn: Any) -> None:
+            hidden = await conn.execute(
+                "UPDATE queuefs_messages SET visible_at_ns = 0, deliveries = deliveries - 1 "
+                "WHERE id = $1 AND deliveries > 0",
+                message.id,
+            )
+            if rowcount(hidden):
+                return
+            # Deleted by the dequeue: the same row again, same id and place, counted again.
+            inserted = await conn.execute(
+                "INSERT INTO queuefs_messages (id, queue_name, data, enqueued_ns) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+                message.id,
+                name,
+                message.data,
+                message.enqueued_ns,
+            )
+            if rowcount(inserted):
+                await conn.execute(_COUNT, name, _slot(), 1)
+                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, name)
+
+        await self.db.transaction(work)
 
     async def peek(self, name: str) -> Message | None:
         row = await self.db.fetchone(_FIRST_VISIBLE, name, time.time_ns())

@@ -128,6 +128,22 @@ class SQLiteBackend(QueueBackend):
 
         return await self.db.write(work)
 
+    async def put_back(self, name: str, message: Message) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            hidden = conn.execute(
+                "UPDATE queuefs_messages SET visible_at_ns = 0, deliveries = deliveries - 1 "
+                "WHERE id = ? AND deliveries > 0",
+                (message.id,),
+            ).rowcount
+            if not hidden:  # deleted by the dequeue: the same row again, same id and place
+                conn.execute(
+                    "INSERT OR IGNORE INTO queuefs_messages (id, queue_name, data, enqueued_ns) "
+                    "VALUES (?, ?, ?, ?)",
+                    (message.id, name, message.data, message.enqueued_ns),
+                )
+
+        await self.db.write(work)
+
     async def peek(self, name: str) -> Message | None:
         row = self.db.read(
             lambda conn: conn.execute(_FIRST_VISIBLE, (name, time.time_ns())).fetchone()
