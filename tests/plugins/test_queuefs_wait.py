@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import statistics
 import threading
@@ -12,6 +13,9 @@ import httpx
 import orjson
 import pytest
 
+from pfs.fs.config import validate_config
+from pfs.plugins.queuefs import layout as layouts
+from pfs.plugins.queuefs.plugin import QueueFS
 from pfs.testing.server import ServerProcess
 from tests.helpers.queuefs import (
     BACKENDS,
@@ -180,12 +184,6 @@ def _many_consumers(a: ServerProcess, b: ServerProcess) -> None:
 )
 def test_put_back_restores_the_message_in_its_place(tmp_path, backend, layout, visibility):
     """What a blocking dequeue does with a message taken as its client left."""
-    import asyncio
-
-    from pfs.plugins.queuefs import layout as layouts
-
-    from pfs.fs.config import validate_config
-    from pfs.plugins.queuefs.plugin import QueueFS
 
     async def scenario(database: str | None) -> list[str]:
         raw = queuefs_config(backend, tmp_path, database)
