@@ -102,7 +102,7 @@ class PostgresBackend(QueueBackend):
         self._listener = Listener(self.db, CHANNEL, self._notified)
         self._known: set[str] = set()
         self._visibility: dict[str, tuple[float | None, float]] = {}
-        #: Blocked consumers per queue, set when a message may be ready.
+        #: Per queue waited on: set by a NOTIFY, cleared by the wait that sees it.
         self._ready: dict[str, asyncio.Event] = {}
         self._waiting: dict[tuple[str, float], list[asyncio.Future]] = {}
         self._runners: dict[tuple[str, float], int] = {}
@@ -128,18 +128,19 @@ class PostgresBackend(QueueBackend):
         for event in events:
             if event is not None:
                 event.set()
-        if queue is None:
-            self._ready.clear()
-        else:
-            self._ready.pop(queue, None)
 
     async def wait_ready(self, name: str, timeout: float) -> None:
+        # The event of a queue stays set from a NOTIFY until a wait takes it, so a message
+        # committed between a consumer's empty dequeue and its wait is not slept through (at
+        # worst a wait returns at once for a message another consumer took: it tries again).
         event = self._ready.setdefault(name, asyncio.Event())
-        try:
-            async with asyncio.timeout(timeout):
-                await event.wait()
-        except TimeoutError:
-            pass
+        if not event.is_set():
+            try:
+                async with asyncio.timeout(timeout):
+                    await event.wait()
+            except TimeoutError:
+                return
+        event.clear()
 
     # -- queues --------------------------------------------------------------------------------
 
