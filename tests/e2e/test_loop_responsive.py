@@ -211,3 +211,30 @@ def test_sqlfs_big_subtree_and_big_file(env):
 
     assert_responsive(api, put_big, bound=0.5)
     assert_responsive(api, lambda: api.delete("/files", params=big), prepare=put_big)
+
+
+def test_server_side_copies_of_a_big_memfs_file_and_of_many_files(env):
+    """memfs answers without ever suspending: the copy itself gives up the loop (per 4 MiB and
+    per file)."""
+    root, api = env
+    answer = api.post(
+        "/mount", json={"fstype": "memfs", "path": "/mem", "config": {"max_file_size": 1 << 30}}
+    )
+    assert answer.status_code == 200, answer.text
+    assert api.put("/files", params={"path": "/mem/big"}, content=bytes(256 << 20)).is_success
+    assert_responsive(
+        api, lambda: api.post("/copy", json={"path": "/mem/big", "newPath": "/mem/big2"})
+    )
+    tree = root / "local" / "tree"
+    tree.mkdir()
+    for i in range(MANY // 4):
+        (tree / f"f{i:05d}").write_bytes(b"x")
+    copied = api.post("/copy", json={"path": "/local/tree", "newPath": "/mem/tree",
+                                     "recursive": True})
+    assert copied.json()["files"] == MANY // 4
+    counter = iter(range(100))
+    assert_responsive(
+        api,
+        lambda: api.post("/copy", json={"path": "/mem/tree", "newPath": f"/mem/t{next(counter)}",
+                                        "recursive": True}),
+    )

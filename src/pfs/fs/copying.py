@@ -18,6 +18,7 @@ Rules (as ``cp``, by exact paths):
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -104,6 +105,9 @@ async def _copy_tree(
                 stack.append((child, copy_child))
             else:
                 await _copy_file(fs, child, copy_child, report, limit)
+                # In-memory plugins answer without ever suspending: without this a tree of
+                # many small files would hold the event loop for the whole copy.
+                await asyncio.sleep(0)
 
 
 def _skipped(entry: FileInfo) -> bool:
@@ -128,19 +132,29 @@ async def _is_dir(fs: FileSystem, path: str) -> bool:
         return False
 
 
-class _Counted:
-    """The chunks of a stream, counted as they pass."""
+#: Bytes a copy moves between two yields to the event loop (a memfs→memfs copy never suspends
+#: by itself).
+YIELD_EVERY = 4 << 20
 
-    __slots__ = ("_chunks", "count")
+
+class _Counted:
+    """The chunks of a stream, counted as they pass, with a turn of the event loop given up
+    every YIELD_EVERY bytes."""
+
+    __slots__ = ("_chunks", "count", "_next_yield")
 
     def __init__(self, chunks: AsyncIterator[bytes]) -> None:
         self._chunks = chunks
         self.count = 0
+        self._next_yield = YIELD_EVERY
 
     def __aiter__(self) -> _Counted:
         return self
 
     async def __anext__(self) -> bytes:
+        if self.count >= self._next_yield:
+            self._next_yield = self.count + YIELD_EVERY
+            await asyncio.sleep(0)
         chunk = await self._chunks.__anext__()
         self.count += len(chunk)
         return chunk
