@@ -267,6 +267,24 @@ def test_browse_breadcrumbs_sizes_sorting_and_filter(page, api):
     page.wait(lambda d: "browse" in page.rows(), "the parent was not listed")
 
 
+def test_names_with_url_characters(page, api):
+    """Names holding #, ?, % and spaces browse, open and rename like any other."""
+    base = "/memfs/odd #1"
+    api.delete("/files", params={"path": base, "recursive": "true"})
+    api.post("/directories", params={"path": base})
+    api.put("/files", params={"path": f"{base}/50% off?.txt"}, content=b"odd text")
+    page.go("files/memfs")
+    page.row("odd #1").find_element(By.TAG_NAME, "a").click()
+    page.wait(lambda d: page.rows() == ["50% off?.txt"], "the odd folder was not listed")
+    page.row("50% off?.txt").find_element(By.TAG_NAME, "a").click()
+    page.text_of("#text", "odd text")
+    page.click("#rename")
+    page.answer("a&b #2.txt")
+    page.text_of("#crumbs", "a&b #2.txt")
+    page.text_of("#text", "odd text")
+    assert api.get("/files", params={"path": f"{base}/a&b #2.txt"}).text == "odd text"
+
+
 def test_upload_several_files_with_progress_and_by_drop(page, api):
     api.delete("/files", params={"path": "/memfs/up", "recursive": "true"})
     api.post("/directories", params={"path": "/memfs/up"})
@@ -436,6 +454,9 @@ def test_queue_enqueue_peek_dequeue(page, api):
     page.text_of("#queue-out", "Dequeued: from the browser")
     page.text_of("#queue-size", "0")
     assert api.get("/files", params={"path": "/queuefs/jobs/size"}).text.strip() == "0"
+    page.find("#queue-message").send_keys("by Enter\n")
+    page.text_of("#queue-size", "1")
+    assert api.get("/files", params={"path": "/queuefs/jobs/peek"}).json()["data"] == "by Enter"
 
 
 def test_live_stream_tail(page, api):

@@ -27,6 +27,15 @@ export function queuePanel(dir) {
     out.textContent = `${label}: ${shownMessage(raw)}`;
   };
   const act = (fn) => () => fn().then(refresh).catch(showError);
+  const enqueue = act(async () => {
+    if (!message.value) return;
+    await api.request("PUT", "files", { params: { path: join(dir, "enqueue") }, body: message.value });
+    status(`Enqueued to ${dir}`);
+    message.value = "";
+  });
+  message.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") enqueue();
+  });
   refresh();
   return h("div", { class: "panel", id: "queue" },
     h("div", { class: "toolbar" },
@@ -34,12 +43,7 @@ export function queuePanel(dir) {
       h("button", { class: "small", id: "queue-refresh", onclick: refresh }, "Refresh"),
       h("span", { class: "grow" }),
       message,
-      h("button", { class: "primary", id: "queue-enqueue", onclick: act(async () => {
-        if (!message.value) return;
-        await api.request("PUT", "files", { params: { path: join(dir, "enqueue") }, body: message.value });
-        status(`Enqueued to ${dir}`);
-        message.value = "";
-      }) }, "Enqueue"),
+      h("button", { class: "primary", id: "queue-enqueue", onclick: enqueue }, "Enqueue"),
       h("button", { id: "queue-peek", onclick: act(async () => show("Next", await text(join(dir, "peek")))) }, "Peek"),
       h("button", { id: "queue-dequeue", class: "danger", onclick: act(async () => show("Dequeued", await text(join(dir, "dequeue")))) }, "Dequeue")),
     out);
