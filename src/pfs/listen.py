@@ -38,6 +38,9 @@ def listen_exclusive(host: str, port: int, backlog: int = BACKLOG) -> socket.soc
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted connections inherit it: without it a response written in two parts (head,
+        # then body) waits for the client's delayed ACK of the first, up to 40 ms (Nagle).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind(address)
         sock.listen(backlog)
     except BaseException:

@@ -8,15 +8,24 @@ unique and increasing across every server writing the queue, however close in ti
 Up to :data:`RUNNERS` dequeue transactions per queue run at once on a server; requests arriving
 while they are all busy are served together by the next one (``LIMIT n``), so under load one
 commit hands out up to :data:`MAX_BATCH` messages, one per waiting request.
+
+``size`` does not count messages: ``queuefs_counts`` holds :data:`COUNT_SLOTS` counters per
+queue, changed in the transaction that adds or removes messages (a random slot, so concurrent
+transactions seldom wait on one row); size is their sum minus the messages in flight (an index
+range, empty in destructive mode). Tables made before the counters existed are counted once, by
+the server that creates the counter table.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 
+from pfs.fs.errors import FSError
 from pfs.plugins.queuefs.backend import Message, QueueBackend
 from pfs.sql import MySQLDatabase, MySQLOptions, as_text, like_below
+from pfs.sql.errors import mysql_error_code
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS queuefs_queues (
@@ -31,7 +40,8 @@ _SCHEMA = (
         enqueued_ns BIGINT NOT NULL,
         visible_at_ns BIGINT NOT NULL DEFAULT 0,
         deliveries INT NOT NULL DEFAULT 0,
-        KEY queuefs_messages_by_queue (queue_name, id)
+        KEY queuefs_messages_by_queue (queue_name, id),
+        KEY queuefs_messages_in_flight (queue_name, visible_at_ns)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
 )
 
@@ -39,6 +49,25 @@ _FIRST_VISIBLE = (
     "SELECT id, data, enqueued_ns FROM queuefs_messages "
     "WHERE queue_name = %s AND visible_at_ns <= %s ORDER BY id LIMIT 1"
 )
+_COUNTS = """CREATE TABLE queuefs_counts (
+        queue_name VARCHAR(255) NOT NULL,
+        slot INT NOT NULL,
+        n BIGINT NOT NULL,
+        PRIMARY KEY (queue_name, slot)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"""
+_COUNT = (
+    "INSERT INTO queuefs_counts (queue_name, slot, n) VALUES (%s, %s, %s) "
+    "ON DUPLICATE KEY UPDATE n = n + VALUES(n)"
+)
+# Only a hidden message has visible_at_ns in the future, so this range is the in-flight ones.
+_SIZE = (
+    "SELECT COALESCE((SELECT SUM(n) FROM queuefs_counts WHERE queue_name = %s), 0) - "
+    "(SELECT COUNT(*) FROM queuefs_messages WHERE queue_name = %s AND visible_at_ns > %s)"
+)
+#: MySQL's ER_TABLE_EXISTS_ERROR and ER_DUP_KEYNAME: another server made it meanwhile.
+_EXISTS = {1050, 1061}
+#: Counter rows per queue (see the module docstring).
+COUNT_SLOTS = 16
 #: How long a queue's own visibility timeout is cached before it is read again (seconds);
 #: a change made through another server reaches this one within that time.
 VISIBILITY_CACHE_SECONDS = 1.0
@@ -67,6 +96,35 @@ class MySQLBackend(QueueBackend):
         await self.db.open()
         for statement in _SCHEMA:
             await self.db.execute(statement)
+        # Tables from before the in-flight index and the counters get them here, once.
+        if not await self._exists("statistics", "index_name = 'queuefs_messages_in_flight'"):
+            await self._create(
+                "ALTER TABLE queuefs_messages "
+                "ADD INDEX queuefs_messages_in_flight (queue_name, visible_at_ns)"
+            )
+        if not await self._exists("tables", "table_name = 'queuefs_counts'"):
+            if await self._create(_COUNTS):
+                await self.db.execute(
+                    "INSERT INTO queuefs_counts (queue_name, slot, n) "
+                    "SELECT queue_name, 0, COUNT(*) FROM queuefs_messages GROUP BY queue_name"
+                )
+
+    async def _exists(self, view: str, condition: str) -> bool:
+        row = await self.db.fetchone(
+            f"SELECT COUNT(*) FROM information_schema.{view} "
+            f"WHERE table_schema = DATABASE() AND {condition}"
+        )
+        return bool(row and row[0])
+
+    async def _create(self, sql: str) -> bool:
+        """Run a CREATE/ALTER; False when another server sharing the database did it first."""
+        try:
+            await self.db.execute(sql)
+        except FSError as exc:
+            if exc.__cause__ is None or mysql_error_code(exc.__cause__) not in _EXISTS:
+                raise
+            return False
+        return True
 
     async def close(self) -> None:
         await self.db.close()
@@ -81,18 +139,16 @@ class MySQLBackend(QueueBackend):
     async def remove_queues(self, name: str) -> None:
         self._known.clear()
         self._visibility.clear()
-        if not name:
-            await self.db.execute("DELETE FROM queuefs_messages")
-            await self.db.execute("DELETE FROM queuefs_queues")
-            return
-        pattern = like_below(name)
-        await self.db.execute(
-            "DELETE FROM queuefs_messages WHERE queue_name = %s OR queue_name LIKE %s",
-            (name, pattern),
-        )
-        await self.db.execute(
-            "DELETE FROM queuefs_queues WHERE name = %s OR name LIKE %s", (name, pattern)
-        )
+        where, args = "", ()
+        if name:
+            where, args = "WHERE {0} = %s OR {0} LIKE %s", (name, like_below(name))
+
+        async def work(cur) -> None:
+            await cur.execute(f"DELETE FROM queuefs_messages {where.format('queue_name')}", args)
+            await cur.execute(f"DELETE FROM queuefs_counts {where.format('queue_name')}", args)
+            await cur.execute(f"DELETE FROM queuefs_queues {where.format('name')}", args)
+
+        await self.db.transaction(work)
 
     async def queue_names(self) -> list[str]:
         rows = await self.db.fetchall(
@@ -127,6 +183,11 @@ class MySQLBackend(QueueBackend):
                         now = time.time_ns()
                         await cur.execute(_INSERT_MESSAGE, (name, data, now))
                         messages.append(Message(cur.lastrowid, data, now))
+                    per_queue: dict[str, int] = {}
+                    for name, _, _ in batch:
+                        per_queue[name] = per_queue.get(name, 0) + 1
+                    for name in sorted(per_queue):
+                        await cur.execute(_COUNT, (name, _slot(), per_queue[name]))
                     return messages
 
                 try:
@@ -197,6 +258,7 @@ class MySQLBackend(QueueBackend):
                 )
             else:
                 await cur.execute(f"DELETE FROM queuefs_messages WHERE id IN ({marks})", ids)
+                await cur.execute(_COUNT, (name, _slot(), -len(ids)))
             return [Message(row[0], bytes(row[1]), row[2]) for row in rows]
 
         return await self.db.transaction(work)
@@ -209,11 +271,13 @@ class MySQLBackend(QueueBackend):
                 (message.id,),
             )
             if not cur.rowcount:  # deleted by the dequeue: the same row again, same id and place
-                await cur.execute(
+                added = await cur.execute(
                     "INSERT IGNORE INTO queuefs_messages (id, queue_name, data, enqueued_ns) "
                     "VALUES (%s, %s, %s, %s)",
                     (message.id, name, message.data, message.enqueued_ns),
                 )
+                if added:
+                    await cur.execute(_COUNT, (name, _slot(), 1))
 
         await self.db.transaction(work)
 
@@ -222,21 +286,30 @@ class MySQLBackend(QueueBackend):
         return None if row is None else Message(row[0], bytes(row[1]), row[2])
 
     async def size(self, name: str) -> int:
-        row = await self.db.fetchone(
-            "SELECT COUNT(*) FROM queuefs_messages WHERE queue_name = %s AND visible_at_ns <= %s",
-            (name, time.time_ns()),
-        )
-        return int(row[0]) if row else 0
+        row = await self.db.fetchone(_SIZE, (name, name, time.time_ns()))
+        return max(0, int(row[0])) if row else 0
 
     async def clear(self, name: str) -> None:
-        await self.db.execute("DELETE FROM queuefs_messages WHERE queue_name = %s", (name,))
+        async def work(cur) -> None:
+            removed = await cur.execute(
+                "DELETE FROM queuefs_messages WHERE queue_name = %s", (name,)
+            )
+            if removed:
+                await cur.execute(_COUNT, (name, _slot(), -removed))
+
+        await self.db.transaction(work)
 
     async def ack(self, name: str, message_id: int) -> bool:
-        deleted = await self.db.execute(
-            "DELETE FROM queuefs_messages WHERE id = %s AND queue_name = %s AND deliveries > 0",
-            (message_id, name),
-        )
-        return deleted > 0
+        async def work(cur) -> bool:
+            deleted = await cur.execute(
+                "DELETE FROM queuefs_messages WHERE id = %s AND queue_name = %s AND deliveries > 0",
+                (message_id, name),
+            )
+            if deleted:
+                await cur.execute(_COUNT, (name, _slot(), -1))
+            return deleted > 0
+
+        return await self.db.transaction(work)
 
     async def last_enqueue_ns(self, name: str) -> int | None:
         row = await self.db.fetchone(
@@ -267,3 +340,7 @@ class MySQLBackend(QueueBackend):
         )
         self._known.add(name)
         self._visibility[name] = (seconds, time.monotonic() + VISIBILITY_CACHE_SECONDS)
+
+
+def _slot() -> int:
+    return random.randrange(COUNT_SLOTS)

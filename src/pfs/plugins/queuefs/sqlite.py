@@ -2,7 +2,12 @@
 
 Every change runs on the single writer connection, so a dequeue (select the first visible
 message, then delete or hide it) is atomic; in-flight state is a column, so it survives restarts.
-What grows with the number of messages (counting, listing queues, clearing) runs off the loop.
+What grows with the number of messages (listing queues, clearing) runs off the loop.
+
+``size`` does not count messages: ``queuefs_counts`` holds each queue's number of messages,
+changed in the transaction that adds or removes them, and size is that minus the messages in
+flight (a partial index holding only delivered messages, empty in destructive mode). A database
+made before the counters existed is counted once, when the table is created.
 """
 
 from __future__ import annotations
@@ -28,7 +33,19 @@ CREATE TABLE IF NOT EXISTS queuefs_messages (
     deliveries INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS queuefs_messages_by_queue ON queuefs_messages (queue_name, id);
+CREATE INDEX IF NOT EXISTS queuefs_messages_in_flight
+    ON queuefs_messages (queue_name, visible_at_ns) WHERE deliveries > 0;
 """
+_COUNTS = "CREATE TABLE queuefs_counts (queue_name TEXT PRIMARY KEY, n INTEGER NOT NULL)"
+_COUNT = (
+    "INSERT INTO queuefs_counts (queue_name, n) VALUES (?, ?) "
+    "ON CONFLICT(queue_name) DO UPDATE SET n = n + excluded.n"
+)
+_SIZE = (
+    "SELECT COALESCE((SELECT n FROM queuefs_counts WHERE queue_name = ?), 0) - "
+    "(SELECT COUNT(*) FROM queuefs_messages "
+    " WHERE queue_name = ? AND deliveries > 0 AND visible_at_ns > ?)"
+)
 
 _FIRST_VISIBLE = (
     "SELECT id, data, enqueued_ns FROM queuefs_messages "
@@ -49,8 +66,18 @@ class SQLiteBackend(QueueBackend):
             # One statement at a time: executescript would commit the writer's transaction.
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 conn.execute(statement)
+            counted = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'queuefs_counts'"
+            ).fetchone()
+            if counted is None:
+                conn.execute(_COUNTS)
+                conn.execute(
+                    "INSERT INTO queuefs_counts (queue_name, n) "
+                    "SELECT queue_name, COUNT(*) FROM queuefs_messages GROUP BY queue_name"
+                )
 
-        await self.db.write(work)
+        # Counting an existing database reads every message once.
+        await self.db.write(work, large=True)
 
     async def close(self) -> None:
         await self.db.close()
@@ -69,10 +96,15 @@ class SQLiteBackend(QueueBackend):
         def work(conn: sqlite3.Connection) -> None:
             if not name:
                 conn.execute("DELETE FROM queuefs_messages")
+                conn.execute("DELETE FROM queuefs_counts")
                 conn.execute("DELETE FROM queuefs_queues")
                 return
             pattern = like_below(name)
-            for table, column in (("queuefs_messages", "queue_name"), ("queuefs_queues", "name")):
+            for table, column in (
+                ("queuefs_messages", "queue_name"),
+                ("queuefs_counts", "queue_name"),
+                ("queuefs_queues", "name"),
+            ):
                 conn.execute(
                     f"DELETE FROM {table} WHERE {column} = ? OR {column} LIKE ? ESCAPE '\\'",
                     (name, pattern),
@@ -104,6 +136,7 @@ class SQLiteBackend(QueueBackend):
                 "INSERT INTO queuefs_messages (queue_name, data, enqueued_ns) VALUES (?, ?, ?)",
                 (name, data, now),
             )
+            conn.execute(_COUNT, (name, 1))
             return Message(cursor.lastrowid, data, now)
 
         message = await self.db.write(work)
@@ -124,6 +157,7 @@ class SQLiteBackend(QueueBackend):
                 )
             else:
                 conn.execute("DELETE FROM queuefs_messages WHERE id = ?", (row[0],))
+                conn.execute(_COUNT, (name, -1))
             return Message(row[0], bytes(row[1]), row[2])
 
         return await self.db.write(work)
@@ -136,11 +170,13 @@ class SQLiteBackend(QueueBackend):
                 (message.id,),
             ).rowcount
             if not hidden:  # deleted by the dequeue: the same row again, same id and place
-                conn.execute(
+                added = conn.execute(
                     "INSERT OR IGNORE INTO queuefs_messages (id, queue_name, data, enqueued_ns) "
                     "VALUES (?, ?, ?, ?)",
                     (message.id, name, message.data, message.enqueued_ns),
-                )
+                ).rowcount
+                if added:
+                    conn.execute(_COUNT, (name, 1))
 
         await self.db.write(work)
 
@@ -151,30 +187,29 @@ class SQLiteBackend(QueueBackend):
         return None if row is None else Message(row[0], bytes(row[1]), row[2])
 
     async def size(self, name: str) -> int:
-        return await self.db.scan(
-            lambda conn: conn.execute(
-                "SELECT COUNT(*) FROM queuefs_messages WHERE queue_name = ? AND visible_at_ns <= ?",
-                (name, time.time_ns()),
-            ).fetchone()[0]
+        row = self.db.read(
+            lambda conn: conn.execute(_SIZE, (name, name, time.time_ns())).fetchone()
         )
+        return max(0, row[0])
 
     async def clear(self, name: str) -> None:
         def work(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM queuefs_messages WHERE queue_name = ?", (name,))
+            conn.execute("DELETE FROM queuefs_counts WHERE queue_name = ?", (name,))
 
         await self.db.write(work, large=True)
 
     async def ack(self, name: str, message_id: int) -> bool:
-        return await self.db.write(
-            lambda conn: (
-                conn.execute(
-                    "DELETE FROM queuefs_messages "
-                    "WHERE id = ? AND queue_name = ? AND deliveries > 0",
-                    (message_id, name),
-                ).rowcount
-                > 0
-            )
-        )
+        def work(conn: sqlite3.Connection) -> bool:
+            deleted = conn.execute(
+                "DELETE FROM queuefs_messages WHERE id = ? AND queue_name = ? AND deliveries > 0",
+                (message_id, name),
+            ).rowcount
+            if deleted:
+                conn.execute(_COUNT, (name, -1))
+            return deleted > 0
+
+        return await self.db.write(work)
 
     async def last_enqueue_ns(self, name: str) -> int | None:
         row = self.db.read(
