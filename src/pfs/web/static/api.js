@@ -30,7 +30,7 @@ export function url(endpoint, params = {}) {
 let asking = null;
 
 async function askToken(message) {
-  asking ??= ask("Token", "", { password: true, note: message }).finally(() => { asking = null; });
+  asking ??= ask("This server needs a token", "", { password: true, note: `The server says: ${message}` }).finally(() => { asking = null; });
   const typed = await asking;
   if (!typed) return false;
   sessionStorage.setItem(TOKEN_KEY, typed.trim());
