@@ -99,3 +99,26 @@ def test_bad_profile_files_are_refused_with_where_and_why(tmp_path):
     assert resolve(None, None, Profile("h:1", "t"), {"PFS_API_URL": "e:2"}) == ("e:2", "t")
     assert resolve(None, None, Profile("h:1", "t", named=True), {"PFS_API_URL": "e:2"}) == (
         "h:1", "t")
+
+
+def test_a_profile_carries_the_ca_bundle_of_an_https_server(tmp_path):
+    from pfs.testing.server import ServerProcess
+    from tests.helpers.certs import Certs
+
+    certs = Certs(tmp_path)
+    tls = {"cert": str(certs.cert), "key": str(certs.key)}
+    config = tmp_path / "client.yaml"
+    with ServerProcess({"server": {"tls": tls}, "plugins": {"memfs": {
+            "enabled": True, "path": "/secure"}}}, tls_ca=certs.ca) as server:
+        config.write_text(yaml.safe_dump({"profiles": {
+            "lab": {"server": server.url, "ca_bundle": str(certs.ca)},
+            "wrong": {"server": server.url, "ca_bundle": str(certs.other_ca)},
+        }}))
+        done = pfs(["--profile", "lab", "ls", "/"], PFS_CLIENT_CONFIG=str(config))
+        assert done.returncode == 0 and "secure" in done.stdout, done.stderr
+        refused = pfs(["--profile", "wrong", "ls", "/"], PFS_CLIENT_CONFIG=str(config))
+        assert refused.returncode != 0 and "is not trusted" in refused.stderr
+        # --ca-bundle wins over the profile's
+        done = pfs(["--profile", "wrong", "--ca-bundle", str(certs.ca), "ls", "/"],
+                   PFS_CLIENT_CONFIG=str(config))
+        assert done.returncode == 0 and "secure" in done.stdout, done.stderr

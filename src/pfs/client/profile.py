@@ -4,10 +4,12 @@
     profiles:
       local: {server: localhost:8080}
       prod:  {server: https://pfs.example.com, token_env: PFS_PROD_TOKEN}
+      lab:   {server: https://10.0.0.5:8443, ca_bundle: ~/lab-ca.pem}   # a private CA
 
 Precedence: ``--server``/``--token``, then a profile named by ``--profile`` or ``$PFS_PROFILE``,
 then ``$PFS_API_URL``/``$PFS_TOKEN``, then the file's ``default`` profile, then localhost:8080.
-``$PFS_CLIENT_CONFIG`` names another file.
+A profile's ``ca_bundle`` is used unless ``--ca-bundle`` is given (``$PFS_CA_BUNDLE`` only when
+neither is). ``$PFS_CLIENT_CONFIG`` names another file.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 import yaml
 
-PROFILE_KEYS = frozenset({"server", "token", "token_env"})
+PROFILE_KEYS = frozenset({"server", "token", "token_env", "ca_bundle"})
 
 
 class ProfileError(ValueError):
@@ -32,6 +34,8 @@ class Profile:
     server: str | None = None
     token: str | None = None
     named: bool = False  # chosen by --profile/$PFS_PROFILE rather than the file's default
+    #: CA certificates (PEM) the server's https certificate is checked with.
+    ca_bundle: str | None = None
 
 
 def profile_path(environ: Mapping[str, str] = os.environ) -> Path:
@@ -85,7 +89,13 @@ def load_profile(name: str | None = None, environ: Mapping[str, str] = os.enviro
     if token is None and entry.get("token_env"):
         token = environ.get(str(entry["token_env"]))
     server = entry.get("server")
-    return Profile(str(server) if server else None, str(token) if token else None, bool(name))
+    ca_bundle = entry.get("ca_bundle")
+    return Profile(
+        str(server) if server else None,
+        str(token) if token else None,
+        bool(name),
+        os.path.expanduser(str(ca_bundle)) if ca_bundle else None,
+    )
 
 
 def resolve(

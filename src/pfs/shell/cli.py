@@ -124,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     terminal = sys.stdout.isatty()
     try:
-        client = Client(options.server, token=options.token, verify=options.ca_bundle)
+        client = Client(
+            options.server, token=options.token, verify=options.ca_bundle or profile.ca_bundle
+        )
     except FSError as exc:  # a CA bundle that cannot be read
         print(f"pfs: {exc}", file=sys.stderr)
         return 2
