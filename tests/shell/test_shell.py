@@ -382,6 +382,37 @@ def test_tail_follow_prints_appended_data(shell_server, d):
             proc.stderr.close()
 
 
+def test_events_prints_changes_as_they_happen(shell_server, d):
+    from pfs.client import Client
+
+    with Client(shell_server.url) as client:
+        env = {**os.environ, "PFS_API_URL": shell_server.url}
+        proc = subprocess.Popen(
+            [*PFS, "events", "-r", "-n", "3", d],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            assert proc.stderr.readline() == f"watching {d} (Ctrl-C to stop)\n".encode()
+            client.write(d + "/e.txt", "12345")
+            client.mv(d + "/e.txt", d + "/f.txt")
+            client.rm(d + "/f.txt")
+            out, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(30)
+            proc.stdout.close()
+            proc.stderr.close()
+    assert out.decode().splitlines() == [
+        f"write     {d}/e.txt (5 bytes)",
+        f"rename    {d}/e.txt -> {d}/f.txt (5 bytes)",
+        f"remove    {d}/f.txt",
+    ]
+    assert proc.returncode == 0
+
+
 @pytest.fixture
 def queue(pfs):
     """A queue holding the messages "first" and "second"; removed afterwards."""

@@ -94,6 +94,12 @@ _TABLE = (
         "tail", reading.tail, "Print the last lines of a file (-f follows it)", reading.tail_args
     ),
     Command("stat", reading.stat, "Show a file's metadata", reading.stat_args),
+    Command(
+        "events",
+        reading.events,
+        "Print changes under a path as they happen (-r: the whole subtree)",
+        reading.events_args,
+    ),
     Command("readlink", reading.readlink, "Print a symbolic link's target", reading.readlink_args),
     # Writing.
     Command("write", writing.write, "Write text (or stdin) to a file", writing.write_args),

@@ -1,9 +1,11 @@
-"""Listing and reading: ls, tree, cat, tail, stat."""
+"""Listing and reading: ls, tree, cat, tail, stat, events."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import posixpath
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -151,6 +153,50 @@ def tail(ctx: Context, ns: argparse.Namespace) -> None:
         else:
             offset = min(offset, size)
             delay = min(delay * 1.5, 2.0)
+
+
+def events_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", nargs="?", default=".")
+    p.add_argument(
+        "-r", "--recursive", action="store_true", help="everything below, not only entries"
+    )
+    p.add_argument("-n", "--count", type=int, default=0, help="stop after this many events")
+
+
+def events(ctx: Context, ns: argparse.Namespace) -> None:
+    """Print the changes under a path as they happen (``/api/v1/watch``) until Ctrl-C."""
+    path = ctx.resolve(ns.path)
+    seen = 0
+    with no_stall_limit(ctx, live=True):
+        stream = ctx.client.watch(path, ns.recursive)
+        try:
+            for event in stream:
+                if event["type"] == "ready":
+                    # On stderr, so the events alone go where the output goes.
+                    print(f"watching {path} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+                    continue
+                if ctx.json:
+                    ctx.echo(json.dumps(event, ensure_ascii=False))
+                else:
+                    ctx.echo(_event_line(event))
+                ctx.flush()
+                seen += 1
+                if ns.count and seen >= ns.count:
+                    break
+        finally:
+            stream.close()
+
+
+def _event_line(event: dict) -> str:
+    line = f"{event['type']:<9} {event['path']}"
+    if "newPath" in event:
+        line += f" -> {event['newPath']}"
+    stat = event.get("stat")
+    if stat is not None and not stat.get("isDir"):
+        line += f" ({stat.get('size', 0)} bytes)"
+    if event["type"] == "overflow":
+        line += ": events were lost; list again"
+    return line
 
 
 def readlink_args(p: argparse.ArgumentParser) -> None:
