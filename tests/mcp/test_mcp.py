@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -40,7 +42,10 @@ async def mcp_session(pfs_server, tmp_path: Path) -> AsyncIterator[ClientSession
     params = StdioServerParameters(
         command=str(Path(sys.executable).parent / "pfs"),
         args=["mcp"],
-        env={"PFS_SERVER_URL": pfs_server.url},  # the original pfs-mcp's variable
+        # PFS_SERVER_URL is the original pfs-mcp's variable; PYTHONPATH, when set, makes the
+        # subprocess import the sources under test (a worktree), not the installed ones.
+        env={"PFS_SERVER_URL": pfs_server.url}
+        | {k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
     )
     with open(tmp_path / "mcp.log", "w") as errlog:
         async with stdio_client(params, errlog=errlog) as (read, write):
@@ -54,6 +59,29 @@ async def test_every_tool_through_the_sdk_client(pfs_server, tmp_path):
     """Start `pfs mcp`, list the tools, call each one, and see the results on the server."""
     async with mcp_session(pfs_server, tmp_path) as session:
         await check_tools(session, tmp_path)
+
+
+async def test_watch_tool_reports_changes(pfs_server, tmp_path):
+    """pfs_watch returns the changes made while it watched (the write repeats until the watch,
+    which starts at some point after the call, has seen one)."""
+    from pfs.client import AsyncClient
+
+    async with mcp_session(pfs_server, tmp_path) as session, AsyncClient(pfs_server.url) as pfs:
+        await pfs.mkdir("/memfs/watched", parents=True)
+        watching = asyncio.ensure_future(
+            session.call_tool("pfs_watch", {"path": "/memfs/watched", "max_events": 1,
+                                            "seconds": 60})  # fmt: skip
+        )
+        while not watching.done():
+            await pfs.write("/memfs/watched/a.txt", "hello")
+            await asyncio.sleep(0.2)
+        result = watching.result()
+        assert not result.is_error, result.content
+        [event] = json.loads(text(result))
+        assert event["type"] == "write" and event["path"] == "/memfs/watched/a.txt"
+        assert event["stat"]["size"] == 5
+        quiet = await session.call_tool("pfs_watch", {"path": "/memfs/watched", "seconds": 0.5})
+        assert json.loads(text(quiet)) == []
 
 
 async def test_tree_tools_never_take_a_message(pfs_server, tmp_path):

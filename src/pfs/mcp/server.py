@@ -7,6 +7,7 @@ Results are one text item (JSON for structured answers, like the original). A PF
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import inspect
@@ -31,6 +32,11 @@ read and write. A queue is a directory with control files: write enqueue to add 
 dequeue to take the oldest one (JSON {"id","data","timestamp"}, or {} when empty), peek to look
 at it, size for the count (pfs_enqueue/pfs_dequeue do this for you). Reading dequeue consumes.
 """
+
+
+#: Longest a pfs_watch call watches, and most events it returns.
+WATCH_SECONDS = 300
+WATCH_EVENTS = 10_000
 
 
 @contextlib.contextmanager
@@ -111,6 +117,30 @@ def build_server(client: AsyncClient) -> MCPServer:
         """Search files for a regular expression (RE2); JSON {"matches": [...], "count": n}."""
         with tool_errors():
             return to_json(await client.grep(path, pattern, recursive, case_insensitive))
+
+    @server.tool()
+    async def pfs_watch(
+        path: str,
+        recursive: bool = False,
+        seconds: Annotated[float, Field(gt=0, le=WATCH_SECONDS)] = 10,
+        max_events: Annotated[int, Field(ge=1, le=WATCH_EVENTS)] = 100,
+    ) -> str:
+        """Watch path for changes: the events (type, path, newPath, stat) that happen within
+        `seconds`, as a JSON list, returned early once `max_events` came. type "overflow" means
+        events were lost."""
+        events: list[dict[str, Any]] = []
+        with tool_errors(), contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                stream = client.watch(path, recursive)
+                try:
+                    async for event in stream:
+                        if event["type"] != "ready":
+                            events.append(event)
+                            if len(events) >= max_events:
+                                break
+                finally:
+                    await stream.aclose()
+        return to_json(events)
 
     @server.tool()
     async def pfs_mounts() -> str:
