@@ -319,6 +319,13 @@ class FileSystem:
             "(it cannot compare and write in one step)"
         )
 
+    async def copy_file(self, src: str, dst: str) -> int:
+        """Copy the file ``src`` to ``dst`` (created or replaced, as a write) inside the back end,
+        the bytes never passing through the server (S3's CopyObject); returns the bytes copied.
+        The default, NotSupported, has the caller stream the copy instead (read_stream into
+        write_stream), which is what a plugin wants where its back end cannot do better."""
+        raise NotSupported(f"copy: {src}: no copy inside {self.fstype}")
+
     async def remove_if(self, path: str, expect: Expect, recursive: bool = False) -> None:
         """``remove`` as a compare-and-swap (see :meth:`write_if`)."""
         raise NotSupported(

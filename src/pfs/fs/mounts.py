@@ -616,6 +616,19 @@ class MountTable(FileSystem):
             event="write",
         )
 
+    async def copy_file(self, src: str, dst: str) -> int:
+        """The copy of the plugin both paths are in (links followed); NotSupported across
+        mounts or where the plugin has none, so the caller streams the copy."""
+        source, target = await self._resolve(src), await self._unfollowed(dst)
+        found_src, found_dst = self.find(source), self.find(target)
+        if found_src is None or found_dst is None or found_src[0] is not found_dst[0]:
+            raise NotSupported(f"copy: {src}: not within one mount")
+        mount, rel_dst = self._route_writable("copy", dst, target)
+        # Errors are named at the destination: the source was just found by the caller.
+        copied = await _call(mount, "copy", dst, mount.fs.copy_file(found_src[1], rel_dst))
+        self.events.publish("write", target)
+        return copied
+
     async def remove_if(self, path: str, expect: Expect, recursive: bool = False) -> None:
         norm, _ = self._follow(path, follow_last=False)
         if norm in self._links.links:

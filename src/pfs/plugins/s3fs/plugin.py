@@ -54,6 +54,8 @@ MIN_PART_SIZE = 5 << 20
 MAX_PART_SIZE = 5 << 30
 #: S3's largest object, and its most parts in one multipart upload.
 MAX_OBJECT_SIZE = 5 << 40
+#: The largest object one CopyObject copies.
+COPY_OBJECT_LIMIT = 5 << 30
 MAX_PARTS = 10_000
 #: DeleteObjects takes at most this many keys per call.
 DELETE_BATCH = 1000
@@ -465,6 +467,27 @@ class S3FS(FileSystem):
         if not moves:
             raise NotFound(f"no such file or directory: {rel_old}")
         await self._copy_then_delete(moves, f"rename: {rel_old}")
+
+    @_changes(paths=2)
+    async def copy_file(self, src: str, dst: str) -> int:
+        """CopyObject: S3 copies the object itself, no byte through the server. Objects over
+        CopyObject's 5 GiB are left to the streamed copy."""
+        head = await self._head(src)
+        if head is None:
+            if src == "/" or await self._dir_exists(src):
+                raise IsADirectory(f"is a directory: {self._rel(src)}")
+            raise NotFound(f"no such file or directory: {self._rel(src)}")
+        size = int(head["ContentLength"])
+        if size > COPY_OBJECT_LIMIT:
+            raise NotSupported(f"copy: {self._rel(src)}: over CopyObject's 5 GiB")
+        await self._check_writable(dst, 0, REPLACE)
+        with s3_errors(f"copy: {self._rel(src)}"):
+            await self._s3.copy_object(
+                Bucket=self.bucket,
+                Key=self._key(dst),
+                CopySource={"Bucket": self.bucket, "Key": self._key(src)},
+            )
+        return size
 
     async def _copy_then_delete(self, moves: list[tuple[str, str]], context: str) -> None:
         with s3_errors(context):
