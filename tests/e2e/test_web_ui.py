@@ -267,6 +267,20 @@ def test_browse_breadcrumbs_sizes_sorting_and_filter(page, api):
     page.wait(lambda d: "browse" in page.rows(), "the parent was not listed")
 
 
+def test_listing_follows_changes_made_elsewhere(page, api):
+    """A change under the shown directory (here through the API) lists it again: no reload,
+    the filter stays."""
+    _tree(api, "/memfs/live")
+    page.go("files/memfs/live")
+    page.find("#filter").send_keys(".txt")
+    assert page.rows() == ["small.txt"]
+    api.put("/files", params={"path": "/memfs/live/new.txt"}, content=b"n")
+    page.wait(lambda d: page.rows() == ["new.txt", "small.txt"], "the new file was not listed")
+    api.delete("/files", params={"path": "/memfs/live/small.txt"})
+    page.wait(lambda d: page.rows() == ["new.txt"], "the removed file is still listed")
+    assert page.find("#filter").get_attribute("value") == ".txt"
+
+
 def test_names_with_url_characters(page, api):
     """Names holding #, ?, % and spaces browse, open and rename like any other."""
     base = "/memfs/odd #1"

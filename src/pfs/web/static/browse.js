@@ -5,6 +5,7 @@ import { ask, confirmAction } from "./dialog.js";
 import { h, showError, status } from "./dom.js";
 import { basename, humanSize, join, parent, parseTime, when } from "./format.js";
 import { queuePanel } from "./queue.js";
+import { watch } from "./watch.js";
 
 // Kept across directories, as file managers do.
 const sort = { key: "name", descending: false };
@@ -101,10 +102,22 @@ export async function browse(main, path, refresh) {
     h("button", { id: "mkdir", onclick: () => mkdir(path).then((done) => done && reload(), showError) }, "New folder"),
     h("button", { id: "upload", class: "primary", onclick: () => picker.click() }, "Upload"),
     picker);
-  main.replaceChildren(crumbs(path), toolbar,
-    ...(isQueue(entries) ? [queuePanel(path)] : []),
+  const queue = isQueue(entries) ? queuePanel(path) : null;
+  main.replaceChildren(crumbs(path), toolbar, ...(queue ? [queue.panel] : []),
     zone, h("p", { class: "muted" }, "Drop files on the listing to upload them here."));
   fill();
+  // Live: a change under this directory lists it again (filter, sort and uploads stay).
+  const stop = new AbortController();
+  watch(path, async () => {
+    try {
+      entries = await api.list(path);
+      fill();
+      queue?.refresh();
+    } catch (err) {
+      showError(err);
+    }
+  }, stop.signal);
+  return () => stop.abort();
 }
 
 function row(dir, entry, reload) {

@@ -1,5 +1,6 @@
 // A queuefs queue: its size (read by itself: reading size takes nothing), and peek, dequeue and
-// enqueue only when the user asks (dequeue takes the message away).
+// enqueue only when the user asks (dequeue takes the message away). queuePanel gives the panel
+// and its refresh (the listing calls it when the queue changes).
 import * as api from "./api.js";
 import { h, showError, status } from "./dom.js";
 import { join } from "./format.js";
@@ -37,7 +38,7 @@ export function queuePanel(dir) {
     if (e.key === "Enter") enqueue();
   });
   refresh();
-  return h("div", { class: "panel", id: "queue" },
+  const panel = h("div", { class: "panel", id: "queue" },
     h("div", { class: "toolbar" },
       h("span", {}, "Queue ", h("code", {}, dir), ": ", size, " messages"),
       h("button", { class: "small", id: "queue-refresh", onclick: refresh }, "Refresh"),
@@ -47,4 +48,5 @@ export function queuePanel(dir) {
       h("button", { id: "queue-peek", onclick: act(async () => show("Next", await text(join(dir, "peek")))) }, "Peek"),
       h("button", { id: "queue-dequeue", class: "danger", onclick: act(async () => show("Dequeued", await text(join(dir, "dequeue")))) }, "Dequeue")),
     out);
+  return { panel, refresh };
 }
