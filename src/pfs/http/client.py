@@ -347,13 +347,17 @@ class Pool:
         limit: int = 100,
         connect_timeout: float = 10.0,
         idle_timeout: float = IDLE_TIMEOUT,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """``ssl_context`` checks an https origin (default: the system's CAs)."""
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.ssl = ssl.create_default_context() if parts.scheme == "https" else None
+        self.ssl: ssl.SSLContext | None = None
+        if parts.scheme == "https":
+            self.ssl = ssl_context or ssl.create_default_context()
         self._host_header = parts.netloc.rsplit("@", 1)[-1].encode("idna")
         self.limit = limit
         self.connect_timeout = connect_timeout

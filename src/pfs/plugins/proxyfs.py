@@ -18,6 +18,7 @@ import copy
 import json
 import logging
 import os
+import ssl
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -148,6 +149,12 @@ class ProxyFS(FileSystem):
         ),
         Field("token", "string", help="bearer token sent to the remote (default: none)"),
         Field("token_env", "string", help="server environment variable holding that token"),
+        Field(
+            "ca_bundle",
+            "string",
+            help="PEM CA certificates an https remote's certificate is checked with "
+            "(default: the system's)",
+        ),
     )
     random_write = True
 
@@ -161,12 +168,20 @@ class ProxyFS(FileSystem):
         self._headers = bearer_header(config)
         self._json_headers = (*self._headers, ("Content-Type", "application/json"))
         self._pool: http1.Pool | None = None
+        self._ssl: ssl.SSLContext | None = None
+        if config.get("ca_bundle"):
+            try:
+                self._ssl = ssl.create_default_context(cafile=config["ca_bundle"])
+            except (OSError, ssl.SSLError) as exc:
+                raise InvalidArgument(
+                    f"proxyfs: ca_bundle {config['ca_bundle']}: {exc.strerror or exc}"
+                ) from None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def _connect(self) -> http1.Pool:
         """A pool to the remote once its health check answers as a PFS server's does."""
-        pool = http1.Pool(self.base_url, connect_timeout=self.timeout)
+        pool = http1.Pool(self.base_url, connect_timeout=self.timeout, ssl_context=self._ssl)
         try:
             health = await self._send(sdk.health(), pool)
             if health.get("status") != "healthy":
