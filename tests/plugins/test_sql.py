@@ -221,3 +221,20 @@ def test_choose_backend_offers_postgres_only_to_plugins_that_have_it():
 def test_backend_is_shared():
     assert [backend_is_shared(n) for n in ("memory", "sqlite", "sqlite3")] == [False] * 3
     assert [backend_is_shared(n) for n in ("mysql", "tidb", "postgres")] == [True] * 3
+
+
+def test_postgres_errors_say_which_are_the_database_being_away():
+    import asyncpg
+
+    from pfs.fs.errors import FSError, Timeout, TooLarge
+    from pfs.sql.postgres import translate_error
+
+    away = translate_error(ConnectionRefusedError("refused"), "db:5432")
+    assert type(away) is Unavailable and "db:5432" in away.message
+    assert type(translate_error(TimeoutError(), "db:5432")) is Timeout
+    assert type(translate_error(asyncpg.UniqueViolationError("dup"), "db:5432")) is AlreadyExists
+    assert type(translate_error(asyncpg.ProgramLimitExceededError("big"), "db:5432")) is TooLarge
+    assert type(translate_error(asyncpg.AdminShutdownError("bye"), "db:5432")) is Unavailable
+    # A statement given the wrong arguments is our fault, not the database being down.
+    misuse = translate_error(asyncpg.DataError("invalid input for query argument $1"), "db:5432")
+    assert type(misuse) is FSError

@@ -121,10 +121,12 @@ def is_unreachable(exc: BaseException) -> bool:
     """Whether ``exc`` is a lost or refused connection (as opposed to a bad statement)."""
     if isinstance(exc, OSError | ConnectionError | TimeoutError):
         return True
-    if asyncpg is not None and isinstance(
-        exc, asyncpg.ConnectionDoesNotExistError | asyncpg.InterfaceError
-    ):
+    if asyncpg is not None and isinstance(exc, asyncpg.ConnectionDoesNotExistError):
         return True
+    if asyncpg is not None and isinstance(exc, asyncpg.InterfaceError):
+        # Also raised for arguments the statement does not take: only a closed connection
+        # means the database is away.
+        return "closed" in str(exc)
     state = _sqlstate(exc)
     return state.startswith("08") or state in _UNREACHABLE
 
