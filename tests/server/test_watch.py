@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import queue
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -236,3 +238,63 @@ def test_async_client_watch(server):
 
     seen = asyncio.run(scenario())
     assert _kinds(seen) == [("mkdir", "/memfs/async", None), ("write", "/memfs/async/a", None)]
+
+
+@pytest.fixture(scope="module")
+def local_server(tmp_path_factory):
+    from pfs.testing.server import ServerProcess
+
+    root = tmp_path_factory.mktemp("local")
+    (root / "sub").mkdir()
+    config = {"plugins": {"localfs": {"enabled": True, "path": "/local",
+                                      "config": {"local_dir": str(root)}}}}  # fmt: skip
+    with ServerProcess(config) as proc:
+        yield proc, root
+
+
+def test_localfs_outside_changes_are_seen(local_server):
+    """Files changed in the directory by another program are told (inotify), marked outside;
+    the server's own change is told once, not again as its inotify echo."""
+    server, root = local_server
+    with Client(server.api) as pfs:
+        stream = pfs.watch("/local", recursive=True)
+        assert next(stream)["type"] == "ready"
+        told: queue.Queue = queue.Queue()
+
+        def read_all() -> None:
+            with contextlib.suppress(Exception):  # the client closes under it at the end
+                for event in stream:
+                    told.put(event)
+
+        threading.Thread(target=read_all, daemon=True).start()
+
+        def following(seconds: float = 10):
+            try:
+                return told.get(timeout=seconds)
+            except queue.Empty:
+                return None
+
+        # The inotify watch starts with the first watcher: repeat until it reports.
+        for step in range(200):
+            (root / "sub" / "outside.txt").write_text(f"{step}")
+            event = following(0.1)
+            if event is not None:
+                break
+        else:
+            pytest.fail("no event for a file written outside the server")
+        assert event["path"] == "/local/sub/outside.txt" and event["outside"] is True
+        while following(0.5) is not None:  # what the repeated writes left
+            pass
+        (root / "sub" / "outside.txt").rename(root / "moved.txt")
+        moved = following()
+        assert (moved["type"], moved["path"], moved["newPath"], moved["outside"]) == (
+            "rename", "/local/sub/outside.txt", "/local/moved.txt", True
+        )  # fmt: skip
+        pfs.write("/local/mine.txt", "server")
+        (root / "after.txt").write_text("x")
+        seen = [following(), following(), following()]
+        assert [(e["type"], e["path"], e.get("outside", False)) for e in seen] == [
+            ("write", "/local/mine.txt", False),
+            ("create", "/local/after.txt", True),
+            ("write", "/local/after.txt", True),
+        ]

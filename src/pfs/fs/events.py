@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 #: Events one watcher may hold undelivered before it overflows.
 WATCH_BUFFER = 10_000
 #: Default of ``server.max_watchers``: watches open at once on one server.
 MAX_WATCHERS = 1024
+#: A plugin's report of an outside change to a path this server changed less than this many
+#: seconds before is taken for the echo of that change and dropped (it was told already).
+ECHO_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +102,11 @@ class EventHub:
     def __init__(self) -> None:
         self._watchers: list[Watcher] = []
         self._seq = itertools.count(1)
+        #: Plugins that learn of outside changes, by mount path: told whether anyone watches
+        #: there (they look only then), and what they were last told.
+        self._sources: dict[str, tuple[Callable[[bool], None], bool]] = {}
+        #: When this server last changed each path (while anyone watches), for echo detection.
+        self._changed: dict[str, float] = {}
 
     def __len__(self) -> int:
         return len(self._watchers)
@@ -106,18 +116,52 @@ class EventHub:
     ) -> None:
         if not self._watchers:  # the common case costs one check
             return
+        if self._echo(path, new_path, outside):
+            return
         event = Event(kind, path, new_path, outside, next(self._seq))
         for watcher in self._watchers:
             if watcher.wants(event):
                 watcher.offer(event)
 
+    def _echo(self, path: str, new_path: str | None, outside: bool) -> bool:
+        now = time.monotonic()
+        changed = self._changed
+        if outside:
+            return now - changed.get(path, -ECHO_SECONDS) < ECHO_SECONDS
+        if len(changed) > WATCH_BUFFER:  # keep only the recent ones: bounded
+            self._changed = changed = {p: t for p, t in changed.items() if now - t < ECHO_SECONDS}
+        changed[path] = now
+        if new_path is not None:
+            changed[new_path] = now
+        return False
+
     def watch(self, root: str, recursive: bool, capacity: int = WATCH_BUFFER) -> Watcher:
         watcher = Watcher(root, recursive, capacity)
         self._watchers = [*self._watchers, watcher]
+        self._tell_sources()
         return watcher
 
     def release(self, watcher: Watcher) -> None:
         self._watchers = [w for w in self._watchers if w is not watcher]
+        if not self._watchers:
+            self._changed.clear()
+        self._tell_sources()
+
+    def add_source(self, root: str, watched: Callable[[bool], None]) -> None:
+        """A plugin at ``root`` that can report outside changes: ``watched(True)`` when a watch
+        covering it starts (report from then on), ``watched(False)`` when the last one ends."""
+        self._sources[root] = (watched, False)
+        self._tell_sources()
+
+    def remove_source(self, root: str) -> None:
+        self._sources.pop(root, None)
+
+    def _tell_sources(self) -> None:
+        for root, (watched, told) in list(self._sources.items()):
+            wanted = self.watching(root)
+            if wanted != told:
+                self._sources[root] = (watched, wanted)
+                watched(wanted)
 
     def watching(self, path: str) -> bool:
         """Whether any watcher would be told about ``path`` (plugins that must do work to learn

@@ -46,6 +46,7 @@ from pfs.fs import (
 from pfs.fs.base import Expect, check_expect, replaces
 from pfs.fs.links import LINK_TYPE, LinkInPath
 from pfs.plugins.gomode import go_file_mode, unix_mode_bits
+from pfs.plugins.local_changes import UPLOAD_MARK, LocalChanges
 
 #: Bytes moved per thread hand-off; large enough that the hand-off cost disappears.
 IO_CHUNK = 1 << 20
@@ -111,6 +112,13 @@ class LocalFS(FileSystem):
     fstype = "localfs"
     config_schema = (
         Field("local_dir", "string", required=True, help="the directory served at the mount"),
+        Field(
+            "watch_outside",
+            "bool",
+            default=True,
+            help="tell watchers (/api/v1/watch) of changes made to the directory by others "
+            "(inotify, while a watch covers the mount)",
+        ),
     )
     random_write = True
     stores_links = True
@@ -119,6 +127,7 @@ class LocalFS(FileSystem):
         super().__init__(config)
         self.base = os.path.abspath(os.path.expanduser(config["local_dir"]))
         self.base_fd = -1
+        self._changes: LocalChanges | None = None
 
     async def start(self) -> None:
         try:
@@ -131,8 +140,16 @@ class LocalFS(FileSystem):
             raise InvalidArgument(
                 f"base path cannot be opened: {self.base}: {exc.strerror}"
             ) from None
+        context = self.context
+        if self.config.get("watch_outside", True) and context and context.events is not None:
+            self._changes = LocalChanges(self.base, context.path, context.events)
+            context.events.add_source(context.path, self._changes.watched)
 
     async def shutdown(self) -> None:
+        if self._changes is not None:
+            self._changes.hub.remove_source(self._changes.mount_path)
+            await self._changes.close()
+            self._changes = None
         if self.base_fd >= 0:
             os.close(self.base_fd)
             self.base_fd = -1
@@ -484,7 +501,7 @@ class LocalFS(FileSystem):
                 if not st.S_ISREG(old.st_mode):
                     raise PermissionDenied(f"write: {path}: not a regular file")
                 mode = st.S_IMODE(old.st_mode)
-            temp = f".{name}.pfs-upload-{secrets.token_hex(4)}"
+            temp = f".{name}{UPLOAD_MARK}{secrets.token_hex(4)}"
             fd = os.open(
                 temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FILE_FLAGS, 0o600, dir_fd=dir_fd
             )
