@@ -19,6 +19,7 @@ EXTRA_OF_MODULE = {
     "wasmtime": "wasm",
     "pyfuse3": "fuse",
     "mcp": "mcp",
+    "asyncinotify": "watch",
 }
 
 

@@ -15,6 +15,7 @@ import contextlib
 import logging
 from pathlib import Path
 
+from pfs.extras import needs
 from pfs.fs.events import EventHub
 
 log = logging.getLogger("pfs.plugins.localfs")
@@ -79,8 +80,8 @@ class LocalChanges:
     async def _run(self) -> None:
         try:
             from asyncinotify import Mask, RecursiveInotify
-        except ImportError:
-            log.warning("localfs: outside changes are not watched: install pfs[watch]")
+        except ImportError as exc:
+            log.warning("localfs: outside changes are not told: %s", needs("watching", exc))
             return
         mask = (
             Mask.CREATE | Mask.CLOSE_WRITE | Mask.DELETE | Mask.MOVED_FROM | Mask.MOVED_TO
