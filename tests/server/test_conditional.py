@@ -300,6 +300,17 @@ def test_head_of_a_directory_and_of_a_missing_file(api):
     assert api.head("/files", params={"path": "/memfs/none"}).status_code == 404
 
 
+def test_capabilities_name_copy_conditional_and_which_plugins_swap(api):
+    answer = api.get("/capabilities").json()
+    assert {"copy", "conditional"} <= set(answer["features"])
+    for mount in CAS_MOUNTS:
+        asked = api.get("/capabilities", params={"path": mount}).json()
+        assert asked["supportsConditionalWrite"], mount
+    assert not api.get("/capabilities", params={"path": "/hello"}).json()[
+        "supportsConditionalWrite"
+    ]
+
+
 def test_405_names_the_allowed_methods(api):
     answer = api.patch("/files", params={"path": "/memfs/x"})
     assert answer.status_code == 405

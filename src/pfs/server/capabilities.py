@@ -21,7 +21,7 @@ from pfs.server.requests import required_path
 from pfs.server.state import State
 
 #: What the server offers on every path (AGFS clients read this list).
-FEATURES = ("handlefs", "grep", "digest", "stream", "touch")
+FEATURES = ("handlefs", "grep", "digest", "stream", "touch", "copy", "conditional")
 
 
 async def capabilities(state: State, req: Request) -> Response:
@@ -52,6 +52,8 @@ async def path_capabilities(state: State, path: str) -> dict[str, Any]:
         "supportsTruncate": writable and _implements(fs, "truncate"),
         "supportsTouch": writable and _implements(fs, "set_mtime"),
         "supportsRename": writable and _implements(fs, "rename"),
+        # If-Match / If-None-Match on PUT and DELETE compare and swap in the plugin.
+        "supportsConditionalWrite": writable and _implements(fs, "write_if"),
         # Every plugin's files open as handles for reading; for writing the plugin needs
         # random writes or handles of its own (a queue's, a stream's).
         "supportsFileHandle": writable and (fs.random_write or _implements(fs, "open_handle")),
