@@ -25,6 +25,15 @@ def clean_environ(monkeypatch):
             monkeypatch.delenv(key)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def engine_scratch_cleanup():
+    """Redis keys and NATS streams under the scratch prefixes tests used are removed at the end."""
+    yield
+    from pfs.testing.engines import remove_issued
+
+    remove_issued()
+
+
 @pytest.fixture(scope="session")
 def server():
     """One shared real server (Granian) with the base mounts."""

@@ -16,6 +16,8 @@ EXTRA_OF_MODULE = {
     "aiobotocore": "s3",
     "asyncmy": "mysql",
     "asyncpg": "postgres",
+    "redis": "redis",
+    "nats": "nats",
     "wasmtime": "wasm",
     "pyfuse3": "fuse",
     "mcp": "mcp",

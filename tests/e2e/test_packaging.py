@@ -16,7 +16,7 @@ from pfs.extras import EXTRA_OF_MODULE
 
 ROOT = Path(__file__).resolve().parents[2]
 # Distribution names of what each extra's modules come from.
-DISTRIBUTION_OF_MODULE = {"re2": "google-re2"}
+DISTRIBUTION_OF_MODULE = {"re2": "google-re2", "nats": "nats-py"}
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,13 @@ import httpx
 import orjson
 import pytest
 
+from pfs.testing.engines import ENGINES
 from pfs.testing.mariadb import MariaDB
 from pfs.testing.postgres import Postgres
 
 MARIADB = MariaDB()
 POSTGRES = Postgres()
-BACKENDS = ("memory", "sqlite", "mysql", "postgres")
+BACKENDS = ("memory", "sqlite", "mysql", "postgres", "redis", "nats")
 
 
 def require_mariadb() -> None:
@@ -38,10 +39,20 @@ def require_postgres() -> None:
     pytest.skip(problem)
 
 
+def require_engine(kind: str) -> None:
+    """Skip (fail under CI=true) when the Redis or NATS server is not reachable."""
+    problem = ENGINES[kind].reachable()
+    if problem is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(problem)
+    pytest.skip(problem)
+
+
 @contextmanager
 def scratch_database(backend: str, prefix: str) -> Iterator[str | None]:
-    """A throw-away database for a mysql or postgres ``backend`` (None for the others),
-    dropped on exit."""
+    """A throw-away database for a mysql or postgres ``backend``, a key prefix for redis and
+    nats (None for the others), dropped with what it holds on exit."""
     if backend == "mysql":
         require_mariadb()
         with MARIADB.scratch_database(prefix) as database:
@@ -50,11 +61,21 @@ def scratch_database(backend: str, prefix: str) -> Iterator[str | None]:
         require_postgres()
         with POSTGRES.scratch_database(prefix) as database:
             yield database
+    elif backend in ENGINES:
+        require_engine(backend)
+        with ENGINES[backend].scratch_prefix() as key_prefix:
+            yield key_prefix
     else:
         yield None
 
 
 def queuefs_config(backend: str, tmp_path, database: str | None, **extra) -> dict:
+    """A queuefs config on ``backend``; for redis and nats ``database`` is the key prefix (a
+    new scratch one when None: tests/conftest.py removes those when the session ends)."""
+    if backend in ENGINES:
+        require_engine(backend)
+        engine = ENGINES[backend]
+        return {**engine.config(database or engine.new_prefix()), **extra}
     if backend == "sqlite":
         config = {"backend": "sqlite", "db_path": str(tmp_path / "queue.db")}
     elif backend == "mysql":

@@ -1,4 +1,4 @@
-"""kvfs on its sqlite, mysql and postgres backends: the same file semantics as memory,
+"""kvfs on its sqlite, mysql, postgres, redis and nats backends: the same file semantics as memory,
 persistence, and one namespace shared by two servers (atomic read-modify-write across them)."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import asyncio
 import httpx
 import pytest
 
+from pfs.testing.engines import ENGINES
 from pfs.testing.mariadb import MariaDB
 from pfs.testing.postgres import Postgres
 from pfs.testing.server import ServerProcess, free_port
@@ -26,20 +27,26 @@ def _kv_config(request, tmp_path):
         yield lambda **extra: _shared_config(request.param, database, **extra)
 
 
+#: The back ends whose data outlives a server (every one but memory).
+PERSISTENT = ["sqlite", "mysql", "postgres", "redis", "nats"]
+
+
 def _shared_config(backend: str, database: str | None, **extra) -> dict:
+    if backend in ENGINES:
+        return ENGINES[backend].config(database, **extra)
     if backend == "postgres":
         return POSTGRES.config(database, **extra)
     return {"backend": "mysql", **MARIADB.config(database), **extra}
 
 
-@pytest.fixture(params=["sqlite", "mysql", "postgres"])
+@pytest.fixture(params=PERSISTENT)
 def kv_config(request, tmp_path):
     """A factory of kvfs configs on one persistent backend (scratch database for mysql and
     postgres)."""
     yield from _kv_config(request, tmp_path)
 
 
-@pytest.fixture(params=["memory", "sqlite", "mysql", "postgres"])
+@pytest.fixture(params=["memory", *PERSISTENT])
 def any_kv_config(request, tmp_path):
     """The same, memory included: every backend must behave as the memory one does."""
     yield from _kv_config(request, tmp_path)
@@ -168,5 +175,5 @@ def test_unknown_backend_is_refused(start_server):
     proc = start_server(None)
     with httpx.Client(base_url=proc.api) as api:
         r = api.post("/mount", json={"fstype": "kvfs", "path": "/kvx",
-                                     "config": {"backend": "redis"}})
+                                     "config": {"backend": "oracle"}})
         assert r.status_code == 400 and "backend" in r.json()["error"]

@@ -36,13 +36,14 @@ def backend_is_shared(name: str) -> bool:
     return name not in ("memory", *SQLITE_BACKENDS)
 
 
-def backend_field(help: str) -> Field:
-    """The ``backend`` config key of a plugin with a memory back end and SQL ones."""
+def backend_field(help: str, engines: tuple[str, ...] = ()) -> Field:
+    """The ``backend`` config key of a plugin with a memory back end, SQL ones and the other
+    ``engines`` it offers (redis, nats)."""
     return Field(
         "backend",
         "string",
         default="memory",
-        choices=("memory", *SQLITE_BACKENDS, *MYSQL_BACKENDS, *POSTGRES_BACKENDS),
+        choices=("memory", *SQLITE_BACKENDS, *MYSQL_BACKENDS, *POSTGRES_BACKENDS, *engines),
         help=help,
     )
 
@@ -55,6 +56,7 @@ def choose_backend(
     mysql: Callable[[MySQLOptions], Backend],
     postgres: Callable[[MySQLOptions], Backend] | None = None,
     memory: Callable[[], Backend] | None = None,
+    engines: dict[str, Callable[[dict[str, Any]], Backend]] | None = None,
     sqlite_file: str,
     database: str,
 ) -> Backend:
@@ -75,8 +77,11 @@ def choose_backend(
         return postgres(postgres_options(config, database))
     if name == "memory" and memory is not None:
         return memory()
+    if engines and name in engines:
+        return engines[name](config)
     names = _SQL_NAMES if postgres is not None else _SQL_NAMES[: -len(POSTGRES_BACKENDS)]
     offered = ("memory", *names) if memory is not None else names
+    offered = (*offered, *(engines or ()))
     raise InvalidArgument(
         f"unsupported database backend: {name} (valid options: {', '.join(offered)})"
     )

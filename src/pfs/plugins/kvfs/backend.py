@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from pfs.fs import AlreadyExists, InvalidArgument, NotFound
+from pfs.fs import AlreadyExists, InvalidArgument, NotFound, NotSupported
 
 #: ``update``'s function: the old value (None: no such key) → the new value (or raises).
 Updater = Callable[[bytes | None], bytes]
@@ -27,6 +27,9 @@ def new_version() -> str:
 
 class KVBackend:
     """Storage of kvfs's pairs: keys are the paths below ``/keys/``, values are bytes."""
+
+    #: Whether keys can expire (``ttl`` / ``set_ttl`` work): the plugin then serves ``/ttl``.
+    expires = False
 
     async def start(self, initial: dict[str, bytes]) -> None:
         """Open the back end; ``initial`` keys are set only where the key does not exist yet."""
@@ -76,6 +79,15 @@ class KVBackend:
     async def rename(self, old: str, new: str) -> None:
         """Raises NotFound (old), AlreadyExists (new)."""
         raise NotImplementedError
+
+    async def ttl(self, key: str) -> float | None:
+        """Seconds until ``key`` expires (None: never). Raises NotFound; NotSupported on back
+        ends whose keys never expire."""
+        raise NotSupported("kvfs: keys expire only on the redis backend (ttl is not supported)")
+
+    async def set_ttl(self, key: str, seconds: float) -> None:
+        """Expire ``key`` in ``seconds`` (0: never). Raises NotFound, NotSupported."""
+        raise NotSupported("kvfs: keys expire only on the redis backend (ttl is not supported)")
 
 
 def key_not_found(key: str) -> NotFound:

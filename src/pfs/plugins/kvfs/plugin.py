@@ -1,7 +1,9 @@
-"""kvfs: a key/value store as files under ``/keys``, in memory or shared through SQL.
+"""kvfs: a key/value store as files under ``/keys``, in memory or shared through SQL, Redis or
+NATS JetStream.
 
-Back ends live in sibling modules (memory, sqlite, mysql) behind
+Back ends live in sibling modules (memory, sqlite, mysql, postgres, redis, nats) behind
 :class:`~pfs.plugins.kvfs.backend.KVBackend`; this module holds the paths and write semantics.
+On back ends whose keys can expire (redis) ``/ttl/<key>`` reads and sets a key's time to live.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pfs.plugins.kvfs.memory import MemoryBackend
 from pfs.plugins.kvfs.mysql import MySQLBackend
 from pfs.plugins.kvfs.postgres import PostgresBackend
 from pfs.plugins.kvfs.sqlite import SQLiteBackend
+from pfs.engines import ENGINE_BACKENDS, ENGINE_CONFIG_FIELDS, engine_options
 from pfs.sql import SQL_CONFIG_FIELDS, backend_field, backend_is_shared, choose_backend
 
 #: Default of ``max_value_size``: the server's default body limit (kvfs values are buffered whole).
@@ -50,12 +53,13 @@ class KVFS(FileSystem):
 
     config_schema = (
         Field("initial_data", "map", default={}, help="keys loaded at mount (kept if present)"),
-        backend_field("where pairs live"),
+        backend_field("where pairs live", ENGINE_BACKENDS),
         Field(
             "namespace",
             "string",
             default="default",
-            help="sqlite/mysql/postgres: mounts naming the same namespace share their keys",
+            help="sqlite/mysql/postgres/redis/nats: mounts naming the same namespace share "
+            "their keys",
         ),
         Field(
             "max_value_size",
@@ -66,6 +70,7 @@ class KVFS(FileSystem):
             help="largest value; writes that would grow a value past it are refused (413)",
         ),
         *SQL_CONFIG_FIELDS,
+        *ENGINE_CONFIG_FIELDS,
     )
     random_write = True
 
@@ -82,6 +87,10 @@ class KVFS(FileSystem):
             sqlite=lambda path: SQLiteBackend(path, namespace),
             mysql=lambda options: MySQLBackend(options, namespace),
             postgres=lambda options: PostgresBackend(options, namespace),
+            engines={
+                "redis": lambda config: _redis_backend(config, namespace),
+                "nats": lambda config: _nats_backend(config, namespace),
+            },
             sqlite_file="kvfs.db",
             database="kvdb",
         )
@@ -95,6 +104,13 @@ class KVFS(FileSystem):
 
     async def shutdown(self) -> None:
         await self.backend.close()
+
+    @staticmethod
+    def _ttl_key(path: str) -> str:
+        key = path[len("/ttl/") :]
+        if not key:
+            raise InvalidArgument("key name cannot be empty")
+        return key
 
     @staticmethod
     def _key(path: str) -> str:
@@ -112,6 +128,12 @@ class KVFS(FileSystem):
             return self.readme_info()
         if path == "/keys":
             return FileInfo("keys", 0, 0o755, is_dir=True, meta=Meta("kvfs", "dir"))
+        if path == "/ttl" and self.backend.expires:
+            return FileInfo("ttl", 0, 0o755, is_dir=True, meta=Meta("kvfs", "dir"))
+        if path.startswith("/ttl/") and self.backend.expires:
+            key = self._ttl_key(path)
+            text = _ttl_text(await self.backend.ttl(key))
+            return FileInfo(key.rsplit("/", 1)[-1], len(text), 0o644, meta=Meta("kvfs", "ttl"))
         if not path.startswith("/keys/"):
             raise NotFound(f"invalid path: {path}")
         key = path[len("/keys/") :]
@@ -122,7 +144,14 @@ class KVFS(FileSystem):
 
     async def readdir(self, path: str) -> list[FileInfo]:
         if path == "/":
-            return [await self.stat("/README"), await self.stat("/keys")]
+            listing = [await self.stat("/README"), await self.stat("/keys")]
+            return [*listing, await self.stat("/ttl")] if self.backend.expires else listing
+        if path == "/ttl" and self.backend.expires:
+            meta = Meta("kvfs", "ttl")
+            return [
+                FileInfo(key.rsplit("/", 1)[-1], 0, 0o644, meta=meta)
+                for key, _ in await self.backend.sizes()
+            ]
         if path == "/keys":
             now = time.time_ns()
             meta = Meta("kvfs", "file")
@@ -135,8 +164,11 @@ class KVFS(FileSystem):
     async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
         if path == "/README":
             return read_range(self.readme, offset, size)
-        if path in ("/", "/keys"):
+        if path in ("/", "/keys", "/ttl"):
             raise IsADirectory(f"is a directory: {path}")
+        if path.startswith("/ttl/"):
+            text = _ttl_text(await self.backend.ttl(self._ttl_key(path)))
+            return read_range(text, offset, size)
         if not path.startswith("/keys/"):
             raise NotFound(f"invalid path: {path}")
         key = self._key(path)
@@ -190,8 +222,11 @@ class KVFS(FileSystem):
     async def _write(
         self, path: str, data: bytes, offset: int, flags: WriteFlag, expect: Expect | None
     ) -> str:
-        if path in ("/", "/keys"):
+        if path in ("/", "/keys", "/ttl"):
             raise IsADirectory(f"cannot write to directory: {path}")
+        if path.startswith("/ttl/"):
+            await self.backend.set_ttl(self._ttl_key(path), _parse_ttl(data))
+            return ""
         key = self._key(path)
         guard = None
         if expect is not None:
@@ -216,8 +251,10 @@ class KVFS(FileSystem):
         return ""
 
     async def truncate(self, path: str, size: int) -> None:
-        if path in ("/", "/keys"):
+        if path in ("/", "/keys", "/ttl"):
             raise IsADirectory(f"is a directory: {path}")
+        if path.startswith("/ttl/"):
+            return  # a shell's `echo 60 > ttl/k` truncates first: the write sets the TTL
         key = self._key(path)
         if size > self.max_value_size:
             raise TooLarge(
@@ -271,3 +308,41 @@ def _scalar_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+#: Longest time to live accepted (a year and a day, in seconds).
+MAX_TTL = 366 * 86400.0
+
+
+def _ttl_text(seconds: float | None) -> bytes:
+    """Seconds left as text, to the millisecond; ``0``: the key never expires."""
+    if seconds is None:
+        return b"0"
+    return f"{seconds:.3f}".rstrip("0").rstrip(".").encode()
+
+
+def _parse_ttl(data: bytes) -> float:
+    text = data.decode("utf-8", errors="replace").strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_TTL:
+        raise InvalidArgument(
+            f"invalid ttl {text!r}: expected seconds between 0 and {int(MAX_TTL)} "
+            "(0: never expires)"
+        )
+    return seconds
+
+
+def _redis_backend(config: dict[str, Any], namespace: str) -> KVBackend:
+    # Imported here: the module needs the redis extra, which a server may not have.
+    from pfs.plugins.kvfs.redis import RedisBackend
+
+    return RedisBackend(engine_options("redis", config, "pfs:kvfs:"), namespace)
+
+
+def _nats_backend(config: dict[str, Any], namespace: str) -> KVBackend:
+    from pfs.plugins.kvfs.nats import NATSBackend
+
+    return NATSBackend(engine_options("nats", config, "pfs_kvfs"), namespace)

@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from pfs.engines import engine_options
 from pfs.fs import Field, InvalidArgument
 from pfs.plugins.queuefs.agfs import REGISTRY
 from pfs.plugins.queuefs.agfs_mysql import AgfsMySQLBackend
@@ -25,6 +26,12 @@ from pfs.plugins.queuefs.sqlite import SQLiteBackend
 from pfs.sql import POSTGRES_BACKENDS, MySQLDatabase, MySQLOptions, as_text, choose_backend
 
 LAYOUTS = ("auto", "pfs", "agfs")
+#: Back ends that are not SQL databases: they only have our layout. Their modules import their
+#: client library lazily, so a server without the extra still loads queuefs.
+ENGINES = {
+    "redis": lambda config: _engine("redis", config),
+    "nats": lambda config: _engine("nats", config),
+}
 #: The tables of our layout, any one of which marks a database as ours.
 _PFS_TABLES = ("queuefs_queues", "queuefs_messages")
 
@@ -46,6 +53,7 @@ def build(backend: str, layout: str, config: dict[str, Any]) -> QueueBackend:
         backend,
         config,
         memory=MemoryBackend,
+        engines=ENGINES,
         sqlite=AgfsSQLiteBackend if agfs else SQLiteBackend,
         mysql=AgfsMySQLBackend if agfs else MySQLBackend,
         postgres=PostgresBackend,
@@ -103,3 +111,13 @@ async def _mysql_tables(options: MySQLOptions) -> set[str]:
     finally:
         await db.close()
     return {as_text(row[0]) for row in rows}
+
+
+def _engine(kind: str, config: dict[str, Any]) -> QueueBackend:
+    if kind == "redis":
+        from pfs.plugins.queuefs.redis import RedisBackend
+
+        return RedisBackend(engine_options("redis", config, "pfs:queuefs:"))
+    from pfs.plugins.queuefs.nats import NATSBackend
+
+    return NATSBackend(engine_options("nats", config, "pfs_queuefs"), config)

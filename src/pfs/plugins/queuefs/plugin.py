@@ -12,6 +12,7 @@ import logging
 import time
 from typing import Any
 
+from pfs.engines import ENGINE_BACKENDS, ENGINE_CONFIG_FIELDS
 from pfs.fs import (
     REPLACE,
     Field,
@@ -84,8 +85,17 @@ class QueueFS(FileSystem):
         return backend_is_shared(config["backend"])
 
     config_schema = (
-        backend_field("where messages live"),
+        backend_field("where messages live", ENGINE_BACKENDS),
         *SQL_CONFIG_FIELDS,
+        *ENGINE_CONFIG_FIELDS,
+        Field(
+            "max_deliveries",
+            "int",
+            default=0,
+            min=0,
+            help="nats: deliveries of a message before it moves to the dead-letter subject "
+            "(0: no limit)",
+        ),
         layout.LAYOUT_FIELD,
         Field(
             "visibility_timeout",
@@ -124,7 +134,8 @@ class QueueFS(FileSystem):
         # The memory backend has no other writers: its polls only find expired visibilities.
         self.poll = 1.0 if self.backend_name == "memory" else float(config["poll_interval"])
         self.wakeups = Wakeups()
-        if self.backend_name == "memory" and self.layout == "agfs":
+        self.sql = self.backend_name not in ("memory", *ENGINE_BACKENDS)
+        if not self.sql and self.layout == "agfs":
             raise InvalidArgument("queuefs: layout agfs needs a sqlite or mysql backend")
         self.backend: QueueBackend = layout.build(
             self.backend_name, "agfs" if self.layout == "agfs" else "pfs", config
@@ -134,7 +145,7 @@ class QueueFS(FileSystem):
         return self.backend.depths()
 
     async def start(self) -> None:
-        if self.layout == "auto" and self.backend_name != "memory":
+        if self.layout == "auto" and self.sql:
             self.layout = await layout.detect(self.backend_name, self.config)
             if self.layout == "agfs":
                 self.backend = layout.build(self.backend_name, "agfs", self.config)
