@@ -73,9 +73,11 @@ def queuefs_config(backend: str, tmp_path, database: str | None, **extra) -> dic
     """A queuefs config on ``backend``; for redis and nats ``database`` is the key prefix (a
     new scratch one when None: tests/conftest.py removes those when the session ends)."""
     if backend in ENGINES:
-        require_engine(backend)
         engine = ENGINES[backend]
-        return {**engine.config(database or engine.new_prefix()), **extra}
+        if database is None:
+            require_engine(backend)
+            database = engine.new_prefix()
+        return {**engine.config(database), **extra}
     if backend == "sqlite":
         config = {"backend": "sqlite", "db_path": str(tmp_path / "queue.db")}
     elif backend == "mysql":

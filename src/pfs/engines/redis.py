@@ -18,8 +18,8 @@ from pfs.fs.errors import NotSupported
 
 try:
     import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
-    from redis.retry import Retry
 except ImportError:  # reported when a redis back end is mounted
     aioredis = None  # type: ignore[assignment]
 

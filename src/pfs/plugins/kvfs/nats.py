@@ -20,7 +20,9 @@ from pfs.engines import EngineOptions, engine_call
 from pfs.engines.nats import open_nats
 from pfs.fs import TooLarge, Unavailable
 from pfs.plugins.kvfs.backend import (
+    Guard,
     KVBackend,
+    State,
     Updater,
     check_key,
     check_namespace,
@@ -92,6 +94,23 @@ class NATSBackend(KVBackend):
         value = await self.get(key)
         return None if value is None else len(value)
 
+    async def state(self, key: str) -> State:
+        """Size and version; the version is the KV revision (it changes with every write)."""
+        async with self._call():
+            entry = await self._entry(key)
+        return None if entry is None else (len(entry.value or b""), str(entry.revision))
+
+    async def delete_if(self, key: str, guard: Guard) -> None:
+        async with self._call():
+            entry = await self._entry(key)
+            guard(None if entry is None else (len(entry.value or b""), str(entry.revision)))
+            if entry is None:
+                raise key_not_found(key)
+            try:
+                await self.kv.delete(encode_key(key), last=entry.revision)
+            except _js.KeyWrongLastSequenceError:
+                raise Unavailable(f"kvfs: {key} changed during a conditional delete") from None
+
     def _check_size(self, value: bytes) -> None:
         limit = self.nc.max_payload
         if len(value) > limit:
@@ -100,11 +119,16 @@ class NATSBackend(KVBackend):
                 f"takes at most {limit} bytes (its max_payload)"
             )
 
-    async def update(self, key: str, fn: Updater, incoming: int = 0) -> None:
+    async def update(
+        self, key: str, fn: Updater, incoming: int = 0, guard: Guard | None = None
+    ) -> None:
         name = encode_key(check_key(key))
         async with self._call():
             for _ in range(_RETRIES):
                 entry = await self._entry(key)
+                if guard is not None:
+                    size = len(entry.value or b"") if entry is not None else 0
+                    guard(None if entry is None else (size, str(entry.revision)))
                 value = fn(None if entry is None else (entry.value or b""))
                 self._check_size(value)
                 try:

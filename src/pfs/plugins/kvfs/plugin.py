@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from pfs.engines import ENGINE_BACKENDS, ENGINE_CONFIG_FIELDS, engine_options
 from pfs.fs import (
     REPLACE,
     WRITE_LIMIT,
@@ -37,7 +38,6 @@ from pfs.plugins.kvfs.memory import MemoryBackend
 from pfs.plugins.kvfs.mysql import MySQLBackend
 from pfs.plugins.kvfs.postgres import PostgresBackend
 from pfs.plugins.kvfs.sqlite import SQLiteBackend
-from pfs.engines import ENGINE_BACKENDS, ENGINE_CONFIG_FIELDS, engine_options
 from pfs.sql import SQL_CONFIG_FIELDS, backend_field, backend_is_shared, choose_backend
 
 #: Default of ``max_value_size``: the server's default body limit (kvfs values are buffered whole).

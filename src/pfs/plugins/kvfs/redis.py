@@ -1,12 +1,13 @@
-"""The redis back end of kvfs: one Redis string per key, shared by every server naming the
-same ``key_prefix`` and ``namespace``.
+"""The redis back end of kvfs: one Redis hash per key (field ``v`` the value, ``ver`` its
+version), shared by every server naming the same ``key_prefix`` and ``namespace``.
 
-Values live at ``<prefix><namespace>:v:<key>`` and a set ``<prefix><namespace>:keys`` lists the
+Keys live at ``<prefix><namespace>:v:<key>`` and a set ``<prefix><namespace>:keys`` lists the
 keys (an entry whose value expired is dropped from it when a listing meets it). Create, delete,
 rename and clear are Lua scripts (atomic); a write with an offset or flags is a read-modify-write
 under ``WATCH``, retried when another writer got there first, so two servers never interleave
-halves of two writes. A key may expire: ``ttl`` / ``set_ttl`` are ``PTTL`` / ``PEXPIRE``, and
-writes keep the expiry a key has (``SET … KEEPTTL``).
+halves of two writes; a conditional write or delete checks the key's size and version inside
+that same transaction. A key may expire: ``ttl`` / ``set_ttl`` are ``PTTL`` / ``PEXPIRE``, and
+writes keep the expiry a key has (``HSET`` leaves it).
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from pfs.engines import EngineOptions, engine_call
 from pfs.engines.redis import close_redis, open_redis
 from pfs.fs import Unavailable
 from pfs.plugins.kvfs.backend import (
+    Guard,
     KVBackend,
+    State,
     Updater,
     check_key,
     check_namespace,
     key_exists,
     key_not_found,
+    new_version,
 )
 
 try:
@@ -35,12 +39,13 @@ SCAN_BATCH = 1000
 #: Times a read-modify-write starts again after another writer changed the key under it.
 _RETRIES = 100
 
-_SIZE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-return redis.call('STRLEN', KEYS[1])
+_STATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return {redis.call('HSTRLEN', KEYS[1], 'v'), redis.call('HGET', KEYS[1], 'ver') or '0'}
 """
 _CREATE = """
-if not redis.call('SET', KEYS[1], ARGV[2], 'NX') then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'ver', ARGV[3])
 redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 """
@@ -64,7 +69,7 @@ for _, key in ipairs(step[2]) do
   local value = ARGV[2] .. key
   if redis.call('EXISTS', value) == 1 then
     out[#out + 1] = key
-    out[#out + 1] = redis.call('STRLEN', value)
+    out[#out + 1] = redis.call('HSTRLEN', value, 'v')
   else
     redis.call('SREM', KEYS[1], key)
   end
@@ -98,7 +103,7 @@ class RedisBackend(KVBackend):
     async def start(self, initial: dict[str, bytes]) -> None:
         self.redis = await open_redis(self.options)
         for name, source in (
-            ("size", _SIZE),
+            ("state", _STATE),
             ("create", _CREATE),
             ("delete", _DELETE),
             ("rename", _RENAME),
@@ -107,7 +112,9 @@ class RedisBackend(KVBackend):
         ):
             self._scripts[name] = self.redis.register_script(source)
         for key, value in initial.items():
-            await self._run("create", [self._key(check_key(key)), self._index], [key, value])
+            await self._run(
+                "create", [self._key(check_key(key)), self._index], [key, value, new_version()]
+            )
 
     async def close(self) -> None:
         if self.redis is not None:
@@ -120,23 +127,50 @@ class RedisBackend(KVBackend):
 
     async def get(self, key: str) -> bytes | None:
         async with engine_call(self.options):
-            return await self.redis.get(self._key(key))
+            return await self.redis.hget(self._key(key), "v")
 
     async def size(self, key: str) -> int | None:
-        size = int(await self._run("size", [self._key(key)], []))
-        return None if size < 0 else size
+        state = await self.state(key)
+        return None if state is None else state[0]
 
-    async def update(self, key: str, fn: Updater, incoming: int = 0) -> None:
+    async def state(self, key: str) -> State:
+        found = await self._run("state", [self._key(key)], [])
+        return None if not found else (int(found[0]), found[1].decode())
+
+    async def update(
+        self, key: str, fn: Updater, incoming: int = 0, guard: Guard | None = None
+    ) -> None:
         check_key(key)
+
+        def change(pipe: Any, old: bytes | None, exists: bool) -> None:
+            value = fn(old if exists else None)
+            pipe.multi()
+            pipe.hset(self._key(key), mapping={"v": value, "ver": new_version()})
+            pipe.sadd(self._index, key)
+
+        await self._watched(key, change, guard)
+
+    async def delete_if(self, key: str, guard: Guard) -> None:
+        def change(pipe: Any, old: bytes | None, exists: bool) -> None:
+            pipe.multi()
+            pipe.delete(self._key(key))
+            pipe.srem(self._index, key)
+
+        await self._watched(key, change, guard)
+
+    async def _watched(self, key: str, change: Any, guard: Guard | None) -> None:
+        """Read ``key`` under ``WATCH``, let ``guard`` see its state, queue ``change`` and run
+        it; again when another writer changed the key in between."""
         name = self._key(key)
         async with engine_call(self.options):
             for _ in range(_RETRIES):
                 async with self.redis.pipeline(transaction=True) as pipe:
                     await pipe.watch(name)
-                    value = fn(await pipe.get(name))
-                    pipe.multi()
-                    pipe.set(name, value, keepttl=True)
-                    pipe.sadd(self._index, key)
+                    old, version = await pipe.hmget(name, ["v", "ver"])
+                    exists = old is not None
+                    if guard is not None:
+                        guard((len(old), (version or b"0").decode()) if exists else None)
+                    change(pipe, old, exists)
                     try:
                         await pipe.execute()
                         return
@@ -145,7 +179,8 @@ class RedisBackend(KVBackend):
             raise Unavailable(f"kvfs: {key} kept changing under {_RETRIES} write attempts")
 
     async def create(self, key: str) -> None:
-        if not await self._run("create", [self._key(check_key(key)), self._index], [key, b""]):
+        keys = [self._key(check_key(key)), self._index]
+        if not await self._run("create", keys, [key, b"", new_version()]):
             raise key_exists(key)
 
     async def delete(self, key: str) -> None:

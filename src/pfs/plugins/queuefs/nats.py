@@ -78,6 +78,10 @@ class NATSBackend(QueueBackend):
         #: (queue, visibility) → dequeue requests waiting for the next pull, and its runner.
         self._waiting: dict[tuple[str, float], list[asyncio.Future]] = {}
         self._runners: dict[tuple[str, float], asyncio.Task] = {}
+        #: Messages put back after the default mode's ack, served first by this server.
+        self._back: dict[str, list[Message]] = {}
+        #: Messages this server put back with a NAK and not redelivered yet (for ``size``).
+        self._nacked: dict[str, int] = {}
 
     def _stream(self, name: str) -> str:
         return f"{self.prefix}_{_hash(name)}"
@@ -257,6 +261,12 @@ class NATSBackend(QueueBackend):
         return msgs
 
     async def dequeue(self, name: str, visibility: float) -> Message | None:
+        back = self._back.get(name)
+        if back and visibility <= 0:
+            message = back.pop(0)
+            if not back:
+                del self._back[name]
+            return message
         # Dequeues of one queue arriving together share one pull request (one at a time per
         # queue on this server): JetStream hands out each message once either way.
         key = (name, visibility)
@@ -317,6 +327,8 @@ class NATSBackend(QueueBackend):
             return None
         sequence = meta.sequence.stream
         enqueued = int(msg.reply.split(".")[-2])
+        if delivery > 1 and self._nacked.get(name):
+            self._nacked[name] -= 1
         if visibility <= 0:
             await self.nc.request(msg.reply, b"+ACK", timeout=self.options.query_timeout)
         else:
@@ -351,7 +363,31 @@ class NATSBackend(QueueBackend):
             await self.nc.request(reply, b"+ACK", timeout=self.options.query_timeout)
             return True
 
+    async def put_back(self, name: str, message: Message) -> None:
+        sequence, _ = divmod(int(message.id), 1000)
+        key = f"{_hash(name)}.{sequence}"
+        async with self._call():
+            try:
+                entry = await self.inflight.get(key)
+            except (_js_errors.KeyNotFoundError, _js_errors.KeyDeletedError):
+                entry = None
+            if entry is not None:
+                # In flight: a NAK makes JetStream deliver it again at once, before new ones.
+                reply = (entry.value or b"").decode().partition(" ")[2]
+                await self.inflight.delete(key)
+                await self.nc.request(reply, b"-NAK", timeout=self.options.query_timeout)
+                # JetStream's counts show a NAKed message as neither ready nor in flight.
+                self._nacked[name] = self._nacked.get(name, 0) + 1
+                return
+        # Acked already (the default mode): JetStream cannot take it back in its place, so it
+        # waits on this server for the next dequeue or peek (lost if the server dies first).
+        back = self._back.setdefault(name, [])
+        back.append(message)
+        back.sort(key=lambda m: int(m.id))
+
     async def peek(self, name: str) -> Message | None:
+        if self._back.get(name):
+            return self._back[name][0]
         async with self._call():
             info = await self._api(f"CONSUMER.INFO.{self._stream(name)}.{CONSUMER}")
             if not info:
@@ -370,9 +406,12 @@ class NATSBackend(QueueBackend):
     async def size(self, name: str) -> int:
         async with self._call():
             info = await self._api(f"CONSUMER.INFO.{self._stream(name)}.{CONSUMER}")
-        return int(info.get("num_pending", 0))
+        back = len(self._back.get(name, ())) + self._nacked.get(name, 0)
+        return int(info.get("num_pending", 0)) + back
 
     async def clear(self, name: str) -> None:
+        self._back.pop(name, None)
+        self._nacked.pop(name, None)
         async with self._call():
             if await self._api(f"STREAM.PURGE.{self._stream(name)}") != {}:
                 await self._forget_inflight(name)

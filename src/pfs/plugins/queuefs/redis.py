@@ -15,7 +15,11 @@ delivery: a late ack of a copy that was redelivered since is refused (404) inste
 new copy, whose consumer still works on it. ``size`` is ``XLEN`` minus the pending count (O(1));
 in-flight entries count as in flight until redelivered, even past their deadline.
 
+``put_back`` (a blocking dequeue whose client left) puts the message in a per-queue sorted set
+that dequeues and peeks read first, so it comes back in its place.
+
 Keys (``key_prefix``, default ``pfs:queuefs:``): ``<prefix>q:<queue>`` the streams,
+``<prefix>back:<queue>`` the put-back messages,
 ``<prefix>queues`` the set of queue names, hashes ``<prefix>visibility``, ``<prefix>last``
 (last enqueue time, ns) and ``<prefix>cursor`` (where the next ``XAUTOCLAIM`` scan starts).
 """
@@ -52,8 +56,35 @@ return redis.call('XADD', KEYS[1], '*', 'd', ARGV[3], 't', ARGV[4])
 """
 )
 
-_DEQUEUE = """
+#: Put-back messages (``put_back``) wait in a sorted set ``<prefix>back:<queue>`` whose members
+#: sort by entry id (all scores 0: lexicographic order): ``<21-digit entry id>p`` for an entry
+#: still pending in the stream, ``<21-digit entry id>m<20-digit enqueue ns><data>`` for one the
+#: destructive dequeue deleted. Dequeues and peeks take them first.
+_BACK = """
+local function back_entry(stream, member)
+  local id = tonumber(string.sub(member, 1, 15)) .. '-' .. tonumber(string.sub(member, 16, 21))
+  if string.sub(member, 22, 22) == 'p' then
+    local e = redis.call('XRANGE', stream, id, id)[1]
+    return id, e and e[2], 'p'
+  end
+  return id, {'d', string.sub(member, 43), 't', string.sub(member, 23, 42)}, 'm'
+end
+"""
+
+_DEQUEUE = (
+    _BACK
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+local member = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+if member then
+  redis.call('ZREM', KEYS[2], member)
+  local id, fields, kind = back_entry(KEYS[1], member)
+  if kind == 'p' then
+    redis.call('XACK', KEYS[1], ARGV[1], id)
+    redis.call('XDEL', KEYS[1], id)
+  end
+  if fields then return {{id, fields}} end
+end
 local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3],
                      'STREAMS', KEYS[1], '>')
 if not r then return {} end
@@ -64,9 +95,24 @@ for _, e in ipairs(entries) do
 end
 return entries
 """
+)
 
-_DEQUEUE_IN_FLIGHT = """
+_DEQUEUE_IN_FLIGHT = (
+    _BACK
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+local member = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+if member then
+  redis.call('ZREM', KEYS[3], member)
+  local id, fields, kind = back_entry(KEYS[1], member)
+  if kind == 'p' and fields then
+    local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'RETRYCOUNT', p[1][4])
+    return {id, fields, p[1][4]}
+  elseif kind == 'm' then
+    redis.call('XADD', KEYS[1], '*', 'd', fields[2], 't', fields[4])
+  end
+end
 local cursor = redis.call('HGET', KEYS[2], ARGV[4]) or '0-0'
 local claimed = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], cursor, 'COUNT', 1)
 redis.call('HSET', KEYS[2], ARGV[4], claimed[1])
@@ -81,6 +127,22 @@ if not r then return {} end
 local n = r[1][2][1]
 return {n[1], n[2], 1}
 """
+)
+
+_PUT_BACK = """
+local p = {}
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+end
+if #p > 0 then
+  -- Still in flight: reset its idle time so XAUTOCLAIM leaves it to the put-back set.
+  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'RETRYCOUNT', p[1][4])
+  redis.call('ZADD', KEYS[2], 0, ARGV[4] .. 'p')
+else
+  redis.call('ZADD', KEYS[2], 0, ARGV[4] .. 'm' .. ARGV[5] .. ARGV[6])
+end
+return 1
+"""
 
 _ACK = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -89,11 +151,19 @@ if #p == 0 then return 0 end
 if math.min(p[1][4], tonumber(ARGV[4])) ~= tonumber(ARGV[3]) then return 0 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[5] .. 'p')
 return 1
 """
 
-_PEEK = """
+_PEEK = (
+    _BACK
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+local member = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+if member then
+  local id, fields = back_entry(KEYS[1], member)
+  if fields then return {id, fields} end
+end
 local last = '0-0'
 for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   for i = 1, #group, 2 do
@@ -103,20 +173,27 @@ end
 local r = redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', 1)
 return r[1] or {}
 """
+)
 
 _SIZE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 return redis.call('XLEN', KEYS[1]) - redis.call('XPENDING', KEYS[1], ARGV[1])[1]
+  + redis.call('ZCARD', KEYS[2])
 """
 
 _CLEAR = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[4])
 redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
 redis.call('HDEL', KEYS[2], ARGV[2])
 redis.call('HDEL', KEYS[3], ARGV[2])
 return 1
 """
+
+
+def _padded(entry: str) -> str:
+    ms, _, seq = entry.partition("-")
+    return f"{int(ms):015d}{int(seq):06d}"
 
 
 def message_id(entry_id: bytes, delivery: int) -> int:
@@ -146,6 +223,7 @@ class RedisBackend(QueueBackend):
         self._last = f"{prefix}last"
         self._cursor = f"{prefix}cursor"
         self._stream_prefix = f"{prefix}q:"
+        self._back_prefix = f"{prefix}back:"
         # One consumer per server process: XAUTOCLAIM moves entries between consumers.
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.redis: Any = None
@@ -155,6 +233,9 @@ class RedisBackend(QueueBackend):
     def _stream(self, name: str) -> str:
         return self._stream_prefix + name
 
+    def _back(self, name: str) -> str:
+        return self._back_prefix + name
+
     async def start(self) -> None:
         self.redis = await open_redis(self.options)
         for name, source in (
@@ -163,6 +244,7 @@ class RedisBackend(QueueBackend):
             ("dequeue", _DEQUEUE),
             ("dequeue_in_flight", _DEQUEUE_IN_FLIGHT),
             ("ack", _ACK),
+            ("put_back", _PUT_BACK),
             ("peek", _PEEK),
             ("size", _SIZE),
             ("clear", _CLEAR),
@@ -189,7 +271,7 @@ class RedisBackend(QueueBackend):
             if not doomed:
                 return
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.delete(*(self._stream(n) for n in doomed))
+                pipe.delete(*(self._stream(n) for n in doomed), *(self._back(n) for n in doomed))
                 pipe.srem(self._queues, *doomed)
                 for key in (self._visibility_key, self._last, self._cursor):
                     pipe.hdel(key, *doomed)
@@ -211,32 +293,53 @@ class RedisBackend(QueueBackend):
     async def dequeue(self, name: str, visibility: float) -> Message | None:
         if visibility <= 0:
             entries = await self._run(
-                "dequeue", [self._stream(name)], [GROUP, self.consumer, 1]
+                "dequeue", [self._stream(name), self._back(name)], [GROUP, self.consumer, 1]
             )
             return _message(entries[0][0], entries[0][1], 1) if entries else None
         reply = await self._run(
             "dequeue_in_flight",
-            [self._stream(name), self._cursor],
+            [self._stream(name), self._cursor, self._back(name)],
             [GROUP, self.consumer, int(visibility * 1000), name],
         )
         return _message(reply[0], reply[1], int(reply[2])) if reply else None
 
     async def peek(self, name: str) -> Message | None:
-        entry = await self._run("peek", [self._stream(name)], [])
+        entry = await self._run("peek", [self._stream(name), self._back(name)], [])
         return _message(entry[0], entry[1], 1) if entry else None
 
     async def size(self, name: str) -> int:
-        return int(await self._run("size", [self._stream(name)], [GROUP]))
+        return int(await self._run("size", [self._stream(name), self._back(name)], [GROUP]))
 
     async def clear(self, name: str) -> None:
-        await self._run("clear", [self._stream(name), self._cursor, self._last], [GROUP, name])
+        await self._run(
+            "clear",
+            [self._stream(name), self._cursor, self._last, self._back(name)],
+            [GROUP, name],
+        )
 
     async def ack(self, name: str, message_id: int) -> bool:
         entry, delivery = entry_of(message_id)
         acked = await self._run(
-            "ack", [self._stream(name)], [GROUP, entry, delivery, MAX_DELIVERY_DIGIT + 1]
+            "ack",
+            [self._stream(name), self._back(name)],
+            [GROUP, entry, delivery, MAX_DELIVERY_DIGIT + 1, _padded(entry)],
         )
         return bool(acked)
+
+    async def put_back(self, name: str, message: Message) -> None:
+        entry, _ = entry_of(int(message.id))
+        await self._run(
+            "put_back",
+            [self._stream(name), self._back(name)],
+            [
+                GROUP,
+                entry,
+                self.consumer,
+                _padded(entry),
+                f"{message.enqueued_ns:020d}",
+                message.data,
+            ],
+        )
 
     async def last_enqueue_ns(self, name: str) -> int | None:
         async with engine_call(self.options):
