@@ -4,6 +4,8 @@ key files refuse the mount with the key named."""
 
 from __future__ import annotations
 
+import ssl
+
 import httpx
 import pytest
 
@@ -33,10 +35,10 @@ def test_httpfs_serves_https(api, certs):
     assert answer.status_code == 200, answer.text
     try:
         url = f"https://127.0.0.1:{port}/page.txt"
-        got = httpx.get(url, verify=str(certs.ca))
+        got = httpx.get(url, verify=ssl.create_default_context(cafile=certs.ca))
         assert got.status_code == 200 and got.content == b"secure page"
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-            httpx.get(url, verify=str(certs.other_ca))
+            httpx.get(url, verify=ssl.create_default_context(cafile=certs.other_ca))
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{port}/page.txt")
         status = api.get("/files", params={"path": path}).text
