@@ -204,3 +204,33 @@ def test_put_back_restores_the_message_in_its_place(tmp_path, backend, layout, v
 
     with scratch_database(backend, "pfs_putback") as database:
         assert asyncio.run(scenario(database)) == ["first", "second", ""]
+
+
+def test_watchers_hear_of_enqueues_through_other_servers_on_postgres(tmp_path):
+    """Postgres tells every server of every enqueue: a watcher on server A sees B's enqueue as an
+    outside write of the queue's enqueue file, and A's own enqueue once."""
+    from pfs.client import Client
+
+    with scratch_database("postgres", "pfs_watchq") as database:
+        config = server_config(queuefs_config("postgres", tmp_path, database))
+        with ServerProcess(config) as a, ServerProcess(config) as b, Client(a.api) as pfs:
+            pfs.mkdir("/queuefs/jobs")
+            stream = pfs.watch("/queuefs/jobs", recursive=True)
+            assert next(stream)["type"] == "ready"
+            with httpx.Client(base_url=b.api, timeout=60) as via_b:
+                enqueue(via_b, "jobs", b"from b")
+            first = next(stream)
+            assert (first["type"], first["path"], first.get("outside")) == (
+                "write", "/queuefs/jobs/enqueue", True
+            )  # fmt: skip
+            with httpx.Client(base_url=a.api, timeout=60) as via_a:
+                enqueue(via_a, "jobs", b"from a")
+            own = next(stream)
+            assert (own["type"], own.get("outside", False)) == ("write", False)
+            with httpx.Client(base_url=b.api, timeout=60) as via_b:
+                time.sleep(1.1)  # ordering only: past the echo window of A's own enqueue
+                enqueue(via_b, "jobs/sub", b"from b again")
+            # The next event is B's: A's own enqueue was not told a second time as its echo.
+            again = next(stream)
+            assert (again["path"], again.get("outside")) == ("/queuefs/jobs/sub/enqueue", True)
+            stream.close()

@@ -22,6 +22,9 @@ MAX_WATCHERS = 1024
 #: A plugin's report of an outside change to a path this server changed less than this many
 #: seconds before is taken for the echo of that change and dropped (it was told already).
 ECHO_SECONDS = 1.0
+#: How long a plugin waits before it tells of an outside change, so that the server's own change
+#: causing it (told by the mount table once the plugin call returns) is known by then.
+ECHO_SETTLE = 0.1
 
 
 @dataclass(frozen=True, slots=True)

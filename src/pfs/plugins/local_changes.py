@@ -16,15 +16,12 @@ import logging
 from pathlib import Path
 
 from pfs.extras import needs
-from pfs.fs.events import EventHub
+from pfs.fs.events import ECHO_SETTLE, EventHub
 
 log = logging.getLogger("pfs.plugins.localfs")
 
 #: In the names of localfs's staging files (``.NAME.pfs-upload-XXXX``), which are not told.
 UPLOAD_MARK = ".pfs-upload-"
-#: Seconds an outside event waits before it is told, so that the server's own change (told by
-#: the mount table once the plugin call returns) is known by then and its echo dropped.
-SETTLE = 0.1
 
 
 class LocalChanges:
@@ -53,7 +50,7 @@ class LocalChanges:
                 await task
 
     def _tell(self, kind: str, path: str, new_path: str | None = None) -> None:
-        self._due.append((asyncio.get_running_loop().time() + SETTLE, kind, path, new_path))
+        self._due.append((asyncio.get_running_loop().time() + ECHO_SETTLE, kind, path, new_path))
         self._queued.set()
 
     async def _publish(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -53,6 +54,9 @@ class QueueBackend:
     """
 
     at_least_once = True
+    #: Set by the plugin: called with a queue's name when the backend hears of an enqueue by
+    #: any server (postgres's NOTIFY; the others hear of none).
+    on_enqueue: Callable[[str], None] | None = None
 
     async def start(self) -> None:
         """Connect / create tables."""

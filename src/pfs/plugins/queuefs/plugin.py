@@ -34,6 +34,7 @@ from pfs.fs import (
     read_range,
 )
 from pfs.fs.base import truncate_as_no_op
+from pfs.fs.events import ECHO_SETTLE
 from pfs.plugins.queuefs import layout
 from pfs.plugins.queuefs.agfs import no_in_flight_state
 from pfs.plugins.queuefs.backend import EMPTY, Message, QueueBackend
@@ -150,12 +151,27 @@ class QueueFS(FileSystem):
             if self.layout == "agfs":
                 self.backend = layout.build(self.backend_name, "agfs", self.config)
             log.info("queuefs: %s database in the %s layout", self.backend_name, self.layout)
+        if self.context is not None and self.context.events is not None:
+            self.backend.on_enqueue = self._told_enqueue
         if self.default_visibility > 0 and not self.backend.at_least_once:
             raise InvalidArgument(
                 "queuefs: visibility_timeout needs layout pfs (AGFS's layout keeps no "
                 "in-flight state)"
             )
         await self.backend.start()
+
+    def _told_enqueue(self, queue: str) -> None:
+        """An enqueue by any server, as the backend heard of it: told to watchers of the queue's
+        ``enqueue`` as an outside write, a moment later so the hub knows this server's own
+        enqueue by then and drops its echo."""
+        context = self.context
+        if context is None or context.events is None or not context.events.watching(context.path):
+            return
+        path = f"{context.path}/{queue}/enqueue"
+        events = context.events
+        asyncio.get_running_loop().call_later(
+            ECHO_SETTLE, lambda: events.publish("write", path, outside=True)
+        )
 
     async def end_streams(self) -> None:
         self.wakeups.close()

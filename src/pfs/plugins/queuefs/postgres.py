@@ -128,6 +128,8 @@ class PostgresBackend(QueueBackend):
         for event in events:
             if event is not None:
                 event.set()
+        if queue is not None and self.on_enqueue is not None:
+            self.on_enqueue(queue)
 
     async def wait_ready(self, name: str, timeout: float) -> None:
         # The event of a queue stays set from a NOTIFY until a wait takes it, so a message
