@@ -298,3 +298,19 @@ def test_localfs_outside_changes_are_seen(local_server):
             ("create", "/local/after.txt", True),
             ("write", "/local/after.txt", True),
         ]
+
+
+def test_watch_needs_the_read_role(start_server):
+    config = {
+        "server": {"auth": {"tokens": [{"token": "reader", "role": "read"}]}},
+        "plugins": {"memfs": {"enabled": True, "path": "/memfs"}},
+    }
+    proc = start_server(config)
+    url = f"{proc.api}/watch"
+    assert httpx.get(url, params={"path": "/memfs"}).status_code == 401
+    headers = {"Authorization": "Bearer wrong"}
+    assert httpx.get(url, params={"path": "/memfs"}, headers=headers).status_code == 401
+    with Client(proc.api, token="reader") as pfs:
+        events = pfs.watch("/memfs")
+        assert next(events)["type"] == "ready"
+        events.close()
