@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from pfs.fs.errors import InvalidArgument, RequestTimeout, TooLarge
+from pfs.http.deadlines import deadlines
 
 
 class ClientGone(Exception):
@@ -91,14 +92,24 @@ class Request:
 
     async def _piece(self) -> dict[str, Any]:
         """The next body message; a client silent for ``body_timeout`` seconds gets 408."""
-        try:
-            async with asyncio.timeout(self.body_timeout):
-                message: dict[str, Any] = await self.receive()
-        except TimeoutError:
-            raise RequestTimeout(
-                f"request body: nothing received for {self.body_timeout:g} seconds "
-                "(server.body_timeout)"
-            ) from None
+        task = asyncio.current_task()
+        if task is None:  # not run by a task: nothing to cancel, no deadline
+            message: dict[str, Any] = await self.receive()
+        else:
+            watch = deadlines()
+            watch.arm(task, self.body_timeout)
+            try:
+                message = await self.receive()
+            except asyncio.CancelledError:
+                # The deadline's cancellation becomes the 408; any other stays a cancellation.
+                if not (watch.disarm(task, self.body_timeout) and task.uncancel() == 0):
+                    raise
+                raise RequestTimeout(
+                    f"request body: nothing received for {self.body_timeout:g} seconds "
+                    "(server.body_timeout)"
+                ) from None
+            finally:
+                watch.disarm(task, self.body_timeout)
         if message["type"] == "http.disconnect":
             # Granian reports a malformed chunked body the same way as a client that left.
             raise InvalidArgument(
