@@ -278,7 +278,7 @@ class PostgresDatabase:
                     if not isinstance(exc, FSError | asyncpg.PostgresError) or is_unreachable(
                         exc
                     ):
-                        conn.terminate()
+                        _terminate(conn)
                     raise
                 finally:
                     await pool.release(conn)
@@ -366,6 +366,15 @@ class Listener:
                 if conn is not None:
                     conn.terminate()
             await asyncio.sleep(self.RETRY_SECONDS)
+
+
+def _terminate(conn: Any) -> None:
+    """Close a pooled connection at once (a lost one is closed already: asyncpg then detached
+    it from the pool, and terminating it again is an error)."""
+    try:
+        conn.terminate()
+    except asyncpg.InterfaceError:
+        pass
 
 
 def _settle(future: asyncio.Future[None], _conn: Any) -> None:
