@@ -4,6 +4,7 @@ measured on the same server in the same run.
 Each wrk connection alternates PUT enqueue / GET dequeue on one queue; delivered messages are
 counted from the queue itself (enqueued − left over), so empty dequeues do not count.
 Run: .venv/bin/python bench/queuefs.py [--seconds N] [--skip-mysql] [--skip-postgres]
+[--skip-redis] [--skip-nats]
 (not bench/queue.py: a script of that name shadows the stdlib ``queue`` module)
 """
 
@@ -27,13 +28,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import ensure_wrk, print_table  # noqa: E402
 
+from pfs.testing.engines import ENGINES  # noqa: E402
 from pfs.testing.mariadb import MariaDB  # noqa: E402
 from pfs.testing.postgres import Postgres  # noqa: E402
 from pfs.testing.server import ServerProcess  # noqa: E402
 
 PAYLOAD = 256
 TARGETS = {"memory": "≥50% of memfs read rps", "sqlite": "≥2,000 msg/s",
-           "mysql": "≥1,000 msg/s", "postgres": "≥50% of the direct client's msg/s"}
+           "mysql": "≥1,000 msg/s", "postgres": "≥50% of the direct client's msg/s",
+           "redis": "≥50% of the direct client's msg/s",
+           "nats": "≥50% of the direct client's msg/s"}
 
 
 def _ms(text: str) -> float:
@@ -201,6 +205,57 @@ def postgres_ceiling(db: Postgres, database: str, workers: int, seconds: int) ->
     return asyncio.run(run())
 
 
+def engine_ceiling(engine: str, prefix: str, workers: int, seconds: int) -> float:
+    """msg/s of the redis or nats backend driven in-process (its own client and scripts, no
+    HTTP, no server): ``workers`` tasks each enqueue then dequeue one message at a time."""
+    from pfs.plugins.queuefs.layout import ENGINES as BUILD
+
+    async def run() -> float:
+        queue_config = {**ENGINES[engine].config(prefix), "max_deliveries": 0}
+        backend = BUILD[engine](queue_config)
+        await backend.start()
+        done = 0
+
+        async def worker() -> None:
+            nonlocal done
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                await backend.enqueue("ceiling", b"q" * PAYLOAD)
+                if await backend.dequeue("ceiling", 0) is not None:
+                    done += 1
+
+        try:
+            await asyncio.gather(*(worker() for _ in range(workers)))
+        finally:
+            await backend.close()
+        return done / seconds
+
+    return asyncio.run(run())
+
+
+def engine_rows(engine: str, seconds: int) -> list[list[str]]:
+    """Two servers on one redis/nats prefix (mixed and split loads) next to the ceiling."""
+    server = ENGINES[engine]
+    rows = []
+    with server.scratch_prefix() as prefix:
+        queue_config = server.config(prefix)
+        with ServerProcess(config(queue_config)) as one, ServerProcess(config(queue_config)) as two:
+            mixed = queue_run([one, two], 4, seconds)
+            split = split_run([one, two], 8, 4, seconds)
+    with server.scratch_prefix() as prefix:
+        ceiling = engine_ceiling(engine, prefix, 8, seconds)
+    rows.append([f"{engine} direct, same work (ceiling)",
+                 "the backend in-process, 8 tasks, no HTTP", f"{ceiling:,.0f} msg/s", "", "", ""])
+    for setup, result in (("2 servers, 4 conns each", mixed),
+                          ("2 servers, 4 consumers + 8 producers each", split)):
+        ratio = result["msgs"] / ceiling
+        rows.append([f"queuefs {engine}", setup, f"{result['msgs']:,.0f} msg/s",
+                     f"{result['p50']:.2f}", f"{result['p99']:.2f}",
+                     f"{ratio:.0%} of ceiling; {TARGETS[engine]} "
+                     f"{'ok' if ratio >= 0.5 else 'MISSED'}"])
+    return rows
+
+
 def config(queue_config: dict) -> dict:
     return {"plugins": {
         "memfs": {"enabled": True, "path": "/memfs"},
@@ -214,6 +269,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--skip-mysql", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-redis", action="store_true")
+    parser.add_argument("--skip-nats", action="store_true")
     args = parser.parse_args()
     rows = []
     with ServerProcess(config({"backend": "memory"})) as srv:
@@ -275,6 +332,9 @@ def main() -> None:
                          f"{result['p50']:.2f}", f"{result['p99']:.2f}",
                          f"{ratio:.0%} of ceiling; {TARGETS['postgres']} "
                          f"{'ok' if ratio >= 0.5 else 'MISSED'}"])
+    for engine in ("redis", "nats"):
+        if not getattr(args, f"skip_{engine}"):
+            rows += engine_rows(engine, args.seconds)
     print_table(
         f"queuefs enqueue+dequeue ({PAYLOAD} B messages, wrk; a msg = one enqueue + one dequeue)",
         ["case", "setup", "throughput", "p50 ms", "p99 ms", "target"], rows,

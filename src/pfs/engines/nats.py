@@ -48,7 +48,8 @@ async def open_nats(options: EngineOptions) -> tuple[Any, Any]:
         log.warning("nats: %s: %s", options.address, exc)
 
     async def disconnected_cb() -> None:
-        log.warning("nats: lost the connection to %s, reconnecting", options.address)
+        if nc is not None and not nc.is_closed:  # not our own close
+            log.warning("nats: lost the connection to %s, reconnecting", options.address)
 
     async def reconnected_cb() -> None:
         log.info("nats: reconnected to %s", options.address)
@@ -76,8 +77,10 @@ async def open_nats(options: EngineOptions) -> tuple[Any, Any]:
     try:
         async with engine_call(options):
             # The first connection is not retried: a server that is down fails the mount.
-            nc = await nats.connect(**{**kwargs, "allow_reconnect": False})
-            await nc.close()
+            probe = await nats.connect(
+                **{**kwargs, "allow_reconnect": False, "disconnected_cb": None}
+            )
+            await probe.close()
             nc = await nats.connect(**kwargs)
             js = nc.jetstream(timeout=options.query_timeout)
             await js.account_info()
