@@ -234,3 +234,15 @@ def test_watchers_hear_of_enqueues_through_other_servers_on_postgres(tmp_path):
             again = next(stream)
             assert (again["path"], again.get("outside")) == ("/queuefs/jobs/sub/enqueue", True)
             stream.close()
+
+
+def test_server_stops_with_consumers_waiting(tmp_path):
+    """SIGTERM answers waiting dequeues ({}) instead of holding the graceful stop."""
+    with ServerProcess(server_config(queuefs_config("memory", tmp_path, None))) as proc:
+        with httpx.Client(base_url=proc.api, timeout=60) as client:
+            thread, box = in_thread(waiting_read, client, "stopping", "dequeue", 60)
+            # ordering only: the request is waiting when the server is told to stop
+            time.sleep(0.5)
+            assert proc.stop() == 0
+            thread.join(30)
+    assert box["value"] == {}

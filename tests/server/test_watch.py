@@ -314,3 +314,15 @@ def test_watch_needs_the_read_role(start_server):
         events = pfs.watch("/memfs")
         assert next(events)["type"] == "ready"
         events.close()
+
+
+def test_server_stops_with_watches_open(start_server):
+    """SIGTERM ends open watches (what is queued is still sent), so the graceful stop does not
+    wait on them."""
+    proc = start_server({"plugins": {"memfs": {"enabled": True, "path": "/memfs"}}})
+    with Client(proc.api) as pfs:
+        events = pfs.watch("/memfs", recursive=True)
+        assert next(events)["type"] == "ready"
+        pfs.write("/memfs/last", "x")
+        assert proc.stop() == 0
+        assert [event["type"] for event in events] == ["write"]  # then the stream ended

@@ -62,6 +62,7 @@ class Watcher:
         self._queue: deque[Event] = deque()
         self._ready = asyncio.Event()
         self._dropped = 0
+        self._closed = False
         #: Events lost to overflows so far.
         self.dropped_total = 0
 
@@ -83,15 +84,22 @@ class Watcher:
         self._queue.append(event)
         self._ready.set()
 
-    async def next(self) -> Event:
-        """The next event, waiting for one."""
+    async def next(self) -> Event | None:
+        """The next event, waiting for one; None once the watch is closed and all is told."""
         while not self._queue:
             if self._dropped:  # the overflow is the last thing to tell
                 self._dropped = 0
                 return Event("overflow", self.root)
+            if self._closed:
+                return None
             self._ready.clear()
             await self._ready.wait()
         return self._queue.popleft()
+
+    def close(self) -> None:
+        """The server is stopping: what is queued is still told, then the watch ends."""
+        self._closed = True
+        self._ready.set()
 
     def drain(self, limit: int) -> list[Event]:
         """Up to ``limit`` events already waiting, without waiting for more."""
@@ -149,6 +157,11 @@ class EventHub:
         if not self._watchers:
             self._changed.clear()
         self._tell_sources()
+
+    def close(self) -> None:
+        """End every watch (the server is stopping: open watches would hold its stop)."""
+        for watcher in self._watchers:
+            watcher.close()
 
     def add_source(self, root: str, watched: Callable[[bool], None]) -> None:
         """A plugin at ``root`` that can report outside changes: ``watched(True)`` when a watch

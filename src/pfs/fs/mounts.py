@@ -282,7 +282,8 @@ class MountTable(FileSystem):
         log.info("unmounted %s", path)
 
     async def end_streams(self) -> None:
-        """End every live stream of every mount (the server is stopping)."""
+        """End every live stream of every mount, and every watch (the server is stopping)."""
+        self.events.close()
         for mount in list(self._mounts.values()):
             try:
                 await mount.fs.end_streams()

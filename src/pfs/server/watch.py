@@ -84,6 +84,9 @@ class _EventStream:
                 first = await watcher.next()
         except TimeoutError:
             return b": keepalive\n\n"
+        if first is None:  # the server is stopping
+            await self.aclose()
+            raise StopAsyncIteration
         events = [first, *watcher.drain(BATCH - 1)]
         return b"".join([await self._encode(event) for event in events])
 
