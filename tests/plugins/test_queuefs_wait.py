@@ -246,3 +246,21 @@ def test_server_stops_with_consumers_waiting(tmp_path):
             assert proc.stop() == 0
             thread.join(30)
     assert box["value"] == {}
+
+
+def test_sdk_dequeue_and_peek_wait(tmp_path):
+    """Client.dequeue/peek(queue, wait): a wait longer than the client's timeout is allowed for
+    (the timeout of that call grows by the wait)."""
+    from pfs.client import AsyncClient, Client
+
+    with ServerProcess(server_config(queuefs_config("memory", tmp_path, None))) as proc:
+        with Client(proc.api, timeout=1) as pfs:
+            assert pfs.dequeue("/queuefs/sdk", wait=1.5) == {}
+            pfs.write("/queuefs/sdk/enqueue", "one")
+            assert pfs.peek("/queuefs/sdk", wait=5)["data"] == "one"
+
+        async def take() -> dict:
+            async with AsyncClient(proc.api, timeout=1) as client:
+                return await client.dequeue("/queuefs/sdk/", wait=5)
+
+        assert asyncio.run(take())["data"] == "one"

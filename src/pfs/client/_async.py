@@ -59,6 +59,7 @@ class AsyncClient:
                 json=call.json,
                 content=content,
                 headers=call.headers,
+                timeout=B.timeout_of(call, self.timeout) or self._http.timeout,
             )
         except httpx.HTTPError as exc:
             raise B.translate_transport_error(exc, self.base_url, self.timeout) from exc
@@ -272,6 +273,12 @@ class AsyncClient:
                 event = reader.feed(line)
                 if event is not None:
                     yield event
+
+    async def dequeue(self, queue: str, wait: float = 0) -> dict[str, Any]:
+        return await self._send(B.take(queue, "dequeue", wait))
+
+    async def peek(self, queue: str, wait: float = 0) -> dict[str, Any]:
+        return await self._send(B.take(queue, "peek", wait))
 
     async def digest(self, path: str, algorithm: str = "xxh3") -> str:
         return await self._send(B.digest(path, algorithm))

@@ -131,6 +131,9 @@ class Call(Generic[T]):
     from_header: str | None = field(default=None, kw_only=True)
     #: An endpoint servers may lack: its absence raises EndpointMissing, not NotFound.
     optional: bool = field(default=False, kw_only=True)
+    #: Seconds the server may hold the answer on purpose (a blocking dequeue), added to the
+    #: client's timeout for this call.
+    wait: float = field(default=0, kw_only=True)
 
     def answer(self, response: httpx.Response) -> T:
         """The value of a success ``response`` (whose body has been read)."""
@@ -251,6 +254,17 @@ def etag(path: str) -> Call[str]:
 
 def if_match(tag: str | None) -> dict[str, str] | None:
     return None if tag is None else {"If-Match": tag}
+
+
+def timeout_of(call: Call[Any], timeout: float) -> httpx.Timeout | None:
+    """The timeout of a call the server may hold on purpose; None: the client's own."""
+    return httpx.Timeout(timeout + call.wait) if call.wait else None
+
+
+def take(queue: str, control: str, wait: float) -> Call[dict[str, Any]]:
+    """A queue's ``dequeue`` or ``peek`` waiting up to ``wait`` seconds for a message."""
+    params = {"path": queue.rstrip("/") + "/" + control, "wait": f"{wait:g}"}
+    return Call("GET", "/files", params, parse=_json, wait=wait)
 
 
 def cat(path: str, offset: int = 0, size: int = -1) -> Call[bytes]:

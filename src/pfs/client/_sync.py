@@ -71,6 +71,7 @@ class Client:
                 json=call.json,
                 content=content,
                 headers=call.headers,
+                timeout=B.timeout_of(call, self.timeout) or self._http.timeout,
             )
         except httpx.HTTPError as exc:
             raise B.translate_transport_error(exc, self.base_url, self.timeout) from exc
@@ -306,6 +307,15 @@ class Client:
                 event = reader.feed(line)
                 if event is not None:
                     yield event
+
+    def dequeue(self, queue: str, wait: float = 0) -> dict[str, Any]:
+        """Take a queue's oldest message (``{"id", "data", "timestamp"}``), waiting up to
+        ``wait`` seconds (at most 60) for one; ``{}`` when none came."""
+        return self._send(B.take(queue, "dequeue", wait))
+
+    def peek(self, queue: str, wait: float = 0) -> dict[str, Any]:
+        """The oldest message without taking it, waiting like :meth:`dequeue`."""
+        return self._send(B.take(queue, "peek", wait))
 
     def digest(self, path: str, algorithm: str = "xxh3") -> str:
         return self._send(B.digest(path, algorithm))
