@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from pfs.client import AsyncClient, Client, PreconditionFailed
+from pfs.testing.engines import NATS, REDIS
 from pfs.testing.mariadb import MariaDB
 from pfs.testing.moto import MotoServer
 from pfs.testing.postgres import Postgres
@@ -28,6 +29,8 @@ CAS_MOUNTS = [
     "/kv/keys",
     "/kv-mysql/keys",
     "/kv-pg/keys",
+    "/kv-redis/keys",
+    "/kv-nats/keys",
     "/s3",
 ]
 
@@ -58,6 +61,8 @@ def server(tmp_path_factory):
         MotoServer() as moto,
         mariadb.scratch_database("pfs_cond") as database,
         postgres.scratch_database("pfs_cond") as pg_database,
+        REDIS.scratch_prefix() as redis_prefix,
+        NATS.scratch_prefix() as nats_prefix,
         ServerProcess(config) as proc,
         httpx.Client(base_url=proc.api, timeout=60) as api,
     ):
@@ -69,6 +74,8 @@ def server(tmp_path_factory):
             "/kv-mysql": ("kvfs", {"backend": "mysql", **mariadb.config(database)}),
             "/sql-pg": ("sqlfs", postgres.config(pg_database)),
             "/kv-pg": ("kvfs", postgres.config(pg_database)),
+            "/kv-redis": ("kvfs", REDIS.config(redis_prefix)),
+            "/kv-nats": ("kvfs", NATS.config(nats_prefix)),
             "/s3": ("s3fs", moto.mount_config("cond")),
         }
         for path, (fstype, mount_config) in mounts.items():

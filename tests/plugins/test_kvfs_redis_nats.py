@@ -1,5 +1,7 @@
-"""kvfs on redis: keys expire through ``/ttl/<key>`` (read the seconds left, write seconds to
-set, 0 to keep the key for ever); writes keep a key's expiry; other back ends refuse it (501)."""
+"""kvfs on redis and nats beyond the shared backend suite: on redis keys expire through
+``/ttl/<key>`` (read the seconds left, write seconds to set, 0 to keep the key for ever), writes
+keep a key's expiry, other back ends refuse it (501); on both the engine going away behind a TCP
+relay answers 503 naming the address, and the keys are all there once it is back."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ import time
 import httpx
 import pytest
 
-from pfs.testing.engines import REDIS
-from tests.helpers.queuefs import require_engine
+from pfs.testing.engines import ENGINES, REDIS
+from pfs.testing.mariadb import TcpRelay
+from tests.helpers.queuefs import require_engine, scratch_database
 
 
 @pytest.fixture
@@ -87,3 +90,34 @@ def test_other_backends_refuse_ttl_with_501(start_server):
         assert get(api, "keys/k").content == b"v"
         listing = api.get("/directories", params={"path": "/kv"}).json()["files"]
         assert "ttl" not in [f["name"] for f in listing]
+
+
+@pytest.mark.parametrize("engine", ["redis", "nats"])
+def test_engine_away_is_503_and_keys_are_kept(engine, start_server):
+    server = ENGINES[engine]
+    relay = TcpRelay(server.host, server.port)
+    try:
+        with scratch_database(engine, "kv_outage") as prefix:
+            config = {**server.config(prefix), "url": f"{engine}://127.0.0.1:{relay.port}",
+                      "query_timeout": 2, "connect_timeout": 2}
+            proc = start_server({"plugins": {"kvfs": {"enabled": True, "path": "/kv",
+                                                      "config": config}}})
+            address = f"127.0.0.1:{relay.port}"
+            with httpx.Client(base_url=proc.api, timeout=30) as api:
+                for i in range(5):
+                    assert put(api, f"keys/k{i}", f"v{i}".encode()).status_code == 200
+                relay.cut()
+                for r in (put(api, "keys/k9", b"lost?"), get(api, "keys/k0"),
+                          api.get("/directories", params={"path": "/kv/keys"})):
+                    assert r.status_code == 503 and address in r.json()["error"], r.text
+                relay.restore()
+                deadline = time.monotonic() + 30
+                while get(api, "keys/k0").status_code != 200:
+                    assert time.monotonic() < deadline, "the server did not reconnect"
+                    time.sleep(0.1)
+                assert [get(api, f"keys/k{i}").content for i in range(5)] == [
+                    f"v{i}".encode() for i in range(5)
+                ]
+                assert get(api, "keys/k9").status_code == 404
+    finally:
+        relay.close()
