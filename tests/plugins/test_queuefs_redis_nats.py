@@ -215,3 +215,41 @@ def test_engine_down_at_start_names_host_and_port(engine, tmp_path):
     with pytest.raises(RuntimeError) as failed:
         ServerProcess(server_config(config)).close()
     assert f"127.0.0.1:{port}" in str(failed.value)
+
+
+def test_nats_max_deliveries_moves_a_message_to_the_dead_letters(tmp_path, start_server):
+    import nats
+
+    async def dead_letters(prefix: str) -> list[tuple[bytes, str]]:
+        nc = await nats.connect(ENGINES["nats"].url)
+        try:
+            js = nc.jetstream()
+            found = []
+            info = await js.stream_info(f"{prefix}_dead")
+            for seq in range(1, info.state.last_seq + 1):
+                msg = await js.get_msg(f"{prefix}_dead", seq)
+                found.append((msg.data, msg.headers["Pfs-Queue"]))
+            return sorted(found)
+        finally:
+            await nc.close()
+
+    with scratch_database("nats", "dead") as prefix:
+        config = queuefs_config("nats", tmp_path, prefix, visibility_timeout=1, max_deliveries=2)
+        proc = start_server(server_config(config))
+        with httpx.Client(base_url=proc.api, timeout=30) as client:
+            enqueue(client, "jobs", b"poison")
+            enqueue(client, "jobs", b"fine")
+            assert [dequeue(client, "jobs")["data"] for _ in range(2)] == ["poison", "fine"]
+            deliveries = {"poison": 1, "fine": 1}
+            deadline = time.monotonic() + 60
+            # Never acked: each comes back once more (its 2nd delivery), then its 3rd goes to
+            # the dead letters instead of a consumer.
+            while asyncio.run(dead_letters(prefix)) != [(b"fine", "jobs"), (b"poison", "jobs")]:
+                assert time.monotonic() < deadline, f"not dead-lettered: {deliveries}"
+                message = dequeue(client, "jobs")
+                if message:
+                    deliveries[message["data"]] += 1
+                    assert int(message["id"]) % 1000 == 1  # a second delivery, never a third
+                time.sleep(0.1)
+            assert deliveries == {"poison": 2, "fine": 2}
+            assert dequeue(client, "jobs") == {} and size(client, "jobs") == 0

@@ -50,10 +50,11 @@ MAX_DELIVERY_DIGIT = 999
 INFLIGHT_TTL = 43200.0
 
 try:
+    from nats import errors as _nats_errors
     from nats.js import api as _api
     from nats.js import errors as _js_errors
 except ImportError:  # open_nats names the missing extra
-    _api = _js_errors = None  # type: ignore[assignment]
+    _api = _js_errors = _nats_errors = None  # type: ignore[assignment]
 
 
 def _hash(name: str) -> str:
@@ -218,9 +219,7 @@ class NATSBackend(QueueBackend):
                 await self.create_queue(name)
             try:
                 ack = await self.js.publish(self._subject(name), data)
-            except Exception as exc:
-                if type(exc).__name__ != "NoRespondersError":
-                    raise
+            except _nats_errors.NoRespondersError:
                 # Removed through another server since: make it again.
                 await self._create(name)
                 ack = await self.js.publish(self._subject(name), data)
