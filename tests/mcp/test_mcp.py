@@ -82,6 +82,12 @@ async def test_watch_tool_reports_changes(pfs_server, tmp_path):
         assert event["stat"]["size"] == 5
         quiet = await session.call_tool("pfs_watch", {"path": "/memfs/watched", "seconds": 0.5})
         assert json.loads(text(quiet)) == []
+        waiting = asyncio.ensure_future(
+            session.call_tool("pfs_dequeue", {"queue": "/queuefs/mcpwait", "wait": 30})
+        )
+        await pfs.write("/queuefs/mcpwait/enqueue", "came later")
+        taken = await waiting
+        assert json.loads(text(taken))["data"] == "came later"
 
 
 async def test_tree_tools_never_take_a_message(pfs_server, tmp_path):

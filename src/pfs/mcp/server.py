@@ -34,6 +34,8 @@ at it, size for the count (pfs_enqueue/pfs_dequeue do this for you). Reading deq
 """
 
 
+#: Longest a pfs_dequeue may wait for a message (the server's limit).
+MAX_DEQUEUE_WAIT = 60
 #: Longest a pfs_watch call watches, and most events it returns.
 WATCH_SECONDS = 300
 WATCH_EVENTS = 10_000
@@ -198,9 +200,15 @@ def build_server(client: AsyncClient) -> MCPServer:
             return await client.write(queue.rstrip("/") + "/enqueue", data.encode("utf-8"))
 
     @server.tool()
-    async def pfs_dequeue(queue: str) -> str:
-        """Take the oldest message of a queue: JSON {"id","data","timestamp"}, or {} when empty."""
+    async def pfs_dequeue(
+        queue: str, wait: Annotated[float, Field(ge=0, le=MAX_DEQUEUE_WAIT)] = 0
+    ) -> str:
+        """Take the oldest message of a queue: JSON {"id","data","timestamp"}, or {} when empty;
+        with wait, wait up to that many seconds for one to come."""
         with tool_errors():
+            if wait:
+                message = await client.dequeue(queue, wait)
+                return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
             return as_text(await client.cat(queue.rstrip("/") + "/dequeue"))
 
     @server.tool()
