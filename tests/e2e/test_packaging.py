@@ -19,6 +19,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DISTRIBUTION_OF_MODULE = {"re2": "google-re2", "nats": "nats-py"}
 
 
+def canonical(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
 @pytest.fixture(scope="module")
 def core_venv(tmp_path_factory):
     where = tmp_path_factory.mktemp("core-venv")
@@ -34,13 +38,13 @@ def core_venv(tmp_path_factory):
 
 def test_the_core_installs_only_wheels_and_no_server_or_back_end(core_venv):
     _, report = core_venv
-    installed = {item["metadata"]["name"].lower(): item["download_info"]["url"]
+    installed = {canonical(item["metadata"]["name"]): item["download_info"]["url"]
                  for item in report["install"]}
     built = {name: url for name, url in installed.items()
              if name != "pfs" and not url.endswith(".whl")}
     assert not built, f"built from source: {built}"
     for module in EXTRA_OF_MODULE:
-        assert DISTRIBUTION_OF_MODULE.get(module, module) not in installed, module
+        assert canonical(DISTRIBUTION_OF_MODULE.get(module, module)) not in installed, module
 
 
 def test_the_core_shell_works_against_a_server(core_venv, server):
@@ -75,9 +79,10 @@ def test_all_brings_every_extra(core_venv, tmp_path):
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr
-    names = {item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]}
+    names = {canonical(item["metadata"]["name"])
+             for item in json.loads(report.read_text())["install"]}
     for module in EXTRA_OF_MODULE:
-        assert DISTRIBUTION_OF_MODULE.get(module, module) in names, module
+        assert canonical(DISTRIBUTION_OF_MODULE.get(module, module)) in names, module
 
 
 def test_every_builtin_plugin_loads_with_all_installed():
