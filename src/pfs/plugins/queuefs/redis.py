@@ -13,7 +13,9 @@ Message ids are numbers built from the entry id ``ms-seq``: ``(ms * 10**6 + seq)
 delivery - 1``. The last three digits count redeliveries (capped at 999), so an ack names one
 delivery: a late ack of a copy that was redelivered since is refused (404) instead of acking the
 new copy, whose consumer still works on it. ``size`` is ``XLEN`` minus the pending count (O(1));
-in-flight entries count as in flight until redelivered, even past their deadline.
+in-flight entries count as in flight until redelivered, even past their deadline. A queue switched
+from at-least-once back to the destructive mode (visibility 0) leaves entries then in flight to
+the at-least-once dequeue: the destructive one reads only entries never delivered.
 
 ``put_back`` (a blocking dequeue whose client left) puts the message in a per-queue sorted set
 that dequeues and peeks read first, so it comes back in its place.
