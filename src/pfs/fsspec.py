@@ -14,6 +14,7 @@ PFS errors become the builtin ``OSError`` subclasses fsspec users catch (``FileN
 from __future__ import annotations
 
 import contextlib
+import errno
 import ssl
 import weakref
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 from fsspec.utils import stringify_path
 
 from pfs._mounts import crosses_mounts
-from pfs.client import Client
+from pfs.client import Client, ServerNotRunning
 from pfs.client._base import walkable
 from pfs.fs.errors import (
     AlreadyExists,
@@ -42,9 +43,13 @@ DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024
 
 @contextlib.contextmanager
 def builtin_errors(path: str = "") -> Iterator[None]:
-    """PFS errors as ``OSError`` (which picks FileNotFoundError etc. from the errno)."""
+    """PFS errors as ``OSError`` (which picks FileNotFoundError etc. from the errno); a server
+    that is not there is ``ConnectionRefusedError`` (a ``ConnectionError``), not the EAGAIN of
+    "unavailable", which Python would turn into BlockingIOError."""
     try:
         yield
+    except ServerNotRunning as exc:
+        raise ConnectionRefusedError(errno.ECONNREFUSED, str(exc), path) from exc
     except FSError as exc:
         raise OSError(exc.errno, str(exc), path) from exc
 

@@ -161,3 +161,16 @@ def test_errors_are_builtin_exceptions(pfs):
         with pfs.open("/memfs/once.txt", "xb") as f:
             f.write(b"2")
     assert pfs.cat("/memfs/once.txt") == b"1"
+
+
+def test_a_server_that_is_not_running_is_a_connection_error():
+    """Not BlockingIOError (the EAGAIN of 'unavailable'): callers catch ConnectionError."""
+    from pfs.testing.server import free_port
+
+    fs = fsspec.filesystem("pfs", base_url=f"http://127.0.0.1:{free_port()}",
+                           skip_instance_cache=True)
+    with pytest.raises(ConnectionRefusedError) as refused:
+        fs.ls("/")
+    assert isinstance(refused.value, ConnectionError)
+    assert refused.value.errno == errno.ECONNREFUSED
+    assert "server not running" in str(refused.value)
