@@ -253,3 +253,29 @@ def test_nats_max_deliveries_moves_a_message_to_the_dead_letters(tmp_path, start
                 time.sleep(0.1)
             assert deliveries == {"poison": 2, "fine": 2}
             assert dequeue(client, "jobs") == {} and size(client, "jobs") == 0
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_in_flight_messages_come_back_after_the_queue_turns_destructive(
+    engine, tmp_path, start_server
+):
+    with scratch_database(engine, "switch") as prefix:
+        proc = start_server(server_config(queuefs_config(engine, tmp_path, prefix)))
+        with httpx.Client(base_url=proc.api, timeout=30) as client:
+            path = {"path": "/queuefs/jobs/visibility_timeout"}
+            assert client.put("/files", params=path, content=b"1").status_code == 200
+            enqueue(client, "jobs", b"taken")
+            enqueue(client, "jobs", b"waiting")
+            assert dequeue(client, "jobs")["data"] == "taken"  # in flight, never acked
+            assert client.put("/files", params=path, content=b"0").status_code == 200
+            got = []
+            deadline = time.monotonic() + 30
+            while len(got) < 2:
+                assert time.monotonic() < deadline, f"only {got} came out"
+                message = dequeue(client, "jobs")
+                if message:
+                    got.append(message["data"])
+                time.sleep(0.1)
+            assert got == ["waiting", "taken"]
+            time.sleep(1.5)
+            assert dequeue(client, "jobs") == {}

@@ -299,14 +299,16 @@ class NATSBackend(QueueBackend):
                     future.set_result(messages[index] if index < len(messages) else None)
 
     async def _take(self, name: str, visibility: float, count: int) -> list[Message]:
-        ack_wait = visibility if visibility > 0 else DESTRUCTIVE_ACK_WAIT
         async with self._call():
             if self._stream(name) not in self._streams:
                 if await self._api(f"STREAM.INFO.{self._stream(name)}") == {}:
                     return []
                 self._streams.add(self._stream(name))
-            if self._ack_wait.get(name) != ack_wait:
-                await self._consumer(name, ack_wait)
+            # The default mode acks at once and keeps the consumer's ack wait as it is: what a
+            # former visibility timeout left in flight comes back after the wait it was taken
+            # with.
+            if visibility > 0 and self._ack_wait.get(name) != visibility:
+                await self._consumer(name, visibility)
             taken: list[Message] = []
             while len(taken) < count:
                 msgs = await self._pull(name, count - len(taken))

@@ -14,8 +14,8 @@ delivery - 1``. The last three digits count redeliveries (capped at 999), so an 
 delivery: a late ack of a copy that was redelivered since is refused (404) instead of acking the
 new copy, whose consumer still works on it. ``size`` is ``XLEN`` minus the pending count (O(1));
 in-flight entries count as in flight until redelivered, even past their deadline. A queue switched
-from at-least-once back to the destructive mode (visibility 0) leaves entries then in flight to
-the at-least-once dequeue: the destructive one reads only entries never delivered.
+from at-least-once back to the destructive mode (visibility 0) still gives out what was then in
+flight once the timeout it was taken with (kept per queue in ``<prefix>lastvis``) has passed.
 
 ``put_back`` (a blocking dequeue whose client left) puts the message in a per-queue sorted set
 that dequeues and peeks read first, so it comes back in its place.
@@ -89,7 +89,16 @@ if member then
 end
 local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3],
                      'STREAMS', KEYS[1], '>')
-if not r then return {} end
+if not r then
+  -- Left in flight by at-least-once dequeues (the queue's timeout went back to 0): given out
+  -- once the timeout they were taken with has passed.
+  local took = redis.call('HGET', KEYS[3], ARGV[4])
+  if not took or redis.call('XPENDING', KEYS[1], ARGV[1])[1] == 0 then return {} end
+  local claimed = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], took, '0-0', 'COUNT', 1)
+  local e = claimed[2][1]
+  if type(e) ~= 'table' or type(e[2]) ~= 'table' then return {} end
+  r = {{KEYS[1], {e}}}
+end
 local entries = r[1][2]
 for _, e in ipairs(entries) do
   redis.call('XACK', KEYS[1], ARGV[1], e[1])
@@ -115,6 +124,7 @@ if member then
     redis.call('XADD', KEYS[1], '*', 'd', fields[2], 't', fields[4])
   end
 end
+redis.call('HSET', KEYS[4], ARGV[4], ARGV[3])
 local cursor = redis.call('HGET', KEYS[2], ARGV[4]) or '0-0'
 local claimed = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], cursor, 'COUNT', 1)
 redis.call('HSET', KEYS[2], ARGV[4], claimed[1])
@@ -224,6 +234,7 @@ class RedisBackend(QueueBackend):
         self._visibility_key = f"{prefix}visibility"
         self._last = f"{prefix}last"
         self._cursor = f"{prefix}cursor"
+        self._lastvis = f"{prefix}lastvis"
         self._stream_prefix = f"{prefix}q:"
         self._back_prefix = f"{prefix}back:"
         # One consumer per server process: XAUTOCLAIM moves entries between consumers.
@@ -275,7 +286,7 @@ class RedisBackend(QueueBackend):
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.delete(*(self._stream(n) for n in doomed), *(self._back(n) for n in doomed))
                 pipe.srem(self._queues, *doomed)
-                for key in (self._visibility_key, self._last, self._cursor):
+                for key in (self._visibility_key, self._last, self._cursor, self._lastvis):
                     pipe.hdel(key, *doomed)
                 await pipe.execute()
 
@@ -295,12 +306,14 @@ class RedisBackend(QueueBackend):
     async def dequeue(self, name: str, visibility: float) -> Message | None:
         if visibility <= 0:
             entries = await self._run(
-                "dequeue", [self._stream(name), self._back(name)], [GROUP, self.consumer, 1]
+                "dequeue",
+                [self._stream(name), self._back(name), self._lastvis],
+                [GROUP, self.consumer, 1, name],
             )
             return _message(entries[0][0], entries[0][1], 1) if entries else None
         reply = await self._run(
             "dequeue_in_flight",
-            [self._stream(name), self._cursor, self._back(name)],
+            [self._stream(name), self._cursor, self._back(name), self._lastvis],
             [GROUP, self.consumer, int(visibility * 1000), name],
         )
         return _message(reply[0], reply[1], int(reply[2])) if reply else None
