@@ -222,7 +222,8 @@ class PostgresDatabase:
                 with postgres_errors(self.address):
                     await self._create_database()
                     self._pool = await asyncpg.create_pool(
-                        min_size=1, max_size=self.maxsize, **self.connect_args()
+                        min_size=1, max_size=self.maxsize, reset=_keep_session,
+                        **self.connect_args()
                     )
             await self.fetchone("SELECT 1")
         except BaseException:
@@ -281,7 +282,12 @@ class PostgresDatabase:
                         _terminate(conn)
                     raise
                 finally:
-                    await pool.release(conn)
+                    try:
+                        await pool.release(conn)
+                    except Exception:
+                        # A connection that broke after its work: asyncpg closed it and the pool
+                        # opens another; the work's own outcome (a commit it saw) stands.
+                        pass
 
     async def transaction(self, fn: Callable[[Any], Awaitable[T]]) -> T:
         """Run ``await fn(conn)`` inside one transaction and return its result; retried on
@@ -366,6 +372,13 @@ class Listener:
                 if conn is not None:
                     conn.terminate()
             await asyncio.sleep(self.RETRY_SECONDS)
+
+
+async def _keep_session(conn: Any) -> None:
+    """The pool's reset of a released connection: none. asyncpg's default (``RESET ALL``,
+    ``UNLISTEN *``…) costs a round trip per statement, and these connections change no session
+    state (transactions end before release, advisory locks are transaction-scoped, LISTEN has a
+    connection of its own)."""
 
 
 def _terminate(conn: Any) -> None:
