@@ -261,7 +261,10 @@ def test_hellofs_and_serverinfofs(api):
         f["name"] for f in api.get("/directories", params={"path": "/serverinfofs"}).json()["files"]
     ]
     assert names == ["README", "server_info", "uptime", "version", "stats", "traffic"]
-    assert api.get("/files", params={"path": "/serverinfofs/version"}).content == b"1.0.0\n"
+    # The server's own version (the original printed a fixed 1.0.0 beside its real one).
+    version = api.get("/health").json()["version"]
+    assert api.get("/files", params={"path": "/serverinfofs/version"}).content == \
+        f"{version}\n".encode()
     info = api.get("/files", params={"path": "/serverinfofs/server_info"}).json()
     assert {"goVersion", "memory", "numCPU", "startTime", "uptime", "version"} <= set(info)
     for mount in ("/memfs", "/kvfs", "/hellofs", "/serverinfofs"):

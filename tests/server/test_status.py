@@ -234,3 +234,26 @@ def test_failed_mount_listing_hides_credentials(start_server):
     assert entry["config"]["password"] == "********"
     assert "hunter2-secret" not in api.get("/mounts").text
     assert api.get("/ready").status_code == 503
+
+
+def test_versions_agree_and_a_checkout_names_its_commit(start_server):
+    """serverinfofs, /health, /version and pfs-server --version say the same version; run from
+    this git checkout, the commit is the checkout's HEAD instead of 'unknown'."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from pfs import __version__
+
+    server = start_server({"plugins": {"serverinfofs": {"enabled": True, "path": "/s"}}})
+    api = server.client()
+    head = subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "--short",
+                           "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert head
+    assert api.get("/version").json() == {"buildTime": "unknown", "gitCommit": head,
+                                         "version": __version__}
+    assert api.get("/health").json()["gitCommit"] == head
+    assert api.get("/files", params={"path": "/s/version"}).text == f"{__version__}\n"
+    printed = subprocess.run([sys.executable, "-m", "pfs.server.cli", "--version"],
+                             capture_output=True, text=True).stdout
+    assert f"pfs-server version: {__version__}\nGit commit: {head}\n" in printed

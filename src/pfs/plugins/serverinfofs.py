@@ -11,6 +11,7 @@ import resource
 import threading
 import time
 
+from pfs import __version__
 from pfs.fs import (
     Field,
     FileInfo,
@@ -85,7 +86,9 @@ class _Rates:
 
 class ServerInfoFS(FileSystem):
     fstype = "serverinfofs"
-    config_schema = (Field("version", "string", default="1.0.0", help="version string shown"),)
+    config_schema = (
+        Field("version", "string", default=__version__, help="version string shown"),
+    )
 
     def __init__(self, config: dict) -> None:
         super().__init__(config)

@@ -37,6 +37,7 @@ from pfs.server.routes import ROUTES
 from pfs.server.settings import Settings
 from pfs.server.state import State
 from pfs.server.webdav import WebDAV
+from pfs.version import version_info
 
 log = logging.getLogger("pfs.server")
 
@@ -49,6 +50,7 @@ def build_app(raw: Any, address: str | None = None, registry: Registry | None = 
     ExternalConfigError). This is where the server's parts are put together."""
     registry = registry or builtin_registry()
     settings = settings_from_dict(raw, registry, address)
+    version_info()  # the git commit is asked once, here, not on the event loop by /health
     fs = MountTable(settings.max_open_handles)
     mounting = Mounting(
         registry, fs, settings.external_plugins, settings.mounts, devfs=settings.devfs
@@ -179,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.version:
         print(f"pfs-server version: {__version__}")
-        print(f"Git commit: {os.environ.get('PFS_GIT_COMMIT', 'unknown')}")
-        print(f"Build time: {os.environ.get('PFS_BUILD_TIME', 'unknown')}")
+        info = version_info()
+        print(f"Git commit: {info['gitCommit']}")
+        print(f"Build time: {info['buildTime']}")
         return 0
     registry = builtin_registry()
     if args.print_sample_config:

@@ -4,22 +4,13 @@ mounts, which build is it, and how it is doing (Prometheus)."""
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
-from pfs import __version__
 from pfs.http.requests import Request
 from pfs.http.responses import Response, error_response, json_response
 from pfs.server.metrics import CONTENT_TYPE
 from pfs.server.state import State
-
-
-def version_info() -> dict[str, str]:
-    return {
-        "version": __version__,
-        "gitCommit": os.environ.get("PFS_GIT_COMMIT", "unknown"),
-        "buildTime": os.environ.get("PFS_BUILD_TIME", "unknown"),
-    }
+from pfs.version import version_info
 
 
 def health_info(state: State) -> dict[str, Any]:
