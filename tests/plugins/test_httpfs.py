@@ -202,6 +202,17 @@ def test_status_file(api, site):
     )
 
 
+def test_the_mount_point_is_listed_as_the_file_stat_says_it_is(api, site):
+    """The root listing agrees with stat: an httpfs mount point is a file (its status), while
+    other mount points stay directories."""
+    mount, _, _ = site
+    entries = {e["name"]: e for e in api.get("/directories", params={"path": "/"}).json()["files"]}
+    listed = entries[mount.lstrip("/")]
+    assert (listed["isDir"], listed["mode"]) == (False, 0o444)
+    assert not api.get("/stat", params={"path": mount}).json()["isDir"]
+    assert entries["memfs"]["isDir"]
+
+
 def test_several_instances_and_unmount_closes_port(api):
     """Two instances on two ports serve different paths; unmount frees the port for reuse."""
     api.put("/files", params={"path": "/memfs/one.txt"}, content=b"1")

@@ -204,6 +204,9 @@ class FileSystem:
     #: Whether the plugin stores symlinks itself (``symlink``/``readlink``, and LinkInPath
     #: raised where a path crosses one); otherwise the mount table keeps them.
     stores_links: ClassVar[bool] = False
+    #: Whether the mount point itself is a file (httpfs: its status), so that the listing of
+    #: the directory holding the mount shows a file, as ``stat`` of the mount point does.
+    root_is_file: ClassVar[bool] = False
 
     @classmethod
     def shares_state(cls, config: dict[str, Any]) -> bool:

@@ -183,6 +183,11 @@ def _virtual_dir(name: str, meta_name: str = "") -> FileInfo:
     return FileInfo(name=name, mode=0o755, is_dir=True, meta=Meta(meta_name, "mount-point"))
 
 
+def _mount_file(name: str, meta_name: str = "") -> FileInfo:
+    """A mount point whose plugin's root is a file (``FileSystem.root_is_file``)."""
+    return FileInfo(name=name, mode=0o444, is_dir=False, meta=Meta(meta_name, "mount-point"))
+
+
 class MountTable(FileSystem):
     """Routes every path of the namespace to the plugin mounted at its longest matching prefix."""
 
@@ -539,12 +544,12 @@ class MountTable(FileSystem):
     async def _readdir_at(self, raw: str, path: str) -> builtins.list[FileInfo]:
         children = self._child_mounts(path)
         if path == "/":
-            return [_virtual_dir(name, "rootfs") for name in children]
+            return [self._mount_entry(path, name, "rootfs") for name in children]
         found = self.find(path)
         if found is None:
             if not children and not self._links.names_in(path):
                 raise NotFound(f"{NotFound.summary}: {raw}")
-            return [_virtual_dir(name) for name in children]
+            return [self._mount_entry(path, name) for name in children]
         mount, rel = found
         try:
             entries = await _call(mount, "readdir", raw, mount.fs.readdir(rel))
@@ -552,8 +557,16 @@ class MountTable(FileSystem):
             raise _Redirect(_below(mount.path, link.target) + rel[len(link.link) :]) from None
         if children:
             listed = {e.name for e in entries}
-            entries = entries + [_virtual_dir(n) for n in children if n not in listed]
+            entries = entries + [self._mount_entry(path, n) for n in children if n not in listed]
         return entries
+
+    def _mount_entry(self, directory: str, name: str, meta_name: str = "") -> FileInfo:
+        """The entry of ``directory``'s child ``name`` that holds mounts: a directory, or a
+        file when a mount there has a file for its root."""
+        mount = self._mounts.get(join(directory, name))
+        if mount is not None and mount.fs.root_is_file:
+            return _mount_file(name, meta_name)
+        return _virtual_dir(name, meta_name)
 
     async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
         if not self._links.links:  # the common case: no table to look at

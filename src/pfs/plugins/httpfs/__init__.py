@@ -65,6 +65,7 @@ class _EmbeddedServer(uvicorn.Server):
 
 class HTTPFS(FileSystem):
     fstype = "httpfs"
+    root_is_file = True  # the mount point reads as the status text
     config_schema = (
         Field(
             "pfs_path", "string", required=True, aliases=("agfs_path",), help="PFS path to serve"
