@@ -11,10 +11,10 @@ import pytest
 
 from pfs.client import Client
 from pfs.shell import commands
-from pfs.shell.commands import admin, reading, search, session, transfer, writing
+from pfs.shell.commands import admin, reading, search, session, text, transfer, writing
 from pfs.shell.context import Context
 
-CONCEPT_MODULES = [reading, writing, transfer, search, admin, session]
+CONCEPT_MODULES = [reading, writing, transfer, search, admin, session, text]
 
 
 def command_functions(module) -> set:

@@ -13,7 +13,7 @@ import argparse
 import time
 
 from pfs.client import FSError
-from pfs.shell.commands import admin, reading, search, session, transfer, writing
+from pfs.shell.commands import admin, reading, search, session, text, transfer, writing
 from pfs.shell.commands.command import Command, HelpShown
 from pfs.shell.context import Context, UnknownCommand, UsageError
 
@@ -93,6 +93,9 @@ _TABLE = (
     Command(
         "tail", reading.tail, "Print the last lines of a file (-f follows it)", reading.tail_args
     ),
+    Command("head", text.head, "Print the first lines of files or piped input", text.head_args),
+    Command("wc", text.wc, "Count lines, words and bytes of files or piped input", text.wc_args),
+    Command("sort", text.sort, "Sort the lines of files or piped input", text.sort_args),
     Command("stat", reading.stat, "Show a file's metadata", reading.stat_args),
     Command(
         "events",

@@ -87,6 +87,13 @@ def cat_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stream", action="store_true", help="follow a live stream (?stream=true)")
 
 
+def piped_input(ctx: Context) -> bytes:
+    """What is piped in: REPL pipes and ``< file``, or the process's stdin one-shot."""
+    if ctx.stdin is None and not ctx.interactive:
+        return sys.stdin.buffer.read()
+    return piped_bytes(ctx)
+
+
 def cat(ctx: Context, ns: argparse.Namespace) -> None:
     if not ns.paths:
         if ctx.stdin is None:
@@ -119,12 +126,18 @@ def no_stall_limit(ctx: Context, live: bool) -> Iterator[None]:
 
 
 def tail_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("path")
+    p.add_argument("path", nargs="?", help="a PFS file (else the piped input)")
     p.add_argument("-n", "--lines", type=int, default=10)
     p.add_argument("-f", "--follow", action="store_true", help="keep printing what is appended")
 
 
 def tail(ctx: Context, ns: argparse.Namespace) -> None:
+    if ns.path is None:
+        if ns.follow:
+            raise UsageError("tail: -f needs a path")
+        lines = piped_input(ctx).splitlines(keepends=True)
+        ctx.write(b"".join(lines[-ns.lines :] if ns.lines > 0 else []))
+        return
     path = ctx.resolve(ns.path)
     info = ctx.client.stat(path)
     if info.is_dir:
