@@ -41,7 +41,8 @@ def wrk(url: str, *, connections: int = 64, seconds: int = 8, script: str | None
         args += ["-s", script]
     out = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p99 = _latency_ms(re.search(r"99%\s+(\S+)", out).group(1))
+    # The distribution's own line: a "+/- Stdev" column such as "91.99%" also ends in 99%.
+    p99 = _latency_ms(re.search(r"^\s*99%\s+(\S+)", out, re.MULTILINE).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise RuntimeError(f"wrk saw {errors.group(1)} error responses for {url}:\n{out}")
