@@ -45,7 +45,8 @@ def test_each_command_prints_its_help(name):
     out = io.BytesIO()
     client = Client("http://127.0.0.1:9")  # never contacted: -h only parses
     try:
-        commands.run_command(Context(client=client, out=out, interactive=True), [name, "-h"])
+        flag = "--help" if commands.COMMANDS[name].own_h else "-h"
+        commands.run_command(Context(client=client, out=out, interactive=True), [name, flag])
     finally:
         client.close()
     assert out.getvalue().decode().startswith(f"usage: {name}")

@@ -56,3 +56,12 @@ def test_pipe_stages_inside_the_shell(server, numbers, tmp_path):
         assert session.run(f"cat {numbers} | tail -n 1").strip() == "line 100"
     finally:
         session.close()
+
+
+def test_ls_lh_shows_human_sizes(server):
+    client = server.client()
+    client.put("/files", params={"path": "/memfs/big.bin"}, content=b"x" * (3 << 20))
+    line = next(ln for ln in pfs(server, "ls", "-lh", "/memfs").stdout.splitlines()
+                if ln.endswith(" big.bin"))
+    assert " 3.0M " in line
+    assert pfs(server, "ls", "--help").stdout.startswith("usage: pfs ls")

@@ -41,9 +41,10 @@ def sort_entries(entries: list[FileInfo]) -> list[FileInfo]:
     return sorted(entries, key=lambda e: (not e.is_dir, -(e.mtime_ns // 1_000_000_000), e.name))
 
 
-def ls_line(info: FileInfo, color: bool = False) -> str:
+def ls_line(info: FileInfo, color: bool = False, human: bool = False) -> str:
     size = 0 if info.is_dir else info.size
-    line = f"{mode_string(info)} {size:>8} {local_time(info.mtime_ns)} {display_name(info, color)}"
+    shown = human_size(size) if human else str(size)
+    line = f"{mode_string(info)} {shown:>8} {local_time(info.mtime_ns)} {display_name(info, color)}"
     if is_link(info) and info.meta.content and "target" in info.meta.content:
         line += f" -> {info.meta.content['target']}"  # as ls -l shows it
     return line

@@ -87,6 +87,7 @@ _TABLE = (
         reading.ls,
         "List a directory: mode, size, modification time and name",
         reading.ls_args,
+        own_h=True,
     ),
     Command("tree", reading.tree, "Show a directory tree with sizes", reading.tree_args),
     Command("cat", reading.cat, "Print files (or piped input)", reading.cat_args),

@@ -40,9 +40,13 @@ class Command:
     help: str
     configure: Callable[[argparse.ArgumentParser], None] = no_args
     repl_only: bool = False
+    #: ``-h`` is the command's own option (``ls -lh``); help is ``--help`` only.
+    own_h: bool = False
 
     def parser(self, prog: str | None = None) -> Parser:
         """``prog`` names the command in usage lines: ``pfs ls`` one-shot, ``ls`` in ``pfs sh``."""
-        parser = Parser(prog=prog or self.name, description=self.help, add_help=True)
+        parser = Parser(prog=prog or self.name, description=self.help, add_help=not self.own_h)
+        if self.own_h:
+            parser.add_argument("--help", action="help", help="show this help message and exit")
         self.configure(parser)
         return parser

@@ -20,6 +20,8 @@ def ls_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", default=["."])
     p.add_argument("-l", "--long", action="store_true", help="long format (the default)")
     p.add_argument("-1", dest="names_only", action="store_true", help="names only")
+    p.add_argument("-h", "--human-readable", dest="human", action="store_true",
+                   help="sizes in K, M, G (help is --help)")
 
 
 def ls(ctx: Context, ns: argparse.Namespace) -> None:
@@ -46,7 +48,7 @@ def ls(ctx: Context, ns: argparse.Namespace) -> None:
             if ns.names_only:
                 ctx.echo(fmt.display_name(entry, ctx.color))
             else:
-                ctx.echo(fmt.ls_line(entry, ctx.color))
+                ctx.echo(fmt.ls_line(entry, ctx.color, ns.human))
 
 
 def tree_args(p: argparse.ArgumentParser) -> None:
