@@ -26,6 +26,7 @@ Commands (pfs <command> -h for options):
   sh         Interactive shell (prompt, cd, completion, history, > and >> redirection, pipes)
   fuse       Mount the server's namespace with FUSE (pfs fuse --help)
   mcp        Serve the namespace to agents over MCP stdio (pfs mcp --help)
+  completion Print a tab-completion script: source <(pfs completion bash|zsh), or fish
 
 The server is --server (URL or host:port), else the --profile (or $PFS_PROFILE) named in
 ~/.config/pfs/client.yaml, else $PFS_API_URL, else that file's default profile, else
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     command_args, late = split_global_options(options.args)
+    if options.command == "completion":  # needs no server
+        return print_completion(command_args)
     json_output = options.json or late.json
     try:
         profile = load_profile(options.profile)
@@ -171,8 +174,19 @@ def main(argv: list[str] | None = None) -> int:
         client.close()
 
 
+def print_completion(args: list[str]) -> int:
+    from pfs.shell.completion import SHELLS, script
+
+    if len(args) != 1 or args[0] not in SHELLS:
+        print(f"usage: pfs completion {{{','.join(SHELLS)}}}", file=sys.stderr)
+        return 0 if {"-h", "--help"} & set(args) else 2
+    print(script(args[0]), end="")
+    return 0
+
+
 def did_you_mean(name: str) -> str:
-    known = [n for n, cmd in COMMANDS.items() if not cmd.repl_only] + ["sh", "fuse", "mcp"]
+    known = [n for n, cmd in COMMANDS.items() if not cmd.repl_only]
+    known += ["sh", "fuse", "mcp", "completion"]
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
     if close:
         return f"; did you mean {' or '.join(close)}? (pfs --help lists commands)"
