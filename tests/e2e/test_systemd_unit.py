@@ -21,6 +21,7 @@ def test_the_systemd_unit_verifies(tmp_path):
     assert server.exists()
     text = UNIT.read_text()
     assert "ExecStart=/usr/local/bin/pfs-server " in text
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in text  # tests/server/test_reload.py
     unit = tmp_path / "pfs-server.service"
     unit.write_text(text.replace("/usr/local/bin/pfs-server", str(server)))
     done = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)

@@ -16,6 +16,7 @@ from pfs.http.requests import ClientGone, Request
 from pfs.http.responses import Response, StreamResponse, error_response
 from pfs.server.auth import Auth, Role
 from pfs.server.metrics import UNMATCHED
+from pfs.server.reload import Reloader
 from pfs.server.state import State
 
 log = logging.getLogger("pfs.server")
@@ -55,8 +56,11 @@ class App:
         state: State,
         auth: Auth,
         subtrees: list[Subtree] | None = None,
+        reloader: Reloader | None = None,
     ) -> None:
         self.routes = routes
+        self.reloader = reloader
+        self._reloads: set[asyncio.Task[None]] = set()
         self.subtrees = subtrees or []
         self.state = state
         self.auth = auth
@@ -86,7 +90,21 @@ class App:
         """Mount every configured plugin; any failure aborts start-up (never half-configured)."""
         await self.state.mounting.start()
         self._end_streams_on_stop_signals()
+        self._reload_on_sighup()
         _log_slow_callbacks()
+
+    def _reload_on_sighup(self) -> None:
+        """SIGHUP re-reads the config file (:mod:`pfs.server.reload`)."""
+        if self.reloader is None or threading.current_thread() is not threading.main_thread():
+            return
+        reloader, loop = self.reloader, asyncio.get_running_loop()
+
+        def reload() -> None:
+            task = loop.create_task(reloader.reload())
+            self._reloads.add(task)
+            task.add_done_callback(self._reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, reload)
 
     def _end_streams_on_stop_signals(self) -> None:
         """On SIGINT/SIGTERM end live streams (e.g. streamfs readers), which would otherwise keep

@@ -8,6 +8,7 @@ import json
 import logging
 import logging.config
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -33,6 +34,7 @@ from pfs.server.config_source import ConfigSource, find_config
 from pfs.server.logs import AccessLog, logging_config
 from pfs.server.metrics import Metrics
 from pfs.server.mounting import DEVFS_PATH, Mounting
+from pfs.server.reload import ConfigFile, Reloader, with_log_level
 from pfs.server.routes import ROUTES
 from pfs.server.settings import Settings
 from pfs.server.state import State
@@ -43,11 +45,16 @@ log = logging.getLogger("pfs.server")
 
 _ENV_CONFIG = "PFS_SERVER_CONFIG_JSON"
 _ENV_ADDR = "PFS_SERVER_ADDR"
+_ENV_RELOAD = "PFS_SERVER_RELOAD_JSON"  # what SIGHUP reads again: ConfigFile's fields
 
 
-def build_app(raw: Any, address: str | None = None, registry: Registry | None = None) -> App:
+def build_app(
+    raw: Any, address: str | None = None, registry: Registry | None = None,
+    config_file: ConfigFile | None = None,
+) -> App:
     """The app from a raw config tree (validated here; raises ConfigError or
-    ExternalConfigError). This is where the server's parts are put together."""
+    ExternalConfigError); ``config_file`` is what SIGHUP reads again. This is where the server's
+    parts are put together."""
     registry = registry or builtin_registry()
     settings = settings_from_dict(raw, registry, address)
     version_info()  # the git commit is asked once, here, not on the event loop by /health
@@ -61,13 +68,17 @@ def build_app(raw: Any, address: str | None = None, registry: Registry | None = 
     subtrees: list[Subtree] = [webui.Assets()]
     if settings.webdav:
         subtrees.append(WebDAV(state, auth, settings.webdav_prefix))
-    return App(ROUTES, state, auth, subtrees)
+    return App(ROUTES, state, auth, subtrees, Reloader(state, config_file))
 
 
 def app_from_env() -> App | AccessLog:
     """Granian's factory target: the worker rebuilds the app from the parent's config."""
     raw = json.loads(os.environ.get(_ENV_CONFIG, "null"))
-    app = build_app(raw, os.environ.get(_ENV_ADDR) or None)
+    reload = json.loads(os.environ.get(_ENV_RELOAD, "null"))
+    config_file = ConfigFile(Path(reload["path"]), reload["address"], reload["log_level"]) if (
+        reload
+    ) else None
+    app = build_app(raw, os.environ.get(_ENV_ADDR) or None, config_file=config_file)
     _setup_logging(app.state.settings)
     return serving(app)
 
@@ -130,6 +141,14 @@ class GranianOnSocket(Granian):
         self._shd = SocketHolder(sock.fileno(), False, self.backlog)
         self._sfd = sock.fileno()
         self._sso = sock  # Granian closes it at shutdown
+
+    def signal_handler_reload(self, *args: Any, **kwargs: Any) -> None:
+        """SIGHUP: the worker re-reads the config (pfs.server.reload) instead of Granian
+        respawning it from the config it started with."""
+        for worker in self.wrks:
+            pid = worker._id()
+            if pid:
+                os.kill(pid, signal.SIGHUP)
 
 
 def _listen(address: str) -> socket.socket | None:
@@ -195,13 +214,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.default_config
             else find_config(args.config)
         )
-        raw = load_file(source.path) if source.path else DEFAULT_CONFIG
-        if args.log_level:
-            raw = {
-                **(raw or {}),
-                "server": {**((raw or {}).get("server") or {}), "log_level": args.log_level},
-            }
-        app = build_app(raw, args.addr, registry)
+        raw = with_log_level(
+            load_file(source.path) if source.path else DEFAULT_CONFIG, args.log_level
+        )
+        config_file = ConfigFile(source.path, args.addr, args.log_level) if source.path else None
+        app = build_app(raw, args.addr, registry, config_file)
     except (ConfigError, ExternalConfigError) as exc:
         print(f"pfs-server: {exc}", file=sys.stderr)
         return 2
@@ -225,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     os.environ[_ENV_CONFIG] = json.dumps(raw)
     os.environ[_ENV_ADDR] = settings.address
+    if config_file is not None:
+        os.environ[_ENV_RELOAD] = json.dumps(
+            {"path": str(config_file.path), "address": args.addr, "log_level": args.log_level}
+        )
     if settings.tls_cert:
         log.info("serving HTTPS with %s", settings.tls_cert)
     if args.server == "uvicorn":

@@ -126,6 +126,21 @@ class Mounting:
             if tracked.status is MountStatus.PENDING:
                 tracked.status, tracked.error = MountStatus.FAILED, str(exc) or type(exc).__name__
 
+    async def start_entry(
+        self, entry: dict[str, Any], factory: PluginFactory, config: dict[str, Any],
+        read_only: bool,
+    ) -> None:
+        """Mount one prepared config entry as start-up does, tracked (a reload's new mounts)."""
+        await self._start_tracked(self._track(entry), entry, factory, config, read_only)
+
+    async def drop(self, path: str) -> None:
+        """Unmount a config entry's ``path`` unless it failed or was unmounted by hand (the path
+        may then hold a run-time mount, which stays)."""
+        path = normalize(path)
+        if path in self.tracked and any(mount.path == path for mount in self.fs.list()):
+            await self.unmount(path)
+        self.tracked.pop(path, None)
+
     def _track(self, entry: dict[str, Any]) -> Tracked:
         path = normalize(entry["path"])
         tracked = self.tracked[path] = Tracked(
