@@ -24,6 +24,7 @@ import time
 
 from pfs.fs.errors import FSError
 from pfs.plugins.queuefs.backend import Message, QueueBackend
+from pfs.plugins.queuefs.batches import DequeueBatches
 from pfs.sql import MySQLDatabase, MySQLOptions, as_text, like_below
 from pfs.sql.errors import mysql_error_code
 
@@ -83,9 +84,7 @@ class MySQLBackend(QueueBackend):
         self.db = MySQLDatabase(options)
         self._known: set[str] = set()
         self._visibility: dict[str, tuple[float | None, float]] = {}
-        #: (queue, visibility) → futures of dequeue requests waiting for the next transaction.
-        self._waiting: dict[tuple[str, float], list[asyncio.Future]] = {}
-        self._runners: dict[tuple[str, float], int] = {}
+        self._dequeues = DequeueBatches(self._take, max_batch=MAX_BATCH, runners=RUNNERS)
         #: Enqueues waiting for the next group-commit transaction, and how many run it.
         self._enqueues: list[tuple[str, bytes, asyncio.Future]] = []
         self._enqueue_runners = 0
@@ -204,39 +203,7 @@ class MySQLBackend(QueueBackend):
             self._enqueue_runners -= 1
 
     async def dequeue(self, name: str, visibility: float) -> Message | None:
-        key = (name, visibility)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Message | None] = loop.create_future()
-        self._waiting.setdefault(key, []).append(future)
-        if self._runners.get(key, 0) < RUNNERS:
-            self._runners[key] = self._runners.get(key, 0) + 1
-            task = loop.create_task(self._serve(key))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return await future
-
-    async def _serve(self, key: tuple[str, float]) -> None:
-        """Run dequeue transactions for ``key`` until no request is waiting."""
-        while True:
-            waiting = [f for f in self._waiting.get(key, ()) if not f.done()]
-            batch, rest = waiting[:MAX_BATCH], waiting[MAX_BATCH:]
-            if not batch:
-                self._runners[key] -= 1
-                if not self._runners[key]:
-                    del self._runners[key]
-                    self._waiting.pop(key, None)
-                return
-            self._waiting[key] = rest
-            try:
-                messages = await self._take(key[0], key[1], len(batch))
-            except Exception as exc:  # every request of this batch fails the same way
-                for future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for index, future in enumerate(batch):
-                if not future.done():
-                    future.set_result(messages[index] if index < len(messages) else None)
+        return await self._dequeues.dequeue(name, visibility)
 
     async def _take(self, name: str, visibility: float, count: int) -> list[Message]:
         async def work(cur) -> list[Message]:

@@ -26,6 +26,7 @@ import time
 from typing import Any
 
 from pfs.plugins.queuefs.backend import Message, QueueBackend
+from pfs.plugins.queuefs.batches import DequeueBatches
 from pfs.sql.options import MySQLOptions
 from pfs.sql.postgres import Listener, PostgresDatabase, rowcount
 from pfs.sql.text import like_below
@@ -104,8 +105,7 @@ class PostgresBackend(QueueBackend):
         self._visibility: dict[str, tuple[float | None, float]] = {}
         #: Per queue waited on: set by a NOTIFY, cleared by the wait that sees it.
         self._ready: dict[str, asyncio.Event] = {}
-        self._waiting: dict[tuple[str, float], list[asyncio.Future]] = {}
-        self._runners: dict[tuple[str, float], int] = {}
+        self._dequeues = DequeueBatches(self._take, max_batch=MAX_BATCH, runners=RUNNERS)
         self._enqueues: list[tuple[str, bytes, asyncio.Future]] = []
         self._enqueue_runners = 0
         #: Running dequeue and enqueue tasks (the loop keeps only weak references to tasks).
@@ -230,36 +230,7 @@ class PostgresBackend(QueueBackend):
     # -- dequeue -------------------------------------------------------------------------------
 
     async def dequeue(self, name: str, visibility: float) -> Message | None:
-        key = (name, visibility)
-        future: asyncio.Future[Message | None] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(key, []).append(future)
-        if self._runners.get(key, 0) < RUNNERS:
-            self._runners[key] = self._runners.get(key, 0) + 1
-            self._spawn(self._serve(key))
-        return await future
-
-    async def _serve(self, key: tuple[str, float]) -> None:
-        """Run dequeue transactions for ``key`` until no request is waiting."""
-        while True:
-            waiting = [f for f in self._waiting.get(key, ()) if not f.done()]
-            batch, rest = waiting[:MAX_BATCH], waiting[MAX_BATCH:]
-            if not batch:
-                self._runners[key] -= 1
-                if not self._runners[key]:
-                    del self._runners[key]
-                    self._waiting.pop(key, None)
-                return
-            self._waiting[key] = rest
-            try:
-                messages = await self._take(key[0], key[1], len(batch))
-            except Exception as exc:  # every request of this batch fails the same way
-                for future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for index, future in enumerate(batch):
-                if not future.done():
-                    future.set_result(messages[index] if index < len(messages) else None)
+        return await self._dequeues.dequeue(name, visibility)
 
     async def _take(self, name: str, visibility: float, count: int) -> list[Message]:
         async def work(conn: Any) -> list[Message]:
