@@ -77,6 +77,23 @@ def test_sighup_mounts_new_and_unmounts_gone_entries(server):
     assert get(server, "/c/new.txt").content == b"x"
 
 
+def test_run_time_mounts_are_left_alone(server):
+    def mount(fstype: str, path: str) -> None:
+        response = httpx.post(server.api + "/mount", json={"fstype": fstype, "path": path})
+        assert response.status_code in (200, 201), response.text
+
+    mount("memfs", "/runtime")
+    put(server, "/runtime/f", b"mine")
+    # Both config entries leave the file; /a, unmounted by hand and taken at run time, stays.
+    assert httpx.post(server.api + "/unmount", json={"path": "/a"}).status_code == 200
+    mount("kvfs", "/a")
+    lines = reload_with(server, {"plugins": {}})
+    assert "0 mounted, 1 unmounted" in lines and "unmounted /a" not in lines
+    assert set(mounts(server)) == {"/runtime", "/a"}
+    assert mounts(server)["/a"]["pluginName"] == "kvfs"
+    assert get(server, "/runtime/f").content == b"mine"
+
+
 def test_sighup_remounts_a_changed_entry(server):
     put(server, "/b/old.txt", b"gone after the remount")
     config = memfs("/a")
@@ -130,4 +147,11 @@ def test_an_unreadable_file_is_refused(server):
 def test_server_settings_are_reported_as_needing_a_restart(server):
     lines = reload_with(server, memfs("/a", "/b", max_open_handles=7))
     assert "server setting max_open_handles changed: needs a restart" in lines
+    assert set(mounts(server)) == {"/a", "/b"}
+
+
+def test_sighup_reloads_under_uvicorn_too(start_server):
+    server = start_server(memfs("/a"), extra_args=["--server", "uvicorn"])
+    lines = reload_with(server, memfs("/a", "/b"))
+    assert "1 mounted, 0 unmounted, 0 remounted" in lines
     assert set(mounts(server)) == {"/a", "/b"}

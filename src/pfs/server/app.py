@@ -130,6 +130,9 @@ class App:
             signal.signal(signum, handler)
 
     async def shutdown(self) -> None:
+        for task in list(self._reloads):
+            task.cancel()
+        await asyncio.gather(*self._reloads, return_exceptions=True)
         await self.state.mounting.stop()
 
     # -- ASGI ------------------------------------------------------------------------------

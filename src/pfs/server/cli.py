@@ -73,6 +73,8 @@ def build_app(
 
 def app_from_env() -> App | AccessLog:
     """Granian's factory target: the worker rebuilds the app from the parent's config."""
+    # SIGHUP's default would end the worker until App.startup handles it: ignore it till then.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     raw = json.loads(os.environ.get(_ENV_CONFIG, "null"))
     reload = json.loads(os.environ.get(_ENV_RELOAD, "null"))
     config_file = ConfigFile(Path(reload["path"]), reload["address"], reload["log_level"]) if (

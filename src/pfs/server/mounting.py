@@ -126,6 +126,10 @@ class Mounting:
             if tracked.status is MountStatus.PENDING:
                 tracked.status, tracked.error = MountStatus.FAILED, str(exc) or type(exc).__name__
 
+    async def settled(self) -> None:
+        """Wait until every start-up mount has started or failed."""
+        await asyncio.gather(*self._starting, return_exceptions=True)
+
     async def start_entry(
         self, entry: dict[str, Any], factory: PluginFactory, config: dict[str, Any],
         read_only: bool,
@@ -133,13 +137,15 @@ class Mounting:
         """Mount one prepared config entry as start-up does, tracked (a reload's new mounts)."""
         await self._start_tracked(self._track(entry), entry, factory, config, read_only)
 
-    async def drop(self, path: str) -> None:
+    async def drop(self, path: str) -> bool:
         """Unmount a config entry's ``path`` unless it failed or was unmounted by hand (the path
-        may then hold a run-time mount, which stays)."""
+        may then hold a run-time mount, which stays); whether it was unmounted."""
         path = normalize(path)
-        if path in self.tracked and any(mount.path == path for mount in self.fs.list()):
+        mounted = path in self.tracked and any(mount.path == path for mount in self.fs.list())
+        if mounted:
             await self.unmount(path)
         self.tracked.pop(path, None)
+        return mounted
 
     def _track(self, entry: dict[str, Any]) -> Tracked:
         path = normalize(entry["path"])

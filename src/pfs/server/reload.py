@@ -71,6 +71,7 @@ class Reloader:
             log.warning("reload: the server runs on the built-in default config: nothing to read")
             return
         mounting = self.state.mounting
+        await mounting.settled()  # a mount still starting is compared as what it will be
         try:
             new = await asyncio.to_thread(self.source.settings, mounting.registry)
             old = {normalize(e["path"]): e for e in mounting.configured}
@@ -88,9 +89,10 @@ class Reloader:
             return
         for name in _restart_only(self.state.settings, new):
             log.warning("reload: server setting %s changed: needs a restart", name)
+        unmounted = 0
         for path in gone + changed:
-            await mounting.drop(path)
-            if path in gone:
+            if await mounting.drop(path) and path in gone:
+                unmounted += 1
                 log.info("reload: unmounted %s (%s)", path, old[path]["fstype"])
         for entry, factory, config, read_only in prepared:
             path = normalize(entry["path"])
@@ -100,7 +102,7 @@ class Reloader:
         mounting.configured = new.mounts
         log.info(
             "reload of %s done: %d mounted, %d unmounted, %d remounted", self.source.path,
-            len(prepared) - len(changed), len(gone), len(changed),
+            len(prepared) - len(changed), unmounted, len(changed),
         )
 
 
