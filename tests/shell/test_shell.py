@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -179,7 +180,9 @@ def test_cp_between_pfs_and_local(pfs, d, tmp_path):
     ok(pfs("download", "-r", d + "/tree", str(tmp_path / "down")))
     assert (tmp_path / "down" / "in" / "deep.txt").read_text() == "deep\n"
     out = ok(pfs("upload", str(tmp_path / "note.txt"), d + "/up.txt"))
-    assert out == f"Uploaded {tmp_path}/note.txt -> {d}/up.txt (11 bytes)\n"
+    assert re.fullmatch(
+        rf"Uploaded {tmp_path}/note\.txt -> {d}/up\.txt \(11 bytes, 1 file, \d+\.\d\d s\)\n", out
+    )
     assert "━" not in out  # no progress bar when stdout is not a terminal
     both_local = pfs("cp", "a", "b")
     assert both_local.returncode == 2 and "both paths are local" in both_local.stderr
