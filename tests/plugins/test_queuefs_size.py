@@ -59,12 +59,20 @@ def test_size_follows_enqueue_dequeue_in_flight_ack_clear_and_removal(setup, sta
             put(client, "a/ack", taken["id"].encode())
             assert size(client, "a") == 10
             put(client, "a/visibility_timeout", b"0.5")
-            dequeue(client, "a")
+            expired = dequeue(client, "a")
             assert size(client, "a") == 9
-            end = time.monotonic() + 30
-            while size(client, "a") != 10:  # the timeout passes: counted again
-                assert time.monotonic() < end, "the in-flight message never came back"
-                time.sleep(0.1)
+            if backend in ("redis", "nats"):
+                # The engine hands an expired message out again at the next dequeue and counts
+                # it as in flight until then (README): no count comes back by itself.
+                time.sleep(1.5)
+                assert size(client, "a") == 9
+                assert dequeue(client, "a")["data"] == expired["data"]
+                assert size(client, "a") == 9
+            else:
+                end = time.monotonic() + 30
+                while size(client, "a") != 10:  # the timeout passes: counted again
+                    assert time.monotonic() < end, "the in-flight message never came back"
+                    time.sleep(0.1)
             put(client, "a/visibility_timeout", b"0")
         put(client, "a/clear")
         assert (size(client, "a"), size(client, "a/b")) == (0, 1)
