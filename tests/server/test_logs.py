@@ -107,3 +107,16 @@ async def test_access_lines_are_batched_bounded_and_flushed_at_shutdown(caplog):
     assert (first["client"], first["method"], first["status"]) == ("10.0.0.1", "DELETE", 204)
     assert first["target"] == "/api/v1/files?path=/m/x"
     assert json.loads(lines[-1])["message"] == "2 access lines dropped (log reader too slow)"
+
+
+def test_an_invalid_regex_leaves_no_noise_in_the_log(start_server):
+    """RE2 would print its parse error (and absl's pre-init warning) on stderr; the client gets
+    the reason, the log gets only the access line."""
+    server = start_server({"plugins": MEMFS})
+    answer = httpx.post(server.api + "/grep", json={"path": "/memfs", "pattern": "("})
+    assert answer.status_code == 400
+    assert answer.json() == {"error": "invalid regex pattern: missing ): ("}
+    log = wait_for(server, '"POST /api/v1/grep" 400')
+    noise = [line for line in log.splitlines()
+             if "absl" in line or "re2" in line.lower() or "Error parsing" in line]
+    assert noise == []
