@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 PROFILE_KEYS = frozenset({"server", "token", "token_env", "ca_bundle"})
 
 
@@ -46,6 +44,8 @@ def profile_path(environ: Mapping[str, str] = os.environ) -> Path:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    import yaml  # only when a profile file exists: one-shot ``pfs`` calls start faster
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -14,11 +14,11 @@ import signal
 import sys
 
 from pfs import __version__
-from pfs.client import Client, FSError
-from pfs.client.profile import ProfileError, load_profile, resolve
-from pfs.extras import needs
-from pfs.shell.commands import COMMANDS, run_command
-from pfs.shell.context import Context, ExitShell, UnknownCommand, UsageError, error_line
+
+# The client (httpx) and the command table load in the functions that need them, so that
+# ``pfs --version`` (what scripts probe) answers without them.
+
+VERSION = f"pfs, version pfs-cli {__version__}"
 
 EPILOG = """\
 Commands (pfs <command> -h for options):
@@ -44,6 +44,8 @@ pipes (cat x | grep y) and > / >> redirection into PFS files. `help` inside list
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pfs.shell.commands import COMMANDS
+
     listing = "\n".join(
         f"  {name:<10} {cmd.help}" for name, cmd in sorted(COMMANDS.items()) if not cmd.repl_only
     )
@@ -69,9 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", help="a profile of ~/.config/pfs/client.yaml")
     parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
     parser.add_argument("--no-color", action="store_true", help="never colour output")
-    parser.add_argument(
-        "--version", action="version", version=f"pfs, version pfs-cli {__version__}"
-    )
+    parser.add_argument("--version", action="version", version=VERSION)
     parser.add_argument("command", nargs="?")
     parser.add_argument("args", nargs=argparse.REMAINDER)
     return parser
@@ -100,14 +100,41 @@ def split_global_options(args: list[str]) -> tuple[list[str], argparse.Namespace
 
 
 def main(argv: list[str] | None = None) -> int:
+    standalone = argv is None  # the pfs command itself, not a caller in a bigger process
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:
+        print(VERSION)
+        return 0
     if argv[:1] in (["fuse"], ["mcp"]):  # own parsers and long-running: pfs.fuse / pfs.mcp
+        from pfs.extras import needs
+
         try:
             front_end = importlib.import_module(f"pfs.{argv[0]}")
         except ImportError as exc:
             print(f"pfs: {needs(f'pfs {argv[0]}', exc)}", file=sys.stderr)
             return 1
         return front_end.main(argv[1:])
+    if standalone:
+        skip_unused_imports()
+    return run(argv)
+
+
+def skip_unused_imports() -> None:
+    """Keep out what the client's libraries import only when installed and a one-shot command
+    never uses: httpx's own command line (click, rich, pygments) and trio (httpcore's support for
+    it), ~65 ms of each ``pfs ls``. A None entry makes their import fail as if they were absent,
+    which both libraries expect. Only in the pfs process (pfs.fuse runs on trio: not here)."""
+    for module in ("httpx._main", "trio"):
+        sys.modules.setdefault(module, None)  # type: ignore[arg-type]
+
+
+def run(argv: list[str]) -> int:
+    """Everything but ``--version``, ``fuse`` and ``mcp``: a command of the table, or ``sh``."""
+    from pfs.client import Client, FSError
+    from pfs.client.profile import ProfileError, load_profile, resolve
+    from pfs.shell.commands import run_command
+    from pfs.shell.context import Context, ExitShell, UnknownCommand, UsageError, error_line
+
     parser = build_parser()
     options = parser.parse_args(argv)
     if options.command is None:
@@ -185,6 +212,8 @@ def print_completion(args: list[str]) -> int:
 
 
 def did_you_mean(name: str) -> str:
+    from pfs.shell.commands import COMMANDS
+
     known = [n for n, cmd in COMMANDS.items() if not cmd.repl_only]
     known += ["sh", "fuse", "mcp", "completion"]
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
