@@ -110,3 +110,24 @@ def test_a_directory_without_r_names_the_shells_flag(server, base, tmp_path, arg
     assert not (tmp_path / "copy").exists()
     with Client(server.url) as client:
         assert not client.exists(f"{base}/copy")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("grep", "x", "{base}/tree"), "pfs grep: {base}/tree is a directory (use -r)"),
+        (("grep", "--stream", "x", "{base}/tree"), "pfs grep: {base}/tree is a directory (use -r)"),
+        (("rm", "{base}/tree"), "pfs rm: directory not empty: {base}/tree (use -r)"),
+    ],
+)
+def test_grep_and_rm_of_a_directory_without_r_name_the_shells_flag(server, base, args, message):
+    done = pfs(server, *[a.format(base=base) for a in args])
+    assert done.returncode == 1
+    assert done.stderr == message.format(base=base) + "\n"
+    with Client(server.url) as client:
+        assert client.cat(f"{base}/tree/in/two") == b"22"  # nothing removed
+
+
+def test_other_grep_errors_keep_the_servers_words(server, base):
+    done = pfs(server, "grep", "(", f"{base}/a.txt")
+    assert done.returncode == 1 and "invalid regex" in done.stderr and "-r" not in done.stderr

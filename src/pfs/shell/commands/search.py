@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pfs.shell.commands.common import dump_json, expand, piped_bytes
+from pfs.client import InvalidArgument, IsADirectory
+from pfs.shell.commands.common import dump_json, expand, is_remote_dir, piped_bytes
 from pfs.shell.context import Context, UsageError
 
 
@@ -28,25 +29,43 @@ def grep(ctx: Context, ns: argparse.Namespace) -> None:
     paths = expand(ctx, [ns.path], reading=True)
     matches: list[dict[str, Any]] = []
     for path in paths:
-        if ns.stream and not ctx.json and not ns.count:
-            for item in ctx.client.iter_grep(path, ns.pattern, ns.recursive, ns.ignore_case):
-                if item.get("type") == "summary":
-                    matches.extend([{}] * item.get("count", 0))
-                    continue
-                ctx.echo(f"{item['file']}:{item['line']}:{item['content']}")
-                ctx.flush()
-            continue
-        result = ctx.client.grep(path, ns.pattern, ns.recursive, ns.ignore_case)
-        matches.extend(result["matches"])
-        if not ns.count and not ctx.json:
-            for m in result["matches"]:
-                ctx.echo(f"{m['file']}:{m['line']}:{m['content']}")
+        try:
+            matches.extend(_grep_one(ctx, path, ns))
+        except InvalidArgument as exc:
+            raise _directory_needs_r(ctx, path, ns) or exc from None
     if ctx.json:
         dump_json(ctx, {"matches": matches, "count": len(matches)})
     elif ns.count:
         ctx.echo(str(len(matches)))
     elif ctx.terminal:
         ctx.echo(f"Found {len(matches)} match(es)")
+
+
+def _grep_one(ctx: Context, path: str, ns: argparse.Namespace) -> list[dict[str, Any]]:
+    """Print the matches of one path (as the server finds them with ``--stream``)."""
+    if ns.stream and not ctx.json and not ns.count:
+        found: list[dict[str, Any]] = []
+        for item in ctx.client.iter_grep(path, ns.pattern, ns.recursive, ns.ignore_case):
+            if item.get("type") == "summary":
+                found.extend([{}] * item.get("count", 0))
+                continue
+            ctx.echo(f"{item['file']}:{item['line']}:{item['content']}")
+            ctx.flush()
+        return found
+    result = ctx.client.grep(path, ns.pattern, ns.recursive, ns.ignore_case)
+    if not ns.count and not ctx.json:
+        for m in result["matches"]:
+            ctx.echo(f"{m['file']}:{m['line']}:{m['content']}")
+    matches: list[dict[str, Any]] = result["matches"]
+    return matches
+
+
+def _directory_needs_r(ctx: Context, path: str, ns: argparse.Namespace) -> IsADirectory | None:
+    """The server refuses a directory without ``recursive=true``, its query parameter; the shell
+    names its own flag. Asked only once the server has refused (no extra request otherwise)."""
+    if ns.recursive or not is_remote_dir(ctx, path):
+        return None
+    return IsADirectory(f"{path} is a directory (use -r)")
 
 
 def _filter_lines(ctx: Context, ns: argparse.Namespace) -> None:

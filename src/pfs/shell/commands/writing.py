@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pfs.client import InvalidArgument, NotFound
+from pfs.client import InvalidArgument, NotEmpty, NotFound
 from pfs.fs.config import parse_size
 from pfs.fs.errors import NotSupported
 from pfs.shell.commands.common import (
@@ -143,6 +143,10 @@ def rm(ctx: Context, ns: argparse.Namespace) -> None:
             if not ns.force:
                 raise
             continue
+        except NotEmpty:
+            if ns.recursive:
+                raise
+            raise NotEmpty(f"directory not empty: {path} (use -r)") from None
         if ctx.interactive:
             ctx.echo(f"  removed '{path}'")
 
