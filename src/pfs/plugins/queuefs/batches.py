@@ -59,3 +59,50 @@ class DequeueBatches:
             for index, future in enumerate(batch):
                 if not future.done():
                     future.set_result(messages[index] if index < len(messages) else None)
+
+
+#: ``insert([(queue, data), ...])``: one transaction adding every message, their Messages in order.
+Insert = Callable[[list[tuple[str, bytes]]], Awaitable[list[Message]]]
+
+
+class EnqueueBatches:
+    """Group commit: enqueues arriving together share one transaction (one log flush, the cost
+    that dominates), up to ``max_batch`` each and ``runners`` at once; each answers only after
+    its COMMIT, so a 200 is durable."""
+
+    def __init__(self, insert: Insert, *, max_batch: int, runners: int) -> None:
+        self._insert = insert
+        self.max_batch = max_batch
+        self.runners = runners
+        self._pending: list[tuple[str, bytes, asyncio.Future[Message]]] = []
+        self._running = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def enqueue(self, name: str, data: bytes) -> Message:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Message] = loop.create_future()
+        self._pending.append((name, data, future))
+        if self._running < self.runners:
+            self._running += 1
+            task = loop.create_task(self._serve())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _serve(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending[: self.max_batch]
+                del self._pending[: self.max_batch]
+                try:
+                    messages = await self._insert([(name, data) for name, data, _ in batch])
+                except Exception as exc:  # nothing of this batch was committed
+                    for _, _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, _, future), message in zip(batch, messages, strict=True):
+                    if not future.done():
+                        future.set_result(message)
+        finally:
+            self._running -= 1

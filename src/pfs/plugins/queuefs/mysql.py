@@ -18,13 +18,12 @@ the server that creates the counter table.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 
 from pfs.fs.errors import FSError
 from pfs.plugins.queuefs.backend import Message, QueueBackend
-from pfs.plugins.queuefs.batches import DequeueBatches
+from pfs.plugins.queuefs.batches import DequeueBatches, EnqueueBatches
 from pfs.sql import MySQLDatabase, MySQLOptions, as_text, like_below
 from pfs.sql.errors import mysql_error_code
 
@@ -85,11 +84,7 @@ class MySQLBackend(QueueBackend):
         self._known: set[str] = set()
         self._visibility: dict[str, tuple[float | None, float]] = {}
         self._dequeues = DequeueBatches(self._take, max_batch=MAX_BATCH, runners=RUNNERS)
-        #: Enqueues waiting for the next group-commit transaction, and how many run it.
-        self._enqueues: list[tuple[str, bytes, asyncio.Future]] = []
-        self._enqueue_runners = 0
-        #: Running dequeue and enqueue tasks (the loop keeps only weak references to tasks).
-        self._tasks: set[asyncio.Task] = set()
+        self._enqueue_batches = EnqueueBatches(self._insert, max_batch=MAX_BATCH, runners=RUNNERS)
 
     async def start(self) -> None:
         await self.db.open()
@@ -158,49 +153,23 @@ class MySQLBackend(QueueBackend):
     async def enqueue(self, name: str, data: bytes) -> Message:
         if name not in self._known:
             await self.create_queue(name)
-        # Group commit: enqueues arriving together share one transaction (one log flush, the
-        # cost that dominates here); each answers only after that COMMIT, so a 200 is durable.
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Message] = loop.create_future()
-        self._enqueues.append((name, data, future))
-        if self._enqueue_runners < RUNNERS:
-            self._enqueue_runners += 1
-            task = loop.create_task(self._insert_batches())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return await future
+        return await self._enqueue_batches.enqueue(name, data)
 
-    async def _insert_batches(self) -> None:
-        try:
-            while self._enqueues:
-                batch = self._enqueues[:MAX_BATCH]
-                del self._enqueues[:MAX_BATCH]
+    async def _insert(self, batch: list[tuple[str, bytes]]) -> list[Message]:
+        async def work(cur) -> list[Message]:
+            messages = []
+            for name, data in batch:
+                now = time.time_ns()
+                await cur.execute(_INSERT_MESSAGE, (name, data, now))
+                messages.append(Message(cur.lastrowid, data, now))
+            per_queue: dict[str, int] = {}
+            for name, _ in batch:
+                per_queue[name] = per_queue.get(name, 0) + 1
+            for name in sorted(per_queue):
+                await cur.execute(_COUNT, (name, _slot(), per_queue[name]))
+            return messages
 
-                async def work(cur, batch=batch) -> list[Message]:
-                    messages = []
-                    for name, data, _ in batch:
-                        now = time.time_ns()
-                        await cur.execute(_INSERT_MESSAGE, (name, data, now))
-                        messages.append(Message(cur.lastrowid, data, now))
-                    per_queue: dict[str, int] = {}
-                    for name, _, _ in batch:
-                        per_queue[name] = per_queue.get(name, 0) + 1
-                    for name in sorted(per_queue):
-                        await cur.execute(_COUNT, (name, _slot(), per_queue[name]))
-                    return messages
-
-                try:
-                    messages = await self.db.transaction(work)
-                except Exception as exc:  # nothing of this batch was committed
-                    for _, _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (_, _, future), message in zip(batch, messages, strict=True):
-                    if not future.done():
-                        future.set_result(message)
-        finally:
-            self._enqueue_runners -= 1
+        return await self.db.transaction(work)
 
     async def dequeue(self, name: str, visibility: float) -> Message | None:
         return await self._dequeues.dequeue(name, visibility)

@@ -26,7 +26,7 @@ import time
 from typing import Any
 
 from pfs.plugins.queuefs.backend import Message, QueueBackend
-from pfs.plugins.queuefs.batches import DequeueBatches
+from pfs.plugins.queuefs.batches import DequeueBatches, EnqueueBatches
 from pfs.sql.options import MySQLOptions
 from pfs.sql.postgres import Listener, PostgresDatabase, rowcount
 from pfs.sql.text import like_below
@@ -106,10 +106,7 @@ class PostgresBackend(QueueBackend):
         #: Per queue waited on: set by a NOTIFY, cleared by the wait that sees it.
         self._ready: dict[str, asyncio.Event] = {}
         self._dequeues = DequeueBatches(self._take, max_batch=MAX_BATCH, runners=RUNNERS)
-        self._enqueues: list[tuple[str, bytes, asyncio.Future]] = []
-        self._enqueue_runners = 0
-        #: Running dequeue and enqueue tasks (the loop keeps only weak references to tasks).
-        self._tasks: set[asyncio.Task] = set()
+        self._enqueue_batches = EnqueueBatches(self._insert, max_batch=MAX_BATCH, runners=RUNNERS)
 
     async def start(self) -> None:
         await self.db.open()
@@ -180,52 +177,27 @@ class PostgresBackend(QueueBackend):
     async def enqueue(self, name: str, data: bytes) -> Message:
         if name not in self._known:
             await self.create_queue(name)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Message] = loop.create_future()
-        self._enqueues.append((name, data, future))
-        if self._enqueue_runners < RUNNERS:
-            self._enqueue_runners += 1
-            self._spawn(self._insert_batches())
-        return await future
+        return await self._enqueue_batches.enqueue(name, data)
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def _insert(self, batch: list[tuple[str, bytes]]) -> list[Message]:
+        names = [name for name, _ in batch]
+        datas = [data for _, data in batch]
+        now = time.time_ns()
 
-    async def _insert_batches(self) -> None:
-        try:
-            while self._enqueues:
-                batch = self._enqueues[:MAX_BATCH]
-                del self._enqueues[:MAX_BATCH]
-                names = [name for name, _, _ in batch]
-                datas = [data for _, data, _ in batch]
-                now = time.time_ns()
+        async def work(conn: Any) -> list[int]:
+            rows = await conn.fetch(_INSERT_MESSAGES, names, datas, [now] * len(names))
+            per_queue: dict[str, int] = {}
+            for name in names:
+                per_queue[name] = per_queue.get(name, 0) + 1
+            for name, added in per_queue.items():
+                await conn.execute(_COUNT, name, _slot(), added)
+                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, name)
+            return sorted(row[0] for row in rows)
 
-                async def work(conn: Any, names=names, datas=datas, now=now) -> list[int]:
-                    rows = await conn.fetch(_INSERT_MESSAGES, names, datas, [now] * len(names))
-                    per_queue: dict[str, int] = {}
-                    for name in names:
-                        per_queue[name] = per_queue.get(name, 0) + 1
-                    for name, added in per_queue.items():
-                        await conn.execute(_COUNT, name, _slot(), added)
-                        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, name)
-                    return sorted(row[0] for row in rows)
-
-                try:
-                    ids = await self.db.transaction(work)
-                except Exception as exc:  # nothing of this batch was committed
-                    for _, _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                # unnest keeps the arrays' order and the ids are taken in it, so sorted ids
-                # match the batch's order.
-                for (_, data, future), message_id in zip(batch, ids, strict=True):
-                    if not future.done():
-                        future.set_result(Message(message_id, data, now))
-        finally:
-            self._enqueue_runners -= 1
+        ids = await self.db.transaction(work)
+        # unnest keeps the arrays' order and the ids are taken in it, so sorted ids match the
+        # batch's order.
+        return [Message(message_id, data, now) for message_id, data in zip(ids, datas, strict=True)]
 
     # -- dequeue -------------------------------------------------------------------------------
 
