@@ -15,7 +15,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pfs.fs.config import Field
-from pfs.fs.errors import IsADirectory, NotSupported, PreconditionFailed, TooLarge
+from pfs.fs.errors import FSError, IsADirectory, NotSupported, PreconditionFailed, TooLarge
 from pfs.fs.events import EventHub
 from pfs.fs.fileinfo import FileInfo, Meta
 from pfs.fs.traffic import Traffic
@@ -392,6 +392,21 @@ class FileSystem:
         exactly once); plugins holding large data override it to stream in pieces.
         """
         return Buffered(await self.read(path, offset, size))
+
+    async def read_stream_with_info(
+        self, path: str, offset: int = 0, size: int = -1
+    ) -> tuple[FileInfo | None, AsyncIterator[bytes]]:
+        """``stat(path)`` (None where it fails) and then ``read_stream(path, offset, size)``: what
+        a plain GET needs, the info for its validators (ETag, Last-Modified) and the bytes.
+
+        The default makes the two calls. A plugin whose every call costs a round trip of its own
+        (a WASM instance on its thread) overrides it to make both in one.
+        """
+        try:
+            info: FileInfo | None = await self.stat(path)
+        except FSError:
+            info = None  # the read answers: its own error, or the bytes
+        return info, await self.read_stream(path, offset, size)
 
     async def open_stream(self, path: str) -> AsyncIterator[bytes]:
         """A live stream (``GET /files?stream=true``); the default is the whole file once."""

@@ -45,6 +45,7 @@ from pfs.fs.traffic import Traffic
 log = logging.getLogger("pfs.mounts")
 
 T = TypeVar("T")
+Extra = TypeVar("Extra")
 
 #: ``user:password@`` in a DSN (Go style or URL): the password is hidden from listings.
 _DSN_PASSWORD = re.compile(r"^((?:[a-z+]+://)?[^:@/]*):[^@]*@")
@@ -152,9 +153,22 @@ async def _open(
 ) -> AsyncIterator[bytes]:
     """:func:`_call` for opening a stream: the stream stays in flight until it is closed. Bytes all
     in hand (:class:`Buffered`) are done with the plugin already and are not tracked."""
+    return (await _open_with(mount, op, path, _without_info(opening)))[1]
+
+
+async def _without_info(
+    opening: Awaitable[AsyncIterator[bytes]],
+) -> tuple[None, AsyncIterator[bytes]]:
+    return None, await opening
+
+
+async def _open_with(
+    mount: Mount, op: str, path: str, opening: Awaitable[tuple[Extra, AsyncIterator[bytes]]]
+) -> tuple[Extra, AsyncIterator[bytes]]:
+    """:func:`_open` for an opening that brings something along with the stream (its info)."""
     mount.enter(op)
     try:
-        chunks = await opening
+        extra, chunks = await opening
     except BaseException as exc:
         mount.leave()
         if isinstance(exc, FSError):
@@ -162,8 +176,8 @@ async def _open(
         raise
     if isinstance(chunks, Buffered):
         mount.leave()
-        return chunks
-    return _InFlight(chunks, mount)
+        return extra, chunks
+    return extra, _InFlight(chunks, mount)
 
 
 def _below(mount_path: str, rel: str) -> str:
@@ -588,6 +602,27 @@ class MountTable(FileSystem):
         return await self._open_on(
             "read_stream", path, lambda fs, rel: fs.read_stream(rel, offset, size)
         )
+
+    async def read_stream_with_info(
+        self, path: str, offset: int = 0, size: int = -1
+    ) -> tuple[FileInfo | None, AsyncIterator[bytes]]:
+        # One plugin call where no link is in the way (the common case); else stat and
+        # read_stream, each following links as it does on its own.
+        if not self._links.links:
+            norm = normalize(path)
+            found = self.find(norm)
+            if found is not None and found[1] != "/":
+                mount, rel = found
+                opening = mount.fs.read_stream_with_info(rel, offset, size)
+                try:
+                    return await _open_with(mount, "read_stream", path, opening)
+                except LinkInPath:
+                    pass
+        try:
+            info: FileInfo | None = await self.stat(path)
+        except FSError:
+            info = None
+        return info, await self.read_stream(path, offset, size)
 
     async def open_stream(self, path: str) -> AsyncIterator[bytes]:
         return await self._open_on("open_stream", path, lambda fs, rel: fs.open_stream(rel))

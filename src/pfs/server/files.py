@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import orjson
 
 from pfs.fs.base import REPLACE, Buffered, WriteFlag, replaces
@@ -101,8 +103,16 @@ async def _read_answer(state: State, req: Request) -> Response | StreamResponse:
         offset, size = 0, -1
     # The tags come from a stat taken before the read: a write landing in between gives newer
     # bytes under the older tag, so a later If-Match with it fails safe (412), never wrongly.
+    range_header = req.header(b"range")
+    if range_header is None and size < 0 and Preconditions.of(req.scope["headers"]) is None:
+        # The plain GET: stat and read in one plugin call.
+        info, chunks = await state.fs.read_stream_with_info(path, offset, size)
+        answer = await _answer_of(chunks)
+        if info is not None:
+            answer.headers = [*(answer.headers or ()), *validators(info)]
+        return answer
     try:
-        info: FileInfo | None = await state.fs.stat(path)
+        info = await state.fs.stat(path)
     except FSError:
         info = None  # no tags; the read itself answers (its own error, or the bytes)
     tags: list[tuple[bytes, bytes]] = []
@@ -111,7 +121,6 @@ async def _read_answer(state: State, req: Request) -> Response | StreamResponse:
         if refused is not None:
             return refused
         tags = validators(info)
-    range_header = req.header(b"range")
     if range_header is not None:
         ranged = await range_response(
             state.fs,
@@ -174,7 +183,11 @@ async def _read_response(
     state: State, path: str, offset: int, size: int
 ) -> Response | StreamResponse:
     """A read as one response when it fits in one chunk, else streamed as it is read."""
-    chunks = await state.fs.read_stream(path, offset, size)
+    return await _answer_of(await state.fs.read_stream(path, offset, size))
+
+
+async def _answer_of(chunks: AsyncIterator[bytes]) -> Response | StreamResponse:
+    """The response carrying ``chunks``: one body when they fit in one chunk, else streamed."""
     if isinstance(chunks, Buffered):
         return Response(200, chunks.data, OCTET_TYPE)
     try:

@@ -13,7 +13,7 @@ from pfs.external.wasm.host import HOST_PATHS_KEY
 from pfs.external.wasm.http_request import HTTP_HOSTS_KEY
 from pfs.external.wasm.instance import Instance, Scratch, Work
 from pfs.external.wasm.reentry import Grants
-from pfs.fs.base import REPLACE, FileSystem, WriteFlag, replaces
+from pfs.fs.base import REPLACE, Buffered, FileSystem, WriteFlag, replaces
 from pfs.fs.errors import FSError, NotSupported
 from pfs.fs.fileinfo import FileInfo
 from pfs.fs.handles import OpenFlag
@@ -27,6 +27,42 @@ def _func(instance: Instance, export: str) -> Any:
     if func is None:
         raise FSError(f"{export} not implemented")
     return func
+
+
+def _read(inst: Instance, st: Any, path: str, offset: int, size: int) -> bytes:
+    func = _func(inst, "fs_read")
+    with Scratch(inst, st) as scratch:
+        ptr, length = unpack(func(st, scratch.put(path.encode(), True, True), offset, size))
+        if ptr == 0:
+            raise FSError(inst.last_error(st) or "read failed")
+        return scratch.bytes(ptr, length)
+
+
+def _stat(inst: Instance, st: Any, path: str) -> FileInfo:
+    result = _json_call(inst, st, "fs_stat", path, True)
+    if result is None:
+        raise FSError("stat returned null")
+    return info_from_json(result)
+
+
+def _json_call(inst: Instance, st: Any, export: str, path: str, shared: bool) -> Any:
+    """An export answering JSON (or an error) for ``path``, decoded."""
+    func = _func(inst, export)
+    with Scratch(inst, st) as scratch:
+        json_ptr, err_ptr = unpack(func(st, scratch.put(path.encode(), True, shared)))
+        if err_ptr:
+            try:
+                message = scratch.string(err_ptr)
+            except FSError:
+                message = ""
+            raise FSError(message or f"{export[3:]} failed")
+        if json_ptr == 0:
+            return None
+        text = scratch.string(json_ptr)
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise FSError(f"failed to unmarshal {export[3:]} result: {exc}") from None
 
 
 class WasmFS(FileSystem):
@@ -56,13 +92,19 @@ class WasmFS(FileSystem):
         return await self.plugin.pool_of(self).run(work, self.grants)
 
     async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
-        def work(inst: Instance, st: Any) -> bytes:
-            func = _func(inst, "fs_read")
-            with Scratch(inst, st) as scratch:
-                ptr, length = unpack(func(st, scratch.put(path.encode(), True, True), offset, size))
-                if ptr == 0:
-                    raise FSError(inst.last_error(st) or "read failed")
-                return scratch.bytes(ptr, length)
+        return await self._call(lambda inst, st: _read(inst, st, path, offset, size))
+
+    async def read_stream_with_info(
+        self, path: str, offset: int = 0, size: int = -1
+    ) -> tuple[FileInfo | None, Buffered]:
+        """Both guest calls in one turn of an instance (one thread hop, not two)."""
+
+        def work(inst: Instance, st: Any) -> tuple[FileInfo | None, Buffered]:
+            try:
+                info: FileInfo | None = _stat(inst, st, path)
+            except FSError:
+                info = None
+            return info, Buffered(_read(inst, st, path, offset, size))
 
         return await self._call(work)
 
@@ -110,35 +152,11 @@ class WasmFS(FileSystem):
 
         return await self._call(work)
 
-    async def _json_call(self, export: str, path: str, shared: bool) -> Any:
-        def work(inst: Instance, st: Any) -> Any:
-            func = _func(inst, export)
-            with Scratch(inst, st) as scratch:
-                json_ptr, err_ptr = unpack(func(st, scratch.put(path.encode(), True, shared)))
-                if err_ptr:
-                    try:
-                        message = scratch.string(err_ptr)
-                    except FSError:
-                        message = ""
-                    raise FSError(message or f"{export[3:]} failed")
-                if json_ptr == 0:
-                    return None
-                text = scratch.string(json_ptr)
-            try:
-                return json.loads(text)
-            except ValueError as exc:
-                raise FSError(f"failed to unmarshal {export[3:]} result: {exc}") from None
-
-        return await self._call(work)
-
     async def stat(self, path: str) -> FileInfo:
-        result = await self._json_call("fs_stat", path, True)
-        if result is None:
-            raise FSError("stat returned null")
-        return info_from_json(result)
+        return await self._call(lambda inst, st: _stat(inst, st, path))
 
     async def readdir(self, path: str) -> list[FileInfo]:
-        result = await self._json_call("fs_readdir", path, False)
+        result = await self._call(lambda inst, st: _json_call(inst, st, "fs_readdir", path, False))
         if result is None:
             return []
         if not isinstance(result, list):

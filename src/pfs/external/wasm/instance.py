@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pfs.external")
 
+#: What an instance's call time is taken to be before one was timed (see Pool.acquire).
+UNTIMED_CALL = 0.001
+
 #: Work for an instance: gets the instance and its store handle.
 Work = Callable[["Instance", Any], Any]
 
@@ -70,6 +73,9 @@ class Instance:
         self.generation = 0
         #: A config replay failed or the guest trapped badly: replace instead of reusing.
         self.broken = False
+        #: How long its calls take (a moving average, seconds); until one is timed, long
+        #: enough that the pool spreads calls rather than queue them here.
+        self.call_seconds = UNTIMED_CALL
         engine = self.runtime.engine
         self.store = wasmtime.Store(engine)
         self.store.set_limits(memory_size=self.runtime.limits.memory_limit)
@@ -225,10 +231,13 @@ class Instance:
             if job is None:
                 settle_all(finished)
                 return
+            start = time.perf_counter()
             try:
                 finished.append((job, self.run_guest(job.work, job.grants, job.held), None))
             except BaseException as exc:
                 finished.append((job, None, exc))
+            took = time.perf_counter() - start
+            self.call_seconds += (took - self.call_seconds) * 0.2
             if len(finished) >= 64:
                 settle_all(finished)
                 finished = []
