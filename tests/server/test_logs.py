@@ -76,36 +76,38 @@ def test_bad_log_settings_stop_the_server(start_server, server_section, message)
     assert message in str(failed.value)
 
 
-async def test_access_lines_are_batched_bounded_and_flushed_at_shutdown(caplog):
+async def test_access_lines_are_batched_bounded_and_flushed_at_shutdown():
     """In-process: lines wait for the batch, a slow reader costs counted lines, not memory,
-    and the lifespan's end writes what is left."""
+    and the app's shutdown writes what is left."""
     import io
 
     from pfs.server.logs import AccessLog
+    from pfs.testing.inprocess import running_app
 
-    async def app(scope, receive, send):
-        if scope["type"] == "http":
-            await send({"type": "http.response.start", "status": 204, "headers": []})
-            await send({"type": "http.response.body", "body": b""})
-
-    async def ignore(message):
-        pass
-
-    caplog.set_level("INFO", logger="pfs.access")
     out = io.StringIO()
-    logged = AccessLog(app, "json", stream=out)
-    logged.MAX_PENDING = 3
-    scope = {"type": "http", "method": "DELETE", "path": "/api/v1/files",
-             "query_string": b"path=/m/x", "client": ("10.0.0.1", 4)}
-    for _ in range(5):
-        await logged(scope, None, ignore)
-    assert out.getvalue() == ""  # not yet: batched
-    await logged({"type": "lifespan"}, None, ignore)
+    async with running_app({"plugins": MEMFS}) as app:
+        app.access = logged = AccessLog("json", stream=out)
+        logged.MAX_PENDING = 3
+        scope = {"type": "http", "method": "DELETE", "path": "/api/v1/files",
+                 "query_string": b"path=/memfs/x", "headers": [], "client": ("10.0.0.1", 4)}
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def keep(message):
+            sent.append(message)
+
+        for _ in range(5):
+            await app(dict(scope), receive, keep)
+        assert sent[0]["status"] == 404
+        assert out.getvalue() == ""  # not yet: batched
     lines = out.getvalue().splitlines()
     assert len(lines) == 4
     first = json.loads(lines[0])
-    assert (first["client"], first["method"], first["status"]) == ("10.0.0.1", "DELETE", 204)
-    assert first["target"] == "/api/v1/files?path=/m/x"
+    assert (first["client"], first["method"], first["status"]) == ("10.0.0.1", "DELETE", 404)
+    assert first["target"] == "/api/v1/files?path=/memfs/x"
+    assert first["bytes"] == len(sent[1]["body"])
     assert json.loads(lines[-1])["message"] == "2 access lines dropped (log reader too slow)"
 
 

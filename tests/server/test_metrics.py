@@ -216,3 +216,18 @@ def test_a_wrong_metrics_setting_stops_the_server():
 def test_only_get(server):
     response = httpx.post(server.url + "/metrics")
     assert response.status_code == 405
+
+
+def test_request_counts_are_cumulative_buckets_and_a_bounded_label_set():
+    counts = metrics_module.RequestCounts()
+    for seconds in (0.00005, 0.0001, 0.0003, 40.0):  # the first two in the first bucket (le)
+        counts.observe("/api/v1/files", "GET", 200, seconds)
+    for method in ("BREW", "X-ANYTHING", "brew"):  # any number of odd methods: one series
+        counts.observe("/api/v1/files", method, 405, 0.001)
+    requests, latency = counts.collect()
+    totals = {tuple(s.labels.values()): s.value for s in requests.samples}
+    assert totals == {("/api/v1/files", "GET", "200"): 4, ("/api/v1/files", "other", "405"): 3}
+    buckets = {s.labels["le"]: s.value for s in latency.samples
+               if s.name.endswith("_bucket") and s.labels["method"] == "GET"}
+    assert len(buckets) == len(metrics_module.BUCKETS) + 1
+    assert (buckets["0.0001"], buckets["0.0005"], buckets["30.0"], buckets["+Inf"]) == (2, 3, 3, 4)

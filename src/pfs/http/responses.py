@@ -49,6 +49,11 @@ class Response:
         self.content_type = content_type
         self.headers = headers
 
+    @property
+    def sent(self) -> int:
+        """Body bytes sent (for the access log): the whole body, once sent at all."""
+        return len(self.body)
+
     async def __call__(self, send: Any, receive: Any) -> None:
         headers = [(b"content-type", self.content_type)]
         if not self.headers:
@@ -83,7 +88,7 @@ class StreamResponse:
     """Chunked body from an async iterator; headers go out at once, and a client that leaves
     cancels the iterator (so a live stream's reader is freed immediately)."""
 
-    __slots__ = ("status", "chunks", "content_type", "headers")
+    __slots__ = ("status", "chunks", "content_type", "headers", "sent")
 
     def __init__(
         self,
@@ -96,11 +101,14 @@ class StreamResponse:
         self.content_type = content_type
         self.status = status
         self.headers = headers or []
+        #: Body bytes sent so far (for the access log).
+        self.sent = 0
 
     async def _pump(self, send: Any) -> None:
         async for chunk in self.chunks:
             if chunk:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                self.sent += len(chunk)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def __call__(self, send: Any, receive: Any) -> None:

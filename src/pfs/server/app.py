@@ -15,6 +15,7 @@ from pfs.fs.errors import FSError, error_kind
 from pfs.http.requests import ClientGone, Request
 from pfs.http.responses import Response, StreamResponse, error_response
 from pfs.server.auth import Auth, Role
+from pfs.server.logs import AccessLog
 from pfs.server.metrics import UNMATCHED
 from pfs.server.reload import Reloader
 from pfs.server.state import State
@@ -59,6 +60,8 @@ class App:
         reloader: Reloader | None = None,
     ) -> None:
         self.routes = routes
+        #: Where each request's line goes (:func:`pfs.server.cli.serving` sets it), or None.
+        self.access: AccessLog | None = None
         self.reloader = reloader
         self._reloads: set[asyncio.Task[None]] = set()
         self.subtrees = subtrees or []
@@ -130,6 +133,8 @@ class App:
             signal.signal(signum, handler)
 
     async def shutdown(self) -> None:
+        if self.access is not None:
+            self.access.flush()
         for task in list(self._reloads):
             task.cancel()
         await asyncio.gather(*self._reloads, return_exceptions=True)
@@ -162,19 +167,26 @@ class App:
                 return
 
     async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        metrics = self.state.metrics
-        if metrics is None:
+        metrics, access = self.state.metrics, self.access
+        if metrics is None and access is None:
             await self._answer(scope, receive, send)
             return
         start = time.perf_counter()
-        key, status = UNMATCHED, 0
+        key, response = UNMATCHED, None
         try:
-            key, status = await self._answer(scope, receive, send)
+            key, response = await self._answer(scope, receive, send)
         finally:
-            metrics.observe(key, scope["method"], status, time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            status = 0 if response is None else response.status
+            if metrics is not None:
+                metrics.observe(key, scope["method"], status, seconds)
+            if access is not None:
+                access.record(scope, status, 0 if response is None else response.sent, seconds)
 
-    async def _answer(self, scope: dict[str, Any], receive: Any, send: Any) -> tuple[str, int]:
-        """Answer one request; returns its route's key and the status sent (0: none, the
+    async def _answer(
+        self, scope: dict[str, Any], receive: Any, send: Any
+    ) -> tuple[str, Response | StreamResponse | None]:
+        """Answer one request; returns its route's key and the answer sent (None: none, the
         client left)."""
         req = Request(scope, receive, self.state.settings.body_timeout)
         found = self._route(req.path)
@@ -183,7 +195,7 @@ class App:
                 if subtree.serves(req.path):
                     return subtree.prefix + "/*", await self._subtree(subtree, req, send, receive)
             await _NOT_FOUND(send, receive)
-            return UNMATCHED, _NOT_FOUND.status
+            return UNMATCHED, _NOT_FOUND
         key, (handler, methods) = found
         try:
             if methods is not None:
@@ -192,7 +204,7 @@ class App:
                     allow = ", ".join(methods).encode()
                     response = error_response(405, "method not allowed", [(b"allow", allow)])
                     await response(send, receive)
-                    return key, response.status
+                    return key, response
                 if self.auth.enabled:
                     header = req.header(b"authorization")
                     denied = self.auth.check(header, role)
@@ -204,7 +216,7 @@ class App:
                     denied = None
                 if denied is not None:
                     await denied(send, receive)
-                    return key, denied.status
+                    return key, denied
             response = await handler(self.state, req)
         except FSError as exc:
             # The kind header lets clients tell e.g. NotEmpty from AlreadyExists (both 409).
@@ -214,7 +226,7 @@ class App:
                 headers.append((b"connection", b"close"))
             response = error_response(exc.status, exc.message, headers)
         except ClientGone:
-            return key, 0
+            return key, None
         except Exception as exc:
             log.exception("%s %s failed", req.method, req.path)
             response = error_response(
@@ -222,20 +234,22 @@ class App:
                 f"internal error: {exc}" if str(exc) else f"internal error: {type(exc).__name__}",
             )
         await response(send, receive)
-        return key, response.status
+        return key, response
 
 
-    async def _subtree(self, subtree: Subtree, req: Request, send: Any, receive: Any) -> int:
-        """Let ``subtree`` answer; the status sent (0: none, the client left)."""
+    async def _subtree(
+        self, subtree: Subtree, req: Request, send: Any, receive: Any
+    ) -> Response | StreamResponse | None:
+        """Let ``subtree`` answer; the answer sent (None: none, the client left)."""
         try:
             response = await subtree(req)
         except ClientGone:
-            return 0
+            return None
         except Exception as exc:
             log.exception("%s %s failed", req.method, req.path)
             response = error_response(500, f"internal error: {exc or type(exc).__name__}")
         await response(send, receive)
-        return response.status
+        return response
 
 
 def _log_slow_callbacks() -> None:

@@ -71,7 +71,7 @@ def build_app(
     return App(ROUTES, state, auth, subtrees, Reloader(state, config_file))
 
 
-def app_from_env() -> App | AccessLog:
+def app_from_env() -> App:
     """Granian's factory target: the worker rebuilds the app from the parent's config."""
     # SIGHUP's default would end the worker until App.startup handles it: ignore it till then.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -85,10 +85,13 @@ def app_from_env() -> App | AccessLog:
     return serving(app)
 
 
-def serving(app: App) -> App | AccessLog:
-    """What the ASGI server runs: the app, behind the access log unless that is off."""
+def serving(app: App) -> App:
+    """What the ASGI server runs: the app, writing the access log unless that is off (in the
+    settings or by the log level)."""
     settings = app.state.settings
-    return AccessLog(app, settings.log_format) if settings.access_log else app
+    if settings.access_log and AccessLog.wanted():
+        app.access = AccessLog(settings.log_format)
+    return app
 
 
 def _setup_logging(settings: Settings) -> None:
