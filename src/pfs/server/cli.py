@@ -87,10 +87,11 @@ def app_from_env() -> App:
 
 def serving(app: App) -> App:
     """What the ASGI server runs: the app, writing the access log unless that is off (in the
-    settings or by the log level)."""
+    settings or by the log level), tuning the garbage collector of the process it serves in."""
     settings = app.state.settings
     if settings.access_log and AccessLog.wanted():
         app.access = AccessLog(settings.log_format)
+    app.tune_gc = True
     return app
 
 
