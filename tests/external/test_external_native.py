@@ -301,13 +301,16 @@ def test_write_errors_through_the_fswriteex_extension(api, plugin_files):
 
 
 def test_struct_layout_matches_the_original_abi():
-    from pfs.external.native import FileInfoArray, FileInfoC
+    from pfs.external.native import _RECORD, FileInfoArray, FileInfoC
 
     assert ctypes.sizeof(FileInfoC) == 64 and ctypes.sizeof(FileInfoArray) == 16
     offsets = {name: getattr(FileInfoC, name).offset for name, _ in FileInfoC._fields_}
     assert offsets == {"Name": 0, "Size": 8, "Mode": 16, "ModTime": 24, "IsDir": 32,
                        "MetaName": 40, "MetaType": 48, "MetaContent": 56}
     assert (FileInfoArray.Items.offset, FileInfoArray.Count.offset) == (0, 8)
+    # What records are read with: the same fields at the same places.
+    fields = (0x1000, -2, 0o644, 1 << 40, 1, 0x2000, 0x3000, 0x4000)
+    assert _RECORD.unpack(bytes(FileInfoC(*fields))) == fields
 
 
 def test_hellofs_c_direct_abi_results(plugin_files):

@@ -28,6 +28,7 @@ import ctypes
 import json
 import logging
 import os
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,13 @@ from pfs.external.common import (
     no_streaming,
     refuse_partial_write,
 )
-from pfs.external.plugin_memory import CHECKED, read_bytes, read_text
+from pfs.external.plugin_memory import (
+    CHECKED,
+    read_bytes,
+    read_record,
+    read_strings,
+    read_text,
+)
 from pfs.fs.base import REPLACE, FileSystem, WriteFlag
 from pfs.fs.errors import (
     AlreadyExists,
@@ -63,7 +70,8 @@ c_void_p = ctypes.c_void_p
 
 
 class FileInfoC(ctypes.Structure):
-    """64 bytes on LP64; ctypes inserts the same padding as the C compiler."""
+    """64 bytes on LP64; ctypes inserts the same padding as the C compiler. The ABI's declaration:
+    records are read with ``_RECORD``, which the tests check against it."""
 
     _fields_ = [
         ("Name", c_void_p),
@@ -157,10 +165,20 @@ def _low32(value: int) -> int:
     return value - 0x1_0000_0000 if value & 0x8000_0000 else value
 
 
-def _meta_content(ptr: int | None, what: str) -> dict[str, str]:
+#: FileInfoC as ``struct`` reads it (native alignment: the same padding), faster than ctypes.
+_RECORD = struct.Struct("@PqIqiPPP")
+#: The strings of a record, in the order ``_file_infos`` reads them.
+_STRING_FIELDS = ("Name", "MetaName", "MetaType", "MetaContent")
+
+
+#: Distinct metas a plugin's cache keeps (a listing's entries mostly share one).
+_MAX_METAS = 1024
+
+
+def _meta_content(text: str) -> dict[str, str]:
     """``MetaContent`` JSON → string map; anything unusable is ``{}`` (never null)."""
     try:
-        parsed = json.loads(read_text(ptr, what) or "{}")
+        parsed = json.loads(text or "{}")
     except ValueError:
         return {}
     if not isinstance(parsed, dict):
@@ -168,19 +186,9 @@ def _meta_content(ptr: int | None, what: str) -> dict[str, str]:
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in parsed.items()}
 
 
-def file_info(record: FileInfoC, what: str) -> FileInfo:
-    return FileInfo(
-        name=read_text(record.Name, f"{what} Name"),
-        size=record.Size,
-        mode=record.Mode,
-        mtime_ns=record.ModTime * 1_000_000_000,
-        is_dir=record.IsDir != 0,
-        meta=Meta(
-            read_text(record.MetaName, f"{what} MetaName"),
-            read_text(record.MetaType, f"{what} MetaType"),
-            _meta_content(record.MetaContent, f"{what} MetaContent"),
-        ),
-    )
+def _strings_of(record: tuple[Any, ...]) -> tuple[int, ...]:
+    """The string pointers of an unpacked FileInfoC, in ``_STRING_FIELDS`` order."""
+    return (record[0], *record[5:])
 
 
 def check_abi(value: object) -> str:
@@ -244,6 +252,12 @@ class NativePlugin(ExternalPlugin):
         self._fs_read = self.fn.get("FSRead")
         self._read_len = ctypes.c_int64(0)
         self._read_len_ref = ctypes.byref(self._read_len)
+        #: The last FSStat record's string pointers, and the same sorted without NULL: the next
+        #: record is copied together with these strings on a guess it points to them again.
+        self._stat_pointers: tuple[int, ...] = ()
+        self._stat_strings: tuple[int, ...] = ()
+        #: (MetaName, MetaType, MetaContent) → the Meta made of them, shared (Meta's contract).
+        self._metas: dict[tuple[str, str, str], Meta] = {}
         name = self._text_call("PluginName")
         # The original registered a nameless plugin as fstype "": use the file name instead.
         super().__init__(key, name or Path(key).stem.removeprefix("lib"))
@@ -377,12 +391,42 @@ class NativePlugin(ExternalPlugin):
                 f"{length} nor a readable message"
             ) from None
 
+    def _file_infos(
+        self, records: list[tuple[Any, ...]], what: str, texts: dict[int, str]
+    ) -> list[FileInfo]:
+        """Unpacked FileInfoC records → FileInfo, their strings copied together."""
+        strings = read_strings(
+            [address for record in records for address in _strings_of(record)],
+            what,
+            _STRING_FIELDS,
+            texts,
+        )
+        metas = self._metas
+        infos = []
+        at = 0
+        for _, size, mode, mtime, is_dir, *_ in records:
+            key = (strings[at + 1], strings[at + 2], strings[at + 3])
+            meta = metas.get(key)
+            if meta is None:
+                if len(metas) >= _MAX_METAS:
+                    metas.clear()
+                meta = metas[key] = Meta(key[0], key[1], _meta_content(key[2]))
+            mtime_ns = mtime * 1_000_000_000
+            infos.append(FileInfo(strings[at], size, mode, mtime_ns, is_dir != 0, meta))
+            at += len(_STRING_FIELDS)
+        return infos
+
     def stat(self, path: str) -> FileInfo:
         ptr = self._require("FSStat")(self.handle, path.encode())
         if not ptr:
             raise FSError("stat failed")
-        record = FileInfoC.from_buffer_copy(read_bytes(ptr, ctypes.sizeof(FileInfoC), "FSStat"))
-        return file_info(record, "FSStat")
+        raw, texts = read_record(ptr, _RECORD.size, "FSStat", self._stat_strings)
+        record = _RECORD.unpack(raw)
+        pointers = _strings_of(record)
+        if pointers != self._stat_pointers:
+            self._stat_pointers = pointers
+            self._stat_strings = tuple(sorted({address for address in pointers if address}))
+        return self._file_infos([record], "FSStat", texts)[0]
 
     def readdir(self, path: str) -> list[FileInfo]:
         out_count = ctypes.c_int64(0)
@@ -397,9 +441,8 @@ class NativePlugin(ExternalPlugin):
         items = FileInfoArray.from_buffer_copy(array).Items
         if not items:
             return []
-        raw = read_bytes(items, count * ctypes.sizeof(FileInfoC), "FSReadDir Items")
-        records = (FileInfoC * count).from_buffer_copy(raw)
-        return [file_info(record, "FSReadDir") for record in records]
+        raw = read_bytes(items, count * _RECORD.size, "FSReadDir Items")
+        return self._file_infos(list(_RECORD.iter_unpack(raw)), "FSReadDir", {})
 
     def create(self, path: str) -> None:
         self._checked("FSCreate", path.encode())
