@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import struct
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ from pfs.external.plugin_memory import (
     read_strings,
     read_text,
 )
-from pfs.fs.base import REPLACE, FileSystem, WriteFlag
+from pfs.fs.base import REPLACE, Buffered, FileSystem, WriteFlag
 from pfs.fs.errors import (
     AlreadyExists,
     FSError,
@@ -482,6 +483,16 @@ class NativeFS(FileSystem):
 
     async def read(self, path: str, offset: int = 0, size: int = -1) -> bytes:
         return self.plugin.read(path, offset, size)
+
+    async def read_stream_with_info(
+        self, path: str, offset: int = 0, size: int = -1
+    ) -> tuple[FileInfo | None, AsyncIterator[bytes]]:
+        """As the default, stat then read, without its two awaits (both are plain calls here)."""
+        try:
+            info: FileInfo | None = self.plugin.stat(path)
+        except FSError:
+            info = None  # the read answers: its own error, or the bytes
+        return info, Buffered(self.plugin.read(path, offset, size))
 
     async def open_stream(self, path: str):
         raise no_streaming(self.config, path)
