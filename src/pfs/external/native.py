@@ -168,7 +168,7 @@ def _low32(value: int) -> int:
 
 #: FileInfoC as ``struct`` reads it (native alignment: the same padding), faster than ctypes.
 _RECORD = struct.Struct("@PqIqiPPP")
-#: The strings of a record, in the order ``_file_infos`` reads them.
+#: The strings of a record, in the order ``_strings_of`` gives them.
 _STRING_FIELDS = ("Name", "MetaName", "MetaType", "MetaContent")
 
 
@@ -392,42 +392,27 @@ class NativePlugin(ExternalPlugin):
                 f"{length} nor a readable message"
             ) from None
 
-    def _file_infos(
-        self, records: list[tuple[Any, ...]], what: str, texts: dict[int, str]
-    ) -> list[FileInfo]:
-        """Unpacked FileInfoC records → FileInfo, their strings copied together."""
-        strings = read_strings(
-            [address for record in records for address in _strings_of(record)],
-            what,
-            _STRING_FIELDS,
-            texts,
-        )
-        metas = self._metas
-        infos = []
-        at = 0
-        for _, size, mode, mtime, is_dir, *_ in records:
-            key = (strings[at + 1], strings[at + 2], strings[at + 3])
-            meta = metas.get(key)
-            if meta is None:
-                if len(metas) >= _MAX_METAS:
-                    metas.clear()
-                meta = metas[key] = Meta(key[0], key[1], _meta_content(key[2]))
-            mtime_ns = mtime * 1_000_000_000
-            infos.append(FileInfo(strings[at], size, mode, mtime_ns, is_dir != 0, meta))
-            at += len(_STRING_FIELDS)
-        return infos
+    def _file_info(self, record: tuple[Any, ...], strings: list[str], at: int) -> FileInfo:
+        """An unpacked FileInfoC record whose strings are ``strings[at:at + 4]``."""
+        key = (strings[at + 1], strings[at + 2], strings[at + 3])
+        meta = self._metas.get(key)
+        if meta is None:
+            if len(self._metas) >= _MAX_METAS:
+                self._metas.clear()
+            meta = self._metas[key] = Meta(key[0], key[1], _meta_content(key[2]))
+        _, size, mode, mtime, is_dir, *_ = record
+        return FileInfo(strings[at], size, mode, mtime * 1_000_000_000, is_dir != 0, meta)
 
     def stat(self, path: str) -> FileInfo:
         ptr = self._require("FSStat")(self.handle, path.encode())
         if not ptr:
             raise FSError("stat failed")
-        raw, texts = read_record(ptr, _RECORD.size, "FSStat", self._stat_strings)
-        record = _RECORD.unpack(raw)
+        record, texts = read_record(ptr, _RECORD, "FSStat", self._stat_strings)
         pointers = _strings_of(record)
         if pointers != self._stat_pointers:
             self._stat_pointers = pointers
             self._stat_strings = tuple(sorted({address for address in pointers if address}))
-        return self._file_infos([record], "FSStat", texts)[0]
+        return self._file_info(record, read_strings(pointers, "FSStat", _STRING_FIELDS, texts), 0)
 
     def readdir(self, path: str) -> list[FileInfo]:
         out_count = ctypes.c_int64(0)
@@ -443,7 +428,18 @@ class NativePlugin(ExternalPlugin):
         if not items:
             return []
         raw = read_bytes(items, count * _RECORD.size, "FSReadDir Items")
-        return self._file_infos(list(_RECORD.iter_unpack(raw)), "FSReadDir", {})
+        records = list(_RECORD.iter_unpack(raw))
+        # All the strings of the listing together.
+        strings = read_strings(
+            [address for record in records for address in _strings_of(record)],
+            "FSReadDir",
+            _STRING_FIELDS,
+            {},
+        )
+        return [
+            self._file_info(record, strings, at)
+            for record, at in zip(records, range(0, len(strings), len(_STRING_FIELDS)), strict=True)
+        ]
 
     def create(self, path: str) -> None:
         self._checked("FSCreate", path.encode())
