@@ -184,6 +184,9 @@ class _Plan(NamedTuple):
     next: int
     #: The scratch bytes the batch fills.
     used: int
+    #: A cached plan's last whole copy: the strings' bytes (all after the head) and their
+    #: texts, so the same bytes again are not decoded again.
+    last: list[tuple[bytes, dict[int, str]]] | None = None
 
 
 def _plan(wanted: Sequence[int], index: int, head: int) -> _Plan:
@@ -210,9 +213,13 @@ def _plan(wanted: Sequence[int], index: int, head: int) -> _Plan:
     return _Plan(iovecs, ctypes.c_ulong(count + (head > 0)), tuple(slots), index, used)
 
 
-#: Plans for a few strings, made again and again for the same ones (a record's, guessed or
-#: read: plugins return the same strings again).
-_cached_plan = functools.lru_cache(maxsize=256)(_plan)
+@functools.lru_cache(maxsize=64)
+def _cached_plan(wanted: tuple[int, ...], head: int) -> _Plan:
+    """``_plan`` for a few strings, made again and again for the same ones (a record's, guessed
+    or read: plugins return the same strings again); it remembers its last copy."""
+    return _plan(wanted, 0, head)._replace(last=[(b"", {})])
+
+
 #: Up to this many strings a plan is cached.
 _CACHED_PLAN_STRINGS = 16
 
@@ -221,8 +228,9 @@ def _copy(plan: _Plan, texts: dict[int, str], head: int = 0, head_length: int = 
     """One system call: ``head_length`` bytes at ``head`` to the start of the scratch (the head
     ``plan`` was made for), then the spans of ``plan``. Each string whose NUL is in what was
     copied of its span goes into ``texts``; after a short count (the kernel stops at the first
-    unreadable page) the ones at and after that point are left to the caller. Returns the bytes
-    copied."""
+    unreadable page) the ones at and after that point are left to the caller; the bytes of a
+    cached plan's strings the same as at its last whole copy give the texts decoded then. Returns
+    the bytes copied."""
     scratch = _scratch()
     iov = scratch.iov
     _IOVEC.pack_into(iov, 0, scratch.data_address, plan.used)
@@ -233,13 +241,24 @@ def _copy(plan: _Plan, texts: dict[int, str], head: int = 0, head_length: int = 
     iov[at : at + len(plan.iovecs)] = plan.iovecs
     copied = max(_readv(_pid, scratch.local, _ONE, scratch.remote, plan.count, _NO_FLAGS), 0)
     data = scratch.data
+    last = plan.last
+    whole = bytes(data[head_length:copied]) if last is not None and copied == plan.used else None
+    if last is not None:
+        known, found = last[0]
+        if whole == known:
+            texts.update(found)
+            return copied
     if copied < plan.used:
         # What was not copied holds an earlier call's bytes: no NUL of theirs may end a string.
         data[copied : plan.used] = b"\xff" * (plan.used - copied)
+    found = {}
     for address, offset, end in plan.slots:
         nul = data.find(0, offset, end)
         if nul >= 0:
-            texts[address] = data[offset:nul].decode("utf-8", "replace")
+            found[address] = data[offset:nul].decode("utf-8", "replace")
+    if last is not None and whole is not None:
+        last[0] = (whole, found)
+    texts.update(found)
     return copied
 
 
@@ -254,7 +273,7 @@ def read_record(
     length = layout.size
     if not CHECKED or not address or length > _SCRATCH_BYTES // 2:
         return layout.unpack(read_bytes(address, length, what)), texts
-    copied = _copy(_cached_plan(guess, 0, length), texts, address, length)
+    copied = _copy(_cached_plan(guess, length), texts, address, length)
     if copied < length:
         raise FSError(f"{what}: {length} bytes at {address:#x} are not readable memory")
     return layout.unpack_from(_scratch().data), texts
@@ -278,7 +297,7 @@ def read_strings(
         pass  # some to copy
     wanted = sorted({address for address in addresses if address and address not in texts})
     if len(wanted) <= _CACHED_PLAN_STRINGS:
-        _copy(_cached_plan(tuple(wanted), 0, 0), texts)
+        _copy(_cached_plan(tuple(wanted), 0), texts)
     else:
         index = 0
         while index < len(wanted):
