@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import wasmtime
 
 from pfs.fs.errors import FSError
@@ -57,8 +58,96 @@ def write_result(value: int, length: int) -> tuple[int, int]:
     return 0, low  # both halves set: only AGFS's layout does that, with low the error
 
 
+def guest_json(text: bytes, what: str) -> Any:
+    """JSON a guest returned; ``what`` names the call in the error."""
+    try:
+        return json.loads(text.decode("utf-8", "replace"))
+    except ValueError as exc:
+        raise FSError(f"failed to unmarshal {what} result: {exc}") from None
+
+
+def info_from_text(text: bytes) -> FileInfo | None:
+    """FileInfo JSON text in Go's exact field names and plain types (what Go's encoder and the
+    SDKs write), decoded by orjson; None for anything else, left to ``guest_json`` and
+    ``info_from_json``. orjson reads such text as ``json`` does (it reads the integers json
+    keeps beyond 64 bits as floats, which the type checks refuse)."""
+    try:
+        return _go_info(orjson.loads(text))
+    except orjson.JSONDecodeError:
+        return None
+
+
+def infos_from_text(text: bytes) -> list[FileInfo] | None:
+    """A listing's JSON text, as ``info_from_text`` reads one entry; None unless every entry is
+    plain (or the text is no array)."""
+    try:
+        items = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if type(items) is not list:
+        return None
+    infos = []
+    for item in items:
+        info = _go_info(item)
+        if info is None:
+            return None
+        infos.append(info)
+    return infos
+
+
+def _go_info(obj: Any) -> FileInfo | None:
+    """``info_from_json``'s result for an object with exactly Go's field names, values of
+    exactly the types Go writes and, if any, a Meta as plain; else None."""
+    if type(obj) is not dict or not 5 <= len(obj) <= 6:
+        return None
+    try:
+        name, size, mode, mod_time, is_dir = (
+            obj["Name"], obj["Size"], obj["Mode"], obj["ModTime"], obj["IsDir"]
+        )
+        meta = obj["Meta"] if len(obj) == 6 else None
+    except KeyError:
+        return None
+    if not (
+        type(name) is str and type(size) is int and type(mode) is int
+        and type(mod_time) is str and type(is_dir) is bool
+    ):
+        return None
+    if meta is None:
+        plain_meta = Meta("", "", None)
+    else:
+        plain_meta = _go_meta(meta)
+        if plain_meta is None:
+            return None
+    return FileInfo(name, size, mode & MASK32, _mtime_ns(mod_time), is_dir, plain_meta)
+
+
+def _go_meta(obj: Any) -> Meta | None:
+    """A Meta with exactly Go's field names, strings and string (or no) Content; else None."""
+    if type(obj) is not dict or len(obj) != 3:
+        return None
+    try:
+        name, kind, content = obj["Name"], obj["Type"], obj["Content"]
+    except KeyError:
+        return None
+    if type(name) is not str or type(kind) is not str:
+        return None
+    if content is None:
+        return Meta(name, kind, None)
+    if type(content) is not dict or not all(
+        type(k) is str and type(v) is str for k, v in content.items()
+    ):
+        return None
+    return Meta(name, kind, dict(content))
+
+
 def info_from_json(obj: Any) -> FileInfo:
     """Guest FileInfo JSON: Go-style field names matched case-insensitively."""
+    plain = _go_info(obj)
+    return plain if plain is not None else _info_from_fields(obj)
+
+
+def _info_from_fields(obj: Any) -> FileInfo:
+    """``info_from_json`` for any object: each field looked up by its lower-cased name."""
     if not isinstance(obj, dict):
         raise FSError(f"failed to unmarshal file info: expected an object, got {obj!r}")
     fields = {str(k).lower(): v for k, v in obj.items()}
@@ -70,13 +159,11 @@ def info_from_json(obj: Any) -> FileInfo:
     else:
         content = None
     mod_time = fields.get("modtime")
-    if isinstance(mod_time, int | float) and not isinstance(mod_time, bool):
-        mtime_ns = int(mod_time * 1_000_000_000)
-    elif isinstance(mod_time, str) and mod_time:
-        mtime_ns = parse_time_ns(mod_time) if not mod_time.startswith("0001-01-01") else ZERO_TIME
-    else:
-        mtime_ns = ZERO_TIME
     try:
+        if isinstance(mod_time, int | float) and not isinstance(mod_time, bool):
+            mtime_ns = int(mod_time * 1_000_000_000)
+        else:
+            mtime_ns = _mtime_ns(mod_time)
         return FileInfo(
             name=str(fields.get("name") or ""),
             size=int(fields.get("size") or 0),
@@ -87,8 +174,15 @@ def info_from_json(obj: Any) -> FileInfo:
                 str(meta_fields.get("name") or ""), str(meta_fields.get("type") or ""), content
             ),
         )
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # e.g. a ModTime of NaN or Infinity
         raise FSError(f"failed to unmarshal file info: {exc}") from None
+
+
+def _mtime_ns(mod_time: Any) -> int:
+    """A ModTime text in Unix nanoseconds; Go's zero time for none or anything not a text."""
+    if isinstance(mod_time, str) and mod_time:
+        return parse_time_ns(mod_time) if not mod_time.startswith("0001-01-01") else ZERO_TIME
+    return ZERO_TIME
 
 
 def info_to_json(info: FileInfo) -> dict[str, Any]:

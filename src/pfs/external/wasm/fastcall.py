@@ -10,6 +10,7 @@ every call falls back to the public API: correct, but ~90 µs a call instead of 
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from typing import Any
 
 import wasmtime
@@ -39,7 +40,9 @@ def _c_function(name: str, restype: Any, *argtypes: Any, keep_gil: bool = False)
 
 
 _vp, _size = ctypes.c_void_p, ctypes.c_size_t
-_func_call = _c_function("wasmtime_func_call_unchecked", _vp, _vp, _vp, _vp, _size, _vp)
+#: Declared without parameter types: every argument is a prebuilt ctypes object (``c_void_p``,
+#: ``c_size_t``), passed as it is, which skips ctypes' per-argument conversion (a fifth of a call).
+_func_call = _c_function("wasmtime_func_call_unchecked", _vp)
 _memory_data = _c_function("wasmtime_memory_data", _vp, _vp, _vp, keep_gil=True)
 _memory_size = _c_function("wasmtime_memory_data_size", _size, _vp, _vp, keep_gil=True)
 _set_deadline = _c_function(
@@ -49,6 +52,8 @@ _set_deadline = _c_function(
 FAST = None not in (_func_call, _memory_data, _memory_size, _set_deadline)
 #: ``wasmtime_val_raw_t`` is a 16-byte union: one value per two int64 slots, low bytes first.
 _RAW_SLOTS = 2
+#: How far a guest string's NUL is looked for first (most strings are paths or short JSON).
+STRING_PROBE = 256
 
 
 def store_handle(store: wasmtime.Store) -> Any:
@@ -68,18 +73,27 @@ def _context_address(st: Any) -> int:
     return st if type(st) is int else ctypes.addressof(st._context().contents)
 
 
+#: One call's argument/result array and trap slot, with their addresses as ctypes objects.
+_CallSlots = tuple[ctypes.Array, Any, ctypes.c_void_p, Any]
+
+
 class GuestFunc:
     """A guest export called through wasmtime's C API directly.
 
     ``wasmtime.Func.__call__`` re-derives the signature and converts every value through Python
     objects on each call (~90 µs). Our exports take and return only i32/i64, checked once here,
-    so the unchecked raw call is safe and costs a few µs. Falls back to the public call when the
-    private bindings are not there (another wasmtime-py version) or for other signatures.
+    so the unchecked raw call is safe and costs well under a µs. Falls back to the public call
+    when the private bindings are not there (another wasmtime-py version) or for other
+    signatures.
     """
 
-    __slots__ = ("func", "nparams", "nresults", "result_i64", "_ref", "_raw_t")
+    __slots__ = (
+        "func", "nparams", "nresults", "result_i64", "_ref", "_raw_t", "_count", "_args",
+        "_handle", "_context", "_spare",
+    )
 
-    def __init__(self, func: wasmtime.Func, store: wasmtime.Store) -> None:
+    def __init__(self, func: wasmtime.Func, store: wasmtime.Store, handle: Any) -> None:
+        """``handle``: the store's :func:`store_handle`, which calls on the store pass."""
         self.func = func
         ty = func.type(store)
         params, results = [str(p) for p in ty.params], [str(r) for r in ty.results]
@@ -88,77 +102,126 @@ class GuestFunc:
         ints = (str(I32), str(I64))
         fast = FAST and all(k in ints for k in params + results) and self.nresults <= 1
         self.result_i64 = bool(results) and results[0] == str(I64)
-        self._ref = ctypes.addressof(func._func) if fast else None
-        slots = max(self.nparams, self.nresults, 1) * _RAW_SLOTS
-        self._raw_t = ctypes.c_int64 * slots
+        self._ref = ctypes.c_void_p(ctypes.addressof(func._func)) if fast else None
+        values = max(self.nparams, self.nresults, 1)
+        self._raw_t = ctypes.c_int64 * (values * _RAW_SLOTS)
+        self._count = ctypes.c_size_t(values)
+        #: The arguments' int64s: the first of each value's two.
+        self._args = slice(0, self.nparams * _RAW_SLOTS, _RAW_SLOTS)
+        self._handle = handle
+        self._context = ctypes.c_void_p(handle) if fast else None
+        #: Slots of finished calls, for the next call to reuse; a call re-entered through a host
+        #: function while another is in progress takes its own, and a failed call's are dropped.
+        self._spare: list[_CallSlots] = []
 
     @property
     def fast(self) -> bool:
         return self._ref is not None
 
+    def _new_slots(self) -> _CallSlots:
+        raw, trap = self._raw_t(), ctypes.c_void_p()
+        return raw, ctypes.c_void_p(ctypes.addressof(raw)), trap, ctypes.c_void_p(
+            ctypes.addressof(trap)
+        )
+
     def __call__(self, st: Any, *args: int) -> Any:
-        """``st``: the store, a host function's caller, or (fast path) a context address."""
-        if self._ref is None:
+        """``st``: the store's handle, a host function's caller, or the store (slow path)."""
+        ref = self._ref
+        if ref is None:
             return self.func(st, *args)
         if len(args) != self.nparams:
             raise wasmtime.WasmtimeError(f"expected {self.nparams} arguments, got {len(args)}")
-        raw = self._raw_t()
-        for i, value in enumerate(args):
-            # i32 arguments live in the low 4 bytes; mask so a large unsigned value fits int64.
-            raw[i * _RAW_SLOTS] = value if -(1 << 63) <= value < (1 << 63) else value - (1 << 64)
-        trap = ctypes.c_void_p()
-        error = _func_call(
-            _context_address(st),
-            self._ref,
-            ctypes.addressof(raw),
-            len(raw) // _RAW_SLOTS,
-            ctypes.addressof(trap),
-        )
+        spare = self._spare
+        slots = spare.pop() if spare else self._new_slots()
+        raw, raw_ptr, trap, trap_ptr = slots
+        # i32 arguments live in the low 4 bytes; an int64 store wraps a large unsigned value.
+        raw[self._args] = args
+        context = self._context if st is self._handle else ctypes.c_void_p(_context_address(st))
+        error = _func_call(context, ref, raw_ptr, self._count, trap_ptr)
         if error:
             raise wasmtime.WasmtimeError._from_ptr(
                 ctypes.cast(error, ctypes.POINTER(_ffi.wasmtime_error_t))
             )
         if trap.value:
             raise wasmtime.Trap._from_ptr(ctypes.cast(trap, ctypes.POINTER(_ffi.wasm_trap_t)))
+        value = raw[0]
+        spare.append(slots)
         if not self.nresults:
             return None
-        value = raw[0]
-        return value if self.result_i64 else ctypes.c_int32(value & MASK32).value
+        # An i32 result fills only the low 4 bytes: the rest is what the slot held before.
+        return value if self.result_i64 else ((value + 0x80000000) & MASK32) - 0x80000000
 
 
 class GuestMemory:
-    """The exported linear memory, read and written with memmove (bounds-checked)."""
+    """The exported linear memory, read and written through a view of it (bounds-checked)."""
 
     def __init__(self, memory: wasmtime.Memory) -> None:
         self.memory = memory
         self._ref = ctypes.addressof(memory._memory) if FAST else None
+        #: The memory's size and a view of it, as last seen. Guest code may grow memory, which
+        #: can move it, so every access asks the size again: memory never shrinks and moves
+        #: only when it grows, so the same size means the view still covers it.
+        self._seen: tuple[int, memoryview] = (0, memoryview(b""))
 
     @property
     def fast(self) -> bool:
         return self._ref is not None
 
-    def _span(self, st: Any) -> tuple[int, int]:
+    def _view(self, st: Any) -> memoryview:
         ctx = _context_address(st)
-        return _memory_data(ctx, self._ref) or 0, _memory_size(ctx, self._ref)
+        size = _memory_size(ctx, self._ref)
+        seen_size, view = self._seen
+        if size != seen_size:
+            base = _memory_data(ctx, self._ref)
+            view = memoryview((ctypes.c_ubyte * size).from_address(base)).cast("B")
+            self._seen = (size, view)
+        return view
 
     def size(self, st: Any) -> int:
         if self._ref is None:
             return self.memory.data_len(st)
-        return self._span(st)[1]
+        return len(self._view(st))
 
     def read(self, st: Any, start: int, stop: int) -> bytes:
         if self._ref is None:
             return bytes(self.memory.read(st, start, stop))
-        base, size = self._span(st)
-        if not 0 <= start <= stop <= size:
+        view = self._view(st)
+        if not 0 <= start <= stop <= len(view):
             raise IndexError("out of bounds")
-        return ctypes.string_at(base + start, stop - start)
+        return view[start:stop].tobytes()
 
     def write(self, st: Any, data: bytes, start: int) -> None:
         if self._ref is None:
             self.memory.write(st, data, start)
             return
-        base, size = self._span(st)
-        if not 0 <= start <= start + len(data) <= size:
+        view = self._view(st)
+        stop = start + len(data)
+        if not 0 <= start <= stop <= len(view):
             raise IndexError("out of bounds")
-        ctypes.memmove(base + start, data, len(data))
+        view[start:stop] = data
+
+    def string(self, st: Any, start: int) -> bytes:
+        """The bytes from ``start`` up to the next NUL; IndexError if memory ends first."""
+        if self._ref is None:
+            memory = self.memory
+            return _until_nul(
+                lambda a, b: bytes(memory.read(st, a, b)), start, memory.data_len(st)
+            )
+        view = self._view(st)
+        return _until_nul(lambda a, b: view[a:b].tobytes(), start, len(view))
+
+
+def _until_nul(read: Callable[[int, int], bytes], start: int, size: int) -> bytes:
+    """Read from ``start`` until a NUL, first a short probe, then ever longer pieces."""
+    if start < 0:
+        raise IndexError("out of bounds")
+    chunks, pos, step = [], start, STRING_PROBE
+    while pos < size:
+        chunk = read(pos, min(pos + step, size))
+        end = chunk.find(0)
+        if end >= 0:
+            chunks.append(chunk[:end])
+            return b"".join(chunks)
+        chunks.append(chunk)
+        pos, step = pos + len(chunk), step * 2
+    raise IndexError("no NUL before the end of memory")

@@ -3,11 +3,18 @@ instance of the plugin's pool."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from pfs.external.common import no_streaming, refuse_partial_write
-from pfs.external.wasm.abi import MASK32, info_from_json, unpack, write_result
+from pfs.external.wasm.abi import (
+    MASK32,
+    guest_json,
+    info_from_json,
+    info_from_text,
+    infos_from_text,
+    unpack,
+    write_result,
+)
 from pfs.external.wasm.handles import WasmHandle, open_handle
 from pfs.external.wasm.host import HOST_PATHS_KEY
 from pfs.external.wasm.http_request import HTTP_HOSTS_KEY
@@ -39,14 +46,31 @@ def _read(inst: Instance, st: Any, path: str, offset: int, size: int) -> bytes:
 
 
 def _stat(inst: Instance, st: Any, path: str) -> FileInfo:
-    result = _json_call(inst, st, "fs_stat", path, True)
+    text = _json_call(inst, st, "fs_stat", path, True)
+    info = None if text is None else info_from_text(text)
+    if info is not None:
+        return info
+    result = None if text is None else guest_json(text, "stat")
     if result is None:
         raise FSError("stat returned null")
     return info_from_json(result)
 
 
-def _json_call(inst: Instance, st: Any, export: str, path: str, shared: bool) -> Any:
-    """An export answering JSON (or an error) for ``path``, decoded."""
+def _readdir(inst: Instance, st: Any, path: str) -> list[FileInfo]:
+    text = _json_call(inst, st, "fs_readdir", path, False)
+    infos = None if text is None else infos_from_text(text)
+    if infos is not None:
+        return infos
+    result = None if text is None else guest_json(text, "readdir")
+    if result is None:
+        return []
+    if not isinstance(result, list):
+        raise FSError("failed to unmarshal readdir result: expected an array")
+    return [info_from_json(item) for item in result]
+
+
+def _json_call(inst: Instance, st: Any, export: str, path: str, shared: bool) -> bytes | None:
+    """An export answering JSON (or an error) for ``path``: the JSON text, None for none."""
     func = _func(inst, export)
     with Scratch(inst, st) as scratch:
         json_ptr, err_ptr = unpack(func(st, scratch.put(path.encode(), True, shared)))
@@ -58,11 +82,7 @@ def _json_call(inst: Instance, st: Any, export: str, path: str, shared: bool) ->
             raise FSError(message or f"{export[3:]} failed")
         if json_ptr == 0:
             return None
-        text = scratch.string(json_ptr)
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise FSError(f"failed to unmarshal {export[3:]} result: {exc}") from None
+        return scratch.cbytes(json_ptr)
 
 
 class WasmFS(FileSystem):
@@ -156,12 +176,7 @@ class WasmFS(FileSystem):
         return await self._call(lambda inst, st: _stat(inst, st, path))
 
     async def readdir(self, path: str) -> list[FileInfo]:
-        result = await self._call(lambda inst, st: _json_call(inst, st, "fs_readdir", path, False))
-        if result is None:
-            return []
-        if not isinstance(result, list):
-            raise FSError("failed to unmarshal readdir result: expected an array")
-        return [info_from_json(item) for item in result]
+        return await self._call(lambda inst, st: _readdir(inst, st, path))
 
     async def _err_call(self, export: str, fallback: str, *args: Any, shared: bool = False) -> None:
         def work(inst: Instance, st: Any) -> str:

@@ -61,6 +61,9 @@ class Instance:
         self.loop = plugin.loop
         self.label = label
         self.lock = threading.RLock()
+        #: Calls into this instance in progress on the thread holding the lock (nested ones
+        #: come back through host functions).
+        self._depth = 0
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
         #: Pool bookkeeping: when made, acquisitions, calls in flight, held by a handle, used up
@@ -101,7 +104,7 @@ class Instance:
             )
         self.memory = GuestMemory(memory)
         self.funcs = {
-            n: GuestFunc(f, self.store)
+            n: GuestFunc(f, self.store, self._st)
             for n, f in self.exports.items()
             if isinstance(f, wasmtime.Func)
         }
@@ -169,12 +172,13 @@ class Instance:
         that started in a host function's namespace operation).
         """
         stack = reentry.stack()
-        held = dict(stack[-1].held if stack else held or {})
-        frame = Frame(self, grants, held)
-        frame.held[self] = frame.jobs
+        jobs: queue.SimpleQueue = queue.SimpleQueue()
+        outer = stack[-1].held if stack else held or {}
+        frame = Frame(self, grants, {**outer, self: jobs}, jobs)
         with self.lock:
-            if not any(f.instance is self for f in stack):  # outermost call into this instance
+            if not self._depth:  # outermost call into this instance
                 fastcall.set_epoch_deadline(self.store, self._st, self.runtime.deadline_ticks)
+            self._depth += 1
             stack.append(frame)
             try:
                 return work(self, self._st)
@@ -184,6 +188,7 @@ class Instance:
                 raise FSError(f"wasm plugin {self.name}: {first_line(exc)}") from None
             finally:
                 stack.pop()
+                self._depth -= 1
 
     def _trap_error(self, exc: wasmtime.Trap) -> FSError:
         if exc.trap_code == wasmtime.TrapCode.INTERRUPT:
@@ -323,20 +328,16 @@ class Instance:
 
     def cstring(self, st: Any, ptr: int) -> str:
         """A NUL-terminated guest string ("" for pointer 0)."""
+        return self.cbytes(st, ptr).decode("utf-8", "replace")
+
+    def cbytes(self, st: Any, ptr: int) -> bytes:
+        """The bytes of a NUL-terminated guest string (b"" for pointer 0)."""
         if ptr == 0:
-            return ""
-        size = self.memory.size(st)
-        chunks = []
-        pos = ptr
-        while pos < size:
-            chunk = self.memory.read(st, pos, min(pos + 4096, size))
-            end = chunk.find(0)
-            if end >= 0:
-                chunks.append(chunk[:end])
-                return b"".join(chunks).decode("utf-8", "replace")
-            chunks.append(chunk)
-            pos += len(chunk)
-        raise FSError(f"wasm plugin {self.name}: string at {ptr} runs off memory")
+            return b""
+        try:
+            return self.memory.string(st, ptr)
+        except IndexError:
+            raise FSError(f"wasm plugin {self.name}: string at {ptr} runs off memory") from None
 
     def buffer(self, st: Any, ptr: int, length: int) -> bytes:
         """``length`` bytes of guest memory at ``ptr``."""
@@ -409,6 +410,10 @@ class Scratch:
     def string(self, ptr: int) -> str:
         """A string the guest returned."""
         return self.instance.cstring(self.st, self.returned(ptr))
+
+    def cbytes(self, ptr: int) -> bytes:
+        """A string the guest returned, as its bytes."""
+        return self.instance.cbytes(self.st, self.returned(ptr))
 
     def bytes(self, ptr: int, length: int) -> bytes:
         """A buffer the guest returned."""
