@@ -66,6 +66,12 @@ def guest_json(text: bytes, what: str) -> Any:
         raise FSError(f"failed to unmarshal {what} result: {exc}") from None
 
 
+#: The types of Go's FileInfo fields in JSON: Name, Size, Mode, ModTime, IsDir.
+_GO_TYPES = (str, int, int, str, bool)
+#: The Meta of entries that have none (shared: Metas are immutable once handed out).
+NO_META = Meta("", "", None)
+
+
 def info_from_text(text: bytes) -> FileInfo | None:
     """FileInfo JSON text in Go's exact field names and plain types (what Go's encoder and the
     SDKs write), decoded by orjson; None for anything else, left to ``guest_json`` and
@@ -98,31 +104,32 @@ def infos_from_text(text: bytes) -> list[FileInfo] | None:
 def _go_info(obj: Any) -> FileInfo | None:
     """``info_from_json``'s result for an object with exactly Go's field names, values of
     exactly the types Go writes and, if any, a Meta as plain; else None."""
-    if type(obj) is not dict or not 5 <= len(obj) <= 6:
+    if type(obj) is not dict:
+        return None
+    fields = len(obj)
+    if fields == 5:
+        meta: Meta | None = NO_META
+    elif fields == 6 and "Meta" in obj:
+        meta = _go_meta(obj["Meta"])
+        if meta is None:
+            return None
+    else:
         return None
     try:
         name, size, mode, mod_time, is_dir = (
             obj["Name"], obj["Size"], obj["Mode"], obj["ModTime"], obj["IsDir"]
         )
-        meta = obj["Meta"] if len(obj) == 6 else None
     except KeyError:
         return None
-    if not (
-        type(name) is str and type(size) is int and type(mode) is int
-        and type(mod_time) is str and type(is_dir) is bool
-    ):
+    if (type(name), type(size), type(mode), type(mod_time), type(is_dir)) != _GO_TYPES:
         return None
-    if meta is None:
-        plain_meta = Meta("", "", None)
-    else:
-        plain_meta = _go_meta(meta)
-        if plain_meta is None:
-            return None
-    return FileInfo(name, size, mode & MASK32, _mtime_ns(mod_time), is_dir, plain_meta)
+    return FileInfo(name, size, mode & MASK32, _mtime_ns(mod_time), is_dir, meta)
 
 
 def _go_meta(obj: Any) -> Meta | None:
     """A Meta with exactly Go's field names, strings and string (or no) Content; else None."""
+    if obj is None:
+        return NO_META
     if type(obj) is not dict or len(obj) != 3:
         return None
     try:
@@ -132,7 +139,7 @@ def _go_meta(obj: Any) -> Meta | None:
     if type(name) is not str or type(kind) is not str:
         return None
     if content is None:
-        return Meta(name, kind, None)
+        return Meta(name, kind, None) if name or kind else NO_META
     if type(content) is not dict or not all(
         type(k) is str and type(v) is str for k, v in content.items()
     ):

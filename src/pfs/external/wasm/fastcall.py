@@ -10,12 +10,13 @@ every call falls back to the public API: correct, but ~90 µs a call instead of 
 from __future__ import annotations
 
 import ctypes
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import wasmtime
 
-from pfs.external.wasm.abi import I32, I64, MASK32
+from pfs.external.wasm.abi import I32, I64
 
 try:  # the C-API bindings wasmtime-py is built on
     from wasmtime import _ffi
@@ -40,14 +41,13 @@ def _c_function(name: str, restype: Any, *argtypes: Any, keep_gil: bool = False)
 
 
 _vp, _size = ctypes.c_void_p, ctypes.c_size_t
-#: Declared without parameter types: every argument is a prebuilt ctypes object (``c_void_p``,
-#: ``c_size_t``), passed as it is, which skips ctypes' per-argument conversion (a fifth of a call).
+# Declared without parameter types, these two take prebuilt ctypes objects (``c_void_p``,
+# ``c_size_t``, ``c_uint64``) as they are, which skips ctypes' per-argument conversion (a fifth
+# of a call).
 _func_call = _c_function("wasmtime_func_call_unchecked", _vp)
+_set_deadline = _c_function("wasmtime_context_set_epoch_deadline", None, keep_gil=True)
 _memory_data = _c_function("wasmtime_memory_data", _vp, _vp, _vp, keep_gil=True)
 _memory_size = _c_function("wasmtime_memory_data_size", _size, _vp, _vp, keep_gil=True)
-_set_deadline = _c_function(
-    "wasmtime_context_set_epoch_deadline", None, _vp, ctypes.c_uint64, keep_gil=True
-)
 #: Whether the C functions were found: guest calls and memory access take the fast path.
 FAST = None not in (_func_call, _memory_data, _memory_size, _set_deadline)
 #: ``wasmtime_val_raw_t`` is a 16-byte union: one value per two int64 slots, low bytes first.
@@ -62,19 +62,20 @@ def store_handle(store: wasmtime.Store) -> Any:
     return ctypes.addressof(store._context().contents) if FAST else store
 
 
-def set_epoch_deadline(store: wasmtime.Store, handle: Any, ticks: int) -> None:
+def deadline_setter(store: wasmtime.Store, handle: Any, ticks: int) -> Callable[[], None]:
+    """What sets the store's epoch deadline ``ticks`` ticks from now."""
     if FAST:
-        _set_deadline(handle, ticks)
-    else:
-        store.set_epoch_deadline(ticks)
+        return functools.partial(_set_deadline, ctypes.c_void_p(handle), ctypes.c_uint64(ticks))
+    return functools.partial(store.set_epoch_deadline, ticks)
 
 
 def _context_address(st: Any) -> int:
     return st if type(st) is int else ctypes.addressof(st._context().contents)
 
 
-#: One call's argument/result array and trap slot, with their addresses as ctypes objects.
-_CallSlots = tuple[ctypes.Array, Any, ctypes.c_void_p, Any]
+#: One call's argument/result array, its address, its trap slot's address, the trap slot and
+#: the result (a view of the array's first value as the result's type, None for no result).
+_CallSlots = tuple[ctypes.Array, Any, Any, ctypes.c_void_p, Any]
 
 
 class GuestFunc:
@@ -88,7 +89,7 @@ class GuestFunc:
     """
 
     __slots__ = (
-        "func", "nparams", "nresults", "result_i64", "_ref", "_raw_t", "_count", "_args",
+        "func", "nparams", "nresults", "_result_t", "_ref", "_raw_t", "_count", "_args",
         "_handle", "_context", "_spare",
     )
 
@@ -101,7 +102,9 @@ class GuestFunc:
         self.nresults = len(results)
         ints = (str(I32), str(I64))
         fast = FAST and all(k in ints for k in params + results) and self.nresults <= 1
-        self.result_i64 = bool(results) and results[0] == str(I64)
+        # An i32 result fills only the low 4 bytes of its value: the rest is what it held before.
+        result_t = ctypes.c_int64 if results and results[0] == str(I64) else ctypes.c_int32
+        self._result_t = result_t if results else None
         self._ref = ctypes.c_void_p(ctypes.addressof(func._func)) if fast else None
         values = max(self.nparams, self.nresults, 1)
         self._raw_t = ctypes.c_int64 * (values * _RAW_SLOTS)
@@ -119,9 +122,13 @@ class GuestFunc:
         return self._ref is not None
 
     def _new_slots(self) -> _CallSlots:
-        raw, trap = self._raw_t(), ctypes.c_void_p()
-        return raw, ctypes.c_void_p(ctypes.addressof(raw)), trap, ctypes.c_void_p(
-            ctypes.addressof(trap)
+        raw, trap, result_t = self._raw_t(), ctypes.c_void_p(), self._result_t
+        return (
+            raw,
+            ctypes.c_void_p(ctypes.addressof(raw)),
+            ctypes.c_void_p(ctypes.addressof(trap)),
+            trap,
+            None if result_t is None else result_t.from_buffer(raw),
         )
 
     def __call__(self, st: Any, *args: int) -> Any:
@@ -129,13 +136,16 @@ class GuestFunc:
         ref = self._ref
         if ref is None:
             return self.func(st, *args)
-        if len(args) != self.nparams:
-            raise wasmtime.WasmtimeError(f"expected {self.nparams} arguments, got {len(args)}")
         spare = self._spare
         slots = spare.pop() if spare else self._new_slots()
-        raw, raw_ptr, trap, trap_ptr = slots
-        # i32 arguments live in the low 4 bytes; an int64 store wraps a large unsigned value.
-        raw[self._args] = args
+        raw, raw_ptr, trap_ptr, trap, result = slots
+        try:
+            # i32 arguments live in the low 4 bytes; an int64 store wraps a large unsigned value.
+            raw[self._args] = args
+        except ValueError:
+            raise wasmtime.WasmtimeError(
+                f"expected {self.nparams} arguments, got {len(args)}"
+            ) from None
         context = self._context if st is self._handle else ctypes.c_void_p(_context_address(st))
         error = _func_call(context, ref, raw_ptr, self._count, trap_ptr)
         if error:
@@ -144,12 +154,8 @@ class GuestFunc:
             )
         if trap.value:
             raise wasmtime.Trap._from_ptr(ctypes.cast(trap, ctypes.POINTER(_ffi.wasm_trap_t)))
-        value = raw[0]
         spare.append(slots)
-        if not self.nresults:
-            return None
-        # An i32 result fills only the low 4 bytes: the rest is what the slot held before.
-        return value if self.result_i64 else ((value + 0x80000000) & MASK32) - 0x80000000
+        return None if result is None else result.value
 
 
 class GuestMemory:
@@ -168,7 +174,7 @@ class GuestMemory:
         return self._ref is not None
 
     def _view(self, st: Any) -> memoryview:
-        ctx = _context_address(st)
+        ctx = st if type(st) is int else _context_address(st)
         size = _memory_size(ctx, self._ref)
         seen_size, view = self._seen
         if size != seen_size:
@@ -208,6 +214,11 @@ class GuestMemory:
                 lambda a, b: bytes(memory.read(st, a, b)), start, memory.data_len(st)
             )
         view = self._view(st)
+        if start >= 0:  # most strings end within the probe
+            probe = view[start : start + STRING_PROBE].tobytes()
+            end = probe.find(0)
+            if end >= 0:
+                return probe[:end]
         return _until_nul(lambda a, b: view[a:b].tobytes(), start, len(view))
 
 

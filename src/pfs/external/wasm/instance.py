@@ -84,6 +84,9 @@ class Instance:
         self.store.set_limits(memory_size=self.runtime.limits.memory_limit)
         self.store.set_epoch_deadline(self.runtime.deadline_ticks)
         self._st = fastcall.store_handle(self.store)
+        self._renew_deadline = fastcall.deadline_setter(
+            self.store, self._st, self.runtime.deadline_ticks
+        )
         wasi = wasmtime.WasiConfig()
         wasi.inherit_stdout()
         wasi.inherit_stderr()
@@ -177,7 +180,7 @@ class Instance:
         frame = Frame(self, grants, {**outer, self: jobs}, jobs)
         with self.lock:
             if not self._depth:  # outermost call into this instance
-                fastcall.set_epoch_deadline(self.store, self._st, self.runtime.deadline_ticks)
+                self._renew_deadline()
             self._depth += 1
             stack.append(frame)
             try:
@@ -300,10 +303,14 @@ class Instance:
     def alloc(self, st: Any, data: bytes, terminate: bool) -> int:
         """Copy ``data`` (plus a NUL for strings) into memory from the guest's ``malloc``; the
         guest owns it."""
-        if self.malloc is None:
+        return self.place(st, data + b"\x00" if terminate else data)
+
+    def place(self, st: Any, payload: bytes) -> int:
+        """Copy ``payload`` into memory from the guest's ``malloc``; the guest owns it."""
+        malloc = self.malloc
+        if malloc is None:
             raise FSError(f"wasm plugin {self.name}: module exports no malloc")
-        payload = data + b"\x00" if terminate else data
-        ptr = self.malloc(st, max(len(payload), 1)) & MASK32
+        ptr = malloc(st, len(payload) or 1) & MASK32
         if ptr == 0:
             raise FSError("malloc returned null pointer")
         if payload:
@@ -365,6 +372,8 @@ class Scratch:
     overwrote the path); with the original ABI the guest owns everything.
     """
 
+    __slots__ = ("instance", "st", "frees", "_shared_open", "_placed", "_returned")
+
     def __init__(self, instance: Instance, st: Any) -> None:
         self.instance = instance
         self.st = st
@@ -396,7 +405,7 @@ class Scratch:
             self._shared_open = False
             instance.memory.write(self.st, payload, buffers.input)
             return buffers.input
-        ptr = instance.alloc(self.st, data, terminate)
+        ptr = instance.place(self.st, payload)
         if self.frees:
             self._placed.append((ptr, len(payload)))
         return ptr
