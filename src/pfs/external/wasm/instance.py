@@ -377,10 +377,11 @@ class Scratch:
     def __init__(self, instance: Instance, st: Any) -> None:
         self.instance = instance
         self.st = st
-        self.frees = instance.free is not None
+        self.frees = frees = instance.free is not None
         self._shared_open = instance.shared is not None
-        self._placed: list[tuple[int, int]] = []
-        self._returned: set[int] = set()
+        if frees:  # what to free afterwards (with the original ABI, nothing)
+            self._placed: list[tuple[int, int]] = []
+            self._returned: set[int] = set()
 
     def __enter__(self) -> Scratch:
         return self
@@ -412,7 +413,7 @@ class Scratch:
 
     def returned(self, ptr: int) -> int:
         """Note a pointer the guest returned (freed after the call with AGFS's ABI)."""
-        if ptr:
+        if ptr and self.frees:
             self._returned.add(ptr)
         return ptr
 
