@@ -48,6 +48,12 @@ _func_call = _c_function("wasmtime_func_call_unchecked", _vp)
 _set_deadline = _c_function("wasmtime_context_set_epoch_deadline", None, keep_gil=True)
 _memory_data = _c_function("wasmtime_memory_data", _vp, _vp, _vp, keep_gil=True)
 _memory_size = _c_function("wasmtime_memory_data_size", _size, _vp, _vp, keep_gil=True)
+#: A writable memoryview of raw memory (address, size, PyBUF_WRITE), with no ctypes array type
+#: per size (ctypes keeps every array type it made).
+_memory_view = ctypes.PYFUNCTYPE(ctypes.py_object, _vp, ctypes.c_ssize_t, ctypes.c_int)(
+    ("PyMemoryView_FromMemory", ctypes.pythonapi)
+)
+_PYBUF_WRITE = 0x200
 #: Whether the C functions were found: guest calls and memory access take the fast path.
 FAST = None not in (_func_call, _memory_data, _memory_size, _set_deadline)
 #: ``wasmtime_val_raw_t`` is a 16-byte union: one value per two int64 slots, low bytes first.
@@ -178,8 +184,7 @@ class GuestMemory:
         size = _memory_size(ctx, self._ref)
         seen_size, view = self._seen
         if size != seen_size:
-            base = _memory_data(ctx, self._ref)
-            view = memoryview((ctypes.c_ubyte * size).from_address(base)).cast("B")
+            view = _memory_view(_memory_data(ctx, self._ref), size, _PYBUF_WRITE)
             self._seen = (size, view)
         return view
 

@@ -47,21 +47,24 @@ def _read(inst: Instance, st: Any, path: str, offset: int, size: int) -> bytes:
 
 def _stat(inst: Instance, st: Any, path: str) -> FileInfo:
     text = _json_call(inst, st, "fs_stat", path, True)
-    info = None if text is None else info_from_text(text)
-    if info is not None:
-        return info
-    result = None if text is None else guest_json(text, "stat")
-    if result is None:
-        raise FSError("stat returned null")
-    return info_from_json(result)
+    if text is not None:
+        info = info_from_text(text)
+        if info is not None:
+            return info
+        result = guest_json(text, "stat")
+        if result is not None:
+            return info_from_json(result)
+    raise FSError("stat returned null")
 
 
 def _readdir(inst: Instance, st: Any, path: str) -> list[FileInfo]:
     text = _json_call(inst, st, "fs_readdir", path, False)
-    infos = None if text is None else infos_from_text(text)
+    if text is None:
+        return []
+    infos = infos_from_text(text)
     if infos is not None:
         return infos
-    result = None if text is None else guest_json(text, "readdir")
+    result = guest_json(text, "readdir")
     if result is None:
         return []
     if not isinstance(result, list):
