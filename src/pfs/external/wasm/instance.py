@@ -35,6 +35,9 @@ log = logging.getLogger("pfs.external")
 #: What an instance's call time is taken to be before one was timed (see Pool.acquire).
 UNTIMED_CALL = 0.001
 
+#: The held instances of a call that did not start in a host function (never written to).
+_NONE_HELD: dict[Instance, queue.SimpleQueue] = {}
+
 #: Work for an instance: gets the instance and its store handle.
 Work = Callable[["Instance", Any], Any]
 
@@ -175,9 +178,7 @@ class Instance:
         that started in a host function's namespace operation).
         """
         stack = reentry.stack()
-        jobs: queue.SimpleQueue = queue.SimpleQueue()
-        outer = stack[-1].held if stack else held or {}
-        frame = Frame(self, grants, {**outer, self: jobs}, jobs)
+        frame = Frame(self, grants, stack[-1].held if stack else held or _NONE_HELD)
         with self.lock:
             if not self._depth:  # outermost call into this instance
                 self._renew_deadline()
@@ -215,7 +216,7 @@ class Instance:
             jobs.put(Job(self, work, grants, done, loop))
         else:
             self._start_worker()
-            self._queue.put(Job(self, work, grants, done, loop, held or {}))
+            self._queue.put(Job(self, work, grants, done, loop, held))
         return done
 
     def _start_worker(self) -> None:

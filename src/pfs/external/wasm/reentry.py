@@ -11,7 +11,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pfs.fs.errors import FSError
@@ -42,14 +42,35 @@ class Grants:
 NO_GRANTS = Grants()
 
 
-@dataclass
 class Frame:
-    """One guest call in progress on this thread."""
+    """One guest call in progress on this thread. Its queue of re-entrant calls, and the map of
+    held instances that names it, are made the first time a host function waits (most calls
+    never do)."""
 
-    instance: Instance
-    grants: Grants
-    held: dict[Instance, queue.SimpleQueue] = field(default_factory=dict)
-    jobs: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+    __slots__ = ("instance", "grants", "_outer", "_held", "_jobs")
+
+    def __init__(
+        self, instance: Instance, grants: Grants, outer: dict[Instance, queue.SimpleQueue]
+    ) -> None:
+        self.instance = instance
+        self.grants = grants
+        self._outer = outer
+        self._held: dict[Instance, queue.SimpleQueue] | None = None
+        self._jobs: queue.SimpleQueue | None = None
+
+    @property
+    def jobs(self) -> queue.SimpleQueue:
+        """Re-entrant calls into this frame's instance, served while its thread waits."""
+        if self._jobs is None:
+            self._jobs = queue.SimpleQueue()
+        return self._jobs
+
+    @property
+    def held(self) -> dict[Instance, queue.SimpleQueue]:
+        """The instances held up the call chain, this one included, each with its queue."""
+        if self._held is None:
+            self._held = {**self._outer, self.instance: self.jobs}
+        return self._held
 
 
 def stack() -> list[Frame]:
@@ -60,7 +81,7 @@ def stack() -> list[Frame]:
     return frames
 
 
-@dataclass
+@dataclass(slots=True)
 class Job:
     """A guest call requested by a coroutine, to run on an instance's thread; ``work`` gets the
     instance and the store handle."""
@@ -70,7 +91,7 @@ class Job:
     grants: Grants
     done: asyncio.Future
     loop: asyncio.AbstractEventLoop
-    held: dict[Instance, queue.SimpleQueue] = field(default_factory=dict)
+    held: dict[Instance, queue.SimpleQueue] | None = None
 
 
 def settle_all(finished: list[tuple[Job, Any, BaseException | None]]) -> None:
