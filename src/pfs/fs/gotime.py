@@ -25,8 +25,21 @@ def _zone_suffix(seconds: int) -> str:
     return suffix
 
 
+#: Whole texts by nanosecond time: a listing shows the same files' times again and again.
+_text_cache: dict[int, str] = {}
+
+
 def format_rfc3339nano(ns: int) -> str:
     """Go ``time.RFC3339Nano`` in the server's local zone: trailing fraction zeros trimmed."""
+    text = _text_cache.get(ns)
+    if text is None:
+        if len(_text_cache) >= 65536:
+            _text_cache.clear()
+        text = _text_cache[ns] = _format(ns)
+    return text
+
+
+def _format(ns: int) -> str:
     if ns <= -62135596800 * 1_000_000_000:
         return "0001-01-01T00:00:00Z"
     seconds, frac = divmod(ns, 1_000_000_000)
