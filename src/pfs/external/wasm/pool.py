@@ -110,19 +110,27 @@ class Pool:
         best, _ = self._least_loaded()
         return self._take(best, False) if best is not None and not best.load else None
 
+    def _take_now(self, pin: bool) -> tuple[Instance | None, Instance | None]:
+        """A quick queue to join or an instance with nothing in flight, taken right now;
+        else (None, the least busy instance)."""
+        if self.closed:
+            raise PoolClosed(f"wasm plugin {self.plugin.fstype}: instance pool is closed")
+        best, quick = self._least_loaded()
+        if quick is not None and not pin:
+            return self._take(quick, pin), None
+        if best is not None and not best.load:
+            return self._take(best, pin), None
+        return None, best
+
     async def acquire(self, pin: bool = False) -> Instance:
         """An instance for one call, or with ``pin`` one to itself (a handle's); release it
         after. A call prefers a quick queue, then an instance with nothing in flight, then a
         new one, then queues behind the least busy one."""
         deadline = time.monotonic() + self.limits.acquire_timeout
         while True:
-            if self.closed:
-                raise PoolClosed(f"wasm plugin {self.plugin.fstype}: instance pool is closed")
-            best, quick = self._least_loaded()
-            if quick is not None and not pin:
-                return self._take(quick, pin)
-            if best is not None and not best.load:
-                return self._take(best, pin)
+            taken, best = self._take_now(pin)
+            if taken is not None:
+                return taken
             if len(self.instances) + self._making < self.limits.pool_size:
                 try:
                     instance = await self._make()
@@ -230,9 +238,13 @@ class Pool:
             return await instance.call(work, grants)
         if self.limits.inline_calls and not grants:
             return await self._run_inline(work)
-        instance = await self.acquire()
+        # Most calls find an instance at once: no acquire coroutine for them.
+        instance = self._take_now(False)[0] or await self.acquire()
         try:
-            return await instance.call(self.prepared(work), grants)
+            # An instance set up with the current config needs no replay in front of the work.
+            if instance.generation != self.generation:
+                work = self.prepared(work)
+            return await instance.submit(work, grants)
         finally:
             self.release(instance)
 
