@@ -41,13 +41,28 @@ def _c_function(name: str, restype: Any, *argtypes: Any, keep_gil: bool = False)
 
 
 _vp, _size = ctypes.c_void_p, ctypes.c_size_t
-# Declared without parameter types, these two take prebuilt ctypes objects (``c_void_p``,
+# Declared without parameter types, these take prebuilt ctypes objects (``c_void_p``,
 # ``c_size_t``, ``c_uint64``) as they are, which skips ctypes' per-argument conversion (a fifth
-# of a call).
+# of a call). The guest call comes twice: releasing the GIL, for a runtime whose epoch ticker
+# is a Python thread, and keeping it, for one ticked natively whose calls hand the GIL over at
+# each tick (see runtime.py).
 _func_call = _c_function("wasmtime_func_call_unchecked", _vp)
+_func_call_keeping_gil = _c_function("wasmtime_func_call_unchecked", _vp, keep_gil=True)
 _set_deadline = _c_function("wasmtime_context_set_epoch_deadline", None, keep_gil=True)
 _memory_data = _c_function("wasmtime_memory_data", _vp, _vp, _vp, keep_gil=True)
 _memory_size = _c_function("wasmtime_memory_data_size", _size, _vp, _vp, keep_gil=True)
+#: wasmtime_store_epoch_deadline_callback's callback: (context, data, deadline delta out,
+#: update kind out) -> a wasmtime_error_t* (0 to go on).
+_DEADLINE_CALLBACK = ctypes.CFUNCTYPE(
+    _size, _vp, _vp, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint8)
+)
+_set_deadline_callback = _c_function(
+    "wasmtime_store_epoch_deadline_callback", None, _vp, _DEADLINE_CALLBACK, _vp, _vp,
+    keep_gil=True,
+)
+_error_new = _c_function("wasmtime_error_new", _size, ctypes.c_char_p, keep_gil=True)
+#: WASMTIME_UPDATE_DEADLINE_CONTINUE: extend the deadline and go on (no async yield).
+_CONTINUE = 0
 #: A writable memoryview of raw memory (address, size, PyBUF_WRITE), with no ctypes array type
 #: per size (ctypes keeps every array type it made).
 _memory_view = ctypes.PYFUNCTYPE(ctypes.py_object, _vp, ctypes.c_ssize_t, ctypes.c_int)(
@@ -56,6 +71,8 @@ _memory_view = ctypes.PYFUNCTYPE(ctypes.py_object, _vp, ctypes.c_ssize_t, ctypes
 _PYBUF_WRITE = 0x200
 #: Whether the C functions were found: guest calls and memory access take the fast path.
 FAST = None not in (_func_call, _memory_data, _memory_size, _set_deadline)
+#: Whether a store can be given a deadline callback (for guest calls that keep the GIL).
+SLICES = FAST and None not in (_func_call_keeping_gil, _set_deadline_callback, _error_new)
 #: ``wasmtime_val_raw_t`` is a 16-byte union: one value per two int64 slots, low bytes first.
 _RAW_SLOTS = 2
 #: How far a guest string's NUL is looked for first (most strings are paths or short JSON).
@@ -73,6 +90,33 @@ def deadline_setter(store: wasmtime.Store, handle: Any, ticks: int) -> Callable[
     if FAST:
         return functools.partial(_set_deadline, ctypes.c_void_p(handle), ctypes.c_uint64(ticks))
     return functools.partial(store.set_epoch_deadline, ticks)
+
+
+def engine_ticker_target(engine: wasmtime.Engine) -> tuple[int, int]:
+    """(address of wasmtime_engine_increment_epoch, the engine's address): what a native ticker
+    calls, off the GIL (the C API documents it as safe from any thread)."""
+    function = ctypes.cast(_ffi.dll.wasmtime_engine_increment_epoch, ctypes.c_void_p).value
+    engine_address = ctypes.cast(engine.ptr(), ctypes.c_void_p).value
+    if not function or not engine_address:
+        raise RuntimeError("wasmtime engine has no address")
+    return function, engine_address
+
+
+def on_epoch_deadline(store: wasmtime.Store, on_tick: Callable[[], bool]) -> Any:
+    """Have ``on_tick()`` run each time the store's epoch deadline passes during a guest call:
+    True extends the deadline by one tick and lets the guest go on; False ends the call with an
+    error (the caller knows why). Returns what must be kept alive as long as the store."""
+
+    def callback(_context: Any, _data: Any, delta: Any, kind: Any) -> int:
+        if not on_tick():
+            return _error_new(b"epoch deadline: call stopped by the host")
+        delta[0] = 1
+        kind[0] = _CONTINUE
+        return 0
+
+    handle = _DEADLINE_CALLBACK(callback)
+    _set_deadline_callback(ctypes.cast(store.ptr(), ctypes.c_void_p), handle, None, None)
+    return handle
 
 
 def _context_address(st: Any) -> int:
@@ -96,11 +140,15 @@ class GuestFunc:
 
     __slots__ = (
         "func", "nparams", "nresults", "_result_t", "_ref", "_raw_t", "_count", "_args",
-        "_handle", "_context", "_spare",
+        "_handle", "_context", "_spare", "_call",
     )
 
-    def __init__(self, func: wasmtime.Func, store: wasmtime.Store, handle: Any) -> None:
-        """``handle``: the store's :func:`store_handle`, which calls on the store pass."""
+    def __init__(
+        self, func: wasmtime.Func, store: wasmtime.Store, handle: Any, keep_gil: bool = False
+    ) -> None:
+        """``handle``: the store's :func:`store_handle`, which calls on the store pass;
+        ``keep_gil``: calls keep the GIL (the store must have an :func:`on_epoch_deadline`
+        that hands it over, or a long call would stall every other thread)."""
         self.func = func
         ty = func.type(store)
         params, results = [str(p) for p in ty.params], [str(r) for r in ty.results]
@@ -122,6 +170,7 @@ class GuestFunc:
         #: Slots of finished calls, for the next call to reuse; a call re-entered through a host
         #: function while another is in progress takes its own, and a failed call's are dropped.
         self._spare: list[_CallSlots] = []
+        self._call = _func_call_keeping_gil if keep_gil and SLICES else _func_call
 
     @property
     def fast(self) -> bool:
@@ -153,7 +202,7 @@ class GuestFunc:
                 f"expected {self.nparams} arguments, got {len(args)}"
             ) from None
         context = self._context if st is self._handle else ctypes.c_void_p(_context_address(st))
-        error = _func_call(context, ref, raw_ptr, self._count, trap_ptr)
+        error = self._call(context, ref, raw_ptr, self._count, trap_ptr)
         if error:
             raise wasmtime.WasmtimeError._from_ptr(
                 ctypes.cast(error, ctypes.POINTER(_ffi.wasmtime_error_t))

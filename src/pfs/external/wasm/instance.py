@@ -1,8 +1,8 @@
 """One instance of a compiled module: its store, lock, thread and guest memory.
 
-An instance runs its calls one at a time, on its own thread (a wasmtime call releases the GIL),
-under a re-entrant lock; a host function's namespace operation that calls back into an instance
-its thread holds is handed to that thread (see ``reentry``).
+An instance runs its calls one at a time, on its own thread, under a re-entrant lock (a long
+guest call shares the GIL at every tick: see runtime.py); a host function's namespace operation
+that calls back into an instance its thread holds is handed to that thread (see ``reentry``).
 """
 
 from __future__ import annotations
@@ -87,9 +87,14 @@ class Instance:
         self.store.set_limits(memory_size=self.runtime.limits.memory_limit)
         self.store.set_epoch_deadline(self.runtime.deadline_ticks)
         self._st = fastcall.store_handle(self.store)
-        self._renew_deadline = fastcall.deadline_setter(
+        self._set_deadline = fastcall.deadline_setter(
             self.store, self._st, self.runtime.deadline_ticks
         )
+        #: The outermost call's end (monotonic seconds) and whether the tick callback ended it.
+        self._call_ends = 0.0
+        self._stopped = False
+        if self.runtime.sliced:
+            self._on_deadline = fastcall.on_epoch_deadline(self.store, self._tick)
         wasi = wasmtime.WasiConfig()
         wasi.inherit_stdout()
         wasi.inherit_stderr()
@@ -109,8 +114,9 @@ class Instance:
                 "failed to create WASM plugin wrapper: WASM module exports no memory"
             )
         self.memory = GuestMemory(memory)
+        sliced = self.runtime.sliced
         self.funcs = {
-            n: GuestFunc(f, self.store, self._st)
+            n: GuestFunc(f, self.store, self._st, keep_gil=sliced)
             for n, f in self.exports.items()
             if isinstance(f, wasmtime.Func)
         }
@@ -181,7 +187,9 @@ class Instance:
         frame = Frame(self, grants, stack[-1].held if stack else held or _NONE_HELD)
         with self.lock:
             if not self._depth:  # outermost call into this instance
-                self._renew_deadline()
+                self._call_ends = time.monotonic() + self.runtime.limits.call_timeout
+                self._stopped = False
+                self._set_deadline()
             self._depth += 1
             stack.append(frame)
             try:
@@ -189,17 +197,31 @@ class Instance:
             except wasmtime.Trap as exc:
                 raise self._trap_error(exc) from None
             except wasmtime.WasmtimeError as exc:
+                if self._stopped:
+                    raise self._timeout() from None
                 raise FSError(f"wasm plugin {self.name}: {first_line(exc)}") from None
             finally:
                 stack.pop()
                 self._depth -= 1
 
+    def _tick(self) -> bool:
+        """At each tick during a sliced guest call (runtime.py): hand the GIL over to any thread
+        waiting for it, and go on unless the call's time is up."""
+        if time.monotonic() >= self._call_ends:
+            self._stopped = True
+            return False
+        time.sleep(0)
+        return True
+
+    def _timeout(self) -> Timeout:
+        return Timeout(
+            f"wasm plugin {self.name}: call exceeded its deadline of "
+            f"{self.runtime.limits.call_timeout:g}s and was stopped"
+        )
+
     def _trap_error(self, exc: wasmtime.Trap) -> FSError:
-        if exc.trap_code == wasmtime.TrapCode.INTERRUPT:
-            return Timeout(
-                f"wasm plugin {self.name}: call exceeded its deadline of "
-                f"{self.runtime.limits.call_timeout:g}s and was stopped"
-            )
+        if self._stopped or exc.trap_code == wasmtime.TrapCode.INTERRUPT:
+            return self._timeout()
         return FSError(f"wasm plugin {self.name} trapped: {first_line(exc)}")
 
     async def call(self, work: Work, grants: Grants = NO_GRANTS) -> Any:
