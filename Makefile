@@ -8,7 +8,7 @@ ARGS    ?=
 .PHONY: install install-test run test bench system-deps clean
 
 # `make run` installs the server with every plugin (extra `all`), not the test tools.
-$(RUN_STAMP): pyproject.toml setup.py constraints.txt src/pfs/external/wasm/_ticker.c
+$(RUN_STAMP): pyproject.toml setup.py constraints.txt src/pfs/external/wasm/_ticker.c src/pfs/external/wasm/_guestcall.c
 	bash scripts/system-deps.sh --build
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -40,4 +40,4 @@ bench: system-deps install-test
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info src/pfs/external/wasm/_ticker.*.so
+	rm -rf $(VENV) build *.egg-info src/*.egg-info src/pfs/external/wasm/_*.so

@@ -1,8 +1,9 @@
-"""The one C extension: the WASM runtime's epoch ticker (src/pfs/external/wasm/_ticker.c).
+"""The C extensions, both for WASM plugins: the runtime's epoch ticker
+(src/pfs/external/wasm/_ticker.c) and guest calls (_guestcall.c).
 
-Everything else is in pyproject.toml. The extension is optional: where it cannot be built (no C
-compiler), WASM guest calls release the GIL and a Python thread ticks instead (slower, same
-behaviour; see pfs.external.wasm.runtime).
+Everything else is in pyproject.toml. Both are optional: where they cannot be built (no C
+compiler), WASM guest calls go through ctypes and release the GIL, and a Python thread ticks
+(slower, same behaviour; see pfs.external.wasm.runtime and fastcall).
 """
 
 from setuptools import Extension, setup
@@ -14,6 +15,12 @@ setup(
             ["src/pfs/external/wasm/_ticker.c"],
             extra_compile_args=["-O2", "-Wall"],
             optional=True,
-        )
+        ),
+        Extension(
+            "pfs.external.wasm._guestcall",
+            ["src/pfs/external/wasm/_guestcall.c"],
+            extra_compile_args=["-O2", "-Wall"],
+            optional=True,
+        ),
     ]
 )

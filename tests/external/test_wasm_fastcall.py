@@ -1,5 +1,6 @@
 """pfs.external.wasm.fastcall on a small module: values through the raw call, a call re-entered
-from a host function, traps, and guest memory that grows (and moves) between accesses."""
+from a host function, traps, and guest memory that grows (and moves) between accesses. Each test
+runs on both ways in: the C extension ``_guestcall`` and the ctypes classes (its fallback)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ import pytest
 import wasmtime
 
 from pfs.external.wasm import fastcall
-from pfs.external.wasm.fastcall import STRING_PROBE, GuestFunc, GuestMemory
+from pfs.external.wasm.fastcall import (
+    STRING_PROBE,
+    GuestFunc,
+    GuestMemory,
+    guest_func,
+    guest_memory,
+)
 
 MODULE = """
 (module
@@ -32,11 +39,17 @@ MODULE = """
 """
 
 
-class Guest:
-    """The module instantiated in its own store; ``memory_may_move``: a store whose memory
-    reserves no room to grow in place, so growing it moves it."""
+@pytest.fixture(params=["c", "ctypes"])
+def way(request) -> str:
+    return request.param
 
-    def __init__(self, memory_may_move: bool = False) -> None:
+
+class Guest:
+    """The module instantiated in its own store; ``way``: exports and memory through the C
+    extension ("c") or ctypes; ``memory_may_move``: a store whose memory reserves no room to
+    grow in place, so growing it moves it."""
+
+    def __init__(self, way: str, memory_may_move: bool = False) -> None:
         config = wasmtime.Config()
         if memory_may_move:
             config.memory_reservation = 0
@@ -55,6 +68,17 @@ class Guest:
         exports = wasmtime.Instance(self.store, module, [back]).exports(self.store)
         memory = exports["memory"]
         assert isinstance(memory, wasmtime.Memory)
+        if way == "c":
+            self.memory = guest_memory(memory)
+            self.funcs = {
+                name: guest_func(item, self.store, self.handle)
+                for name, item in exports.items()
+                if isinstance(item, wasmtime.Func)
+            }
+            assert type(self.memory).__module__ == "pfs.external.wasm._guestcall"
+            assert all(type(f).__module__ == type(self.memory).__module__
+                       for f in self.funcs.values())
+            return
         self.memory = GuestMemory(memory)
         self.funcs = {
             name: GuestFunc(item, self.store, self.handle)
@@ -71,8 +95,8 @@ class Guest:
         return self.funcs["sum"](caller, n)
 
 
-def test_values_through_the_raw_call():
-    guest = Guest()
+def test_values_through_the_raw_call(way):
+    guest = Guest(way)
     f, st = guest.funcs, guest.handle
     assert all(func.fast for func in f.values())
     assert f["neg"](st) == -1
@@ -89,11 +113,11 @@ def test_values_through_the_raw_call():
         f["add"](st, 1)
 
 
-def test_calls_reentered_from_a_host_function_keep_their_own_results():
+def test_calls_reentered_from_a_host_function_keep_their_own_results(way):
     """sum(3) runs sum(2) from its host function while it is in progress, and so on down; each
     level also runs a nested sum that traps. Every level gets its own result, and a nested trap
     is not taken for the outer call's."""
-    guest = Guest()
+    guest = Guest(way)
     assert guest.funcs["sum"](guest.handle, 3) == 3 + 2 + 1
     assert len(guest.nested_traps) == 3
     with pytest.raises(wasmtime.Trap):
@@ -109,8 +133,8 @@ def _base(guest: Guest) -> int:
 
 
 @pytest.mark.parametrize("memory_may_move", [False, True])
-def test_memory_seen_anew_after_it_grows(memory_may_move):
-    guest = Guest(memory_may_move)
+def test_memory_seen_anew_after_it_grows(way, memory_may_move):
+    guest = Guest(way, memory_may_move)
     memory, st, grow = guest.memory, guest.handle, guest.funcs["grow"]
     page = 65536
     memory.write(st, b"kept", 100)
@@ -132,8 +156,8 @@ def test_memory_seen_anew_after_it_grows(memory_may_move):
         assert len(bases) > 1, "the memory never moved: the test proves nothing"
 
 
-def test_guest_strings_of_any_length():
-    guest = Guest()
+def test_guest_strings_of_any_length(way):
+    guest = Guest(way)
     memory, st = guest.memory, guest.handle
     size = memory.size(st)
     for length in (0, 1, STRING_PROBE - 1, STRING_PROBE, STRING_PROBE + 1, 3 * STRING_PROBE,
@@ -147,3 +171,21 @@ def test_guest_strings_of_any_length():
     for start in (size, size + 1, -1):
         with pytest.raises(IndexError):
             memory.string(st, start)
+
+
+def test_bad_arguments_are_refused_before_the_guest_runs(way):
+    guest = Guest(way)
+    f, memory, st = guest.funcs, guest.memory, guest.handle
+    with pytest.raises(TypeError):
+        f["echo32"](st, "7")
+    with pytest.raises(wasmtime.WasmtimeError, match="expected 1 arguments, got 2"):
+        f["echo32"](st, 1, 2)
+    memory.write(st, b"abc", 10)
+    for start, stop in ((11, 10), (-1, 2), (0, memory.size(st) + 1)):
+        with pytest.raises(IndexError):
+            memory.read(st, start, stop)
+    with pytest.raises(IndexError):
+        memory.write(st, b"x", -1)
+    with pytest.raises(TypeError):
+        memory.write(st, "text", 0)
+    assert memory.read(st, 10, 13) == b"abc"

@@ -25,10 +25,11 @@ from tests.helpers.external import built_plugins
 def badwasm(tmp_path_factory):
     return built_plugins(tmp_path_factory)["badwasm"].read_bytes()
 
-def test_the_native_ticker_is_built():
-    """The extension builds wherever the tests run (gcc is a test dependency); without it the
-    server still works, on the slower unsliced path."""
+def test_the_c_extensions_are_built():
+    """Both extensions build wherever the tests run (gcc is a test dependency); without them
+    the server still works, on the slower ctypes and unsliced paths."""
     assert NativeTicker is not None
+    assert fastcall.Export is not None and fastcall.Memory is not None
     runtime = WasmRuntime(WasmLimits())
     try:
         assert runtime.sliced

@@ -1,5 +1,6 @@
-"""Guest calls and memory access straight through wasmtime's C API (ctypes), skipping the
-per-call type conversions of wasmtime-py's public API.
+"""Guest calls and memory access straight through wasmtime's C API, skipping the per-call type
+conversions of wasmtime-py's public API: from C (the extension ``_guestcall``, ~0.1 µs a call)
+where it was built, else through ctypes (~0.8 µs).
 
 This reaches into wasmtime-py internals (``wasmtime._ffi``, ``Func._func``, ``Memory._memory``,
 ``Store._context``), so pyproject.toml pins wasmtime's major version and
@@ -22,6 +23,11 @@ try:  # the C-API bindings wasmtime-py is built on
     from wasmtime import _ffi
 except ImportError:  # pragma: no cover - other wasmtime-py layouts
     _ffi = None
+
+try:
+    from pfs.external.wasm._guestcall import Export, Memory
+except ImportError:  # pragma: no cover - installed without a C compiler
+    Export = Memory = None
 
 
 def _c_function(name: str, restype: Any, *argtypes: Any, keep_gil: bool = False) -> Any:
@@ -123,13 +129,70 @@ def _context_address(st: Any) -> int:
     return st if type(st) is int else ctypes.addressof(st._context().contents)
 
 
+def _address(function: Any) -> int:
+    return ctypes.cast(function, ctypes.c_void_p).value or 0
+
+
+def _raise_failure(error: int | None, trap: int | None, message: str | None) -> None:
+    """What a failed C-level guest call raises: the wasmtime error or trap it left, as
+    wasmtime-py raises them (it takes their ownership), or WasmtimeError(message)."""
+    if error:
+        raise wasmtime.WasmtimeError._from_ptr(
+            ctypes.cast(error, ctypes.POINTER(_ffi.wasmtime_error_t))
+        )
+    if trap:
+        raise wasmtime.Trap._from_ptr(ctypes.cast(trap, ctypes.POINTER(_ffi.wasm_trap_t)))
+    raise wasmtime.WasmtimeError(message or "guest call failed")
+
+
+def guest_func(
+    func: wasmtime.Func, store: wasmtime.Store, handle: Any, keep_gil: bool = False
+) -> Any:
+    """``func`` as called by the host: ``export(st, *args)`` with ``.nparams``, ``.nresults``,
+    ``.fast`` and ``.func``. The C extension's Export where it was built and the signature is
+    ours (i32/i64 only, at most one result), else a :class:`GuestFunc`.
+
+    ``handle``: the store's :func:`store_handle`; ``keep_gil``: as for GuestFunc."""
+    ctype = GuestFunc(func, store, handle, keep_gil)
+    if Export is None or not ctype.fast:
+        return ctype
+    return Export(
+        call=_address(_ffi.dll.wasmtime_func_call_unchecked),
+        func=ctypes.addressof(func._func),
+        owner=func,
+        handle=handle,
+        context=handle,
+        context_of=_context_address,
+        on_failure=_raise_failure,
+        nparams=ctype.nparams,
+        nresults=ctype.nresults,
+        result_bits=0 if ctype._result_t is None else 8 * ctypes.sizeof(ctype._result_t),
+        keep_gil=keep_gil and SLICES,
+    )
+
+
+def guest_memory(memory: wasmtime.Memory) -> Any:
+    """``memory`` as the host reads and writes it (``size``, ``read``, ``write``, ``string``,
+    ``.fast``, ``.memory``): the C extension's Memory where it was built, else a
+    :class:`GuestMemory`."""
+    if Memory is None or not FAST:
+        return GuestMemory(memory)
+    return Memory(
+        data=_address(_ffi.dll.wasmtime_memory_data),
+        size=_address(_ffi.dll.wasmtime_memory_data_size),
+        memory=ctypes.addressof(memory._memory),
+        owner=memory,
+        context_of=_context_address,
+    )
+
+
 #: One call's argument/result array, its address, its trap slot's address, the trap slot and
 #: the result (a view of the array's first value as the result's type, None for no result).
 _CallSlots = tuple[ctypes.Array, Any, Any, ctypes.c_void_p, Any]
 
 
 class GuestFunc:
-    """A guest export called through wasmtime's C API directly.
+    """A guest export called through wasmtime's C API directly, by ctypes.
 
     ``wasmtime.Func.__call__`` re-derives the signature and converts every value through Python
     objects on each call (~90 µs). Our exports take and return only i32/i64, checked once here,
@@ -198,17 +261,11 @@ class GuestFunc:
             # i32 arguments live in the low 4 bytes; an int64 store wraps a large unsigned value.
             raw[self._args] = args
         except ValueError:
-            raise wasmtime.WasmtimeError(
-                f"expected {self.nparams} arguments, got {len(args)}"
-            ) from None
+            _raise_failure(None, None, f"expected {self.nparams} arguments, got {len(args)}")
         context = self._context if st is self._handle else ctypes.c_void_p(_context_address(st))
         error = self._call(context, ref, raw_ptr, self._count, trap_ptr)
-        if error:
-            raise wasmtime.WasmtimeError._from_ptr(
-                ctypes.cast(error, ctypes.POINTER(_ffi.wasmtime_error_t))
-            )
-        if trap.value:
-            raise wasmtime.Trap._from_ptr(ctypes.cast(trap, ctypes.POINTER(_ffi.wasm_trap_t)))
+        if error or trap.value:
+            _raise_failure(error, trap.value, None)
         spare.append(slots)
         return None if result is None else result.value
 

@@ -21,7 +21,7 @@ import wasmtime
 from pfs.external.common import config_json, initialize_error
 from pfs.external.wasm import fastcall, reentry
 from pfs.external.wasm.abi import MASK32
-from pfs.external.wasm.fastcall import GuestFunc, GuestMemory
+from pfs.external.wasm.fastcall import guest_func, guest_memory
 from pfs.external.wasm.host import HostFunctions
 from pfs.external.wasm.reentry import NO_GRANTS, Frame, Grants, Job, settle_all
 from pfs.external.wasm.runtime import first_line
@@ -113,10 +113,10 @@ class Instance:
             raise InvalidArgument(
                 "failed to create WASM plugin wrapper: WASM module exports no memory"
             )
-        self.memory = GuestMemory(memory)
+        self.memory = guest_memory(memory)
         sliced = self.runtime.sliced
         self.funcs = {
-            n: GuestFunc(f, self.store, self._st, keep_gil=sliced)
+            n: guest_func(f, self.store, self._st, keep_gil=sliced)
             for n, f in self.exports.items()
             if isinstance(f, wasmtime.Func)
         }
