@@ -5,6 +5,8 @@ runs on both ways in: the C extension ``_guestcall`` and the ctypes classes (its
 from __future__ import annotations
 
 import ctypes
+import threading
+import time
 
 import pytest
 import wasmtime
@@ -189,3 +191,80 @@ def test_bad_arguments_are_refused_before_the_guest_runs(way):
     with pytest.raises(TypeError):
         memory.write(st, "text", 0)
     assert memory.read(st, 10, 13) == b"abc"
+
+
+@pytest.mark.parametrize("in_c", [True, False], ids=["c", "ctypes"])
+def test_deadline_setter_sets_the_store_deadline_from_now(monkeypatch, in_c):
+    if not in_c:
+        monkeypatch.setattr(fastcall, "set_epoch_deadline", None)
+    config = wasmtime.Config()
+    config.epoch_interruption = True
+    engine = wasmtime.Engine(config)
+    store = wasmtime.Store(engine)
+    module = wasmtime.Module(
+        engine, '(module (func (export "spin") (param i32) (loop (br_if 0 (local.get 0)))))'
+    )
+    spin = wasmtime.Instance(store, module, []).exports(store)["spin"]
+    assert isinstance(spin, wasmtime.Func)
+    renew = fastcall.deadline_setter(store, fastcall.store_handle(store), 2)
+    for _ in range(5):
+        engine.increment_epoch()
+    renew()  # two ticks from now, not from when the store was made
+    spin(store, 0)
+    engine.increment_epoch()
+    spin(store, 0)
+    engine.increment_epoch()
+    with pytest.raises(wasmtime.Trap) as trap:
+        spin(store, 0)
+    assert trap.value.trap_code == wasmtime.TrapCode.INTERRUPT
+
+
+def test_a_slow_export_releases_the_gil_from_its_next_call_on():
+    """An Export that may keep the GIL keeps it while its calls are quick; once they average
+    over RELEASE_AFTER, other threads run beside its calls. (No epoch ticks here: a call that
+    keeps the GIL stops every other thread until it returns.)"""
+    store = wasmtime.Store()
+    module = wasmtime.Module(store.engine, """
+        (module (func (export "spin") (param i64)
+          (loop (local.set 0 (i64.sub (local.get 0) (i64.const 1)))
+                (br_if 0 (i64.gt_s (local.get 0) (i64.const 0))))))""")
+    func = wasmtime.Instance(store, module, []).exports(store)["spin"]
+    assert isinstance(func, wasmtime.Func)
+    handle = fastcall.store_handle(store)
+    spin = guest_func(func, store, handle, keep_gil=True)
+    assert spin.seconds == 0.0
+    spin(handle, 10)
+    assert spin.seconds < fastcall.RELEASE_AFTER
+    # Another thread notes each time it went over a millisecond without running.
+    pauses: list[tuple[float, float]] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        last = time.perf_counter()
+        while not stop.is_set():
+            now = time.perf_counter()
+            if now - last > 0.001:
+                pauses.append((last, now))
+            last = now
+
+    def timed_spin() -> tuple[float, float]:
+        """(how long the call took, the watcher's longest pause within it)"""
+        start = time.perf_counter()
+        spin(handle, 100_000_000)  # some 50 ms of guest work
+        end = time.perf_counter()
+        time.sleep(0.01)  # the watcher notes the pause that ended when the call did
+        within = [min(b, end) - max(a, start) for a, b in list(pauses)]
+        return end - start, max(within, default=0.0)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        time.sleep(0.01)
+        kept_took, kept_pause = timed_spin()  # quick so far: keeps the GIL
+        assert spin.seconds > fastcall.RELEASE_AFTER
+        released_took, released_pause = timed_spin()  # now known to be slow: releases it
+    finally:
+        stop.set()
+        watcher.join()
+    assert kept_pause >= 0.8 * kept_took
+    assert released_pause < 0.5 * released_took

@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 /* wasmtime_val_raw_t is a 16-byte union; an export of ours takes and returns i32/i64 only. */
 typedef struct {
@@ -69,9 +70,17 @@ typedef struct {
     int nparams;
     int nresults;
     int result_bits;    /* 32 or 64 (a result's width), 0 for none */
-    int keep_gil;
+    int keep_gil;       /* keep the GIL during calls while they are quick (see below) */
+    double release_after;  /* seconds: an export whose calls average longer releases it */
+    double seconds;     /* its calls' moving average, seconds (timed only with keep_gil) */
     vectorcallfunc vectorcall;
 } Export;
+
+static double now_seconds(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+}
 
 static PyObject *Export_vectorcall(Export *self, PyObject *const *args, size_t nargsf,
                                    PyObject *kwnames) {
@@ -118,8 +127,19 @@ static PyObject *Export_vectorcall(Export *self, PyObject *const *args, size_t n
     }
     void *trap = NULL;
     void *error;
-    if (self->keep_gil) {
+    if (self->keep_gil && self->seconds <= self->release_after) {
+        /* A quick export keeps the GIL: taking it back would cost more than the call. One
+         * that turns out slow still hands the GIL over at every epoch tick (runtime.py), and
+         * from its next call on releases it, running beside the event loop. */
+        double start = now_seconds();
         error = self->call(context, self->func, values, count, &trap);
+        self->seconds += (now_seconds() - start - self->seconds) * 0.2;
+    } else if (self->keep_gil) {
+        double start = now_seconds();
+        Py_BEGIN_ALLOW_THREADS
+        error = self->call(context, self->func, values, count, &trap);
+        Py_END_ALLOW_THREADS
+        self->seconds += (now_seconds() - start - self->seconds) * 0.2;
     } else {
         Py_BEGIN_ALLOW_THREADS
         error = self->call(context, self->func, values, count, &trap);
@@ -150,13 +170,19 @@ static PyObject *Export_vectorcall(Export *self, PyObject *const *args, size_t n
 static int Export_init(Export *self, PyObject *args, PyObject *kwargs) {
     static char *keywords[] = {"call", "func", "owner", "handle", "context", "context_of",
                                "on_failure", "nparams", "nresults", "result_bits",
-                               "keep_gil", NULL};
+                               "keep_gil", "release_after", NULL};
     unsigned long long call, func, context;
     PyObject *owner, *handle, *context_of, *on_failure;
     int nparams, nresults, result_bits, keep_gil;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "KKOOKOOiiip", keywords, &call, &func,
+    double release_after = 0.0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "KKOOKOOiiip|d", keywords, &call, &func,
                                      &owner, &handle, &context, &context_of, &on_failure,
-                                     &nparams, &nresults, &result_bits, &keep_gil)) {
+                                     &nparams, &nresults, &result_bits, &keep_gil,
+                                     &release_after)) {
+        return -1;
+    }
+    if (!(release_after >= 0.0)) {
+        PyErr_SetString(PyExc_ValueError, "release_after must be a number of seconds >= 0");
         return -1;
     }
     if (call == 0 || func == 0) {
@@ -188,6 +214,8 @@ static int Export_init(Export *self, PyObject *args, PyObject *kwargs) {
     self->nresults = nresults;
     self->result_bits = result_bits;
     self->keep_gil = keep_gil;
+    self->release_after = release_after;
+    self->seconds = 0.0;
     self->vectorcall = (vectorcallfunc)Export_vectorcall;
     return 0;
 }
@@ -222,6 +250,8 @@ static PyMemberDef Export_members[] = {
     {"func", T_OBJECT, offsetof(Export, owner), READONLY, "The wasmtime.Func."},
     {"nparams", T_INT, offsetof(Export, nparams), READONLY, "Arguments it takes."},
     {"nresults", T_INT, offsetof(Export, nresults), READONLY, "Results it returns (0 or 1)."},
+    {"seconds", T_DOUBLE, offsetof(Export, seconds), READONLY,
+     "Its calls' moving average in seconds (timed only when it may keep the GIL)."},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -458,11 +488,43 @@ static PyTypeObject MemoryType = {
     .tp_getset = Memory_getset,
 };
 
+/* -- set_epoch_deadline -------------------------------------------------------------------- */
+
+typedef void (*set_deadline_fn)(void *context, uint64_t ticks);
+
+static PyObject *set_epoch_deadline(PyObject *Py_UNUSED(module), PyObject *const *args,
+                                    Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "set_epoch_deadline(function, context, ticks)");
+        return NULL;
+    }
+    void *function = PyLong_AsVoidPtr(args[0]);
+    void *context = PyLong_AsVoidPtr(args[1]);
+    unsigned long long ticks = PyLong_AsUnsignedLongLong(args[2]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    if (function == NULL || context == NULL) {
+        PyErr_SetString(PyExc_ValueError, "null address");
+        return NULL;
+    }
+    ((set_deadline_fn)function)(context, ticks);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"set_epoch_deadline", (PyCFunction)(void (*)(void))set_epoch_deadline, METH_FASTCALL,
+     "set_epoch_deadline(function, context, ticks): call "
+     "wasmtime_context_set_epoch_deadline (at `function`) for the store context."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "pfs.external.wasm._guestcall",
     .m_doc = "Guest export calls and guest memory access through wasmtime's C API, in C.",
     .m_size = -1,
+    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC PyInit__guestcall(void) {

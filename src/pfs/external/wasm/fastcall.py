@@ -25,9 +25,9 @@ except ImportError:  # pragma: no cover - other wasmtime-py layouts
     _ffi = None
 
 try:
-    from pfs.external.wasm._guestcall import Export, Memory
+    from pfs.external.wasm._guestcall import Export, Memory, set_epoch_deadline
 except ImportError:  # pragma: no cover - installed without a C compiler
-    Export = Memory = None
+    Export = Memory = set_epoch_deadline = None
 
 
 def _c_function(name: str, restype: Any, *argtypes: Any, keep_gil: bool = False) -> Any:
@@ -79,6 +79,9 @@ _PYBUF_WRITE = 0x200
 FAST = None not in (_func_call, _memory_data, _memory_size, _set_deadline)
 #: Whether a store can be given a deadline callback (for guest calls that keep the GIL).
 SLICES = FAST and None not in (_func_call_keeping_gil, _set_deadline_callback, _error_new)
+#: An export that may keep the GIL releases it once its calls average longer than this
+#: (seconds): beyond it, running beside the event loop gains more than taking the GIL back costs.
+RELEASE_AFTER = 0.0001
 #: ``wasmtime_val_raw_t`` is a 16-byte union: one value per two int64 slots, low bytes first.
 _RAW_SLOTS = 2
 #: How far a guest string's NUL is looked for first (most strings are paths or short JSON).
@@ -93,6 +96,9 @@ def store_handle(store: wasmtime.Store) -> Any:
 
 def deadline_setter(store: wasmtime.Store, handle: Any, ticks: int) -> Callable[[], None]:
     """What sets the store's epoch deadline ``ticks`` ticks from now."""
+    if FAST and set_epoch_deadline is not None:
+        function = _address(_ffi.dll.wasmtime_context_set_epoch_deadline)
+        return functools.partial(set_epoch_deadline, function, handle, ticks)
     if FAST:
         return functools.partial(_set_deadline, ctypes.c_void_p(handle), ctypes.c_uint64(ticks))
     return functools.partial(store.set_epoch_deadline, ticks)
@@ -152,7 +158,8 @@ def guest_func(
     ``.fast`` and ``.func``. The C extension's Export where it was built and the signature is
     ours (i32/i64 only, at most one result), else a :class:`GuestFunc`.
 
-    ``handle``: the store's :func:`store_handle`; ``keep_gil``: as for GuestFunc."""
+    ``handle``: the store's :func:`store_handle`; ``keep_gil``: as for GuestFunc, except that
+    the Export releases the GIL for as long as its calls average over ``RELEASE_AFTER``."""
     ctype = GuestFunc(func, store, handle, keep_gil)
     if Export is None or not ctype.fast:
         return ctype
@@ -168,6 +175,7 @@ def guest_func(
         nresults=ctype.nresults,
         result_bits=0 if ctype._result_t is None else 8 * ctypes.sizeof(ctype._result_t),
         keep_gil=keep_gil and SLICES,
+        release_after=RELEASE_AFTER,
     )
 
 
