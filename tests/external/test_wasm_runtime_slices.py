@@ -36,23 +36,47 @@ def test_the_c_extensions_are_built():
     finally:
         runtime.close()
 
-def test_ticker_calls_the_function_until_stopped():
+def test_ticker_calls_the_function_while_poked_until_stopped():
     engine = wasmtime.Engine(_epoch_config())
     store = wasmtime.Store(engine)
     spin = _spinner(store)
     ticker = NativeTicker(*fastcall.engine_ticker_target(engine), 0.002, engine)
     try:
+        time.sleep(0.05)
+        assert ticker.running and ticker.ticks == 0  # never poked: asleep
         store.set_epoch_deadline(5)
-        with pytest.raises(wasmtime.Trap) as trap:
-            spin(store)  # only the ticker's epochs can end it
+        done = threading.Event()
+
+        def keep_poking() -> None:  # as the runtime does while a call runs
+            while not done.is_set():
+                ticker.poke()
+                time.sleep(0.001)
+
+        poker = threading.Thread(target=keep_poking)
+        poker.start()
+        try:
+            with pytest.raises(wasmtime.Trap) as trap:
+                spin(store)  # only the ticker's epochs can end it
+        finally:
+            done.set()
+            poker.join()
         assert trap.value.trap_code == wasmtime.TrapCode.INTERRUPT
-        assert ticker.running and ticker.ticks >= 5
+        assert ticker.ticks >= 5
+        time.sleep(0.02)  # an interval without a poke: asleep again
+        asleep_at = ticker.ticks
+        time.sleep(0.05)
+        assert ticker.ticks == asleep_at
+        ticker.poke()  # wakes it: one interval later it ticks
+        time.sleep(0.05)
+        assert ticker.ticks == asleep_at + 1
     finally:
         ticker.stop()
     stopped_at = ticker.ticks
+    ticker.poke()
     time.sleep(0.02)
     assert not ticker.running and ticker.ticks == stopped_at
     ticker.stop()  # a second stop is a no-op
+
 
 def test_ticker_keeps_its_owner_until_stopped():
     class Owner:

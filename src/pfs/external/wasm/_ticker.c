@@ -8,6 +8,11 @@
  *
  * The function is given by address (wasmtime_engine_increment_epoch, which its docs call
  * safe from any thread and async-signal-safe) and gets one pointer argument (the engine).
+ *
+ * It ticks only while poked: poke() says a call started or is still running (the runtime pokes
+ * at every outermost guest call and at every tick a call sees). An interval with no poke sends
+ * the thread to sleep until the next one, so an idle server is not woken 200 times a second.
+ * poke() is lock-free unless the thread sleeps.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -15,6 +20,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 typedef void (*tick_function)(void *);
@@ -31,6 +37,8 @@ typedef struct {
     int running;  /* a thread was started and not yet joined */
     int stopping; /* guarded by mutex */
     unsigned long long ticks;  /* guarded by mutex */
+    atomic_int poked;  /* poke() since the thread last looked */
+    atomic_int idle;   /* the thread sleeps until poked (set and cleared under mutex) */
 } Ticker;
 
 static void add_interval(struct timespec *at, const struct timespec *interval) {
@@ -42,11 +50,27 @@ static void add_interval(struct timespec *at, const struct timespec *interval) {
     }
 }
 
+/* With the mutex held: sleep until poked (or stopping) unless a poke came meanwhile. Stores
+ * and loads are sequentially consistent: either this sees poke()'s `poked`, or poke() sees
+ * `idle` and signals under the mutex, which cannot happen before this waits. */
+static void sleep_until_poked(Ticker *self) {
+    atomic_store(&self->idle, 1);
+    if (atomic_load(&self->poked)) {
+        atomic_store(&self->idle, 0);
+        return;
+    }
+    while (atomic_load(&self->idle) && !self->stopping) {
+        pthread_cond_wait(&self->wake, &self->mutex);
+    }
+    /* The poke stays noted: the interval that starts now ends with a tick. */
+}
+
 static void *tick_loop(void *arg) {
     Ticker *self = (Ticker *)arg;
     struct timespec next;
-    clock_gettime(CLOCK_MONOTONIC, &next);
     pthread_mutex_lock(&self->mutex);
+    sleep_until_poked(self);
+    clock_gettime(CLOCK_MONOTONIC, &next);
     while (!self->stopping) {
         add_interval(&next, &self->interval);
         int rc = 0;
@@ -55,6 +79,12 @@ static void *tick_loop(void *arg) {
         }
         if (self->stopping) {
             break;
+        }
+        if (!atomic_exchange(&self->poked, 0)) {
+            /* Nothing started or ran for a whole interval: no tick is needed until a poke. */
+            sleep_until_poked(self);
+            clock_gettime(CLOCK_MONOTONIC, &next);
+            continue;
         }
         self->ticks++;
         pthread_mutex_unlock(&self->mutex);
@@ -113,6 +143,8 @@ static int Ticker_init(Ticker *self, PyObject *args, PyObject *kwargs) {
     self->interval.tv_nsec = (long)((interval - (double)self->interval.tv_sec) * 1e9);
     self->stopping = 0;
     self->ticks = 0;
+    atomic_store(&self->poked, 0);
+    atomic_store(&self->idle, 0);
 
     pthread_condattr_t attributes;
     if (pthread_condattr_init(&attributes) != 0 ||
@@ -133,6 +165,17 @@ static int Ticker_init(Ticker *self, PyObject *args, PyObject *kwargs) {
     Py_INCREF(owner);
     self->owner = owner;
     return 0;
+}
+
+static PyObject *Ticker_poke(Ticker *self, PyObject *Py_UNUSED(ignored)) {
+    atomic_store(&self->poked, 1);
+    if (atomic_load(&self->idle) && self->running) {
+        pthread_mutex_lock(&self->mutex);
+        atomic_store(&self->idle, 0);
+        pthread_cond_signal(&self->wake);
+        pthread_mutex_unlock(&self->mutex);
+    }
+    Py_RETURN_NONE;
 }
 
 static PyObject *Ticker_stop(Ticker *self, PyObject *Py_UNUSED(ignored)) {
@@ -160,6 +203,8 @@ static void Ticker_dealloc(Ticker *self) {
 }
 
 static PyMethodDef Ticker_methods[] = {
+    {"poke", (PyCFunction)Ticker_poke, METH_NOARGS,
+     "A call started or is still running: tick at the next interval (wakes a sleeping thread)."},
     {"stop", (PyCFunction)Ticker_stop, METH_NOARGS,
      "Stop ticking; returns once the thread has ended (no call runs after it)."},
     {NULL, NULL, 0, NULL},
@@ -167,7 +212,8 @@ static PyMethodDef Ticker_methods[] = {
 
 static PyGetSetDef Ticker_getset[] = {
     {"ticks", (getter)Ticker_ticks, NULL, "Calls made so far.", NULL},
-    {"running", (getter)Ticker_running, NULL, "Whether the thread is ticking.", NULL},
+    {"running", (getter)Ticker_running, NULL, "Whether the thread runs (ticking or idle).",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -175,9 +221,9 @@ static PyTypeObject TickerType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "pfs.external.wasm._ticker.Ticker",
     .tp_doc = "Ticker(function, argument, interval, owner=None): calls the C function at "
-              "address `function` with the pointer `argument` every `interval` seconds, on a "
-              "native thread that never takes the GIL, until stop(); `owner` (what owns "
-              "`argument`) is kept alive until then.",
+              "address `function` with the pointer `argument` every `interval` seconds while "
+              "poked (see poke()), on a native thread that never takes the GIL, until stop(); "
+              "`owner` (what owns `argument`) is kept alive until then.",
     .tp_basicsize = sizeof(Ticker),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,

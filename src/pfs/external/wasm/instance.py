@@ -95,6 +95,7 @@ class Instance:
         self._stopped = False
         if self.runtime.sliced:
             self._on_deadline = fastcall.on_epoch_deadline(self.store, self._tick)
+            self._poke = self.runtime.poke
         wasi = wasmtime.WasiConfig()
         wasi.inherit_stdout()
         wasi.inherit_stderr()
@@ -190,6 +191,8 @@ class Instance:
                 self._call_ends = time.monotonic() + self.runtime.limits.call_timeout
                 self._stopped = False
                 self._set_deadline()
+                if self.runtime.sliced:
+                    self._poke()
             self._depth += 1
             stack.append(frame)
             try:
@@ -210,6 +213,7 @@ class Instance:
         if time.monotonic() >= self._call_ends:
             self._stopped = True
             return False
+        self._poke()  # still running: keep ticking
         time.sleep(0)
         return True
 

@@ -4,7 +4,8 @@ Two ways to tick, one behaviour (a guest call ends at its deadline; other thread
 - sliced (the C extension ``_ticker`` is built): a native thread bumps the epoch every switch
   interval without the GIL, so guest calls keep the GIL; each tick passes the running call's
   deadline, and its store's callback hands the GIL over, as Python threads do, and ends the call
-  once its time is up. A short call never touches the GIL.
+  once its time is up. A short call never touches the GIL. The thread ticks only while calls
+  start or run (``poke``): idle, it sleeps.
 - unsliced (no C compiler at install): a Python thread ticks, so guest calls must release the
   GIL; taking it back after each call costs more than a short call itself.
 """
@@ -47,6 +48,8 @@ class WasmRuntime:
             self._native = NativeTicker(
                 *fastcall.engine_ticker_target(self.engine), self.tick, self.engine
             )
+            #: Say a guest call started or still runs (at its outermost start and every tick).
+            self.poke = self._native.poke
         else:
             # A twentieth of the deadline (5 s → 0.25 s): deadlines end at most 5 % late, and an
             # idle server wakes the ticker only a few times a second.
