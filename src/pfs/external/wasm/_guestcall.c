@@ -528,22 +528,11 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__guestcall(void) {
-    if (PyType_Ready(&ExportType) < 0 || PyType_Ready(&MemoryType) < 0) {
-        return NULL;
-    }
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) {
         return NULL;
     }
-    Py_INCREF(&ExportType);
-    if (PyModule_AddObject(m, "Export", (PyObject *)&ExportType) < 0) {
-        Py_DECREF(&ExportType);
-        Py_DECREF(m);
-        return NULL;
-    }
-    Py_INCREF(&MemoryType);
-    if (PyModule_AddObject(m, "Memory", (PyObject *)&MemoryType) < 0) {
-        Py_DECREF(&MemoryType);
+    if (PyModule_AddType(m, &ExportType) < 0 || PyModule_AddType(m, &MemoryType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -241,16 +241,11 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__ticker(void) {
-    if (PyType_Ready(&TickerType) < 0) {
-        return NULL;
-    }
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) {
         return NULL;
     }
-    Py_INCREF(&TickerType);
-    if (PyModule_AddObject(m, "Ticker", (PyObject *)&TickerType) < 0) {
-        Py_DECREF(&TickerType);
+    if (PyModule_AddType(m, &TickerType) < 0) {
         Py_DECREF(m);
         return NULL;
     }
